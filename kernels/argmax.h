@@ -1,0 +1,19 @@
+// Argmax over the last dimension with a defined tie-break: among equal
+// maxima the smallest index wins, on every device. NaN anywhere in a row is
+// an error (a NaN logit is a bug upstream, not something to pick).
+#pragma once
+
+#include <ATen/ATen.h>
+
+namespace lockstep::kernels {
+
+// `logits`: fp32 [rows, n] or [n], CPU or CUDA. Returns int64 [rows] (or a
+// 0-dim tensor) on the same device.
+at::Tensor argmax_smallest_index(const at::Tensor& logits);
+
+at::Tensor argmax_cpu(const at::Tensor& logits);
+#ifdef LOCKSTEP_WITH_CUDA
+at::Tensor argmax_cuda(const at::Tensor& logits);
+#endif
+
+}  // namespace lockstep::kernels
