@@ -1,0 +1,75 @@
+#include "core/engine/sampling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "kernels/argmax.h"
+
+namespace lockstep {
+
+std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> ctr, std::array<uint32_t, 2> key) {
+  constexpr uint32_t kMul0 = 0xD2511F53u, kMul1 = 0xCD9E8D57u;
+  constexpr uint32_t kWeyl0 = 0x9E3779B9u, kWeyl1 = 0xBB67AE85u;
+  for (int round = 0; round < 10; ++round) {
+    const uint64_t p0 = uint64_t(kMul0) * ctr[0];
+    const uint64_t p1 = uint64_t(kMul1) * ctr[2];
+    ctr = {uint32_t(p1 >> 32) ^ ctr[1] ^ key[0], uint32_t(p1), uint32_t(p0 >> 32) ^ ctr[3] ^ key[1],
+           uint32_t(p0)};
+    key = {key[0] + kWeyl0, key[1] + kWeyl1};
+  }
+  return ctr;
+}
+
+double philox_uniform(uint64_t seed, uint64_t stream, uint64_t step) {
+  const auto r = philox4x32_10({uint32_t(step), uint32_t(step >> 32), uint32_t(stream), uint32_t(stream >> 32)},
+                               {uint32_t(seed), uint32_t(seed >> 32)});
+  const uint64_t bits = (uint64_t(r[0]) << 21) ^ (uint64_t(r[1]) >> 11);   // 53 bits
+  return double(bits & ((uint64_t(1) << 53) - 1)) * 0x1.0p-53;
+}
+
+int32_t choose_token(const at::Tensor& logits, const SamplingOptions& options, uint64_t step) {
+  if (options.temperature == 0.0) {
+    return static_cast<int32_t>(kernels::argmax_smallest_index(logits).item<int64_t>());
+  }
+  const at::Tensor row = logits.contiguous();
+  const float* data = row.data_ptr<float>();
+  const int64_t n = row.numel();
+  // Candidates ordered by logit, descending, ties by smaller id: a total
+  // order, so top-k and top-p cut at well-defined places.
+  std::vector<int32_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return data[a] > data[b]; });
+  int64_t keep = n;
+  if (options.top_k > 0) keep = std::min<int64_t>(keep, options.top_k);
+  std::vector<double> weights(keep);
+  const double max_logit = data[order[0]];
+  double total = 0.0;
+  for (int64_t i = 0; i < keep; ++i) {
+    weights[i] = std::exp((double(data[order[i]]) - max_logit) / options.temperature);
+    total += weights[i];
+  }
+  if (options.top_p < 1.0) {
+    double cumulative = 0.0;
+    int64_t cut = keep;
+    for (int64_t i = 0; i < keep; ++i) {
+      cumulative += weights[i] / total;
+      if (cumulative >= options.top_p) {
+        cut = i + 1;
+        break;
+      }
+    }
+    keep = cut;
+    total = std::accumulate(weights.begin(), weights.begin() + keep, 0.0);
+  }
+  const double target = philox_uniform(*options.seed, /*stream=*/0, step) * total;
+  double cumulative = 0.0;
+  for (int64_t i = 0; i < keep; ++i) {
+    cumulative += weights[i];
+    if (target < cumulative) return order[i];
+  }
+  return order[keep - 1];
+}
+
+}  // namespace lockstep

@@ -1,0 +1,77 @@
+// CUDA argmax, smallest index on ties. One block per row; every thread scans
+// a strided slice, then a shared-memory tree combines (value, index) pairs
+// with "greater value, or equal value and smaller index". That combine is
+// associative and commutative, so the answer does not depend on the block
+// size or on the order threads finish: it is the first maximum, as on CPU.
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/util/Exception.h>
+
+#include "kernels/argmax.h"
+
+namespace lockstep::kernels {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ inline bool better(float v, long long i, float best_v, long long best_i) {
+  return v > best_v || (v == best_v && i < best_i);
+}
+
+__global__ void argmax_rows(const float* __restrict__ data, long long n, long long* __restrict__ out,
+                            int* __restrict__ saw_nan) {
+  __shared__ float values[kThreads];
+  __shared__ long long indices[kThreads];
+  const float* row = data + blockIdx.x * n;
+  float best_v = -INFINITY;
+  long long best_i = n;   // sentinel: loses every comparison against a real element
+  for (long long i = threadIdx.x; i < n; i += blockDim.x) {
+    const float v = row[i];
+    if (isnan(v)) atomicOr(saw_nan, 1);
+    if (best_i == n || better(v, i, best_v, best_i)) {
+      best_v = v;
+      best_i = i;
+    }
+  }
+  values[threadIdx.x] = best_v;
+  indices[threadIdx.x] = best_i;
+  __syncthreads();
+  for (int stride = kThreads / 2; stride > 0; stride /= 2) {
+    if (threadIdx.x < stride) {
+      const float v = values[threadIdx.x + stride];
+      const long long i = indices[threadIdx.x + stride];
+      const bool own_empty = indices[threadIdx.x] == n;
+      if (i != n && (own_empty || better(v, i, values[threadIdx.x], indices[threadIdx.x]))) {
+        values[threadIdx.x] = v;
+        indices[threadIdx.x] = i;
+      }
+    }
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[blockIdx.x] = indices[0];
+}
+
+}  // namespace
+
+at::Tensor argmax_cuda(const at::Tensor& logits) {
+  TORCH_CHECK(logits.device().is_cuda(), "argmax_cuda: tensor must be on a CUDA device");
+  TORCH_CHECK(logits.scalar_type() == at::kFloat, "argmax: logits must be float32");
+  TORCH_CHECK(logits.dim() == 1 || logits.dim() == 2, "argmax: logits must be [n] or [rows, n]");
+  const c10::cuda::CUDAGuard guard(logits.device());
+  at::Tensor rows = (logits.dim() == 1 ? logits.unsqueeze(0) : logits).contiguous();
+  const int64_t n_rows = rows.size(0), n = rows.size(1);
+  TORCH_CHECK(n > 0, "argmax: empty rows");
+  at::Tensor out = at::empty({n_rows}, rows.options().dtype(at::kLong));
+  at::Tensor saw_nan = at::zeros({1}, rows.options().dtype(at::kInt));
+  if (n_rows > 0) {
+    auto stream = at::cuda::getCurrentCUDAStream();
+    argmax_rows<<<static_cast<unsigned>(n_rows), kThreads, 0, stream>>>(
+        rows.data_ptr<float>(), n, reinterpret_cast<long long*>(out.data_ptr<int64_t>()),
+        saw_nan.data_ptr<int>());
+    C10_CUDA_KERNEL_LAUNCH_CHECK();
+  }
+  TORCH_CHECK(saw_nan.item<int>() == 0, "argmax: NaN logit on ", logits.device().str());
+  return logits.dim() == 1 ? out.squeeze(0) : out;
+}
+
+}  // namespace lockstep::kernels

@@ -1,0 +1,26 @@
+// Token choice from one step's logits. Greedy is the argmax kernel (smallest
+// id wins a tie). Seeded sampling draws its uniform number from Philox4x32-10
+// keyed by the seed with the step as counter: the draw for step s depends on
+// nothing but (seed, s), so a sampled run is reproducible, and all the
+// arithmetic after the logits is sequential double precision on the host.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <array>
+#include <cstdint>
+
+#include "core/engine/generate.h"
+
+namespace lockstep {
+
+// Philox4x32 with 10 rounds (Salmon et al., SC'11).
+std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> counter, std::array<uint32_t, 2> key);
+
+// Uniform double in [0, 1) with 53 random bits, for (seed, stream, step).
+double philox_uniform(uint64_t seed, uint64_t stream, uint64_t step);
+
+// `logits`: fp32 [vocab] on the CPU.
+int32_t choose_token(const at::Tensor& logits, const SamplingOptions& options, uint64_t step);
+
+}  // namespace lockstep

@@ -1,0 +1,19 @@
+// Whole-file writes that never leave a half-written file behind: the bytes go
+// to a temporary file beside the target, which is then renamed over it (rename
+// is atomic within one file system). Parent directories are created.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+namespace lockstep::harness {
+
+// environment_error if the directory cannot be created or the file written.
+void write_file_atomically(const std::string& path, std::string_view bytes);
+
+// Creates `path`'s parent directories; environment_error if that fails (for
+// example when a component is a regular file). Lets a command fail before it
+// spends minutes on work whose results it could not save.
+void ensure_parent_directory(const std::string& path);
+
+}  // namespace lockstep::harness
