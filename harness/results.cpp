@@ -1,0 +1,170 @@
+#include "harness/results.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "harness/atomic_file.h"
+
+namespace lockstep::harness {
+
+using nlohmann::json;
+
+const char* to_string(RunKind kind) {
+  switch (kind) {
+    case RunKind::in_process: return "in-process";
+    case RunKind::reload: return "reload";
+    case RunKind::process: return "process";
+  }
+  return "?";
+}
+
+namespace {
+
+RunKind run_kind_from(const std::string& text) {
+  for (RunKind kind : {RunKind::in_process, RunKind::reload, RunKind::process}) {
+    if (text == to_string(kind)) return kind;
+  }
+  throw bad_input("results: unknown run kind '" + text + "'");
+}
+
+json run_to_json(const RunResult& run) {
+  return json{{"label", run.label},
+              {"kind", to_string(run.kind)},
+              {"match", run.match},
+              {"duration_s", run.duration_s},
+              {"first_divergence", run.first_divergence ? json(*run.first_divergence) : json(nullptr)},
+              {"error", run.error.empty() ? json(nullptr) : json(run.error)}};
+}
+
+RunResult run_from_json(const json& in) {
+  RunResult run;
+  run.label = in.at("label").get<std::string>();
+  run.kind = run_kind_from(in.at("kind").get<std::string>());
+  run.match = in.at("match").get<bool>();
+  run.duration_s = in.at("duration_s").get<double>();
+  if (const json& d = in.at("first_divergence"); !d.is_null()) run.first_divergence = d.get<Divergence>();
+  if (const json& e = in.at("error"); !e.is_null()) run.error = e.get<std::string>();
+  return run;
+}
+
+json case_to_json(const CaseResult& c) {
+  json runs = json::array();
+  for (const RunResult& run : c.runs) runs.push_back(run_to_json(run));
+  return json{{"id", c.id},
+              {"prompt", c.prompt},
+              {"chat", c.chat},
+              {"max_new_tokens", c.max_new_tokens},
+              {"prompt_ids", c.reference.prompt_ids},
+              {"output_ids", c.reference.output_ids},
+              {"text", c.text},
+              {"stop_reason", c.reference.stop_reason},
+              {"ids_sha256", c.reference.ids_sha256},
+              {"step_logits_sha256", c.reference.step_logits_sha256},
+              {"reference", {{"label", "run-1"}, {"kind", "in-process"}, {"duration_s", c.reference.duration_s}}},
+              {"passed", c.passed()},
+              {"runs", runs}};
+}
+
+CaseResult case_from_json(const json& in) {
+  CaseResult c;
+  c.id = in.at("id").get<std::string>();
+  c.prompt = in.at("prompt").get<std::string>();
+  c.chat = in.at("chat").get<bool>();
+  c.max_new_tokens = in.at("max_new_tokens").get<int64_t>();
+  c.text = in.at("text").get<std::string>();
+  c.reference.prompt_ids = in.at("prompt_ids").get<std::vector<int32_t>>();
+  c.reference.output_ids = in.at("output_ids").get<std::vector<int32_t>>();
+  c.reference.stop_reason = in.at("stop_reason").get<std::string>();
+  c.reference.ids_sha256 = in.at("ids_sha256").get<std::string>();
+  c.reference.step_logits_sha256 = in.at("step_logits_sha256").get<std::vector<std::string>>();
+  c.reference.duration_s = in.at("reference").at("duration_s").get<double>();
+  for (const json& run : in.at("runs")) c.runs.push_back(run_from_json(run));
+  return c;
+}
+
+}  // namespace
+
+bool CaseResult::passed() const {
+  for (const RunResult& run : runs) {
+    if (!run.match) return false;
+  }
+  return true;
+}
+
+bool VerifyResults::passed() const {
+  for (const CaseResult& c : cases) {
+    if (!c.passed()) return false;
+  }
+  return true;
+}
+
+Counts VerifyResults::counts() const {
+  Counts counts;
+  for (const CaseResult& c : cases) {
+    ++counts.cases;
+    if (!c.passed()) ++counts.cases_failed;
+    for (const RunResult& run : c.runs) {
+      ++counts.comparisons;
+      if (!run.match) ++counts.comparisons_failed;
+    }
+  }
+  return counts;
+}
+
+json to_json(const VerifyResults& r) {
+  const Counts counts = r.counts();
+  json cases = json::array();
+  for (const CaseResult& c : r.cases) cases.push_back(case_to_json(c));
+  return json{
+      {"schema", kResultsSchema},
+      {"tool", {{"name", "lockstep"}, {"version", r.environment.lockstep_version}}},
+      {"command", r.command},
+      {"started_at", r.started_at},
+      {"duration_s", r.duration_s},
+      {"environment", r.environment},
+      {"model", {{"path", r.model.path}, {"name", r.model.name}, {"file_sha256", r.model.file_sha256}}},
+      {"suite", {{"name", r.suite_name}, {"path", r.suite_path.empty() ? json(nullptr) : json(r.suite_path)}}},
+      {"settings", {{"runs", r.runs}, {"processes", r.processes}}},
+      {"verdict", r.passed() ? "pass" : "fail"},
+      {"counts",
+       {{"cases", counts.cases},
+        {"cases_passed", counts.cases - counts.cases_failed},
+        {"cases_failed", counts.cases_failed},
+        {"comparisons", counts.comparisons},
+        {"comparisons_failed", counts.comparisons_failed}}},
+      {"cases", cases}};
+}
+
+VerifyResults results_from_json(const json& doc) {
+  if (!doc.is_object() || doc.value("schema", "") != kResultsSchema) {
+    throw bad_input(std::string("results: not a ") + kResultsSchema + " document");
+  }
+  try {
+    VerifyResults r;
+    r.command = doc.at("command").get<std::vector<std::string>>();
+    r.started_at = doc.at("started_at").get<std::string>();
+    r.duration_s = doc.at("duration_s").get<double>();
+    r.environment = doc.at("environment").get<Environment>();
+    const json& model = doc.at("model");
+    r.model = {model.at("path").get<std::string>(), model.at("name").get<std::string>(),
+               model.at("file_sha256").get<std::string>()};
+    r.suite_name = doc.at("suite").at("name").get<std::string>();
+    if (const json& p = doc.at("suite").at("path"); !p.is_null()) r.suite_path = p.get<std::string>();
+    r.runs = doc.at("settings").at("runs").get<int64_t>();
+    r.processes = doc.at("settings").at("processes").get<int64_t>();
+    for (const json& c : doc.at("cases")) r.cases.push_back(case_from_json(c));
+    return r;
+  } catch (const json::exception& e) {
+    throw bad_input(std::string("results: ") + e.what());
+  }
+}
+
+std::string dump_json(const json& value, int indent) {
+  return value.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+void write_results(const std::string& path, const VerifyResults& results) {
+  write_file_atomically(path, dump_json(to_json(results)) + "\n");
+}
+
+}  // namespace lockstep::harness

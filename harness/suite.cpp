@@ -1,0 +1,167 @@
+#include "harness/suite.h"
+
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+
+namespace lockstep::harness {
+namespace {
+
+using nlohmann::json;
+
+// Validation helpers carry the JSON path of what they check ("cases[2].id")
+// so every message points at the exact field.
+class Checker {
+ public:
+  explicit Checker(std::string origin) : origin_(std::move(origin)) {}
+
+  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
+    throw bad_input("suite " + origin_ + ": " + (where.empty() ? "" : where + ": ") + what);
+  }
+
+  void only_keys(const json& object, const std::string& where,
+                 const std::set<std::string>& allowed) const {
+    for (const auto& item : object.items()) {
+      if (allowed.count(item.key()) == 0) {
+        std::string list;
+        for (const auto& key : allowed) list += (list.empty() ? "" : ", ") + key;
+        fail(join(where, item.key()), "unknown key (allowed: " + list + ")");
+      }
+    }
+  }
+
+  const json& require(const json& object, const std::string& where, const std::string& key) const {
+    auto it = object.find(key);
+    if (it == object.end()) fail(where, "missing required key '" + key + "'");
+    return *it;
+  }
+
+  std::string string(const json& value, const std::string& where, bool non_empty) const {
+    if (!value.is_string()) fail(where, "expected a string, got " + std::string(value.type_name()));
+    std::string text = value.get<std::string>();
+    if (non_empty && text.empty()) fail(where, "must not be empty");
+    return text;
+  }
+
+  int64_t positive_int(const json& value, const std::string& where) const {
+    if (!value.is_number_integer()) {
+      fail(where, "expected an integer, got " + std::string(value.type_name()));
+    }
+    constexpr uint64_t kMax = INT32_MAX;
+    const bool in_range = value.is_number_unsigned()
+                              ? value.get<uint64_t>() >= 1 && value.get<uint64_t>() <= kMax
+                              : value.get<int64_t>() >= 1 && value.get<int64_t>() <= int64_t{INT32_MAX};
+    if (!in_range) fail(where, "must be between 1 and " + std::to_string(kMax) + ", got " + value.dump());
+    return value.get<int64_t>();
+  }
+
+  bool boolean(const json& value, const std::string& where) const {
+    if (!value.is_boolean()) fail(where, "expected true or false, got " + std::string(value.type_name()));
+    return value.get<bool>();
+  }
+
+  static std::string join(const std::string& where, const std::string& key) {
+    return where.empty() ? key : where + "." + key;
+  }
+
+ private:
+  std::string origin_;
+};
+
+}  // namespace
+
+Suite parse_suite(const std::string& json_text, const std::string& origin) {
+  const Checker check(origin);
+  json root;
+  try {
+    root = json::parse(json_text);
+  } catch (const json::parse_error& e) {
+    check.fail("", std::string("invalid JSON: ") + e.what());
+  }
+  if (!root.is_object()) check.fail("", "expected a JSON object at the top level");
+  check.only_keys(root, "", {"schema", "name", "description", "defaults", "cases"});
+
+  const std::string schema = check.string(check.require(root, "", "schema"), "schema", true);
+  if (schema != kSuiteSchema) {
+    check.fail("schema", "unknown schema '" + schema + "' (this lockstep reads '" + kSuiteSchema + "')");
+  }
+  Suite suite;
+  suite.name = check.string(check.require(root, "", "name"), "name", true);
+  if (auto it = root.find("description"); it != root.end()) {
+    suite.description = check.string(*it, "description", false);
+  }
+
+  int64_t default_tokens = kDefaultMaxNewTokens;
+  bool default_chat = true;
+  if (auto it = root.find("defaults"); it != root.end()) {
+    if (!it->is_object()) check.fail("defaults", "expected an object");
+    check.only_keys(*it, "defaults", {"max_new_tokens", "chat"});
+    if (auto v = it->find("max_new_tokens"); v != it->end()) {
+      default_tokens = check.positive_int(*v, "defaults.max_new_tokens");
+    }
+    if (auto v = it->find("chat"); v != it->end()) default_chat = check.boolean(*v, "defaults.chat");
+  }
+
+  const json& cases = check.require(root, "", "cases");
+  if (!cases.is_array()) check.fail("cases", "expected an array");
+  if (cases.empty()) check.fail("cases", "a suite needs at least one case");
+  std::map<std::string, size_t> seen;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const std::string where = "cases[" + std::to_string(i) + "]";
+    const json& entry = cases[i];
+    if (!entry.is_object()) check.fail(where, "expected an object");
+    check.only_keys(entry, where, {"id", "prompt", "max_new_tokens", "chat"});
+    SuiteCase c;
+    c.id = check.string(check.require(entry, where, "id"), where + ".id", true);
+    if (auto [it, inserted] = seen.emplace(c.id, i); !inserted) {
+      check.fail(where + ".id", "duplicate id '" + c.id + "' (first used by cases[" +
+                                    std::to_string(it->second) + "])");
+    }
+    c.prompt = check.string(check.require(entry, where, "prompt"), where + ".prompt", true);
+    c.max_new_tokens = default_tokens;
+    if (auto v = entry.find("max_new_tokens"); v != entry.end()) {
+      c.max_new_tokens = check.positive_int(*v, where + ".max_new_tokens");
+    }
+    c.chat = default_chat;
+    if (auto v = entry.find("chat"); v != entry.end()) c.chat = check.boolean(*v, where + ".chat");
+    suite.cases.push_back(std::move(c));
+  }
+  return suite;
+}
+
+Suite load_suite(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw bad_input("suite " + path + ": cannot open the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw bad_input("suite " + path + ": cannot read the file");
+  Suite suite = parse_suite(text.str(), path);
+  suite.path = path;
+  return suite;
+}
+
+Suite suite_from_prompts(const std::vector<std::string>& prompts, int64_t max_new_tokens) {
+  if (prompts.empty()) throw bad_input("no prompts given");
+  Suite suite;
+  suite.name = "prompts";
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    if (prompts[i].empty()) throw bad_input("--prompt " + std::to_string(i + 1) + " is empty");
+    suite.cases.push_back({"prompt-" + std::to_string(i + 1), prompts[i], max_new_tokens, true});
+  }
+  return suite;
+}
+
+void override_max_new_tokens(Suite& suite, int64_t max_new_tokens) {
+  if (max_new_tokens < 1) {
+    throw bad_input("--max-new-tokens must be at least 1, got " + std::to_string(max_new_tokens));
+  }
+  for (SuiteCase& c : suite.cases) c.max_new_tokens = max_new_tokens;
+}
+
+}  // namespace lockstep::harness

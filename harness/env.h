@@ -1,0 +1,33 @@
+// The environment fingerprint stored with every result: which lockstep,
+// libtorch, compiler, CPU, thread count and OS produced the bits. Two results
+// that differ are only comparable once their fingerprints are.
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace lockstep::harness {
+
+struct Environment {
+  std::string lockstep_version;
+  std::string libtorch_version;
+  bool cuda_available = false;
+  std::string cpu_model;
+  int threads = 0;              // at::get_num_threads()
+  std::string os;               // uname: sysname release machine
+  std::string compiler;
+};
+
+const char* lockstep_version();   // LOCKSTEP_VERSION, e.g. "0.1.0"
+std::string libtorch_version();   // from <torch/version.h>, e.g. "2.11.0"
+
+Environment collect_environment();
+
+// "2024-11-23T10:57:03Z": now, UTC, ISO-8601 to the second.
+std::string utc_timestamp_now();
+
+void to_json(nlohmann::json& out, const Environment& env);
+void from_json(const nlohmann::json& in, Environment& env);
+
+}  // namespace lockstep::harness

@@ -1,0 +1,84 @@
+// The outcome of `lockstep verify`, and its file form results.json (schema
+// "lockstep.results/0", documented field by field in harness/RESULTS.md).
+// The reference run of each case is the case's own record; every other run
+// is compared against it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "harness/env.h"
+#include "harness/run_record.h"
+
+namespace lockstep::harness {
+
+inline constexpr const char* kResultsSchema = "lockstep.results/0";
+
+enum class RunKind { in_process, reload, process };
+const char* to_string(RunKind kind);   // "in-process", "reload", "process"
+
+struct RunResult {
+  std::string label;   // "run-2", "process-1"
+  RunKind kind = RunKind::in_process;
+  bool match = false;
+  double duration_s = 0.0;
+  std::optional<Divergence> first_divergence;
+  std::string error;   // non-empty when the run produced no record (a crashed worker)
+};
+
+struct CaseResult {
+  std::string id;
+  std::string prompt;
+  bool chat = true;
+  int64_t max_new_tokens = 0;
+  std::string text;          // the reference output, decoded
+  RunRecord reference;       // run-1
+  std::vector<RunResult> runs;
+  bool passed() const;
+};
+
+struct ModelIdentity {
+  std::string path;
+  std::string name;
+  std::string file_sha256;
+};
+
+struct Counts {
+  int64_t cases = 0;
+  int64_t cases_failed = 0;
+  int64_t comparisons = 0;   // (case, run) pairs besides the reference
+  int64_t comparisons_failed = 0;
+};
+
+struct VerifyResults {
+  std::vector<std::string> command;
+  std::string started_at;
+  double duration_s = 0.0;
+  Environment environment;
+  ModelIdentity model;
+  std::string suite_name;
+  std::string suite_path;
+  int64_t runs = 0;        // in-process runs per case, the reference included
+  int64_t processes = 0;
+  std::vector<CaseResult> cases;
+
+  bool passed() const;
+  Counts counts() const;
+};
+
+nlohmann::json to_json(const VerifyResults& results);
+// bad_input for a document that is not lockstep.results/0.
+VerifyResults results_from_json(const nlohmann::json& document);
+
+// Atomic write; environment_error if the file cannot be written.
+void write_results(const std::string& path, const VerifyResults& results);
+
+// JSON text that never throws on invalid UTF-8 in model output (such bytes
+// become U+FFFD): decoded tokens can end in the middle of a character.
+std::string dump_json(const nlohmann::json& value, int indent = 2);
+
+}  // namespace lockstep::harness

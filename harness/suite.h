@@ -1,0 +1,42 @@
+// Suites are data (suites/*.json, schema "lockstep.suite/0"): a name, case
+// defaults and a list of prompts with ids. Everything is validated on load so
+// a typo in a suite fails before any model is loaded.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lockstep::harness {
+
+struct SuiteCase {
+  std::string id;
+  std::string prompt;
+  int64_t max_new_tokens = 0;   // resolved: the case's own, else the suite default
+  bool chat = true;             // false: the prompt is tokenized raw
+};
+
+struct Suite {
+  std::string name;
+  std::string description;
+  std::string path;             // "" for suites built from --prompt
+  std::vector<SuiteCase> cases;
+};
+
+inline constexpr const char* kSuiteSchema = "lockstep.suite/0";
+inline constexpr int64_t kDefaultMaxNewTokens = 64;
+
+// bad_input naming the file and the offending field for: unreadable file,
+// invalid JSON, unknown schema, missing or unknown keys, wrong types,
+// max_new_tokens < 1, empty or duplicate ids, empty prompts, no cases.
+Suite parse_suite(const std::string& json_text, const std::string& origin);
+Suite load_suite(const std::string& path);
+
+// A suite of ad-hoc prompts (ids "prompt-1", "prompt-2", ...), chat-formatted.
+Suite suite_from_prompts(const std::vector<std::string>& prompts, int64_t max_new_tokens);
+
+// Every case's max_new_tokens replaced (the --max-new-tokens override).
+void override_max_new_tokens(Suite& suite, int64_t max_new_tokens);
+
+}  // namespace lockstep::harness
