@@ -28,6 +28,9 @@ class ChatTemplate {
  private:
   std::string family_;
   std::string default_system_;   // empty: no system message is injected
+  // Qwen2.5 writes its default system block before the message loop, so it
+  // appears even with no messages; SmolLM2 writes it inside the loop.
+  bool system_without_messages_ = false;
 };
 
 }  // namespace lockstep

@@ -1,0 +1,42 @@
+// lockstep: makes LLM inference deterministic and proves it.
+#include <exception>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "core/error.h"
+#include "harness/cli/command.h"
+#include "harness/cli/exit_codes.h"
+#include "harness/env.h"
+
+int main(int argc, char** argv) {
+  using namespace lockstep;
+  CLI::App app("lockstep: deterministic LLM inference, and the proof of it.\n"
+               "Exit codes: 0 ok, 1 a run differed, 2 bad input or usage, 3 environment problem.",
+               "lockstep");
+  app.set_version_flag("--version", std::string("lockstep ") + harness::lockstep_version() + " (libtorch " +
+                                        harness::libtorch_version() + ")");
+  app.require_subcommand(1);
+  app.fallthrough(false);
+
+  const std::vector<std::string> args(argv, argv + argc);
+  const cli::Command commands[] = {cli::add_run_command(app), cli::add_verify_command(app, args),
+                                   cli::add_tokenize_command(app)};
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return cli::exit_code_for_parse(app.exit(e));
+  }
+  try {
+    for (const cli::Command& command : commands) {
+      if (command.app->parsed()) return command.run();
+    }
+    return cli::kBadInput;
+  } catch (const Error& e) {
+    std::cerr << "lockstep: error: " << e.what() << "\n";
+    return cli::exit_code_for(e.kind());
+  } catch (const std::exception& e) {
+    std::cerr << "lockstep: internal error: " << e.what() << "\n";
+    return cli::kInternal;
+  }
+}

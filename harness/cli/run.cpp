@@ -1,0 +1,122 @@
+// `lockstep run`: one prompt, one generation, the answer (or its JSON record).
+#include <chrono>
+#include <cstring>
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "core/engine/generate.h"
+#include "core/engine/model_bundle.h"
+#include "core/error.h"
+#include "harness/case_runner.h"
+#include "harness/cli/command.h"
+#include "harness/cli/exit_codes.h"
+#include "harness/model_source.h"
+#include "harness/npy.h"
+#include "harness/results.h"
+#include "harness/run_record.h"
+
+namespace lockstep::cli {
+namespace {
+
+struct RunOptions {
+  std::string prompt;
+  std::string model;
+  bool raw = false;
+  int64_t max_new_tokens = 128;
+  double temperature = 0.0;
+  std::optional<uint64_t> seed;
+  int64_t top_k = 0;
+  double top_p = 1.0;
+  bool json = false;
+  std::string dump_logits;
+};
+
+// Collects every step's logits (after any other observer, i.e. exactly the
+// bytes that are hashed) as rows of a [steps, vocab] matrix.
+struct LogitsDump {
+  std::vector<float> values;
+  int64_t steps = 0;
+  int64_t vocab = 0;
+
+  StepObserver observer() {
+    return [this](int64_t, at::Tensor& logits) {
+      const at::Tensor row = logits.contiguous();
+      vocab = row.numel();
+      const float* data = row.data_ptr<float>();
+      values.insert(values.end(), data, data + vocab);
+      ++steps;
+    };
+  }
+};
+
+int run(const RunOptions& o) {
+  SamplingOptions sampling;
+  sampling.temperature = o.temperature;
+  sampling.top_k = o.top_k;
+  sampling.top_p = o.top_p;
+  sampling.seed = o.seed;
+  GenerateOptions check;
+  check.max_new_tokens = o.max_new_tokens;
+  check.sampling = sampling;
+  validate(check);   // bad flags fail before the model is loaded
+
+  const std::string model_path = harness::resolve_model_path(o.model);
+  const auto load_start = std::chrono::steady_clock::now();
+  const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(model_path);
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
+
+  const GenerateOptions options = harness::generate_options_for(*bundle, o.max_new_tokens, sampling);
+  const std::vector<int32_t> prompt_ids = bundle->prompt_ids(o.prompt, o.raw);
+  LogitsDump dump;
+  const harness::TimedGeneration timed = harness::generate_timed(
+      *bundle, prompt_ids, options, o.dump_logits.empty() ? StepObserver{} : dump.observer());
+  const Generation& g = timed.generation;
+  if (!o.dump_logits.empty()) harness::write_npy_f32(o.dump_logits, {dump.steps, dump.vocab}, dump.values);
+
+  const std::string text = harness::answer_text(*bundle, g);
+  if (!o.json) {
+    std::cout << text << "\n";
+    return kOk;
+  }
+  const double tokens_per_s = timed.duration_s > 0 ? static_cast<double>(g.output_ids.size()) / timed.duration_s : 0.0;
+  const nlohmann::json out = {
+      {"model", {{"path", model_path}, {"name", bundle->name}}},
+      {"prompt", o.prompt},
+      {"raw", o.raw},
+      {"prompt_ids", g.prompt_ids},
+      {"output_ids", g.output_ids},
+      {"text", text},
+      {"step_logits_sha256", g.step_logits_sha256},
+      {"ids_sha256", harness::ids_sha256(g.output_ids)},
+      {"stop_reason", g.stop_reason},
+      {"timings", {{"load_s", load_s}, {"generate_s", timed.duration_s}, {"tokens_per_s", tokens_per_s}}}};
+  std::cout << harness::dump_json(out) << "\n";
+  return kOk;
+}
+
+}  // namespace
+
+Command add_run_command(CLI::App& parent) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "run", "Generate an answer to one prompt (greedy unless --temperature > 0 with --seed).");
+  app->add_option("--prompt", o->prompt, "The user message (chat-formatted unless --raw)")->required();
+  app->add_option("--model", o->model, kModelHelp);
+  app->add_flag("--raw", o->raw, "Tokenize the prompt as is, without the chat template");
+  app->add_option("--max-new-tokens", o->max_new_tokens, "Most tokens to generate")->capture_default_str();
+  app->add_option("--temperature", o->temperature, "Sampling temperature; 0 is greedy (> 0 needs --seed)")
+      ->capture_default_str();
+  app->add_option("--seed", o->seed, "Seed of the counter-based sampling RNG (required when sampling)");
+  app->add_option("--top-k", o->top_k, "Sample among the k most likely tokens; 0 is off")->capture_default_str();
+  app->add_option("--top-p", o->top_p, "Nucleus sampling mass in (0, 1]; 1 is off")->capture_default_str();
+  app->add_flag("--json", o->json,
+                "Print a JSON record: ids, text, per-step logits SHA-256, ids SHA-256, stop reason, timings");
+  app->add_option("--dump-logits", o->dump_logits,
+                  "Write every step's fp32 logits to this .npy file, shape [steps, vocab]");
+  return {app, [o] { return run(*o); }};
+}
+
+}  // namespace lockstep::cli

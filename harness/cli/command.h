@@ -1,0 +1,26 @@
+// What each subcommand file provides to main.cpp: it registers its options
+// on the parent app and returns the function to call if it was chosen.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+namespace lockstep::cli {
+
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;   // returns an exit code; throws lockstep::Error
+};
+
+Command add_run_command(CLI::App& parent);
+Command add_verify_command(CLI::App& parent, const std::vector<std::string>& argv);
+Command add_tokenize_command(CLI::App& parent);
+
+// Shared --model option text.
+inline constexpr const char* kModelHelp =
+    "GGUF model file (default: $LOCKSTEP_MODEL, else the SmolLM2-135M-Instruct file installed by ci/setup.sh)";
+
+}  // namespace lockstep::cli

@@ -1,0 +1,195 @@
+#include "harness/verifier.h"
+
+#include <chrono>
+#include <map>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/engine/model_bundle.h"
+#include "core/error.h"
+#include "core/util/sha256.h"
+#include "harness/case_runner.h"
+#include "harness/fault_hook.h"
+#include "harness/subprocess.h"
+
+namespace lockstep::harness {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using Bundle = std::shared_ptr<const ModelBundle>;
+
+constexpr const char* kWorkerSchema = "lockstep.worker/0";
+
+double since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+StepObserver observer_for(const std::string& label, const std::optional<std::string>& fault_label) {
+  return fault_label && *fault_label == label ? perturb_step0_observer() : StepObserver{};
+}
+
+std::string token_text(const ModelBundle& bundle, const std::optional<int32_t>& id) {
+  if (!id) return "";
+  try {
+    return bundle.tokenizer.decode_token(*id);
+  } catch (const Error&) {
+    return "";   // an id outside the vocabulary is itself visible in the report
+  }
+}
+
+class Verifier {
+ public:
+  Verifier(const VerifyPlan& plan, const Progress& progress) : plan_(plan), progress_(progress) {}
+
+  VerifyResults run() {
+    const auto start = Clock::now();
+    results_.started_at = utc_timestamp_now();
+    results_.environment = collect_environment();
+    results_.suite_name = plan_.suite.name;
+    results_.suite_path = plan_.suite.path;
+    results_.runs = plan_.runs;
+    results_.processes = plan_.processes;
+    results_.model.path = plan_.model_path;
+    results_.model.file_sha256 = sha256_file(plan_.model_path);
+    load_model("loading model " + plan_.model_path);
+    results_.model.name = bundle_->name;
+    for (const SuiteCase& c : plan_.suite.cases) {
+      CaseResult result;
+      result.id = c.id;
+      result.prompt = c.prompt;
+      result.chat = c.chat;
+      result.max_new_tokens = c.max_new_tokens;
+      results_.cases.push_back(std::move(result));
+    }
+    for (int64_t r = 1; r <= plan_.runs; ++r) in_process_run(r);
+    for (int64_t p = 1; p <= plan_.processes; ++p) process_run(p);
+    results_.duration_s = since(start);
+    return results_;
+  }
+
+ private:
+  void load_model(const std::string& what) {
+    const auto start = Clock::now();
+    bundle_.reset();   // the old weights go before the new ones arrive
+    bundle_ = ModelBundle::load(plan_.model_path);
+    progress_(fmt::format("verify: {} ... {:.1f}s", what, since(start)));
+  }
+
+  void in_process_run(int64_t r) {
+    const std::string label = "run-" + std::to_string(r);
+    const bool reload = r > 1 && r == plan_.runs;
+    if (reload) load_model(fmt::format("re-loading model for {}", label));
+    const StepObserver observer = observer_for(label, plan_.fault_label);
+    const size_t n = plan_.suite.cases.size();
+    for (size_t i = 0; i < n; ++i) {
+      const SuiteCase& c = plan_.suite.cases[i];
+      const TimedGeneration timed = run_case(*bundle_, c, observer);
+      const RunRecord record = record_of(timed.generation, timed.duration_s);
+      const std::string where = fmt::format("verify: case {}/{} '{}' run {}/{}", i + 1, n, c.id, r, plan_.runs);
+      if (r == 1) {
+        results_.cases[i].reference = record;
+        results_.cases[i].text = answer_text(*bundle_, timed.generation);
+        progress_(fmt::format("{} ... reference, {} tokens {:.1f}s", where, record.output_ids.size(),
+                              timed.duration_s));
+        continue;
+      }
+      compare(i, label, reload ? RunKind::reload : RunKind::in_process, record, where);
+    }
+  }
+
+  void process_run(int64_t p) {
+    const std::string label = "process-" + std::to_string(p);
+    std::vector<std::string> argv = plan_.worker_command;
+    argv.push_back("--worker");
+    argv.push_back(label);
+    progress_(fmt::format("verify: process {}/{} ({}) starting", p, plan_.processes, label));
+    const ProcessOutcome outcome = run_process(argv);
+
+    std::map<std::string, RunRecord> records;
+    std::string error;
+    if (!outcome.succeeded()) {
+      error = fmt::format("worker {} {}; stderr tail:\n{}", label, outcome.status(), tail_lines(outcome.err, 20));
+    } else {
+      try {
+        const json doc = json::parse(outcome.out);
+        if (doc.value("schema", "") != kWorkerSchema || doc.value("label", "") != label) {
+          throw bad_input("unexpected schema or label");
+        }
+        for (const json& entry : doc.at("cases")) {
+          records[entry.at("id").get<std::string>()] = entry.at("record").get<RunRecord>();
+        }
+      } catch (const std::exception& e) {
+        error = fmt::format("worker {} printed unreadable output ({}); stderr tail:\n{}", label, e.what(),
+                            tail_lines(outcome.err, 20));
+      }
+    }
+    const size_t n = plan_.suite.cases.size();
+    for (size_t i = 0; i < n; ++i) {
+      const SuiteCase& c = plan_.suite.cases[i];
+      const std::string where =
+          fmt::format("verify: case {}/{} '{}' process {}/{}", i + 1, n, c.id, p, plan_.processes);
+      auto it = records.find(c.id);
+      if (!error.empty() || it == records.end()) {
+        RunResult run;
+        run.label = label;
+        run.kind = RunKind::process;
+        run.duration_s = 0.0;
+        run.error = error.empty() ? fmt::format("worker {} reported no result for this case", label) : error;
+        results_.cases[i].runs.push_back(run);
+        progress_(fmt::format("{} ... FAILED: {}", where, tail_lines(run.error, 1)));
+        continue;
+      }
+      compare(i, label, RunKind::process, it->second, where);
+    }
+    progress_(fmt::format("verify: process {}/{} ({}) {} in {:.1f}s", p, plan_.processes, label,
+                          error.empty() ? "done" : "failed", outcome.duration_s));
+  }
+
+  void compare(size_t i, const std::string& label, RunKind kind, const RunRecord& record,
+               const std::string& where) {
+    RunResult run;
+    run.label = label;
+    run.kind = kind;
+    run.duration_s = record.duration_s;
+    run.first_divergence = first_divergence(results_.cases[i].reference, record);
+    run.match = !run.first_divergence.has_value();
+    if (run.first_divergence) {
+      Divergence& d = *run.first_divergence;
+      d.expected_text = token_text(*bundle_, d.expected_token);
+      d.actual_text = token_text(*bundle_, d.actual_token);
+      progress_(fmt::format("{} ... DIFFERS at step {} ({}) {:.1f}s", where, d.step, d.reason, run.duration_s));
+    } else {
+      progress_(fmt::format("{} ... ok {:.1f}s", where, run.duration_s));
+    }
+    results_.cases[i].runs.push_back(std::move(run));
+  }
+
+  const VerifyPlan& plan_;
+  const Progress& progress_;
+  Bundle bundle_;
+  VerifyResults results_;
+};
+
+}  // namespace
+
+VerifyResults run_verify(const VerifyPlan& plan, const Progress& progress) {
+  if (plan.runs < 1) throw bad_input("--runs must be at least 1");
+  if (plan.processes < 0) throw bad_input("--processes must not be negative");
+  return Verifier(plan, progress).run();
+}
+
+json worker_output(const Suite& suite, const std::string& model_path, const std::string& label,
+                   const std::optional<std::string>& fault_label) {
+  const Bundle bundle = ModelBundle::load(model_path);
+  const StepObserver observer = observer_for(label, fault_label);
+  json cases = json::array();
+  for (const SuiteCase& c : suite.cases) {
+    const TimedGeneration timed = run_case(*bundle, c, observer);
+    cases.push_back({{"id", c.id}, {"record", record_of(timed.generation, timed.duration_s)}});
+  }
+  return json{{"schema", kWorkerSchema}, {"label", label}, {"cases", cases}};
+}
+
+}  // namespace lockstep::harness

@@ -1,0 +1,43 @@
+// The determinism check behind `lockstep verify`. Every case runs once as the
+// reference (run-1), then runs-1 more times in this process (run-2 ...; the
+// last of them on a freshly re-loaded model), then once in each of
+// `processes` fresh worker processes (process-1 ...). Every run is compared
+// with the reference, step by step, on the SHA-256 of the raw fp32 logits and
+// on the token ids.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "harness/results.h"
+#include "harness/suite.h"
+
+namespace lockstep::harness {
+
+struct VerifyPlan {
+  Suite suite;
+  std::string model_path;
+  int64_t runs = 3;
+  int64_t processes = 2;
+  // argv that starts a worker for this same suite and model; the runner
+  // appends "--worker <label>". Its stdout must be worker_output() JSON.
+  std::vector<std::string> worker_command;
+  std::optional<std::string> fault_label;   // test-only, see fault_hook.h
+};
+
+using Progress = std::function<void(const std::string& line)>;
+
+// Fills everything but `command`. environment_error / bad_input from loading
+// the model propagate; a failing worker becomes a failed run, not an error.
+VerifyResults run_verify(const VerifyPlan& plan, const Progress& progress);
+
+// Worker side: runs every case once as run `label` and returns
+// {"schema": "lockstep.worker/0", "label", "cases": [{"id", "record"}]}.
+nlohmann::json worker_output(const Suite& suite, const std::string& model_path, const std::string& label,
+                             const std::optional<std::string>& fault_label);
+
+}  // namespace lockstep::harness
