@@ -172,7 +172,7 @@ Value read_value(Cursor& in, uint32_t type) {
   uint64_t n = in.read<uint64_t>();
   if (n > in.remaining() / elem_size) {
     in.fail("array length " + std::to_string(n) + " cannot fit in the " +
-            std::to_string(in.remaining()) + " bytes left in the file");
+            std::to_string(in.remaining()) + " bytes left in the file (truncated or corrupt)");
   }
   v.is_array = true;
   v.array.reserve(n);
@@ -295,12 +295,12 @@ void File::Impl::parse() {
   uint64_t tensor_count = in.read<uint64_t>();
   uint64_t kv_count = in.read<uint64_t>();
   if (kv_count > in.remaining() / kMinKvBytes) {
-    in.fail("metadata count " + std::to_string(kv_count) + " is implausible for the " +
-            std::to_string(in.remaining()) + " bytes left in the file");
+    in.fail("metadata count " + std::to_string(kv_count) + " cannot fit in the " +
+            std::to_string(in.remaining()) + " bytes left in the file (truncated or corrupt)");
   }
   if (tensor_count > (in.remaining() - kv_count * kMinKvBytes) / kMinTensorInfoBytes) {
-    in.fail("tensor count " + std::to_string(tensor_count) + " is implausible for the " +
-            std::to_string(in.remaining()) + " bytes left in the file");
+    in.fail("tensor count " + std::to_string(tensor_count) + " cannot fit in the " +
+            std::to_string(in.remaining()) + " bytes left in the file (truncated or corrupt)");
   }
 
   for (uint64_t i = 0; i < kv_count; ++i) {

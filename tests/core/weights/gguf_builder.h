@@ -25,6 +25,7 @@ class GgufBuilder {
     std::vector<uint64_t> dims;
     std::vector<uint8_t> data;
     std::optional<uint64_t> offset;  // default: next aligned position
+    bool write_data = true;          // false: leave the data out of the file
   };
 
   GgufBuilder& version(uint32_t v);
