@@ -1,5 +1,7 @@
 #include "core/models/llama.h"
 
+#include <c10/core/InferenceMode.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -188,6 +190,8 @@ at::Tensor LlamaModel::forward(const std::vector<int32_t>& ids, KvCache& cache) 
   for (int32_t id : ids) {
     if (id < 0 || id >= config_.vocab) throw bad_input("token id " + std::to_string(id) + " is out of range");
   }
+  // No autograd bookkeeping: this is inference only.
+  const c10::InferenceMode inference;
   at::Tensor index = at::tensor(ids, at::kInt).to(at::kLong);
   at::Tensor x = embedding_.index_select(0, index);
   for (int64_t i = 0; i < config_.n_layers; ++i) {
