@@ -6,6 +6,7 @@
 // any byte sequence, even invalid UTF-8, can be tokenized.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>

@@ -1,6 +1,7 @@
 #include "core/tokenizer/chat_template.h"
 
 #include <optional>
+#include <utility>
 
 #include "core/error.h"
 
@@ -32,19 +33,16 @@ std::string unescape_jinja(const std::string& text) {
   return out;
 }
 
-struct DefaultSystem {
-  std::string text;
-  size_t position;
-};
-
 // The default system prompt is the one system block whose body is a single
 // string literal, e.g. '<|im_start|>system\nYou are ...<|im_end|>\n'. A body
 // that leaves the literal (' + messages[0]['content'] + ') is the block for a
 // caller-supplied system message, not a default.
-std::optional<DefaultSystem> find_default_system(const std::string& source) {
+std::optional<std::string> find_default_system(const std::string& source) {
   const std::string marker = std::string(kImStart) + "system";
   for (size_t at = source.find(marker); at != std::string::npos;
        at = source.find(marker, at + 1)) {
+    if (at == 0 || (source[at - 1] != '\'' && source[at - 1] != '"')) continue;
+    const char quote = source[at - 1];
     size_t body = at + marker.size();
     if (source.compare(body, 1, "\n") == 0) {
       body += 1;
@@ -60,12 +58,11 @@ std::optional<DefaultSystem> find_default_system(const std::string& source) {
     for (size_t i = 0; i < raw.size() && literal; ++i) {
       if (raw[i] == '\\') {
         ++i;   // an escaped quote stays inside the literal
-      } else if (raw[i] == '\'' || raw[i] == '"' || raw.compare(i, 2, "{{") == 0 ||
-                 raw.compare(i, 2, "{%") == 0) {
+      } else if (raw[i] == quote) {
         literal = false;
       }
     }
-    if (literal) return DefaultSystem{unescape_jinja(raw), at};
+    if (literal) return unescape_jinja(raw);
   }
   return std::nullopt;
 }
@@ -92,16 +89,15 @@ ChatTemplate ChatTemplate::from_source(const std::string& source) {
   }
   ChatTemplate t;
   t.family_ = "chatml";
-  if (const std::optional<DefaultSystem> found = find_default_system(source)) {
-    t.default_system_ = found->text;
-    const size_t loop = source.find("for message in messages");
-    t.system_without_messages_ = loop == std::string::npos || found->position < loop;
+  if (std::optional<std::string> found = find_default_system(source)) {
+    t.default_system_ = std::move(*found);
   }
   return t;
 }
 
 std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
                                  bool add_generation_prompt) const {
+  if (messages.empty()) throw bad_input("cannot render a chat with no messages");
   for (const ChatMessage& m : messages) {
     // Templates treat other roles (tool, ipython) each their own way; refuse
     // rather than render something the model never saw.
@@ -111,9 +107,9 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
     }
   }
   std::string out;
-  const bool inject = !default_system_.empty() &&
-                      (messages.empty() ? system_without_messages_ : messages[0].role != "system");
-  if (inject) append_block(out, "system", default_system_);
+  if (!default_system_.empty() && messages[0].role != "system") {
+    append_block(out, "system", default_system_);
+  }
   for (const ChatMessage& m : messages) append_block(out, m.role, m.content);
   if (add_generation_prompt) {
     out += kImStart;

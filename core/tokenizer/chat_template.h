@@ -20,6 +20,8 @@ class ChatTemplate {
   // `source` is the Jinja text of tokenizer.chat_template.
   static ChatTemplate from_source(const std::string& source);
 
+  // bad_input for an empty conversation (transformers refuses one too) and
+  // for roles other than system, user and assistant.
   std::string render(const std::vector<ChatMessage>& messages,
                      bool add_generation_prompt) const;
   const std::string& family() const { return family_; }
@@ -28,9 +30,6 @@ class ChatTemplate {
  private:
   std::string family_;
   std::string default_system_;   // empty: no system message is injected
-  // Qwen2.5 writes its default system block before the message loop, so it
-  // appears even with no messages; SmolLM2 writes it inside the loop.
-  bool system_without_messages_ = false;
 };
 
 }  // namespace lockstep

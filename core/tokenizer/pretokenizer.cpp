@@ -33,23 +33,34 @@ constexpr const char* kGpt4o =
     R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
     R"(|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?)"
     R"(|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
-// SmolLM's own tokenizer.json isolates every digit before the GPT-2 regex
-// (llama.cpp does the same), so its vocabulary has no multi-digit tokens.
-constexpr const char* kEachDigit = R"(\p{N})";
 
-// Stages run in order; each one splits the pieces the previous one left.
-const std::map<std::string, std::vector<const char*>>& families() {
-  static const std::map<std::string, std::vector<const char*>> table = {
-      {"default", {kGpt2}},   {"gpt2", {kGpt2}},
-      {"smollm", {kEachDigit, kGpt2}},
-      {"llama3", {kLlama3}},  {"llama-v3", {kLlama3}}, {"llama-bpe", {kLlama3}},
-      {"falcon3", {kLlama3}}, {"smaug-bpe", {kLlama3}}, {"dbrx", {kLlama3}},
-      {"qwen2", {kQwen2}},    {"deepseek-r1-qwen", {kQwen2}}, {"megrez", {kQwen2}},
-      {"qwen35", {kQwen35}},  {"tekken", {kTekken}},
-      {"gpt-4o", {kGpt4o}},   {"llama4", {kGpt4o}},
+const std::map<std::string, const char*>& families() {
+  static const std::map<std::string, const char*> table = {
+      {"default", kGpt2},   {"gpt2", kGpt2},
+      // SmolLM2's own tokenizer.json (and llama.cpp) isolate each \p{N} before
+      // the GPT-2 regex; transformers, loading the GGUF, knows no "smollm"
+      // and uses plain GPT-2. The vocabulary has no multi-digit tokens, so
+      // the two differ only around non-ASCII numerals (" ²": transformers
+      // "ĠÂ" "²", llama.cpp "Ġ" "Â²"). We follow transformers, the reference
+      // lockstep is checked against.
+      {"smollm", kGpt2},
+      {"llama3", kLlama3},  {"llama-v3", kLlama3}, {"llama-bpe", kLlama3},
+      {"falcon3", kLlama3}, {"smaug-bpe", kLlama3}, {"dbrx", kLlama3},
+      {"qwen2", kQwen2},    {"deepseek-r1-qwen", kQwen2}, {"megrez", kQwen2},
+      {"qwen35", kQwen35},  {"tekken", kTekken},
+      {"gpt-4o", kGpt4o},   {"llama4", kGpt4o},
   };
   return table;
 }
+
+struct MatchData {
+  explicit MatchData(const pcre2_code* code)
+      : md(pcre2_match_data_create_from_pattern(code, nullptr)) {}
+  ~MatchData() { pcre2_match_data_free(md); }
+  MatchData(const MatchData&) = delete;
+  MatchData& operator=(const MatchData&) = delete;
+  pcre2_match_data* md;
+};
 
 class Regex {
  public:
@@ -69,20 +80,20 @@ class Regex {
     }
     pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);   // interpreted matching if JIT is absent
   }
-  Regex(Regex&& other) noexcept : code_(other.code_) { other.code_ = nullptr; }
   Regex(const Regex&) = delete;
   Regex& operator=(const Regex&) = delete;
-  Regex& operator=(Regex&&) = delete;
   ~Regex() { pcre2_code_free(code_); }
 
-  // Appends to `out` the matches in `piece` and the stretches between them.
-  void split(std::string_view piece, pcre2_match_data* md,
-             std::vector<std::string_view>& out) const {
-    const auto* subject = reinterpret_cast<PCRE2_SPTR>(piece.data());
+  // Appends to `out` the matches in `text` and the stretches between them.
+  void split(std::string_view text, std::vector<std::string_view>& out) const {
+    // Match data is per call so one PreTokenizer can serve several threads.
+    const MatchData data(code_);
+    pcre2_match_data* md = data.md;
+    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
     size_t start = 0;   // first byte not yet emitted
     size_t offset = 0;  // where the next search starts
-    while (offset < piece.size()) {
-      const int rc = pcre2_match(code_, subject, piece.size(), offset, 0, md, nullptr);
+    while (offset < text.size()) {
+      const int rc = pcre2_match(code_, subject, text.size(), offset, 0, md, nullptr);
       if (rc == PCRE2_ERROR_NOMATCH) break;
       if (rc < 0) {
         PCRE2_UCHAR message[256];
@@ -94,37 +105,27 @@ class Regex {
       const size_t begin = ovector[0];
       const size_t end = ovector[1];
       if (end == begin) {   // none of our regexes matches empty; never loop on one
-        if (end >= piece.size()) break;
-        offset = end + utf8::sequence_length(static_cast<uint8_t>(piece[end]));
+        if (end >= text.size()) break;
+        offset = end + utf8::sequence_length(static_cast<uint8_t>(text[end]));
         continue;
       }
-      if (begin > start) out.push_back(piece.substr(start, begin - start));
-      out.push_back(piece.substr(begin, end - begin));
+      if (begin > start) out.push_back(text.substr(start, begin - start));
+      out.push_back(text.substr(begin, end - begin));
       start = offset = end;
     }
-    if (start < piece.size()) out.push_back(piece.substr(start));
+    if (start < text.size()) out.push_back(text.substr(start));
   }
-
-  const pcre2_code* code() const { return code_; }
 
  private:
   pcre2_code* code_ = nullptr;
 };
 
-struct MatchData {
-  explicit MatchData(const pcre2_code* code)
-      : md(pcre2_match_data_create_from_pattern(code, nullptr)) {}
-  ~MatchData() { pcre2_match_data_free(md); }
-  MatchData(const MatchData&) = delete;
-  MatchData& operator=(const MatchData&) = delete;
-  pcre2_match_data* md;
-};
-
 }  // namespace
 
 struct PreTokenizer::Impl {
+  Impl(std::string n, const char* pattern) : name(std::move(n)), regex(pattern) {}
   std::string name;
-  std::vector<Regex> stages;
+  Regex regex;
 };
 
 PreTokenizer::PreTokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -137,14 +138,10 @@ PreTokenizer PreTokenizer::for_name(const std::string& pre) {
   if (it == families().end()) {
     std::string known;
     for (const std::string& name : supported_names()) known += (known.empty() ? "" : ", ") + name;
-    throw bad_input("unsupported pre-tokenizer \"" + pre + "\" (tokenizer.ggml.pre); lockstep knows: " +
-                    known);
+    throw bad_input("unsupported pre-tokenizer \"" + pre +
+                    "\" (tokenizer.ggml.pre); lockstep knows: " + known);
   }
-  auto impl = std::make_unique<Impl>();
-  impl->name = pre;
-  impl->stages.reserve(it->second.size());
-  for (const char* pattern : it->second) impl->stages.emplace_back(pattern);
-  return PreTokenizer(std::move(impl));
+  return PreTokenizer(std::make_unique<Impl>(pre, it->second));
 }
 
 std::vector<std::string> PreTokenizer::supported_names() {
@@ -155,16 +152,7 @@ std::vector<std::string> PreTokenizer::supported_names() {
 
 std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
   std::vector<std::string_view> pieces;
-  if (text.empty()) return pieces;
-  pieces.push_back(text);
-  for (const Regex& stage : impl_->stages) {
-    // Match data is per call so one PreTokenizer can serve several threads.
-    const MatchData data(stage.code());
-    std::vector<std::string_view> next;
-    next.reserve(pieces.size() * 2);
-    for (const std::string_view piece : pieces) stage.split(piece, data.md, next);
-    pieces.swap(next);
-  }
+  impl_->regex.split(text, pieces);
   return pieces;
 }
 

@@ -22,9 +22,9 @@ class PreTokenizer {
   PreTokenizer& operator=(PreTokenizer&&) noexcept;
   ~PreTokenizer();
 
-  // Pieces that concatenate back to `text`. Each stage's regex matches are
-  // kept as pieces and so is the text between matches. Malformed UTF-8 never
-  // matches, so it ends up in pieces of its own rather than failing.
+  // Pieces that concatenate back to `text`: the regex's matches and the
+  // text between them. Malformed UTF-8 never matches, so it ends up in
+  // pieces of its own rather than failing.
   std::vector<std::string_view> split(std::string_view text) const;
   const std::string& name() const;
 

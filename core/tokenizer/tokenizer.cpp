@@ -23,6 +23,11 @@ uint64_t pair_key(int32_t left, int32_t right) {
   return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
 }
 
+std::string hex(uint8_t byte) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  return {kDigits[byte >> 4], kDigits[byte & 15]};
+}
+
 struct Special {
   std::string text;
   int32_t id;
@@ -120,11 +125,6 @@ struct Tokenizer::Impl {
     for (const Symbol& s : symbols) {
       if (s.alive) out.push_back(s.id);
     }
-  }
-
-  static std::string hex(uint8_t byte) {
-    static constexpr char kDigits[] = "0123456789abcdef";
-    return {kDigits[byte >> 4], kDigits[byte & 15]};
   }
 
   void check_id(int32_t id) const {
