@@ -1,5 +1,6 @@
 #include "core/engine/model_bundle.h"
 
+#include "core/error.h"
 #include "core/weights/gguf.h"
 
 namespace lockstep {
@@ -8,8 +9,13 @@ std::shared_ptr<const ModelBundle> ModelBundle::load(const std::string& gguf_pat
   const gguf::File file = gguf::File::open(gguf_path);
   auto bundle = std::shared_ptr<ModelBundle>(new ModelBundle{
       gguf_path, file.get_string("general.architecture"), file.get_string("general.name", ""),
-      LlamaModel::from_gguf(file), Tokenizer::from_gguf(file),
-      ChatTemplate::from_source(file.get_string("tokenizer.chat_template", ""))});
+      LlamaModel::from_gguf(file), Tokenizer::from_gguf(file), std::nullopt, ""});
+  // A model without a (supported) chat template still runs raw prompts.
+  try {
+    bundle->chat_template = ChatTemplate::from_source(file.get_string("tokenizer.chat_template", ""));
+  } catch (const Error& e) {
+    bundle->chat_template_error = e.what();
+  }
   return bundle;
 }
 
@@ -21,7 +27,10 @@ std::vector<int32_t> ModelBundle::prompt_ids(const std::string& user_text, bool 
     ids.insert(ids.end(), text.begin(), text.end());
     return ids;
   }
-  const std::string rendered = chat_template.render({{"user", user_text}}, /*add_generation_prompt=*/true);
+  if (!chat_template) {
+    throw bad_input(path + ": cannot format a chat prompt (" + chat_template_error + "); use --raw");
+  }
+  const std::string rendered = chat_template->render({{"user", user_text}}, /*add_generation_prompt=*/true);
   return tokenizer.encode(rendered, /*parse_special=*/true);
 }
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/models/llama.h"
@@ -17,14 +18,19 @@ struct ModelBundle {
   std::string name;            // general.name
   LlamaModel model;
   Tokenizer tokenizer;
-  ChatTemplate chat_template;
+  // Empty when the file has no usable chat template; then only raw
+  // prompts work and chat_template_error says why.
+  std::optional<ChatTemplate> chat_template;
+  std::string chat_template_error;
 
   // bad_input for a malformed or unsupported file; environment_error if
   // the file cannot be opened.
   static std::shared_ptr<const ModelBundle> load(const std::string& gguf_path);
 
   // Chat-formatted prompt ids for one user message (with the template's
-  // generation prompt), or the raw text's ids when `raw` is set.
+  // generation prompt), or the raw text's ids (BOS first if the tokenizer
+  // asks for it) when `raw` is set. bad_input if chat formatting is asked
+  // for and the model has no supported template.
   std::vector<int32_t> prompt_ids(const std::string& user_text, bool raw = false) const;
 };
 
