@@ -5,23 +5,20 @@
 
 #include <cerrno>
 #include <cstring>
-#include <filesystem>
-#include <system_error>
 
 #include "core/error.h"
+#include "harness/paths.h"
 
 namespace lockstep::harness {
-namespace fs = std::filesystem;
+void ensure_parent_directory(const std::string& path) { make_directories(parent_directory(path)); }
 
-void ensure_parent_directory(const std::string& path) {
-  const fs::path parent = fs::path(path).parent_path();
-  if (parent.empty()) return;
-  std::error_code ec;
-  fs::create_directories(parent, ec);
-  if (ec || !fs::is_directory(parent)) {
-    throw environment_error("cannot create directory '" + parent.string() + "' for '" + path +
-                            "': " + (ec ? ec.message() : "not a directory"));
-  }
+void check_writable(const std::string& path) {
+  ensure_parent_directory(path);
+  const std::string probe = path + ".probe." + std::to_string(::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) throw environment_error("cannot write '" + path + "': " + std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {

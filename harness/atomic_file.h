@@ -12,8 +12,11 @@ namespace lockstep::harness {
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
 // Creates `path`'s parent directories; environment_error if that fails (for
-// example when a component is a regular file). Lets a command fail before it
-// spends minutes on work whose results it could not save.
+// example when a component is a regular file).
 void ensure_parent_directory(const std::string& path);
+
+// ensure_parent_directory, then a probe file is created and removed there:
+// lets a command fail before it spends minutes on work it could not save.
+void check_writable(const std::string& path);
 
 }  // namespace lockstep::harness

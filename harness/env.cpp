@@ -84,8 +84,8 @@ std::string utc_timestamp_now() {
   return buffer;
 }
 
-void to_json(nlohmann::json& out, const Environment& env) {
-  out = nlohmann::json{{"lockstep_version", env.lockstep_version},
+void to_json(nlohmann::ordered_json& out, const Environment& env) {
+  out = nlohmann::ordered_json{{"lockstep_version", env.lockstep_version},
                        {"libtorch_version", env.libtorch_version},
                        {"cuda_available", env.cuda_available},
                        {"cpu_model", env.cpu_model},
@@ -94,7 +94,7 @@ void to_json(nlohmann::json& out, const Environment& env) {
                        {"compiler", env.compiler}};
 }
 
-void from_json(const nlohmann::json& in, Environment& env) {
+void from_json(const nlohmann::ordered_json& in, Environment& env) {
   env.lockstep_version = in.value("lockstep_version", "");
   env.libtorch_version = in.value("libtorch_version", "");
   env.cuda_available = in.value("cuda_available", false);

@@ -27,7 +27,7 @@ Environment collect_environment();
 // "2024-11-23T10:57:03Z": now, UTC, ISO-8601 to the second.
 std::string utc_timestamp_now();
 
-void to_json(nlohmann::json& out, const Environment& env);
-void from_json(const nlohmann::json& in, Environment& env);
+void to_json(nlohmann::ordered_json& out, const Environment& env);
+void from_json(const nlohmann::ordered_json& in, Environment& env);
 
 }  // namespace lockstep::harness

@@ -2,26 +2,38 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <iostream>
 #include <limits>
 
 #include "core/error.h"
 
 namespace lockstep::harness {
+namespace {
 
-std::optional<std::string> parse_fault(const std::string& value) {
+constexpr const char* kPerturb = "perturb-logit:";
+constexpr const char* kAbort = "abort:";
+
+}  // namespace
+
+std::optional<Fault> parse_fault(const std::string& value) {
   if (value.empty()) return std::nullopt;
-  const std::string prefix = "perturb-logit:";
-  if (value.rfind(prefix, 0) != 0 || value.size() == prefix.size()) {
-    throw bad_input(std::string(kFaultVariable) + "='" + value +
-                    "' is not understood (test-only; the one form is perturb-logit:<run label>, "
-                    "e.g. perturb-logit:run-2)");
+  for (const auto& [prefix, kind] : {std::pair{kPerturb, Fault::Kind::perturb_logit},
+                                     std::pair{kAbort, Fault::Kind::abort_worker}}) {
+    const std::string p = prefix;
+    if (value.rfind(p, 0) == 0 && value.size() > p.size()) return Fault{kind, value.substr(p.size())};
   }
-  return value.substr(prefix.size());
+  throw bad_input(std::string(kFaultVariable) + "='" + value +
+                  "' is not understood (test-only; forms: perturb-logit:<run label>, e.g. "
+                  "perturb-logit:run-2, and abort:<worker label>, e.g. abort:process-1)");
 }
 
-std::optional<std::string> fault_run_label() {
+std::optional<Fault> fault_from_environment() {
   const char* value = std::getenv(kFaultVariable);
   return parse_fault(value == nullptr ? "" : value);
+}
+
+std::string describe(const Fault& fault) {
+  return (fault.kind == Fault::Kind::perturb_logit ? kPerturb : kAbort) + fault.run_label;
 }
 
 void perturb_largest_logit(at::Tensor& logits) {
@@ -37,19 +49,18 @@ void perturb_largest_logit(at::Tensor& logits) {
   data[best] = std::nextafter(data[best], std::numeric_limits<float>::infinity());
 }
 
-StepObserver perturb_step0_observer() {
+StepObserver fault_observer(const std::optional<Fault>& fault, const std::string& label) {
+  if (!fault || fault->kind != Fault::Kind::perturb_logit || fault->run_label != label) return {};
   return [](int64_t step, at::Tensor& logits) {
     if (step == 0) perturb_largest_logit(logits);
   };
 }
 
-StepObserver chain(StepObserver first, StepObserver second) {
-  if (!first) return second;
-  if (!second) return first;
-  return [first = std::move(first), second = std::move(second)](int64_t step, at::Tensor& logits) {
-    first(step, logits);
-    second(step, logits);
-  };
+void abort_if_requested(const std::optional<Fault>& fault, const std::string& label) {
+  if (!fault || fault->kind != Fault::Kind::abort_worker || fault->run_label != label) return;
+  std::cerr << "lockstep worker " << label << ": aborting on purpose (" << kFaultVariable << "="
+            << describe(*fault) << ")" << std::endl;
+  std::abort();
 }
 
 }  // namespace lockstep::harness

@@ -1,7 +1,11 @@
 // TEST-ONLY fault injection, so tests can show that `verify` catches a run
-// that differs without editing code. LOCKSTEP_TEST_FAULT=perturb-logit:<run label>
-// (e.g. "perturb-logit:run-2", "perturb-logit:process-1"): in that run, for
-// every case, step 0's largest logit moves up by one ULP before it is hashed.
+// that differs, or a worker that crashes, without editing code. Set
+// LOCKSTEP_TEST_FAULT to one of:
+//   perturb-logit:<run label>  in that run ("run-2", "process-1"), for every
+//                              case, step 0's largest logit moves up by one ULP
+//                              (std::nextafter toward +inf) before it is hashed;
+//   abort:<worker label>       that worker process ("process-1") aborts after
+//                              writing a line to stderr.
 // Never set it outside tests.
 #pragma once
 
@@ -14,18 +18,24 @@ namespace lockstep::harness {
 
 inline constexpr const char* kFaultVariable = "LOCKSTEP_TEST_FAULT";
 
-// The run label named by $LOCKSTEP_TEST_FAULT; nullopt when unset or empty;
-// bad_input for any other form.
-std::optional<std::string> fault_run_label();
-std::optional<std::string> parse_fault(const std::string& value);
+struct Fault {
+  enum class Kind { perturb_logit, abort_worker };
+  Kind kind = Kind::perturb_logit;
+  std::string run_label;
+};
+
+// nullopt for "" ; bad_input for anything but the forms above.
+std::optional<Fault> parse_fault(const std::string& value);
+std::optional<Fault> fault_from_environment();
+std::string describe(const Fault& fault);   // "perturb-logit:run-2"
+
+// The observer run `label` uses: perturbs step 0 if the fault names this run.
+StepObserver fault_observer(const std::optional<Fault>& fault, const std::string& label);
+
+// In a worker: aborts (SIGABRT) if the fault is abort:<label>.
+void abort_if_requested(const std::optional<Fault>& fault, const std::string& label);
 
 // The largest element (the first, on a tie) becomes std::nextafter(x, +inf).
 void perturb_largest_logit(at::Tensor& logits);
-
-// Observer that perturbs step 0 and leaves every other step alone.
-StepObserver perturb_step0_observer();
-
-// Runs `first` then `second` (either may be empty).
-StepObserver chain(StepObserver first, StepObserver second);
 
 }  // namespace lockstep::harness

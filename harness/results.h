@@ -70,15 +70,15 @@ struct VerifyResults {
   Counts counts() const;
 };
 
-nlohmann::json to_json(const VerifyResults& results);
+nlohmann::ordered_json to_json(const VerifyResults& results);
 // bad_input for a document that is not lockstep.results/0.
-VerifyResults results_from_json(const nlohmann::json& document);
+VerifyResults results_from_json(const nlohmann::ordered_json& document);
 
 // Atomic write; environment_error if the file cannot be written.
 void write_results(const std::string& path, const VerifyResults& results);
 
 // JSON text that never throws on invalid UTF-8 in model output (such bytes
 // become U+FFFD): decoded tokens can end in the middle of a character.
-std::string dump_json(const nlohmann::json& value, int indent = 2);
+std::string dump_json(const nlohmann::ordered_json& value, int indent = 2);
 
 }  // namespace lockstep::harness

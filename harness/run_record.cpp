@@ -10,7 +10,7 @@
 
 namespace lockstep::harness {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 std::string ids_sha256(const std::vector<int32_t>& ids) {
   std::string bytes;

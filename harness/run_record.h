@@ -51,9 +51,9 @@ std::string describe(const Divergence& divergence);
 
 // JSON forms (the worker protocol and results.json use them). from_json
 // throws bad_input for a missing or mistyped field.
-void to_json(nlohmann::json& out, const RunRecord& record);
-void from_json(const nlohmann::json& in, RunRecord& record);
-void to_json(nlohmann::json& out, const Divergence& divergence);
-void from_json(const nlohmann::json& in, Divergence& divergence);
+void to_json(nlohmann::ordered_json& out, const RunRecord& record);
+void from_json(const nlohmann::ordered_json& in, RunRecord& record);
+void to_json(nlohmann::ordered_json& out, const Divergence& divergence);
+void from_json(const nlohmann::ordered_json& in, Divergence& divergence);
 
 }  // namespace lockstep::harness

@@ -13,7 +13,7 @@
 namespace lockstep::harness {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 // Validation helpers carry the JSON path of what they check ("cases[2].id")
 // so every message points at the exact field.

@@ -16,7 +16,7 @@
 namespace lockstep::harness {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 using Clock = std::chrono::steady_clock;
 using Bundle = std::shared_ptr<const ModelBundle>;
 
@@ -24,10 +24,6 @@ constexpr const char* kWorkerSchema = "lockstep.worker/0";
 
 double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-StepObserver observer_for(const std::string& label, const std::optional<std::string>& fault_label) {
-  return fault_label && *fault_label == label ? perturb_step0_observer() : StepObserver{};
 }
 
 std::string token_text(const ModelBundle& bundle, const std::optional<int32_t>& id) {
@@ -81,7 +77,7 @@ class Verifier {
     const std::string label = "run-" + std::to_string(r);
     const bool reload = r > 1 && r == plan_.runs;
     if (reload) load_model(fmt::format("re-loading model for {}", label));
-    const StepObserver observer = observer_for(label, plan_.fault_label);
+    const StepObserver observer = fault_observer(plan_.fault, label);
     const size_t n = plan_.suite.cases.size();
     for (size_t i = 0; i < n; ++i) {
       const SuiteCase& c = plan_.suite.cases[i];
@@ -138,7 +134,7 @@ class Verifier {
         run.duration_s = 0.0;
         run.error = error.empty() ? fmt::format("worker {} reported no result for this case", label) : error;
         results_.cases[i].runs.push_back(run);
-        progress_(fmt::format("{} ... FAILED: {}", where, tail_lines(run.error, 1)));
+        progress_(fmt::format("{} ... FAILED: {}", where, run.error.substr(0, run.error.find(';'))));
         continue;
       }
       compare(i, label, RunKind::process, it->second, where);
@@ -181,9 +177,10 @@ VerifyResults run_verify(const VerifyPlan& plan, const Progress& progress) {
 }
 
 json worker_output(const Suite& suite, const std::string& model_path, const std::string& label,
-                   const std::optional<std::string>& fault_label) {
+                   const std::optional<Fault>& fault) {
+  abort_if_requested(fault, label);
   const Bundle bundle = ModelBundle::load(model_path);
-  const StepObserver observer = observer_for(label, fault_label);
+  const StepObserver observer = fault_observer(fault, label);
   json cases = json::array();
   for (const SuiteCase& c : suite.cases) {
     const TimedGeneration timed = run_case(*bundle, c, observer);

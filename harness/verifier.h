@@ -13,6 +13,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "harness/fault_hook.h"
 #include "harness/results.h"
 #include "harness/suite.h"
 
@@ -26,7 +27,7 @@ struct VerifyPlan {
   // argv that starts a worker for this same suite and model; the runner
   // appends "--worker <label>". Its stdout must be worker_output() JSON.
   std::vector<std::string> worker_command;
-  std::optional<std::string> fault_label;   // test-only, see fault_hook.h
+  std::optional<Fault> fault;   // test-only, see fault_hook.h
 };
 
 using Progress = std::function<void(const std::string& line)>;
@@ -37,7 +38,7 @@ VerifyResults run_verify(const VerifyPlan& plan, const Progress& progress);
 
 // Worker side: runs every case once as run `label` and returns
 // {"schema": "lockstep.worker/0", "label", "cases": [{"id", "record"}]}.
-nlohmann::json worker_output(const Suite& suite, const std::string& model_path, const std::string& label,
-                             const std::optional<std::string>& fault_label);
+nlohmann::ordered_json worker_output(const Suite& suite, const std::string& model_path, const std::string& label,
+                             const std::optional<Fault>& fault);
 
 }  // namespace lockstep::harness

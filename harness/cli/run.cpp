@@ -10,6 +10,7 @@
 #include "core/engine/generate.h"
 #include "core/engine/model_bundle.h"
 #include "core/error.h"
+#include "harness/atomic_file.h"
 #include "harness/case_runner.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
@@ -64,6 +65,7 @@ int run(const RunOptions& o) {
   validate(check);   // bad flags fail before the model is loaded
 
   const std::string model_path = harness::resolve_model_path(o.model);
+  if (!o.dump_logits.empty()) harness::check_writable(o.dump_logits);
   const auto load_start = std::chrono::steady_clock::now();
   const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(model_path);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
@@ -82,7 +84,7 @@ int run(const RunOptions& o) {
     return kOk;
   }
   const double tokens_per_s = timed.duration_s > 0 ? static_cast<double>(g.output_ids.size()) / timed.duration_s : 0.0;
-  const nlohmann::json out = {
+  const nlohmann::ordered_json out = {
       {"model", {{"path", model_path}, {"name", bundle->name}}},
       {"prompt", o.prompt},
       {"raw", o.raw},

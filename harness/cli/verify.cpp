@@ -1,0 +1,147 @@
+// `lockstep verify`: the determinism check (see harness/verifier.h), its
+// reports (results.json, junit.xml) and the hidden worker mode it spawns.
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "harness/cli/command.h"
+#include "harness/cli/exit_codes.h"
+#include "harness/atomic_file.h"
+#include "harness/fault_hook.h"
+#include "harness/junit.h"
+#include "harness/model_source.h"
+#include "harness/paths.h"
+#include "harness/results.h"
+#include "harness/suite.h"
+#include "harness/verifier.h"
+
+namespace lockstep::cli {
+namespace {
+
+constexpr int64_t kPromptMaxNewTokens = 64;   // for --prompt cases without --max-new-tokens
+
+struct VerifyOptions {
+  std::string model;
+  std::string suite;
+  std::vector<std::string> prompts;
+  int64_t runs = 3;
+  int64_t processes = 2;
+  std::optional<int64_t> max_new_tokens;   // unset: the suite's own
+  std::string out_dir = "lockstep-out";
+  std::string junit;
+  std::string results;
+  bool json = false;
+  std::string worker;           // hidden: the run label of a worker process
+  std::vector<std::string> argv;
+};
+
+harness::Suite load_cases(const VerifyOptions& o) {
+  if (!o.suite.empty() && !o.prompts.empty()) throw bad_input("give --suite or --prompt, not both");
+  if (o.suite.empty() && o.prompts.empty()) throw bad_input("nothing to verify: give --suite FILE or --prompt TEXT");
+  harness::Suite suite = o.suite.empty() ? harness::suite_from_prompts(o.prompts, kPromptMaxNewTokens)
+                                         : harness::load_suite(o.suite);
+  if (o.max_new_tokens) harness::override_max_new_tokens(suite, *o.max_new_tokens);
+  return suite;
+}
+
+// The argv of a worker: this binary, the same cases, the resolved model.
+std::vector<std::string> worker_command(const VerifyOptions& o, const std::string& model_path) {
+  // "--flag=value": a prompt that starts with '-' must not be read as a flag.
+  std::vector<std::string> argv = {"/proc/self/exe", "verify", "--model=" + model_path};
+  if (!o.suite.empty()) argv.push_back("--suite=" + harness::absolute_path(o.suite));
+  for (const std::string& prompt : o.prompts) argv.push_back("--prompt=" + prompt);
+  if (o.max_new_tokens) argv.push_back("--max-new-tokens=" + std::to_string(*o.max_new_tokens));
+  return argv;
+}
+
+void print_summary(const harness::VerifyResults& r, const std::string& results_path, const std::string& junit_path) {
+  const harness::Counts counts = r.counts();
+  std::cerr << fmt::format("verify: {}: {} of {} comparisons differ, {} of {} cases failed ({:.1f}s)\n",
+                           r.passed() ? "PASS" : "FAIL", counts.comparisons_failed, counts.comparisons,
+                           counts.cases_failed, counts.cases, r.duration_s);
+  auto first_failure = [&]() -> std::string {
+    for (const harness::CaseResult& c : r.cases) {
+      for (const harness::RunResult& run : c.runs) {
+        if (run.match) continue;
+        return "case '" + c.id + "' " + run.label + ": " +
+               (run.error.empty() ? harness::describe(*run.first_divergence) : run.error);
+      }
+    }
+    return "";
+  };
+  if (!r.passed()) std::cerr << "verify: first failure: " << first_failure() << "\n";
+  std::cerr << "verify: results: " << results_path << "\nverify: junit: " << junit_path << "\n";
+}
+
+int verify(const VerifyOptions& o) {
+  if (o.runs < 1) throw bad_input("--runs must be at least 1");
+  if (o.processes < 0) throw bad_input("--processes must not be negative");
+  harness::Suite suite = load_cases(o);
+  const std::optional<harness::Fault> fault = harness::fault_from_environment();
+  const std::string model_path = harness::resolve_model_path(o.model);
+
+  if (!o.worker.empty()) {
+    std::cout << harness::dump_json(harness::worker_output(suite, model_path, o.worker, fault), -1) << "\n";
+    return kOk;
+  }
+
+  const std::string results_path = o.results.empty() ? harness::join_path(o.out_dir, "results.json") : o.results;
+  const std::string junit_path = o.junit.empty() ? harness::join_path(o.out_dir, "junit.xml") : o.junit;
+  // Fail now, not after minutes of generation, if the reports cannot be saved.
+  harness::check_writable(results_path);
+  harness::check_writable(junit_path);
+  if (fault) std::cerr << "verify: TEST-ONLY fault injection active: " << harness::describe(*fault) << "\n";
+
+  harness::VerifyPlan plan;
+  plan.suite = std::move(suite);
+  plan.model_path = model_path;
+  plan.runs = o.runs;
+  plan.processes = o.processes;
+  plan.worker_command = worker_command(o, model_path);
+  plan.fault = fault;
+  harness::VerifyResults results =
+      harness::run_verify(plan, [](const std::string& line) { std::cerr << line << std::endl; });
+  results.command = o.argv;
+
+  harness::write_results(results_path, results);
+  harness::write_junit(junit_path, results);
+  if (o.json) std::cout << harness::dump_json(harness::to_json(results)) << "\n";
+  print_summary(results, results_path, junit_path);
+  return results.passed() ? kOk : kDiverged;
+}
+
+}  // namespace
+
+Command add_verify_command(CLI::App& parent, const std::vector<std::string>& argv) {
+  auto o = std::make_shared<VerifyOptions>();
+  o->argv = argv;
+  CLI::App* app = parent.add_subcommand(
+      "verify", "Check that generation is deterministic across runs, model reloads and processes.");
+  app->footer(
+      "Every case runs once as the reference (run-1), RUNS-1 more times in this process (the last of "
+      "them on a freshly re-loaded model) and once in each of PROCESSES fresh processes. Each run must "
+      "reproduce the reference's token ids and the SHA-256 of every step's fp32 logits bit for bit.\n"
+      "Exit codes: 0 every run matches, 1 a run differs (or a worker failed), 2 bad input, "
+      "3 environment problem (model missing, output not writable).");
+  app->add_option("--model", o->model, kModelHelp);
+  auto* suite = app->add_option("--suite", o->suite, "Suite file (JSON, schema lockstep.suite/0), e.g. suites/ci-gate.json");
+  auto* prompt = app->add_option("--prompt", o->prompts, "A prompt to verify (repeatable; instead of --suite)");
+  suite->excludes(prompt);
+  app->add_option("--runs", o->runs, "In-process runs per case, the reference included")->capture_default_str();
+  app->add_option("--processes", o->processes, "Fresh processes that each run every case once")
+      ->capture_default_str();
+  app->add_option("--max-new-tokens", o->max_new_tokens,
+                  fmt::format("Tokens per case (overrides the suite; default for --prompt: {})", kPromptMaxNewTokens));
+  app->add_option("--out-dir", o->out_dir, "Directory for results.json and junit.xml")->capture_default_str();
+  app->add_option("--junit", o->junit, "JUnit XML path (default: OUT_DIR/junit.xml)");
+  app->add_option("--results", o->results, "Results JSON path (default: OUT_DIR/results.json)");
+  app->add_flag("--json", o->json, "Also print the results JSON on stdout");
+  app->add_option("--worker", o->worker, "internal: run as worker LABEL, print digests as JSON")->group("");
+  return {app, [o] { return verify(*o); }};
+}
+
+}  // namespace lockstep::cli

@@ -1,0 +1,158 @@
+#include "harness/suite.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/error.h"
+
+namespace lockstep::harness {
+namespace {
+
+// The message of the bad_input error parse_suite throws for `text`.
+std::string error_for(const std::string& text) {
+  try {
+    parse_suite(text, "t.json");
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::bad_input);
+    return e.what();
+  }
+  ADD_FAILURE() << "no error for: " << text;
+  return "";
+}
+
+const char* kMinimal = R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p"}]})";
+
+TEST(Suite, LoadsTheCiGate) {
+  const Suite suite = load_suite(std::string(LOCKSTEP_SOURCE_DIR) + "/suites/ci-gate.json");
+  EXPECT_EQ(suite.name, "ci-gate");
+  ASSERT_EQ(suite.cases.size(), 8u);
+  EXPECT_EQ(suite.cases[0].id, "capital");
+  EXPECT_EQ(suite.cases[0].prompt, "What is the capital of France?");
+  EXPECT_EQ(suite.cases[0].max_new_tokens, 24);
+  EXPECT_TRUE(suite.cases[0].chat);
+  EXPECT_EQ(suite.cases[7].prompt, "   Explain   what a   hash function is.   ");   // whitespace kept
+}
+
+TEST(Suite, DefaultsApplyAndCasesOverride) {
+  const Suite suite = parse_suite(R"({"schema": "lockstep.suite/0", "name": "d", "description": "x",
+    "defaults": {"max_new_tokens": 5, "chat": false},
+    "cases": [{"id": "a", "prompt": "p"}, {"id": "b", "prompt": "q", "max_new_tokens": 9, "chat": true}]})",
+                                  "t.json");
+  EXPECT_EQ(suite.description, "x");
+  EXPECT_EQ(suite.cases[0].max_new_tokens, 5);
+  EXPECT_FALSE(suite.cases[0].chat);
+  EXPECT_EQ(suite.cases[1].max_new_tokens, 9);
+  EXPECT_TRUE(suite.cases[1].chat);
+}
+
+TEST(Suite, MinimalSuiteGetsBuiltInDefaults) {
+  const Suite suite = parse_suite(kMinimal, "t.json");
+  EXPECT_EQ(suite.cases[0].max_new_tokens, kDefaultMaxNewTokens);
+  EXPECT_TRUE(suite.cases[0].chat);
+}
+
+TEST(Suite, RejectsInvalidJson) {
+  EXPECT_NE(error_for("{\"schema\": ").find("invalid JSON"), std::string::npos);
+  EXPECT_NE(error_for("[1, 2]").find("top level"), std::string::npos);
+}
+
+TEST(Suite, RejectsUnknownSchema) {
+  const std::string e = error_for(R"({"schema": "lockstep.suite/9", "name": "m", "cases": [{"id": "a", "prompt": "p"}]})");
+  EXPECT_NE(e.find("unknown schema 'lockstep.suite/9'"), std::string::npos) << e;
+  EXPECT_NE(e.find("t.json"), std::string::npos) << e;
+}
+
+TEST(Suite, RejectsMissingFields) {
+  EXPECT_NE(error_for(R"({"name": "m", "cases": []})").find("'schema'"), std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "cases": [{"id": "a", "prompt": "p"}]})").find("'name'"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m"})").find("'cases'"), std::string::npos);
+  const std::string e = error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a"}]})");
+  EXPECT_NE(e.find("cases[0]: missing required key 'prompt'"), std::string::npos) << e;
+}
+
+TEST(Suite, RejectsDuplicateIds) {
+  const std::string e = error_for(R"({"schema": "lockstep.suite/0", "name": "m",
+    "cases": [{"id": "a", "prompt": "p"}, {"id": "b", "prompt": "p"}, {"id": "a", "prompt": "q"}]})");
+  EXPECT_NE(e.find("cases[2].id: duplicate id 'a' (first used by cases[0])"), std::string::npos) << e;
+}
+
+TEST(Suite, RejectsWrongTypes) {
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": 3, "cases": [{"id": "a", "prompt": "p"}]})")
+                .find("name: expected a string"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": {}})").find("cases: expected an array"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
+              "max_new_tokens": "8"}]})")
+                .find("cases[0].max_new_tokens: expected an integer"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
+              "max_new_tokens": 2.5}]})")
+                .find("expected an integer"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "defaults": {"chat": "yes"},
+              "cases": [{"id": "a", "prompt": "p"}]})")
+                .find("defaults.chat: expected true or false"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": ["p"]})").find("cases[0]: expected an object"),
+            std::string::npos);
+}
+
+TEST(Suite, RejectsBadValues) {
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "defaults": {"max_new_tokens": 0},
+              "cases": [{"id": "a", "prompt": "p"}]})")
+                .find("defaults.max_new_tokens: must be between 1"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
+              "max_new_tokens": -3}]})")
+                .find("must be between 1"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "", "prompt": "p"}]})")
+                .find("cases[0].id: must not be empty"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": ""}]})")
+                .find("cases[0].prompt: must not be empty"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": []})").find("at least one case"),
+            std::string::npos);
+}
+
+TEST(Suite, RejectsUnknownKeys) {
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "tier": 1, "cases": [{"id": "a", "prompt": "p"}]})")
+                .find("tier: unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "defaults": {"temperature": 1},
+              "cases": [{"id": "a", "prompt": "p"}]})")
+                .find("defaults.temperature: unknown key"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "promt": "p"}]})")
+                .find("cases[0].promt: unknown key"),
+            std::string::npos);
+}
+
+TEST(Suite, MissingFileIsBadInput) {
+  try {
+    load_suite("/nonexistent/suite.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::bad_input);
+    EXPECT_NE(std::string(e.what()).find("/nonexistent/suite.json"), std::string::npos);
+  }
+}
+
+TEST(Suite, FromPromptsAndOverride) {
+  Suite suite = suite_from_prompts({"one", "two"}, 7);
+  ASSERT_EQ(suite.cases.size(), 2u);
+  EXPECT_EQ(suite.cases[1].id, "prompt-2");
+  EXPECT_EQ(suite.cases[1].max_new_tokens, 7);
+  override_max_new_tokens(suite, 3);
+  EXPECT_EQ(suite.cases[0].max_new_tokens, 3);
+  EXPECT_THROW(override_max_new_tokens(suite, 0), Error);
+  EXPECT_THROW(suite_from_prompts({}, 7), Error);
+  EXPECT_THROW(suite_from_prompts({""}, 7), Error);
+}
+
+}  // namespace
+}  // namespace lockstep::harness

@@ -1,0 +1,62 @@
+#include "harness/paths.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "harness/atomic_file.h"
+#include "temp_dir.h"
+
+namespace lockstep::harness {
+namespace {
+
+TEST(Paths, ParentAndJoin) {
+  EXPECT_EQ(parent_directory("a/b/c.json"), "a/b");
+  EXPECT_EQ(parent_directory("c.json"), "");
+  EXPECT_EQ(parent_directory("/c"), "/");
+  EXPECT_EQ(parent_directory("a/b/"), "a");
+  EXPECT_EQ(join_path("a", "b"), "a/b");
+  EXPECT_EQ(join_path("a/", "b"), "a/b");
+  EXPECT_EQ(join_path("", "b"), "b");
+}
+
+TEST(Paths, AbsolutePath) {
+  EXPECT_EQ(absolute_path("/x/y"), "/x/y");
+  const std::string a = absolute_path("./x");
+  EXPECT_EQ(a.front(), '/');
+  EXPECT_EQ(a.substr(a.size() - 2), "/x");
+}
+
+TEST(Paths, MakeDirectories) {
+  const testing::TempDir dir;
+  make_directories(dir / "a/b/c");
+  make_directories(dir / "a/b/c");   // existing is fine
+  struct stat info {};
+  ASSERT_EQ(::stat((dir / "a/b/c").c_str(), &info), 0);
+  EXPECT_TRUE(S_ISDIR(info.st_mode));
+  testing::write_file(dir / "f", "x");
+  EXPECT_TRUE(is_regular_file(dir / "f"));
+  EXPECT_FALSE(is_regular_file(dir / "a"));
+  try {
+    make_directories(dir / "f/sub");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::environment);
+  }
+}
+
+TEST(AtomicFile, ReplacesContentsAndChecksWritability) {
+  const testing::TempDir dir;
+  write_file_atomically(dir / "x/out.txt", "one");
+  write_file_atomically(dir / "x/out.txt", "two");
+  EXPECT_EQ(testing::read_file(dir / "x/out.txt"), "two");
+  EXPECT_EQ(testing::entries_in(dir / "x"), 1);
+  EXPECT_NO_THROW(check_writable(dir / "y/out.txt"));
+  EXPECT_EQ(testing::entries_in(dir / "y"), 0);   // the probe is gone
+  testing::write_file(dir / "f", "x");
+  EXPECT_THROW(check_writable(dir / "f/out.txt"), Error);
+}
+
+}  // namespace
+}  // namespace lockstep::harness

@@ -1,0 +1,132 @@
+#include "harness/run_record.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/util/sha256.h"
+
+namespace lockstep::harness {
+namespace {
+
+RunRecord synthetic(std::vector<int32_t> ids, std::vector<std::string> digests) {
+  RunRecord r;
+  r.prompt_ids = {1, 2, 3};
+  r.output_ids = std::move(ids);
+  r.ids_sha256 = ids_sha256(r.output_ids);
+  r.step_logits_sha256 = std::move(digests);
+  r.stop_reason = "max_tokens";
+  return r;
+}
+
+TEST(IdsSha256, HashesInt32LittleEndianBytes) {
+  const unsigned char bytes[] = {0x01, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x01, 0x00, 0x00};
+  EXPECT_EQ(ids_sha256({1, -1, 256}), sha256_hex(bytes, sizeof bytes));
+  EXPECT_EQ(ids_sha256({}), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+TEST(FirstDivergence, EqualRecordsMatch) {
+  const RunRecord a = synthetic({5, 6, 7}, {"a", "b", "c"});
+  EXPECT_FALSE(first_divergence(a, a).has_value());
+}
+
+TEST(FirstDivergence, FindsTheFirstDifferentLogitsDigest) {
+  const RunRecord a = synthetic({5, 6, 7, 8}, {"a", "b", "c", "d"});
+  const RunRecord b = synthetic({5, 6, 9, 9}, {"a", "b", "x", "y"});
+  const auto d = first_divergence(a, b);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->step, 2);
+  EXPECT_EQ(d->reason, "logits");
+  EXPECT_EQ(d->expected_sha256, "c");
+  EXPECT_EQ(d->actual_sha256, "x");
+  EXPECT_EQ(d->expected_token, 7);
+  EXPECT_EQ(d->actual_token, 9);
+}
+
+TEST(FirstDivergence, LogitsDifferButTokenSame) {
+  // A one-ULP change usually keeps the argmax: still a divergence, at step 0.
+  const auto d = first_divergence(synthetic({5, 6}, {"a", "b"}), synthetic({5, 6}, {"z", "b"}));
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->step, 0);
+  EXPECT_EQ(d->reason, "logits");
+  EXPECT_EQ(d->expected_token, d->actual_token);
+}
+
+TEST(FirstDivergence, SameLogitsDifferentToken) {
+  const auto d = first_divergence(synthetic({5, 6}, {"a", "b"}), synthetic({5, 4}, {"a", "b"}));
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->step, 1);
+  EXPECT_EQ(d->reason, "token");
+}
+
+TEST(FirstDivergence, ShorterRunDivergesWhereItStops) {
+  const auto d = first_divergence(synthetic({5, 6, 7}, {"a", "b", "c"}), synthetic({5, 6}, {"a", "b"}));
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->step, 2);
+  EXPECT_EQ(d->reason, "length");
+  EXPECT_EQ(d->expected_sha256, "c");
+  EXPECT_EQ(d->actual_sha256, "");
+  EXPECT_EQ(d->expected_token, 7);
+  EXPECT_FALSE(d->actual_token.has_value());
+
+  const auto longer = first_divergence(synthetic({5}, {"a"}), synthetic({5, 6}, {"a", "b"}));
+  ASSERT_TRUE(longer.has_value());
+  EXPECT_EQ(longer->step, 1);
+  EXPECT_FALSE(longer->expected_token.has_value());
+  EXPECT_EQ(longer->actual_token, 6);
+}
+
+TEST(FirstDivergence, DifferentPromptIdsDivergeAtStepZero) {
+  RunRecord b = synthetic({5}, {"a"});
+  b.prompt_ids = {1, 2, 4};
+  const auto d = first_divergence(synthetic({5}, {"a"}), b);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->step, 0);
+  EXPECT_EQ(d->reason, "prompt");
+}
+
+TEST(FirstDivergence, IdsDigestMismatchIsNeverAMatch) {
+  RunRecord b = synthetic({5}, {"a"});
+  b.ids_sha256 = "tampered";
+  const auto d = first_divergence(synthetic({5}, {"a"}), b);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->reason, "ids_sha256");
+  EXPECT_EQ(d->actual_sha256, "tampered");
+}
+
+TEST(FirstDivergence, DescribeNamesStepDigestsAndTokens) {
+  auto d = first_divergence(synthetic({5}, {"0123456789abcdef0123"}), synthetic({6}, {"fedcba9876543210fedc"}));
+  ASSERT_TRUE(d.has_value());
+  d->expected_text = " Paris";
+  d->actual_text = " Lyon";
+  const std::string text = describe(*d);
+  EXPECT_NE(text.find("step 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("0123456789abcdef"), std::string::npos) << text;
+  EXPECT_NE(text.find("fedcba9876543210"), std::string::npos) << text;
+  EXPECT_NE(text.find("5 \" Paris\""), std::string::npos) << text;
+  EXPECT_NE(text.find("6 \" Lyon\""), std::string::npos) << text;
+}
+
+TEST(RunRecordJson, RoundTrips) {
+  RunRecord a = synthetic({5, -1, 7}, {"a", "b", "c"});
+  a.duration_s = 1.25;
+  const nlohmann::ordered_json j = a;
+  const RunRecord b = nlohmann::ordered_json::parse(j.dump()).get<RunRecord>();
+  EXPECT_EQ(b.prompt_ids, a.prompt_ids);
+  EXPECT_EQ(b.output_ids, a.output_ids);
+  EXPECT_EQ(b.ids_sha256, a.ids_sha256);
+  EXPECT_EQ(b.step_logits_sha256, a.step_logits_sha256);
+  EXPECT_EQ(b.stop_reason, a.stop_reason);
+  EXPECT_EQ(b.duration_s, a.duration_s);
+  EXPECT_FALSE(first_divergence(a, b).has_value());
+}
+
+TEST(RunRecordJson, MissingFieldIsBadInput) {
+  nlohmann::ordered_json j = synthetic({5}, {"a"});
+  j.erase("output_ids");
+  EXPECT_THROW(j.get<RunRecord>(), Error);
+}
+
+}  // namespace
+}  // namespace lockstep::harness
