@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Build lockstep with CUDA and run the whole GoogleTest suite on a GPU
-# machine, in one call. Meant for the lent H100/H200 (torch 2.11.0+cu130 in
-# its python3, no network): prepare .deps/ first with ci/device-deps.sh and
-# carry it. Logs go to $OUT (or ./gpu-out). Tests that need the embedded
-# model skip there (the GGUF is not installed on that machine).
+# Build lockstep with CUDA and run the whole test suite on a GPU machine in
+# one call: GoogleTest through ctest, then (where the model and the Python
+# reference packages are present) pytest, then the ci-gate verify. Meant for
+# the lent H100/H200 (torch 2.11.0+cu130 in its python3, no network): fill
+# the carried folders first with ci/device-prepare.sh (see ci/GPU.md). Logs
+# go to $OUT (or ./gpu-out). Without the model, model tests skip.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${OUT:-$ROOT/gpu-out}"
@@ -22,14 +23,33 @@ else
   PREFIX=()
 fi
 
+# The model arrives in two calls (ci/device-prepare.sh): part a staged in
+# /tmp by the first, part b carried by this one.
+STAGE=/tmp/lockstep-model
+if [[ -f .model-b/SHA256 && -f "$STAGE/lockstep-model-part-aa" ]]; then
+  cat "$STAGE/lockstep-model-part-aa" .model-b/lockstep-model-part-ab > "$STAGE/model.gguf"
+  if [[ "$(sha256sum "$STAGE/model.gguf" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]]; then
+    export LOCKSTEP_MODEL="$STAGE/model.gguf"
+  else
+    echo "model parts do not match .model-b/SHA256; running without the model" >&2
+  fi
+fi
+MODEL_ARGS=()
+[[ -n "${LOCKSTEP_MODEL:-}" ]] && MODEL_ARGS=(-DLOCKSTEP_DEFAULT_MODEL="$LOCKSTEP_MODEL")
+if compgen -G ".whl/*.whl" >/dev/null; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --target /tmp/lockstep-site .whl/*.whl
+  export PYTHONPATH="/tmp/lockstep-site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+
 {
-  echo "== $(date -u +%FT%TZ) commit $(git rev-parse HEAD 2>/dev/null || echo unknown)"
+  echo "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
+  echo "model: ${LOCKSTEP_MODEL:-none (model tests skip)}"
   nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv
   python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
   nvcc --version | tail -2
 } 2>&1 | tee "$OUT/device.txt"
 
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DLOCKSTEP_PYTHON="$(command -v python3)" "${PREFIX[@]}" \
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DLOCKSTEP_PYTHON="$(command -v python3)" "${PREFIX[@]}" "${MODEL_ARGS[@]}" \
   >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
 cmake --build "$BUILD" -j "$(nproc)" >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
 echo "build ok"
@@ -37,4 +57,10 @@ set +e
 (cd "$BUILD" && ctest --output-on-failure -j 4 --timeout 900 --output-junit "$OUT/ctest-junit.xml") 2>&1 | tee "$OUT/ctest.log"
 rc=${PIPESTATUS[0]}
 "$BUILD/tests/kernels_test" --gtest_filter='ArgmaxCuda*' 2>&1 | tail -8
+if [[ -n "${LOCKSTEP_MODEL:-}" ]] && python3 -c "import transformers, gguf, junitparser" 2>/dev/null; then
+  LOCKSTEP_BIN="$BUILD/harness/lockstep" python3 -m pytest "$ROOT/tests" -q -p no:cacheprovider 2>&1 | tee "$OUT/pytest.log"
+  prc=${PIPESTATUS[0]}
+  ((rc == 0)) && rc=$prc
+fi
+"$BUILD/harness/lockstep" verify --suite "$ROOT/suites/ci-gate.json" --out-dir "$OUT/gate" 2>&1 | tail -3 || rc=1
 exit "$rc"

