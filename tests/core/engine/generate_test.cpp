@@ -5,12 +5,12 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 #include <set>
 
 #include "core/engine/model_bundle.h"
 #include "core/engine/sampling.h"
 #include "core/error.h"
+#include "tests/core/real_model.h"
 
 namespace lockstep {
 namespace {
@@ -94,17 +94,7 @@ TEST(ChooseToken, SamplingFollowsTheDistribution) {
   EXPECT_NEAR(zeros / 4000.0, 0.8, 0.03);
 }
 
-class RealModel : public testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    if (std::filesystem::exists(LOCKSTEP_DEFAULT_MODEL)) bundle_ = ModelBundle::load(LOCKSTEP_DEFAULT_MODEL);
-  }
-  void SetUp() override {
-    if (!bundle_) GTEST_SKIP() << "default model not installed (run ci/setup.sh)";
-  }
-  static std::shared_ptr<const ModelBundle> bundle_;
-};
-std::shared_ptr<const ModelBundle> RealModel::bundle_;
+using RealModel = testing_support::RealModelTest;
 
 TEST_F(RealModel, GreedyIsBitwiseReproducible) {
   GenerateOptions o;

@@ -5,26 +5,18 @@
 
 #include <gtest/gtest.h>
 
-#include <filesystem>
 
 #include "core/engine/model_bundle.h"
 #include "core/error.h"
+#include "tests/core/real_model.h"
 
 namespace lockstep {
 namespace {
 
-class SmolLM2 : public testing::Test {
+class SmolLM2 : public testing_support::RealModelTest {
  protected:
-  static void SetUpTestSuite() {
-    if (std::filesystem::exists(LOCKSTEP_DEFAULT_MODEL)) bundle_ = ModelBundle::load(LOCKSTEP_DEFAULT_MODEL);
-  }
-  void SetUp() override {
-    if (!bundle_) GTEST_SKIP() << "default model not installed (run ci/setup.sh)";
-  }
   const LlamaModel& model() const { return bundle_->model; }
-  static std::shared_ptr<const ModelBundle> bundle_;
 };
-std::shared_ptr<const ModelBundle> SmolLM2::bundle_;
 
 TEST_F(SmolLM2, ConfigFromMetadata) {
   const LlamaConfig& c = model().config();
