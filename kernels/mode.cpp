@@ -1,0 +1,30 @@
+#include "kernels/mode.h"
+
+#include <atomic>
+
+#include "core/error.h"
+
+namespace lockstep::kernels {
+namespace {
+std::atomic<int> g_mode{static_cast<int>(Mode::off)};
+}  // namespace
+
+Mode mode() { return static_cast<Mode>(g_mode.load(std::memory_order_acquire)); }
+
+void set_mode(Mode mode) { g_mode.store(static_cast<int>(mode), std::memory_order_release); }
+
+const char* mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::off: return "off";
+    case Mode::batch_invariant: return "batch_invariant";
+  }
+  return "unknown";
+}
+
+Mode parse_mode(const std::string& name) {
+  if (name == "off") return Mode::off;
+  if (name == "batch_invariant" || name == "batch-invariant") return Mode::batch_invariant;
+  throw bad_input("unknown mode '" + name + "' (expected off or batch_invariant)");
+}
+
+}  // namespace lockstep::kernels
