@@ -1,5 +1,7 @@
 #include "harness/env.h"
 
+#include "kernels/mode.h"
+
 #include <sys/utsname.h>
 
 #include <ATen/Context.h>
@@ -72,6 +74,7 @@ Environment collect_environment() {
   env.threads = at::get_num_threads();
   env.os = os_description();
   env.compiler = compiler();
+  env.mode = kernels::mode_name(kernels::mode());
   return env;
 }
 
@@ -91,7 +94,8 @@ void to_json(nlohmann::ordered_json& out, const Environment& env) {
                        {"cpu_model", env.cpu_model},
                        {"threads", env.threads},
                        {"os", env.os},
-                       {"compiler", env.compiler}};
+                       {"compiler", env.compiler},
+                       {"mode", env.mode}};
 }
 
 void from_json(const nlohmann::ordered_json& in, Environment& env) {
@@ -102,6 +106,7 @@ void from_json(const nlohmann::ordered_json& in, Environment& env) {
   env.threads = in.value("threads", 0);
   env.os = in.value("os", "");
   env.compiler = in.value("compiler", "");
+  env.mode = in.value("mode", "");
 }
 
 }  // namespace lockstep::harness

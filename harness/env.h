@@ -17,6 +17,7 @@ struct Environment {
   int threads = 0;              // at::get_num_threads()
   std::string os;               // uname: sysname release machine
   std::string compiler;
+  std::string mode;             // kernels::mode() when collected
 };
 
 const char* lockstep_version();   // LOCKSTEP_VERSION, e.g. "0.1.0"

@@ -1,1 +1,344 @@
-// placeholder: being written
+// The one place where lockstep's kernels meet the dispatcher.
+//
+// TORCH_LIBRARY_IMPL(aten, CPU|CUDA) replaces the backend kernels of the ops
+// below. Each replacement asks two questions and does no math itself:
+//   1. Is the mode batch_invariant (kernels/mode.h, process-wide)?
+//   2. Are the arguments inside what our kernel implements (device, dtype,
+//      dims, no dropout, no autograd through a composite op)?
+// Yes to both: lockstep's kernel (kernels/cpu/ops.h, kernels/cuda/ops.h).
+// Otherwise: the STOCK kernel, called directly as a C++ function, never
+// through the dispatcher (which would come straight back here):
+//   - ops with a backend kernel: at::cpu::<op> / at::cuda::<op> (the
+//     generated per-backend entry points, ATen/ops/<op>_<backend>_dispatch.h);
+//   - ops whose stock CPU/CUDA path is CompositeImplicitAutograd
+//     (scaled_dot_product_attention, rms_norm, and _fused_rms_norm on CPU):
+//     at::compositeimplicitautograd::<op>, the very function the dispatcher
+//     would have run; its own sub-ops dispatch normally (and are stock while
+//     the mode is off).
+// Registering a CPU/CUDA kernel for a CompositeImplicitAutograd op takes
+// precedence over the composite, so those overrides work like the others.
+// lockstep::set_mode / lockstep::get_mode let Python switch the mode.
+#include <ATen/core/Tensor.h>
+#include <ATen/core/grad_mode.h>
+#include <ATen/ops/_fused_rms_norm_compositeimplicitautograd_dispatch.h>
+#include <ATen/ops/_log_softmax_cpu_dispatch.h>
+#include <ATen/ops/_softmax_cpu_dispatch.h>
+#include <ATen/ops/addmm_cpu_dispatch.h>
+#include <ATen/ops/bmm_cpu_dispatch.h>
+#include <ATen/ops/mean_cpu_dispatch.h>
+#include <ATen/ops/mm_cpu_dispatch.h>
+#include <ATen/ops/native_layer_norm_cpu_dispatch.h>
+#include <ATen/ops/rms_norm_compositeimplicitautograd_dispatch.h>
+#include <ATen/ops/scaled_dot_product_attention_compositeimplicitautograd_dispatch.h>
+#include <ATen/ops/sum_cpu_dispatch.h>
+#include <torch/library.h>
+
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "kernels/cpu/ops.h"
+#include "kernels/mode.h"
+
+#ifdef LOCKSTEP_WITH_CUDA
+#include <ATen/ops/_fused_rms_norm_cuda_dispatch.h>
+#include <ATen/ops/_log_softmax_cuda_dispatch.h>
+#include <ATen/ops/_softmax_cuda_dispatch.h>
+#include <ATen/ops/addmm_cuda_dispatch.h>
+#include <ATen/ops/bmm_cuda_dispatch.h>
+#include <ATen/ops/mean_cuda_dispatch.h>
+#include <ATen/ops/mm_cuda_dispatch.h>
+#include <ATen/ops/native_layer_norm_cuda_dispatch.h>
+#include <ATen/ops/sum_cuda_dispatch.h>
+
+#include "kernels/cuda/ops.h"
+#endif
+
+namespace lockstep::kernels {
+namespace {
+
+using OptTensor = std::optional<at::Tensor>;
+
+bool is_float_or_bf16(at::ScalarType t) { return t == at::kFloat || t == at::kBFloat16; }
+
+// One backend: lockstep's kernels, the stock ones, and what ours accept.
+struct Cpu {
+  static constexpr c10::DeviceType kDevice = c10::DeviceType::CPU;
+  static bool gemm_dtype(at::ScalarType t) { return is_float_or_bf16(t); }
+  static bool row_dtype(at::ScalarType t) { return is_float_or_bf16(t); }
+
+  static at::Tensor mm(const at::Tensor& a, const at::Tensor& b) { return cpu::mm(a, b); }
+  static at::Tensor stock_mm(const at::Tensor& a, const at::Tensor& b) { return at::cpu::mm(a, b); }
+  static at::Tensor addmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b, const at::Scalar& beta,
+                          const at::Scalar& alpha) {
+    return cpu::addmm(c, a, b, beta, alpha);
+  }
+  static at::Tensor stock_addmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b,
+                                const at::Scalar& beta, const at::Scalar& alpha) {
+    return at::cpu::addmm(c, a, b, beta, alpha);
+  }
+  static at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) { return cpu::bmm(a, b); }
+  static at::Tensor stock_bmm(const at::Tensor& a, const at::Tensor& b) { return at::cpu::bmm(a, b); }
+  static at::Tensor softmax(const at::Tensor& x, int64_t dim, bool h) { return cpu::softmax(x, dim, h); }
+  static at::Tensor stock_softmax(const at::Tensor& x, int64_t dim, bool h) { return at::cpu::_softmax(x, dim, h); }
+  static at::Tensor log_softmax(const at::Tensor& x, int64_t dim, bool h) { return cpu::log_softmax(x, dim, h); }
+  static at::Tensor stock_log_softmax(const at::Tensor& x, int64_t dim, bool h) {
+    return at::cpu::_log_softmax(x, dim, h);
+  }
+  static at::Tensor sum(const at::Tensor& x, at::OptionalIntArrayRef d, bool k, std::optional<at::ScalarType> t) {
+    return cpu::sum(x, d, k, t);
+  }
+  static at::Tensor stock_sum(const at::Tensor& x, at::OptionalIntArrayRef d, bool k,
+                              std::optional<at::ScalarType> t) {
+    return at::cpu::sum(x, d, k, t);
+  }
+  static at::Tensor mean(const at::Tensor& x, at::OptionalIntArrayRef d, bool k, std::optional<at::ScalarType> t) {
+    return cpu::mean(x, d, k, t);
+  }
+  static at::Tensor stock_mean(const at::Tensor& x, at::OptionalIntArrayRef d, bool k,
+                               std::optional<at::ScalarType> t) {
+    return at::cpu::mean(x, d, k, t);
+  }
+  static std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm(const at::Tensor& x, at::IntArrayRef s,
+                                                                   const OptTensor& w, const OptTensor& b,
+                                                                   double eps) {
+    return cpu::layer_norm(x, s, w, b, eps);
+  }
+  static std::tuple<at::Tensor, at::Tensor, at::Tensor> stock_layer_norm(const at::Tensor& x,
+                                                                         c10::SymIntArrayRef s,
+                                                                         const OptTensor& w,
+                                                                         const OptTensor& b, double eps) {
+    return at::cpu::native_layer_norm_symint(x, s, w, b, eps);
+  }
+  static std::tuple<at::Tensor, at::Tensor> rms_norm(const at::Tensor& x, at::IntArrayRef s, const OptTensor& w,
+                                                     std::optional<double> eps) {
+    return cpu::rms_norm(x, s, w, eps);
+  }
+  // On the CPU the stock _fused_rms_norm is the composite.
+  static std::tuple<at::Tensor, at::Tensor> stock_fused_rms_norm(const at::Tensor& x, at::IntArrayRef s,
+                                                                 const OptTensor& w, std::optional<double> eps) {
+    return at::compositeimplicitautograd::_fused_rms_norm(x, s, w, eps);
+  }
+  static at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const OptTensor& mask,
+                         bool causal, std::optional<double> scale, bool gqa) {
+    return cpu::sdpa(q, k, v, mask, causal, scale, gqa);
+  }
+};
+
+#ifdef LOCKSTEP_WITH_CUDA
+struct Cuda {
+  static constexpr c10::DeviceType kDevice = c10::DeviceType::CUDA;
+  static bool gemm_dtype(at::ScalarType t) { return is_float_or_bf16(t) || t == at::kHalf; }
+  static bool row_dtype(at::ScalarType t) { return is_float_or_bf16(t) || t == at::kHalf; }
+
+  static at::Tensor mm(const at::Tensor& a, const at::Tensor& b) { return cuda::mm(a, b); }
+  static at::Tensor stock_mm(const at::Tensor& a, const at::Tensor& b) { return at::cuda::mm(a, b); }
+  static at::Tensor addmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b, const at::Scalar& beta,
+                          const at::Scalar& alpha) {
+    return cuda::addmm(c, a, b, beta, alpha);
+  }
+  static at::Tensor stock_addmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b,
+                                const at::Scalar& beta, const at::Scalar& alpha) {
+    return at::cuda::addmm(c, a, b, beta, alpha);
+  }
+  static at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) { return cuda::bmm(a, b); }
+  static at::Tensor stock_bmm(const at::Tensor& a, const at::Tensor& b) { return at::cuda::bmm(a, b); }
+  static at::Tensor softmax(const at::Tensor& x, int64_t dim, bool h) { return cuda::softmax(x, dim, h); }
+  static at::Tensor stock_softmax(const at::Tensor& x, int64_t dim, bool h) {
+    return at::cuda::_softmax(x, dim, h);
+  }
+  static at::Tensor log_softmax(const at::Tensor& x, int64_t dim, bool h) { return cuda::log_softmax(x, dim, h); }
+  static at::Tensor stock_log_softmax(const at::Tensor& x, int64_t dim, bool h) {
+    return at::cuda::_log_softmax(x, dim, h);
+  }
+  static at::Tensor sum(const at::Tensor& x, at::OptionalIntArrayRef d, bool k, std::optional<at::ScalarType> t) {
+    return cuda::sum(x, d, k, t);
+  }
+  static at::Tensor stock_sum(const at::Tensor& x, at::OptionalIntArrayRef d, bool k,
+                              std::optional<at::ScalarType> t) {
+    return at::cuda::sum(x, d, k, t);
+  }
+  static at::Tensor mean(const at::Tensor& x, at::OptionalIntArrayRef d, bool k, std::optional<at::ScalarType> t) {
+    return cuda::mean(x, d, k, t);
+  }
+  static at::Tensor stock_mean(const at::Tensor& x, at::OptionalIntArrayRef d, bool k,
+                               std::optional<at::ScalarType> t) {
+    return at::cuda::mean(x, d, k, t);
+  }
+  static std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm(const at::Tensor& x, at::IntArrayRef s,
+                                                                   const OptTensor& w, const OptTensor& b,
+                                                                   double eps) {
+    return cuda::layer_norm(x, s, w, b, eps);
+  }
+  static std::tuple<at::Tensor, at::Tensor, at::Tensor> stock_layer_norm(const at::Tensor& x,
+                                                                         c10::SymIntArrayRef s,
+                                                                         const OptTensor& w,
+                                                                         const OptTensor& b, double eps) {
+    return at::cuda::native_layer_norm_symint(x, s, w, b, eps);
+  }
+  static std::tuple<at::Tensor, at::Tensor> rms_norm(const at::Tensor& x, at::IntArrayRef s, const OptTensor& w,
+                                                     std::optional<double> eps) {
+    return cuda::rms_norm(x, s, w, eps);
+  }
+  static std::tuple<at::Tensor, at::Tensor> stock_fused_rms_norm(const at::Tensor& x, at::IntArrayRef s,
+                                                                 const OptTensor& w, std::optional<double> eps) {
+    return at::cuda::_fused_rms_norm(x, s, w, eps);
+  }
+  static at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const OptTensor& mask,
+                         bool causal, std::optional<double> scale, bool gqa) {
+    return cuda::sdpa(q, k, v, mask, causal, scale, gqa);
+  }
+};
+#endif
+
+bool on() { return mode() == Mode::batch_invariant; }
+
+template <class B>
+bool dense_on(const at::Tensor& t) {
+  return t.defined() && t.device().type() == B::kDevice && t.layout() == at::kStrided;
+}
+
+template <class B>
+bool optional_param_ok(const OptTensor& p) {
+  return !p || !p->defined() || (dense_on<B>(*p) && B::row_dtype(p->scalar_type()));
+}
+
+// Composite ops get no autograd formula from a backend kernel; while a
+// gradient is being recorded they stay on the (differentiable) composite.
+bool records_grad(std::initializer_list<const at::Tensor*> ts) {
+  if (!at::GradMode::is_enabled()) return false;
+  for (const at::Tensor* t : ts) {
+    if (t != nullptr && t->defined() && t->requires_grad()) return true;
+  }
+  return false;
+}
+
+template <class B>
+bool gemm_ok(const at::Tensor& a, const at::Tensor& b, int64_t dims) {
+  return dense_on<B>(a) && dense_on<B>(b) && a.dim() == dims && b.dim() == dims &&
+         a.scalar_type() == b.scalar_type() && B::gemm_dtype(a.scalar_type()) && a.size(-1) == b.size(-2) &&
+         (dims == 2 || a.size(0) == b.size(0));
+}
+
+template <class B>
+at::Tensor mm(const at::Tensor& a, const at::Tensor& b) {
+  return on() && gemm_ok<B>(a, b, 2) ? B::mm(a, b) : B::stock_mm(a, b);
+}
+
+template <class B>
+at::Tensor addmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b, const at::Scalar& beta,
+                 const at::Scalar& alpha) {
+  const bool ok = gemm_ok<B>(a, b, 2) && dense_on<B>(c) && c.scalar_type() == a.scalar_type() && c.dim() <= 2 &&
+                  !beta.isComplex() && !alpha.isComplex();
+  return on() && ok ? B::addmm(c, a, b, beta, alpha) : B::stock_addmm(c, a, b, beta, alpha);
+}
+
+template <class B>
+at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) {
+  return on() && gemm_ok<B>(a, b, 3) ? B::bmm(a, b) : B::stock_bmm(a, b);
+}
+
+// half_to_float is a CUDA-only stock feature; let the stock kernel decide.
+template <class B>
+at::Tensor softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
+  const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && !half_to_float;
+  return on() && ok ? B::softmax(x, dim, half_to_float) : B::stock_softmax(x, dim, half_to_float);
+}
+
+template <class B>
+at::Tensor log_softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
+  const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && !half_to_float;
+  return on() && ok ? B::log_softmax(x, dim, half_to_float) : B::stock_log_softmax(x, dim, half_to_float);
+}
+
+template <class B>
+bool reduce_ok(const at::Tensor& x, std::optional<at::ScalarType> dtype) {
+  return dense_on<B>(x) && B::row_dtype(x.scalar_type()) && (!dtype || B::row_dtype(*dtype));
+}
+
+template <class B>
+at::Tensor sum(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim, std::optional<at::ScalarType> dtype) {
+  return on() && reduce_ok<B>(x, dtype) ? B::sum(x, dims, keepdim, dtype) : B::stock_sum(x, dims, keepdim, dtype);
+}
+
+template <class B>
+at::Tensor mean(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim,
+                std::optional<at::ScalarType> dtype) {
+  return on() && reduce_ok<B>(x, dtype) ? B::mean(x, dims, keepdim, dtype) : B::stock_mean(x, dims, keepdim, dtype);
+}
+
+template <class B>
+std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm(const at::Tensor& x, c10::SymIntArrayRef shape,
+                                                          const OptTensor& w, const OptTensor& b, double eps) {
+  const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && optional_param_ok<B>(w) &&
+                  optional_param_ok<B>(b);
+  if (on() && ok) return B::layer_norm(x, C10_AS_INTARRAYREF_SLOW(shape), w, b, eps);
+  return B::stock_layer_norm(x, shape, w, b, eps);
+}
+
+template <class B>
+bool rms_norm_ok(const at::Tensor& x, const OptTensor& w) {
+  return dense_on<B>(x) && B::row_dtype(x.scalar_type()) && optional_param_ok<B>(w) &&
+         !records_grad({&x, w ? &*w : nullptr});
+}
+
+template <class B>
+std::tuple<at::Tensor, at::Tensor> fused_rms_norm(const at::Tensor& x, at::IntArrayRef shape, const OptTensor& w,
+                                                  std::optional<double> eps) {
+  return on() && rms_norm_ok<B>(x, w) ? B::rms_norm(x, shape, w, eps) : B::stock_fused_rms_norm(x, shape, w, eps);
+}
+
+// aten::rms_norm is CompositeImplicitAutograd on every backend; on the CPU
+// it does not even go through _fused_rms_norm, so it is overridden itself.
+template <class B>
+at::Tensor rms_norm(const at::Tensor& x, c10::SymIntArrayRef shape, const OptTensor& w, std::optional<double> eps) {
+  if (on() && rms_norm_ok<B>(x, w)) return std::get<0>(B::rms_norm(x, C10_AS_INTARRAYREF_SLOW(shape), w, eps));
+  return at::compositeimplicitautograd::rms_norm_symint(x, shape, w, eps);
+}
+
+template <class B>
+at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const OptTensor& mask,
+                double dropout_p, bool is_causal, std::optional<double> scale, bool enable_gqa) {
+  const bool qkv_ok = dense_on<B>(q) && dense_on<B>(k) && dense_on<B>(v) && B::row_dtype(q.scalar_type()) &&
+                      k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() && q.dim() >= 3 &&
+                      k.dim() == q.dim() && v.dim() == q.dim();
+  const bool mask_ok = !mask || !mask->defined() ||
+                       (dense_on<B>(*mask) && (mask->scalar_type() == at::kBool || mask->scalar_type() == q.scalar_type()));
+  const bool ok = qkv_ok && mask_ok && dropout_p == 0.0 && !records_grad({&q, &k, &v});
+  if (on() && ok) return B::sdpa(q, k, v, mask, is_causal, scale, enable_gqa);
+  return at::compositeimplicitautograd::scaled_dot_product_attention(q, k, v, mask, dropout_p, is_causal, scale,
+                                                                     enable_gqa);
+}
+
+template <class B>
+void register_overrides(torch::Library& m) {
+  m.impl("mm", TORCH_FN(mm<B>));
+  m.impl("addmm", TORCH_FN(addmm<B>));
+  m.impl("bmm", TORCH_FN(bmm<B>));
+  m.impl("_softmax", TORCH_FN(softmax<B>));
+  m.impl("_log_softmax", TORCH_FN(log_softmax<B>));
+  m.impl("sum.dim_IntList", TORCH_FN(sum<B>));
+  m.impl("mean.dim", TORCH_FN(mean<B>));
+  m.impl("native_layer_norm", TORCH_FN(layer_norm<B>));
+  m.impl("_fused_rms_norm", TORCH_FN(fused_rms_norm<B>));
+  m.impl("rms_norm", TORCH_FN(rms_norm<B>));
+  m.impl("scaled_dot_product_attention", TORCH_FN(sdpa<B>));
+}
+
+void set_mode_op(std::string name) { set_mode(parse_mode(name)); }
+std::string get_mode_op() { return mode_name(mode()); }
+
+}  // namespace
+}  // namespace lockstep::kernels
+
+TORCH_LIBRARY(lockstep, m) {
+  m.def("set_mode(str mode) -> ()", &lockstep::kernels::set_mode_op);
+  m.def("get_mode() -> str", &lockstep::kernels::get_mode_op);
+}
+
+TORCH_LIBRARY_IMPL(aten, CPU, m) { lockstep::kernels::register_overrides<lockstep::kernels::Cpu>(m); }
+
+#ifdef LOCKSTEP_WITH_CUDA
+TORCH_LIBRARY_IMPL(aten, CUDA, m) { lockstep::kernels::register_overrides<lockstep::kernels::Cuda>(m); }
+#endif

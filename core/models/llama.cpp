@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "core/error.h"
@@ -156,28 +157,53 @@ LlamaModel LlamaModel::from_gguf(const gguf::File& file) {
   return m;
 }
 
-at::Tensor LlamaModel::attention(const Layer& layer, int64_t index, const at::Tensor& x, KvCache& cache) const {
+at::Tensor LlamaModel::attention(const Layer& layer, int64_t index, const at::Tensor& x, int64_t pos0,
+                                 KvCache* cache) const {
   const LlamaConfig& c = config_;
-  const int64_t t = x.size(0), pos0 = cache.length_, total = pos0 + t;
-  at::Tensor q = at::linear(x, layer.wq).view({t, c.n_heads, c.head_dim}).transpose(0, 1);
-  at::Tensor k = at::linear(x, layer.wk).view({t, c.n_kv_heads, c.head_dim}).transpose(0, 1);
-  at::Tensor v = at::linear(x, layer.wv).view({t, c.n_kv_heads, c.head_dim}).transpose(0, 1);
-  at::Tensor cos = rope_cos_.narrow(0, pos0, t), sin = rope_sin_.narrow(0, pos0, t);
+  const int64_t b = x.size(0), t = x.size(1), total = pos0 + t;
+  // [B, heads, T, head_dim]
+  at::Tensor q = at::linear(x, layer.wq).view({b, t, c.n_heads, c.head_dim}).transpose(1, 2);
+  at::Tensor k = at::linear(x, layer.wk).view({b, t, c.n_kv_heads, c.head_dim}).transpose(1, 2);
+  at::Tensor v = at::linear(x, layer.wv).view({b, t, c.n_kv_heads, c.head_dim}).transpose(1, 2);
+  const at::Tensor cos = rope_cos_.narrow(0, pos0, t), sin = rope_sin_.narrow(0, pos0, t);
   q = q * cos + rotate_half(q) * sin;
   k = k * cos + rotate_half(k) * sin;
-  cache.keys_[index].narrow(1, pos0, t).copy_(k);
-  cache.values_[index].narrow(1, pos0, t).copy_(v);
-  const int64_t rep = c.n_heads / c.n_kv_heads;
-  at::Tensor keys = cache.keys_[index].narrow(1, 0, total).repeat_interleave(rep, 0);
-  at::Tensor values = cache.values_[index].narrow(1, 0, total).repeat_interleave(rep, 0);
-  at::Tensor scores = at::matmul(q, keys.transpose(1, 2)) * (1.0 / std::sqrt(double(c.head_dim)));
-  if (t > 1) {
-    // Query i sits at position pos0 + i and sees keys 0 .. pos0 + i.
-    at::Tensor mask = at::ones({t, total}, at::kBool).triu(pos0 + 1);
-    scores = scores.masked_fill(mask, -std::numeric_limits<float>::infinity());
+  if (cache != nullptr) {
+    cache->keys_[index].narrow(1, pos0, t).copy_(k[0]);
+    cache->values_[index].narrow(1, pos0, t).copy_(v[0]);
+    k = cache->keys_[index].narrow(1, 0, total).unsqueeze(0);
+    v = cache->values_[index].narrow(1, 0, total).unsqueeze(0);
   }
-  at::Tensor out = at::matmul(at::softmax(scores, -1), values);
-  return at::linear(out.transpose(0, 1).reshape({t, c.hidden}), layer.wo);
+  // Query i sits at position pos0 + i and sees keys 0 .. pos0 + i. SDPA's
+  // is_causal is top-left aligned, right only when the queries start at 0;
+  // a single query sees every cached key; a chunk after a prefix needs the
+  // explicit bottom-right mask.
+  std::optional<at::Tensor> mask;
+  bool causal = false;
+  if (t > 1 && pos0 == 0) {
+    causal = true;
+  } else if (t > 1) {
+    mask = at::ones({t, total}, at::kBool).tril(pos0);
+  }
+  at::Tensor out = at::scaled_dot_product_attention(q, k, v, mask, 0.0, causal, std::nullopt, /*enable_gqa=*/true);
+  return at::linear(out.transpose(1, 2).reshape({b, t, c.hidden}), layer.wo);
+}
+
+at::Tensor LlamaModel::embed(const std::vector<int32_t>& ids) const {
+  for (int32_t id : ids) {
+    if (id < 0 || id >= config_.vocab) throw bad_input("token id " + std::to_string(id) + " is out of range");
+  }
+  return embedding_.index_select(0, at::tensor(ids, at::kInt).to(at::kLong));
+}
+
+at::Tensor LlamaModel::run_layers(at::Tensor x, int64_t pos0, KvCache* cache) const {
+  for (int64_t i = 0; i < config_.n_layers; ++i) {
+    const Layer& layer = layers_[i];
+    x = x + attention(layer, i, rms_norm(x, layer.attn_norm, config_.rms_eps), pos0, cache);
+    at::Tensor h = rms_norm(x, layer.ffn_norm, config_.rms_eps);
+    x = x + at::linear(at::silu(at::linear(h, layer.w_gate)) * at::linear(h, layer.w_up), layer.w_down);
+  }
+  return at::linear(rms_norm(x, final_norm_, config_.rms_eps), output_);
 }
 
 at::Tensor LlamaModel::forward(const std::vector<int32_t>& ids, KvCache& cache) const {
@@ -187,21 +213,25 @@ at::Tensor LlamaModel::forward(const std::vector<int32_t>& ids, KvCache& cache) 
     throw bad_input("sequence of " + std::to_string(cache.length_ + t) + " tokens exceeds the cache capacity " +
                     std::to_string(std::min(cache.capacity_, config_.context)));
   }
-  for (int32_t id : ids) {
-    if (id < 0 || id >= config_.vocab) throw bad_input("token id " + std::to_string(id) + " is out of range");
-  }
   // No autograd bookkeeping: this is inference only.
   const c10::InferenceMode inference;
-  at::Tensor index = at::tensor(ids, at::kInt).to(at::kLong);
-  at::Tensor x = embedding_.index_select(0, index);
-  for (int64_t i = 0; i < config_.n_layers; ++i) {
-    const Layer& layer = layers_[i];
-    x = x + attention(layer, i, rms_norm(x, layer.attn_norm, config_.rms_eps), cache);
-    at::Tensor h = rms_norm(x, layer.ffn_norm, config_.rms_eps);
-    x = x + at::linear(at::silu(at::linear(h, layer.w_gate)) * at::linear(h, layer.w_up), layer.w_down);
-  }
+  at::Tensor x = embed(ids).unsqueeze(0);
+  at::Tensor logits = run_layers(x, cache.length_, &cache)[0];
   cache.length_ += t;
-  return at::linear(rms_norm(x, final_norm_, config_.rms_eps), output_);
+  return logits;
+}
+
+at::Tensor LlamaModel::forward_batch(const std::vector<std::vector<int32_t>>& batch) const {
+  if (batch.empty() || batch[0].empty()) throw bad_input("forward_batch: empty batch or sequence");
+  const size_t t = batch[0].size();
+  if (static_cast<int64_t>(t) > config_.context) throw bad_input("forward_batch: sequence longer than the context");
+  const c10::InferenceMode inference;
+  std::vector<at::Tensor> rows;
+  for (const auto& ids : batch) {
+    if (ids.size() != t) throw bad_input("forward_batch: sequences must have equal length");
+    rows.push_back(embed(ids));
+  }
+  return run_layers(at::stack(rows), 0, nullptr);
 }
 
 }  // namespace lockstep

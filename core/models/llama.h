@@ -56,6 +56,11 @@ class LlamaModel {
   // keys/values to the cache and returns fp32 logits [ids.size(), vocab].
   at::Tensor forward(const std::vector<int32_t>& ids, KvCache& cache) const;
 
+  // Causal prefill of B sequences of equal length with no cache: logits
+  // [B, T, vocab]. Under kernels::ModeGuard(batch_invariant) a sequence's
+  // logits are bitwise the same alone and in any batch.
+  at::Tensor forward_batch(const std::vector<std::vector<int32_t>>& batch) const;
+
   // Named parameters (HF names, e.g. "model.layers.0.self_attn.q_proj.weight").
   const std::vector<std::pair<std::string, at::Tensor>>& parameters() const { return params_; }
 
@@ -63,7 +68,11 @@ class LlamaModel {
   struct Layer {
     at::Tensor attn_norm, wq, wk, wv, wo, ffn_norm, w_gate, w_up, w_down;
   };
-  at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x, KvCache& cache) const;
+  // x: [B, T, hidden] at positions pos0 .. pos0+T-1; with a cache (B = 1)
+  // the keys/values are appended to it and attention covers the prefix.
+  at::Tensor run_layers(at::Tensor x, int64_t pos0, KvCache* cache) const;
+  at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x, int64_t pos0, KvCache* cache) const;
+  at::Tensor embed(const std::vector<int32_t>& ids) const;
 
   LlamaConfig config_;
   at::Tensor embedding_, final_norm_, output_;

@@ -18,6 +18,7 @@
 #include "harness/npy.h"
 #include "harness/results.h"
 #include "harness/run_record.h"
+#include "kernels/mode.h"
 
 namespace lockstep::cli {
 namespace {
@@ -33,6 +34,7 @@ struct RunOptions {
   double top_p = 1.0;
   bool json = false;
   std::string dump_logits;
+  std::string mode = "off";
 };
 
 // Collects every step's logits (after any other observer, i.e. exactly the
@@ -54,6 +56,7 @@ struct LogitsDump {
 };
 
 int run(const RunOptions& o) {
+  const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
   SamplingOptions sampling;
   sampling.temperature = o.temperature;
   sampling.top_k = o.top_k;
@@ -118,6 +121,7 @@ Command add_run_command(CLI::App& parent) {
                 "Print a JSON record: ids, text, per-step logits SHA-256, ids SHA-256, stop reason, timings");
   app->add_option("--dump-logits", o->dump_logits,
                   "Write every step's fp32 logits to this .npy file, shape [steps, vocab]");
+  app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
   return {app, [o] { return run(*o); }};
 }
 

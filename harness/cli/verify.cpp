@@ -18,6 +18,7 @@
 #include "harness/results.h"
 #include "harness/suite.h"
 #include "harness/verifier.h"
+#include "kernels/mode.h"
 
 namespace lockstep::cli {
 namespace {
@@ -35,6 +36,7 @@ struct VerifyOptions {
   std::string junit;
   std::string results;
   bool json = false;
+  std::string mode = "off";
   std::string worker;           // hidden: the run label of a worker process
   std::vector<std::string> argv;
 };
@@ -51,7 +53,7 @@ harness::Suite load_cases(const VerifyOptions& o) {
 // The argv of a worker: this binary, the same cases, the resolved model.
 std::vector<std::string> worker_command(const VerifyOptions& o, const std::string& model_path) {
   // "--flag=value": a prompt that starts with '-' must not be read as a flag.
-  std::vector<std::string> argv = {"/proc/self/exe", "verify", "--model=" + model_path};
+  std::vector<std::string> argv = {"/proc/self/exe", "verify", "--model=" + model_path, "--mode=" + o.mode};
   if (!o.suite.empty()) argv.push_back("--suite=" + harness::absolute_path(o.suite));
   for (const std::string& prompt : o.prompts) argv.push_back("--prompt=" + prompt);
   if (o.max_new_tokens) argv.push_back("--max-new-tokens=" + std::to_string(*o.max_new_tokens));
@@ -80,6 +82,7 @@ void print_summary(const harness::VerifyResults& r, const std::string& results_p
 int verify(const VerifyOptions& o) {
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.processes < 0) throw bad_input("--processes must not be negative");
+  const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
   harness::Suite suite = load_cases(o);
   const std::optional<harness::Fault> fault = harness::fault_from_environment();
   const std::string model_path = harness::resolve_model_path(o.model);
@@ -140,6 +143,7 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
   app->add_option("--junit", o->junit, "JUnit XML path (default: OUT_DIR/junit.xml)");
   app->add_option("--results", o->results, "Results JSON path (default: OUT_DIR/results.json)");
   app->add_flag("--json", o->json, "Also print the results JSON on stdout");
+  app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
   app->add_option("--worker", o->worker, "internal: run as worker LABEL, print digests as JSON")->group("");
   return {app, [o] { return verify(*o); }};
 }
