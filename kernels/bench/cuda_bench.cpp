@@ -1,2 +1,246 @@
-// placeholder: being written
-int main() { return 0; }
+// Side-by-side timings on the lent GPU: lockstep's invariant CUDA kernels
+// ("ours") against stock libtorch ("stock": cuBLAS with its per-M choice,
+// stock SDPA, stock norms). Every benchmark times with CUDA events around a
+// burst of calls after a warm-up, rotates among enough input copies that the
+// operands do not sit in L2 (50 MB on H100), and reports the napkin numbers:
+// TFLOP/s for GEMM and prefill, GB/s of compulsory traffic for decode and
+// norms. ci/gpu-bench.sh turns the JSON output into kernels/PERF.md's table.
+//
+//   lockstep_bench_cuda --benchmark_filter=gemm --benchmark_out=bench.json --benchmark_out_format=json
+#include <ATen/ATen.h>
+#include <ATen/cuda/CUDAContext.h>
+#include <benchmark/benchmark.h>
+#include <c10/cuda/CUDAException.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kernels/cuda/cublaslt_pinned.h"
+#include "kernels/cuda/ops.h"
+
+namespace {
+
+namespace ours = lockstep::kernels::cuda;
+
+constexpr int kBurst = 10;                      // calls between two events
+constexpr int64_t kRotateBytes = int64_t{200} << 20;  // > 2x L2 of an H100 / H200
+
+at::TensorOptions cuda_opts(at::ScalarType t) { return at::TensorOptions().device(at::kCUDA).dtype(t); }
+
+int rotations_for(int64_t bytes_per_set) {
+  return static_cast<int>(std::clamp<int64_t>((kRotateBytes + bytes_per_set - 1) / std::max<int64_t>(bytes_per_set, 1),
+                                              1, 16));
+}
+
+// Per-call seconds of op(set) with the sets used round robin.
+void time_calls(benchmark::State& state, int sets, const std::function<void(int)>& op) {
+  cudaEvent_t start = nullptr, stop = nullptr;
+  C10_CUDA_CHECK(cudaEventCreate(&start));
+  C10_CUDA_CHECK(cudaEventCreate(&stop));
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  int next = 0;
+  for (int i = 0; i < 3 * std::max(sets, 2); ++i) op(next++ % sets);  // warm-up: plans, handles, caches
+  C10_CUDA_CHECK(cudaStreamSynchronize(stream));
+  for (auto _ : state) {
+    C10_CUDA_CHECK(cudaEventRecord(start, stream));
+    for (int i = 0; i < kBurst; ++i) op(next++ % sets);
+    C10_CUDA_CHECK(cudaEventRecord(stop, stream));
+    C10_CUDA_CHECK(cudaEventSynchronize(stop));
+    float ms = 0.0f;
+    C10_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
+    state.SetIterationTime(static_cast<double>(ms) / 1e3 / kBurst);
+  }
+  C10_CUDA_CHECK(cudaEventDestroy(start));
+  C10_CUDA_CHECK(cudaEventDestroy(stop));
+}
+
+// Rates as counters: value / per-call time.
+void set_rates(benchmark::State& state, double flops, double bytes) {
+  if (flops > 0) state.counters["TFLOP/s"] = benchmark::Counter(flops / 1e12, benchmark::Counter::kIsIterationInvariantRate);
+  if (bytes > 0) state.counters["GB/s"] = benchmark::Counter(bytes / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+struct GemmShape {
+  const char* model;
+  const char* name;
+  int64_t n, k;
+};
+
+const std::vector<GemmShape> kGemmShapes = {
+    {"smollm2_135m", "q_o", 576, 576},        {"smollm2_135m", "k_v", 192, 576},
+    {"smollm2_135m", "gate_up", 1536, 576},   {"smollm2_135m", "down", 576, 1536},
+    {"smollm2_135m", "lm_head", 49152, 576},  {"llama3_8b", "q_o", 4096, 4096},
+    {"llama3_8b", "k_v", 1024, 4096},         {"llama3_8b", "gate_up", 14336, 4096},
+    {"llama3_8b", "down", 4096, 14336},       {"llama3_8b", "lm_head", 128256, 4096},
+};
+const std::vector<int64_t> kGemmMs = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096};
+
+void bench_gemm(benchmark::State& state, GemmShape shape, int64_t m, bool invariant) {
+  const int64_t w_bytes = shape.n * shape.k * 2, a_bytes = m * shape.k * 2;
+  const int sets = rotations_for(w_bytes + a_bytes);
+  std::vector<at::Tensor> ws, as;
+  for (int i = 0; i < sets; ++i) {
+    ws.push_back(at::randn({shape.n, shape.k}, cuda_opts(at::kBFloat16)));  // nn.Linear weight [N, K]
+    as.push_back(at::randn({m, shape.k}, cuda_opts(at::kBFloat16)));
+  }
+  time_calls(state, sets, [&](int i) {
+    const at::Tensor b = ws[static_cast<size_t>(i)].t();
+    if (invariant) {
+      (void)ours::mm(as[static_cast<size_t>(i)], b);
+    } else {
+      (void)at::mm(as[static_cast<size_t>(i)], b);
+    }
+  });
+  set_rates(state, 2.0 * static_cast<double>(m) * shape.n * shape.k,
+            static_cast<double>(w_bytes + a_bytes + m * shape.n * 2));
+}
+
+constexpr int64_t kHeads = 32, kHeadDim = 128, kDecodeKeys = 4000;
+
+void bench_decode(benchmark::State& state, int64_t batch, bool invariant) {
+  const int64_t kv_bytes = 2 * batch * kHeads * kDecodeKeys * kHeadDim * 2;
+  const int sets = std::min(rotations_for(kv_bytes), 4);
+  std::vector<at::Tensor> qs, ks, vs;
+  for (int i = 0; i < sets; ++i) {
+    qs.push_back(at::randn({batch, kHeads, 1, kHeadDim}, cuda_opts(at::kBFloat16)));
+    ks.push_back(at::randn({batch, kHeads, kDecodeKeys, kHeadDim}, cuda_opts(at::kBFloat16)));
+    vs.push_back(at::randn({batch, kHeads, kDecodeKeys, kHeadDim}, cuda_opts(at::kBFloat16)));
+  }
+  time_calls(state, sets, [&](int i) {
+    const size_t s = static_cast<size_t>(i);
+    if (invariant) {
+      (void)ours::sdpa(qs[s], ks[s], vs[s], std::nullopt, false, std::nullopt, false);
+    } else {
+      (void)at::scaled_dot_product_attention(qs[s], ks[s], vs[s]);
+    }
+  });
+  set_rates(state, 4.0 * batch * kHeads * kDecodeKeys * kHeadDim, static_cast<double>(kv_bytes));
+}
+
+void bench_prefill(benchmark::State& state, int64_t tokens, bool invariant) {
+  const at::Tensor q = at::randn({1, kHeads, tokens, kHeadDim}, cuda_opts(at::kBFloat16));
+  const at::Tensor k = at::randn({1, kHeads, tokens, kHeadDim}, cuda_opts(at::kBFloat16));
+  const at::Tensor v = at::randn({1, kHeads, tokens, kHeadDim}, cuda_opts(at::kBFloat16));
+  time_calls(state, 1, [&](int) {
+    if (invariant) {
+      (void)ours::sdpa(q, k, v, std::nullopt, true, std::nullopt, false);
+    } else {
+      (void)at::scaled_dot_product_attention(q, k, v, std::nullopt, 0.0, true);
+    }
+  });
+  // Causal: half of the Tq x Tk scores, 2 flops per multiply-add, QK and PV.
+  set_rates(state, 2.0 * kHeads * tokens * tokens * kHeadDim, 0.0);
+}
+
+enum class NormOp { rms_norm, layer_norm, softmax };
+
+void bench_norm(benchmark::State& state, NormOp op, int64_t rows, int64_t length, bool invariant) {
+  const at::ScalarType t = op == NormOp::softmax ? at::kFloat : at::kBFloat16;
+  const int64_t bytes = 2 * rows * length * static_cast<int64_t>(c10::elementSize(t));
+  const int sets = rotations_for(bytes);
+  std::vector<at::Tensor> xs;
+  for (int i = 0; i < sets; ++i) xs.push_back(at::randn({rows, length}, cuda_opts(t)));
+  const at::Tensor w = at::randn({length}, cuda_opts(t));
+  const std::vector<int64_t> shape = {length};
+  time_calls(state, sets, [&](int i) {
+    const at::Tensor& x = xs[static_cast<size_t>(i)];
+    switch (op) {
+      case NormOp::rms_norm:
+        if (invariant) {
+          (void)ours::rms_norm(x, shape, w, 1e-5);
+        } else {
+          (void)at::_fused_rms_norm(x, shape, w, 1e-5);
+        }
+        break;
+      case NormOp::layer_norm:
+        if (invariant) {
+          (void)ours::layer_norm(x, shape, w, w, 1e-5);
+        } else {
+          (void)at::native_layer_norm(x, shape, w, w, 1e-5);
+        }
+        break;
+      case NormOp::softmax:
+        if (invariant) {
+          (void)ours::softmax(x, -1, false);
+        } else {
+          (void)at::_softmax(x, -1, false);
+        }
+        break;
+    }
+  });
+  set_rates(state, 0.0, static_cast<double>(bytes));
+}
+
+void register_all() {
+  auto impl = [](bool invariant) { return invariant ? std::string("ours") : std::string("stock"); };
+  for (const GemmShape& s : kGemmShapes) {
+    for (int64_t m : kGemmMs) {
+      for (bool inv : {true, false}) {
+        const std::string name = std::string("gemm_bf16/") + s.model + "/" + s.name + "/N=" + std::to_string(s.n) +
+                                 "/K=" + std::to_string(s.k) + "/M=" + std::to_string(m) + "/" + impl(inv);
+        benchmark::RegisterBenchmark(name.c_str(), bench_gemm, s, m, inv)->UseManualTime()->MinTime(0.05)->Unit(
+            benchmark::kMicrosecond);
+      }
+    }
+  }
+  for (int64_t b : {1, 2, 4, 8, 16, 32, 64}) {
+    for (bool inv : {true, false}) {
+      const std::string name = "attn_decode_bf16/H=32/D=128/Tk=4000/B=" + std::to_string(b) + "/" + impl(inv);
+      benchmark::RegisterBenchmark(name.c_str(), bench_decode, b, inv)
+          ->UseManualTime()
+          ->MinTime(0.05)
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  for (int64_t t : {512, 2048}) {
+    for (bool inv : {true, false}) {
+      const std::string name = "attn_prefill_bf16/H=32/D=128/causal/T=" + std::to_string(t) + "/" + impl(inv);
+      benchmark::RegisterBenchmark(name.c_str(), bench_prefill, t, inv)
+          ->UseManualTime()
+          ->MinTime(0.05)
+          ->Unit(benchmark::kMicrosecond);
+    }
+  }
+  struct NormCase {
+    const char* name;
+    NormOp op;
+    int64_t length;
+  };
+  for (const NormCase& c : {NormCase{"rms_norm_bf16", NormOp::rms_norm, 4096},
+                            NormCase{"layer_norm_bf16", NormOp::layer_norm, 4096},
+                            NormCase{"softmax_fp32", NormOp::softmax, 49152}}) {
+    for (int64_t rows : {1, 64, 4096}) {
+      for (bool inv : {true, false}) {
+        const std::string name = std::string("norm/") + c.name + "/L=" + std::to_string(c.length) +
+                                 "/M=" + std::to_string(rows) + "/" + impl(inv);
+        benchmark::RegisterBenchmark(name.c_str(), bench_norm, c.op, rows, c.length, inv)
+            ->UseManualTime()
+            ->MinTime(0.05)
+            ->Unit(benchmark::kMicrosecond);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (!at::cuda::is_available()) {
+    std::printf("lockstep_bench_cuda: no CUDA device, nothing to time\n");
+    return 0;
+  }
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  const cudaDeviceProp* prop = at::cuda::getCurrentDeviceProperties();
+  benchmark::AddCustomContext("device", prop->name);
+  benchmark::AddCustomContext("sm_count", std::to_string(prop->multiProcessorCount));
+  register_all();
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  // Which cuBLASLt algorithm served which M, for the record.
+  std::fputs(lockstep::kernels::cuda::gemm::describe_plans().c_str(), stderr);
+  return 0;
+}

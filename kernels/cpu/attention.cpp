@@ -92,158 +92,258 @@ LOCKSTEP_LANES_INLINE F16 tree_sum16(const F16* acc) {
 // Head dims up to 16 chunks of 16 (256) keep their accumulators on the stack.
 constexpr int64_t kMaxChunks = 16;
 
-// dot(q, k_t) for 16 keys at once, in THE ORDER over D: lane l of dots[t]
-// accumulates fma(q[d], k_t[d], .) for d = l (mod 16) in increasing d, then
-// the lane tree. kNd = D / 16 when it is a compile-time constant (D = 64,
-// 128), else 0 (any D; a tail chunk is zero padded, adding fma(0, 0, .)).
-// One key at a time, q held in registers: one live key pointer.
+// Loops over the 16-float chunks of a head dim. With kNd > 0 (D = 16 kNd
+// known to the compiler) they unroll, so the accumulators live in
+// registers; otherwise (any D, a zero-padded tail chunk) they stay loops,
+// which keeps the generic variant's code small.
 template <class T, int kNd>
-LOCKSTEP_LANES_INLINE F16 dots16(const F16* qc, const T* const* keys, int64_t D) {
-  const int64_t nd = kNd > 0 ? kNd : (D + kLanes - 1) / kLanes;
-  F16 dots[kLanes];
+LOCKSTEP_LANES_INLINE F16 dot_key(const F16* qc, const T* k, int64_t D) {
+  F16 acc = lanes::splat(0.0f);
+  if constexpr (kNd > 0) {
 #pragma GCC unroll 16
-  for (int t = 0; t < kLanes; ++t) {
-    const T* k = keys[t];
-    F16 acc = lanes::splat(0.0f);
-#pragma GCC unroll 16
-    for (int64_t c = 0; c < nd; ++c)
-      acc = lanes::fma16(qc[c], kNd > 0 ? lanes::load16(k + c * kLanes) : load_chunk(k, c * kLanes, D), acc);
-    dots[t] = acc;
+    for (int64_t c = 0; c < kNd; ++c) acc = lanes::fma16(qc[c], lanes::load16(k + c * kLanes), acc);
+  } else {
+    for (int64_t c = 0; c * kLanes < D; ++c) acc = lanes::fma16(qc[c], load_chunk(k, c * kLanes, D), acc);
   }
-  return tree_sum16(dots);
+  return acc;
 }
 
-// acc += p * v, one fma per element.
 template <class T, int kNd>
-LOCKSTEP_LANES_INLINE void add_pv(F16* acc, float p, const T* v, int64_t Dv) {
-  const int64_t ndv = kNd > 0 ? kNd : (Dv + kLanes - 1) / kLanes;
-  const F16 pv = lanes::splat(p);
+LOCKSTEP_LANES_INLINE void fma_row(F16* acc, F16 p, const T* v, int64_t Dv) {
+  if constexpr (kNd > 0) {
 #pragma GCC unroll 16
-  for (int64_t c = 0; c < ndv; ++c)
-    acc[c] = lanes::fma16(pv, kNd > 0 ? lanes::load16(v + c * kLanes) : load_chunk(v, c * kLanes, Dv), acc[c]);
+    for (int64_t c = 0; c < kNd; ++c) acc[c] = lanes::fma16(p, lanes::load16(v + c * kLanes), acc[c]);
+  } else {
+    for (int64_t c = 0; c * kLanes < Dv; ++c) acc[c] = lanes::fma16(p, load_chunk(v, c * kLanes, Dv), acc[c]);
+  }
+}
+
+// total = total * a + acc * b (first split: total = acc).
+template <int kNd>
+LOCKSTEP_LANES_INLINE void rescale_add(F16* total, const F16* acc, bool first, float a, float b, int64_t nc) {
+  if constexpr (kNd > 0) {
+#pragma GCC unroll 16
+    for (int64_t c = 0; c < kNd; ++c) total[c] = first ? acc[c] : total[c] * a + acc[c] * b;
+  } else {
+    for (int64_t c = 0; c < nc; ++c) total[c] = first ? acc[c] : total[c] * a + acc[c] * b;
+  }
+}
+
+// dot(q, k_t) for 16 keys, in THE ORDER over D: lane l of dot t
+// accumulates fma(q[d], k_t[d], .) for d = l (mod 16) in increasing d; then
+// the lane tree of all 16 at once. One key at a time, so one live pointer.
+template <class T, int kNd>
+LOCKSTEP_LANES_INLINE F16 dots16(const F16* qc, const T* const* keys, int64_t D) {
+  F16 dots[kLanes];
+#pragma GCC unroll 16
+  for (int t = 0; t < kLanes; ++t) dots[t] = dot_key<T, kNd>(qc, keys[t], D);
+  return tree_sum16(dots);
 }
 
 typedef uint8_t B16 __attribute__((vector_size(16)));
 
-// Rows [row0, row1) of the flattened (b, h, i) index. `work` holds kSplit
-// floats (a split's scores, then its exponentials).
-template <class T, int kNd>
-LOCKSTEP_LANES_INLINE void attention_rows_body(const Problem& p, int64_t row0, int64_t row1, float* work) {
+// One query row's running state (THE ORDER's M, L, ACC) inside a bundle.
+template <class T, int64_t kChunks>
+struct QueryRow {
+  F16 qc[kChunks];     // q, zero padded to whole chunks
+  F16 total[kChunks];  // ACC
+  float M = 0.0f, L = 0.0f;
+  bool any = false;    // some split had a visible key
+  int64_t moff = 0;    // mask offset of (b, h, i)
+  int64_t kmax = 0;    // keys [0, kmax) exist for this row (causality)
+  int64_t n = 0;       // keys of the current split, 0 if none
+  T* out = nullptr;
+};
+
+// Rows [row0, row0 + nr) (nr <= R) share b and the kv head, so they share
+// the K and V they read: each 16-key block of K is scored for every row
+// while it is in L1, and each V row feeds R independent fma chains (one
+// row's chain alone is latency bound). Every row still runs THE ORDER on
+// its own; nothing crosses rows. `work` holds R * kSplit floats.
+template <class T, int kNd, int R>
+LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int nr, float* work) {
   constexpr int64_t kChunks = kNd > 0 ? kNd : kMaxChunks;
   const int64_t D = p.D, Dv = p.Dv;
   const int64_t nd = kNd > 0 ? kNd : (D + kLanes - 1) / kLanes;
   const int64_t ndv = kNd > 0 ? kNd : (Dv + kLanes - 1) / kLanes;
-  float* scores = work;
-  alignas(16) uint8_t vis[kSplit];
   const float neg_inf = -__builtin_inff();
-  const int64_t group = p.Hq / p.Hkv;
   const T* zero = static_cast<const T*>(p.zero_row);
-  for (int64_t row = row0; row < row1; ++row) {
-    const int64_t i = row % p.Tq, h = (row / p.Tq) % p.Hq, b = row / (p.Tq * p.Hq);
-    const int64_t hk = h / group;
+  const int64_t b = row0 / (p.Tq * p.Hq), hk = (row0 / p.Tq) % p.Hq / (p.Hq / p.Hkv);
+  const T* kb = static_cast<const T*>(p.k) + b * p.ks[0] + hk * p.ks[1];
+  const T* vb = static_cast<const T*>(p.v) + b * p.vs[0] + hk * p.vs[1];
+  alignas(16) uint8_t vis[R][kSplit];
+  QueryRow<T, kChunks> rows[R];
+  int64_t kmax = 0;
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r) {
+    QueryRow<T, kChunks>& qr = rows[r];
+    const int64_t row = row0 + (r < nr ? r : 0);
+    const int64_t i = row % p.Tq, h = (row / p.Tq) % p.Hq;
     const T* q = static_cast<const T*>(p.q) + b * p.qs[0] + h * p.qs[1] + i * p.qs[2];
-    const T* kb = static_cast<const T*>(p.k) + b * p.ks[0] + hk * p.ks[1];
-    const T* vb = static_cast<const T*>(p.v) + b * p.vs[0] + hk * p.vs[1];
-    const int64_t moff = b * p.ms[0] + h * p.ms[1] + i * p.ms[2];
-    F16 qc[kChunks] = {};
-#pragma GCC unroll 16
-    for (int64_t c = 0; c < nd; ++c) qc[c] = load_chunk(q, c * kLanes, D);
-    auto hidden = [&](int64_t j) {
-      if (p.bool_mask) return !p.bool_mask[moff + j * p.ms[3]];
-      if (p.add_mask) return p.add_mask[moff + j * p.ms[3]] == neg_inf;
-      return false;
-    };
-    const int64_t kmax = p.causal ? std::min(p.Tk, i + 1) : p.Tk;
-    F16 total[kChunks] = {};
-    float M = 0.0f, L = 0.0f;
-    bool any = false;
-    for (int64_t j0 = 0; j0 < kmax; j0 += kSplit) {
-      const int64_t n = std::min(kSplit, kmax - j0);
-      const int64_t padded = (n + kLanes - 1) / kLanes * kLanes;
-      int64_t visible = 0;
-      for (int64_t jj = 0; jj < padded; ++jj) {
-        vis[jj] = jj < n && !hidden(j0 + jj);
-        visible += vis[jj];
+    for (int64_t c = 0; c < kChunks; ++c) qr.qc[c] = c < nd ? load_chunk(q, c * kLanes, D) : lanes::splat(0.0f);
+    for (int64_t c = 0; c < kChunks; ++c) qr.total[c] = lanes::splat(0.0f);
+    qr.moff = b * p.ms[0] + h * p.ms[1] + i * p.ms[2];
+    qr.kmax = r >= nr ? 0 : p.causal ? std::min(p.Tk, i + 1) : p.Tk;
+    qr.out = static_cast<T*>(p.out) + row * Dv;
+    kmax = std::max(kmax, qr.kmax);
+  }
+  for (int64_t j0 = 0; j0 < kmax; j0 += kSplit) {
+    // which keys of the split each row sees
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      QueryRow<T, kChunks>& qr = rows[r];
+      qr.n = std::max<int64_t>(0, std::min(kSplit, qr.kmax - j0));
+      const int64_t padded = (qr.n + kLanes - 1) / kLanes * kLanes;
+      int64_t visible = qr.n;
+      if (p.bool_mask || p.add_mask) {
+        visible = 0;
+        for (int64_t jj = 0; jj < qr.n; ++jj) {
+          const int64_t at = qr.moff + (j0 + jj) * p.ms[3];
+          vis[r][jj] = p.bool_mask ? p.bool_mask[at] : p.add_mask[at] != neg_inf;
+          visible += vis[r][jj];
+        }
+      } else {
+        std::memset(vis[r], 1, static_cast<size_t>(qr.n));
       }
-      if (visible == 0) continue;
-      F16 mvec = lanes::splat(neg_inf);
-      for (int64_t jb = 0; jb < padded; jb += kLanes) {
-        // hidden keys read a zero row, so every block runs the same code;
-        // their scores are replaced by -inf below
+      std::memset(vis[r] + qr.n, 0, static_cast<size_t>(padded - qr.n));
+      if (visible == 0) qr.n = 0;
+    }
+    // scores, 16 keys at a time; hidden keys read a zero row (so every block
+    // runs the same code) and then score -inf
+    F16 mvec[R];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) mvec[r] = lanes::splat(neg_inf);
+    const int64_t nmax = std::min(kSplit, kmax - j0);
+    for (int64_t jb = 0; jb < nmax; jb += kLanes) {
+      for (int r = 0; r < R; ++r) {
+        const QueryRow<T, kChunks>& qr = rows[r];
+        if (jb >= qr.n) continue;
         const T* keys[kLanes];
-        for (int t = 0; t < kLanes; ++t) keys[t] = vis[jb + t] ? kb + (j0 + jb + t) * p.ks[2] : zero;
-        F16 s = dots16<T, kNd>(qc, keys, D) * p.scale;
+        for (int t = 0; t < kLanes; ++t) keys[t] = vis[r][jb + t] ? kb + (j0 + jb + t) * p.ks[2] : zero;
+        F16 s = dots16<T, kNd>(qr.qc, keys, D) * p.scale;
         if (p.add_mask) {
           F16 add = lanes::splat(0.0f);
           for (int t = 0; t < kLanes; ++t)
-            if (vis[jb + t]) add[t] = p.add_mask[moff + (j0 + jb + t) * p.ms[3]];
+            if (vis[r][jb + t]) add[t] = p.add_mask[qr.moff + (j0 + jb + t) * p.ms[3]];
           s = s + add;
         }
         B16 live8;
-        std::memcpy(&live8, vis + jb, sizeof live8);
+        std::memcpy(&live8, vis[r] + jb, sizeof live8);
         s = __builtin_convertvector(live8, lanes::I16) != 0 ? s : lanes::splat(neg_inf);
-        mvec = lanes::max16(mvec, s);
-        lanes::store16(scores + jb, s);
-      }
-      const float m = lanes::tree_max(mvec);
-      F16 lsum = lanes::splat(0.0f);
-      for (int64_t jb = 0; jb < padded; jb += kLanes) {
-        const F16 e = lanes::exp16(lanes::load16(scores + jb) - m);
-        lsum += e;
-        lanes::store16(scores + jb, e);
-      }
-      const float l = lanes::tree_sum(lsum);
-      F16 acc[kChunks] = {};  // +0 in every lane
-      for (int64_t jj = 0; jj < n; ++jj)
-        if (vis[jj]) add_pv<T, kNd>(acc, scores[jj], vb + (j0 + jj) * p.vs[2], Dv);
-      if (!any) {
-        any = true;
-        M = m;
-        L = l;
-#pragma GCC unroll 16
-        for (int64_t c = 0; c < ndv; ++c) total[c] = acc[c];
-      } else {
-        const float Mn = m > M ? m : M;
-        const float a = lanes::exp1(M - Mn), bsc = lanes::exp1(m - Mn);
-        L = L * a + l * bsc;
-#pragma GCC unroll 16
-        for (int64_t c = 0; c < ndv; ++c) total[c] = total[c] * a + acc[c] * bsc;
-        M = Mn;
+        mvec[r] = lanes::max16(mvec[r], s);
+        lanes::store16(work + r * kSplit + jb, s);
       }
     }
-    T* out = static_cast<T*>(p.out) + row * Dv;
+    // split max, exponentials, split sum
+    float m[R], l[R];
+    for (int r = 0; r < R; ++r) {
+      m[r] = lanes::tree_max(mvec[r]);
+      F16 lsum = lanes::splat(0.0f);
+      for (int64_t jb = 0; jb < rows[r].n; jb += kLanes) {
+        float* sc = work + r * kSplit + jb;
+        const F16 e = lanes::exp16(lanes::load16(sc) - m[r]);
+        lsum += e;
+        lanes::store16(sc, e);
+      }
+      l[r] = lanes::tree_sum(lsum);
+    }
+    // acc = sum of p_j v_j over visible j, increasing j, per row
+    F16 acc[R][kChunks] = {};
+    for (int64_t jj = 0; jj < nmax; ++jj) {
+      const T* vj = vb + (j0 + jj) * p.vs[2];
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        if (jj >= rows[r].n || !vis[r][jj]) continue;
+        fma_row<T, kNd>(acc[r], lanes::splat(work[r * kSplit + jj]), vj, Dv);
+      }
+    }
+    // combine with the earlier splits
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      QueryRow<T, kChunks>& qr = rows[r];
+      if (qr.n == 0) continue;
+      const bool first = !qr.any;
+      const float Mn = first || m[r] > qr.M ? m[r] : qr.M;
+      const float a = first ? 0.0f : lanes::exp1(qr.M - Mn), bsc = first ? 1.0f : lanes::exp1(m[r] - Mn);
+      qr.L = first ? l[r] : qr.L * a + l[r] * bsc;
+      rescale_add<kNd>(qr.total, acc[r], first, a, bsc, ndv);
+      qr.M = Mn;
+      qr.any = true;
+    }
+  }
+  for (int r = 0; r < nr; ++r) {
+    const QueryRow<T, kChunks>& qr = rows[r];
     for (int64_t c = 0; c < ndv; ++c) {
-      const F16 o = any ? total[c] / L : lanes::splat(0.0f);
+      const F16 o = qr.any ? qr.total[c] / qr.L : lanes::splat(0.0f);
       if ((c + 1) * kLanes <= Dv)
-        lanes::store16(out + c * kLanes, o);
+        lanes::store16(qr.out + c * kLanes, o);
       else
-        lanes::store_tail(out + c * kLanes, o, Dv - c * kLanes);
+        lanes::store_tail(qr.out + c * kLanes, o, Dv - c * kLanes);
     }
   }
 }
 
-#define LOCKSTEP_ATTENTION_VARIANT(NAME, T, ND)                                                         \
-  LOCKSTEP_LANES_DISPATCH(void, NAME, (const Problem& p, int64_t r0, int64_t r1, float* work), (p, r0, r1, work), \
-                          (attention_rows_body<T, ND>(p, r0, r1, work)))
-LOCKSTEP_ATTENTION_VARIANT(attention_f32_any, float, 0)
-LOCKSTEP_ATTENTION_VARIANT(attention_f32_d64, float, 4)
-LOCKSTEP_ATTENTION_VARIANT(attention_f32_d128, float, 8)
-LOCKSTEP_ATTENTION_VARIANT(attention_bf16_any, BF16, 0)
-LOCKSTEP_ATTENTION_VARIANT(attention_bf16_d64, BF16, 4)
-LOCKSTEP_ATTENTION_VARIANT(attention_bf16_d128, BF16, 8)
-#undef LOCKSTEP_ATTENTION_VARIANT
+// Bundle size: enough independent fma chains to hide the fma latency,
+// few enough that the accumulators stay in registers.
+constexpr int bundle_rows(int nd) { return nd == 4 ? 4 : 2; }
+constexpr int kMaxBundle = 4;
 
-// The fixed-head-dim variants are the same definition with the chunk count
-// known to the compiler (accumulators in registers).
+// Rows [row0, row1) of the flattened (b, h, i) index, cut into bundles of
+// consecutive rows with the same b and kv head.
+template <class T, int kNd>
+LOCKSTEP_LANES_INLINE void attention_rows_body(const Problem& p, int64_t row0, int64_t row1, float* work) {
+  constexpr int R = bundle_rows(kNd);
+  static_assert(R <= kMaxBundle, "work holds kMaxBundle splits of scores");
+  const int64_t group = p.Hq / p.Hkv;
+  auto kv_of = [&](int64_t row) {
+    const int64_t b = row / (p.Tq * p.Hq), h = (row / p.Tq) % p.Hq;
+    return b * p.Hkv + h / group;
+  };
+  for (int64_t row = row0; row < row1;) {
+    int nr = 1;
+    while (nr < R && row + nr < row1 && kv_of(row + nr) == kv_of(row)) ++nr;
+    attention_bundle<T, kNd, R>(p, row, nr, work);
+    row += nr;
+  }
+}
+
+#define LOCKSTEP_ATTENTION_ARGS (const Problem& p, int64_t r0, int64_t r1, float* work)
+// Any head dim, on every ISA.
+LOCKSTEP_LANES_DISPATCH(void, attention_f32_any, LOCKSTEP_ATTENTION_ARGS, (p, r0, r1, work),
+                        (attention_rows_body<float, 0>(p, r0, r1, work)))
+LOCKSTEP_LANES_DISPATCH(void, attention_bf16_any, LOCKSTEP_ATTENTION_ARGS, (p, r0, r1, work),
+                        (attention_rows_body<BF16, 0>(p, r0, r1, work)))
+// Head dims of 64 and 128 (D == Dv), the same definition with the chunk
+// count known to the compiler (accumulators in registers); AVX-512 and AVX2
+// only, as the baseline path is a fallback, not a fast path.
+#define LOCKSTEP_ATTENTION_FIXED(NAME, T, ND)                                                             \
+  __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) void NAME##_avx512 LOCKSTEP_ATTENTION_ARGS { \
+    attention_rows_body<T, ND>(p, r0, r1, work);                                                          \
+  }                                                                                                       \
+  __attribute__((target("avx2,fma"))) void NAME##_avx2 LOCKSTEP_ATTENTION_ARGS {                          \
+    attention_rows_body<T, ND>(p, r0, r1, work);                                                          \
+  }
+LOCKSTEP_ATTENTION_FIXED(attention_f32_d64, float, 4)
+LOCKSTEP_ATTENTION_FIXED(attention_f32_d128, float, 8)
+LOCKSTEP_ATTENTION_FIXED(attention_bf16_d64, BF16, 4)
+LOCKSTEP_ATTENTION_FIXED(attention_bf16_d128, BF16, 8)
+#undef LOCKSTEP_ATTENTION_FIXED
+#undef LOCKSTEP_ATTENTION_ARGS
+
 void run_rows(const Problem& p, bool bf16, int64_t r0, int64_t r1, float* work) {
-  const int64_t d = p.D == p.Dv ? p.D : 0;
+  using lanes::Isa;
+  const Isa isa = lanes::active_isa();
+  const int64_t d = isa == Isa::baseline || p.D != p.Dv ? 0 : p.D;
+  const bool avx512 = isa == Isa::avx512;
   if (!bf16) {
-    if (d == 64) return attention_f32_d64(p, r0, r1, work);
-    if (d == 128) return attention_f32_d128(p, r0, r1, work);
+    if (d == 64) return avx512 ? attention_f32_d64_avx512(p, r0, r1, work) : attention_f32_d64_avx2(p, r0, r1, work);
+    if (d == 128)
+      return avx512 ? attention_f32_d128_avx512(p, r0, r1, work) : attention_f32_d128_avx2(p, r0, r1, work);
     return attention_f32_any(p, r0, r1, work);
   }
-  if (d == 64) return attention_bf16_d64(p, r0, r1, work);
-  if (d == 128) return attention_bf16_d128(p, r0, r1, work);
+  if (d == 64) return avx512 ? attention_bf16_d64_avx512(p, r0, r1, work) : attention_bf16_d64_avx2(p, r0, r1, work);
+  if (d == 128)
+    return avx512 ? attention_bf16_d128_avx512(p, r0, r1, work) : attention_bf16_d128_avx2(p, r0, r1, work);
   return attention_bf16_any(p, r0, r1, work);
 }
 
@@ -334,7 +434,7 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   // A row costs about Tk * (D + Dv) multiply-adds; aim for ~64K per task.
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, p.Tk * (p.D + p.Dv)));
   at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<float> work(static_cast<size_t>(kSplit));
+    std::vector<float> work(static_cast<size_t>(kMaxBundle * kSplit));
     run_rows(p, bf16, r0, r1, work.data());
   });
   return out;

@@ -1,12 +1,12 @@
 // The 16-lane reduction order shared by lockstep's CPU row kernels
 // (softmax, sums, norms, attention), and the one exp/log they all use.
 //
-// THE ORDER. A reduction over a row x[0..n) runs 16 lanes: lane l combines,
-// in increasing index, the elements with index = l (mod 16), starting from
-// +0 (for max: from -inf). The lanes are then folded by a fixed pairwise
-// tree: a[l] += a[l + 8] (l < 8), a[l] += a[l + 4] (l < 4), a[l] += a[l + 2]
-// (l < 2), a[0] += a[1]. A sum of products is one fma per element
-// (acc_l = fma(x, y, acc_l), as in the GEMM); a plain sum is one add.
+// THE ORDER. A sum over a row x[0..n) runs 16 lanes: lane l adds, in
+// increasing index, the elements with index = l (mod 16), starting from +0.
+// The lanes are then folded by a fixed pairwise tree: a[l] += a[l + 8]
+// (l < 8), a[l] += a[l + 4] (l < 4), a[l] += a[l + 2] (l < 2), a[0] += a[1].
+// A sum of products is one fma per element (acc_l = fma(x, y, acc_l), as in
+// the GEMM); a plain sum is one add. (Maxima are exact: see row_max.)
 // The order depends on n only: not on the number of rows, the thread that
 // runs the row, or the ISA. Elements that contribute exactly +0 (masked
 // keys, the zero padding of a tail) change nothing, because a lane that
@@ -130,12 +130,13 @@ LOCKSTEP_LANES_INLINE float tree_max(F16 v) {
 
 // exp, lockstep's own, used by every path (never libm on one path and a
 // vector library on another). x = n ln2 + r with n = round(x / ln2) and
-// |r| <= ln2/2 (Cody-Waite: ln2_hi has 9 significant bits, so n * ln2_hi is
-// exact); e^r is the degree-7 Taylor polynomial (truncation < 0.05 ulp),
-// evaluated by Horner with separate multiplies and adds; 2^n is applied as
-// two exact power-of-two factors so that n in [-150, 128] needs no special
-// case: overflow gives +inf and underflow 0 or a subnormal through IEEE
-// multiplication. About 2 ulp from the true value.
+// |r| <= ln2/2, r = fma(-n, ln2_lo, fma(-n, ln2_hi, x)); e^r is the
+// degree-7 Taylor polynomial (truncation < 0.05 ulp) by Horner, one fma per
+// step; 2^n is applied as two exact power-of-two factors so that n in
+// [-150, 128] needs no special case: overflow gives +inf and underflow 0 or
+// a subnormal through IEEE multiplication. Within 0.86 ulp of the true
+// value on the test grid (tests/kernels/reductions_test.cpp).
+// (fma16 is an exact fma on every path, so this is one definition.)
 LOCKSTEP_LANES_INLINE F16 exp16(F16 x) {
   const F16 magic = splat(12582912.0f);  // 1.5 * 2^23: adding it rounds to an integer
   F16 xc = x < -104.0f ? splat(-104.0f) : x;
@@ -143,15 +144,16 @@ LOCKSTEP_LANES_INLINE F16 exp16(F16 x) {
   F16 t = xc * 1.44269504088896341f + magic;
   F16 n = t - magic;
   I16 ni = (I16)t - (I16)magic;
-  F16 r = (xc - n * 0.693359375f) - n * -2.12194440e-4f;
+  F16 r = fma16(-n, splat(0.693359375f), xc);
+  r = fma16(-n, splat(-2.12194440e-4f), r);
   F16 p = splat(1.0f / 5040.0f);
-  p = p * r + 1.0f / 720.0f;
-  p = p * r + 1.0f / 120.0f;
-  p = p * r + 1.0f / 24.0f;
-  p = p * r + 1.0f / 6.0f;
-  p = p * r + 0.5f;
-  p = p * r + 1.0f;
-  p = p * r + 1.0f;
+  p = fma16(p, r, splat(1.0f / 720.0f));
+  p = fma16(p, r, splat(1.0f / 120.0f));
+  p = fma16(p, r, splat(1.0f / 24.0f));
+  p = fma16(p, r, splat(1.0f / 6.0f));
+  p = fma16(p, r, splat(0.5f));
+  p = fma16(p, r, splat(1.0f));
+  p = fma16(p, r, splat(1.0f));
   I16 half = ni >> 1;
   F16 scale1 = (F16)((half + 127) << 23);
   F16 scale2 = (F16)((ni - half + 127) << 23);
@@ -203,13 +205,20 @@ LOCKSTEP_LANES_INLINE float row_sum(const T* x, int64_t n) {
   if (i < n) acc += load_tail(x + i, n - i, 0.0f);
   return tree_sum(acc);
 }
+// The maximum of the non-NaN elements (-inf if none), with -0 returned as
+// +0. A max is exact, and without the sign of zero it is a function of the
+// set of values alone, so unlike a sum it may use any order: four
+// accumulators here, to keep the compare chain off the critical path.
 template <class T>
 LOCKSTEP_LANES_INLINE float row_max(const T* x, int64_t n) {
-  F16 acc = splat(-__builtin_inff());
+  F16 acc[4] = {splat(-__builtin_inff()), splat(-__builtin_inff()), splat(-__builtin_inff()),
+                splat(-__builtin_inff())};
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes) acc = max16(acc, load16(x + i));
-  if (i < n) acc = max16(acc, load_tail(x + i, n - i, -__builtin_inff()));
-  return tree_max(acc);
+  for (; i + 4 * kLanes <= n; i += 4 * kLanes)
+    for (int a = 0; a < 4; ++a) acc[a] = max16(acc[a], load16(x + i + a * kLanes));
+  for (; i + kLanes <= n; i += kLanes) acc[0] = max16(acc[0], load16(x + i));
+  if (i < n) acc[0] = max16(acc[0], load_tail(x + i, n - i, -__builtin_inff()));
+  return tree_max(max16(max16(acc[0], acc[1]), max16(acc[2], acc[3]))) + 0.0f;
 }
 // sum of (x - center)^2, one fma per element.
 template <class T>

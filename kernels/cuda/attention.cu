@@ -28,6 +28,7 @@
 // over (batch, kv head, split); the combine is a second, small kernel.
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <cuda_fp16.h>
 
 #include <algorithm>
 #include <cmath>
@@ -78,19 +79,54 @@ constexpr int chunk_width() {
   return static_cast<int>(16 / sizeof(T));
 }
 
-// W consecutive elements starting at c * W as floats (0 past n).
+// Chunk c of a row: W consecutive elements from c * W. Fetching and
+// converting are separate so that a batch of fetches is in flight before the
+// first use; kVec fetches 16 raw bytes, otherwise W floats (0 past n).
 template <typename T, bool kVec>
-__device__ __forceinline__ void load_chunk(const T* __restrict__ row, int64_t c, int64_t n, float* out) {
+struct Chunk {
+  float v[chunk_width<T>()];
+};
+template <typename T>
+struct Chunk<T, true> {
+  uint4 raw;
+};
+
+template <typename T, bool kVec>
+__device__ __forceinline__ Chunk<T, kVec> fetch(const T* __restrict__ row, int64_t c, int64_t n) {
   constexpr int W = chunk_width<T>();
-  const int64_t base = c * W;
+  Chunk<T, kVec> ch;
   if constexpr (kVec) {
-    alignas(16) T vals[W];
-    *reinterpret_cast<uint4*>(vals) = __ldg(reinterpret_cast<const uint4*>(row + base));
-#pragma unroll
-    for (int e = 0; e < W; ++e) out[e] = static_cast<float>(vals[e]);
+    ch.raw = __ldg(reinterpret_cast<const uint4*>(row + c * W));
   } else {
 #pragma unroll
-    for (int e = 0; e < W; ++e) out[e] = base + e < n ? static_cast<float>(row[base + e]) : 0.0f;
+    for (int e = 0; e < W; ++e) ch.v[e] = c * W + e < n ? static_cast<float>(row[c * W + e]) : 0.0f;
+  }
+  return ch;
+}
+
+__device__ __forceinline__ void unpack_word(uint32_t w, float* out, const c10::BFloat16*) {
+  out[0] = __uint_as_float(w << 16);  // bf16 -> fp32 is exact: the high half of the word
+  out[1] = __uint_as_float(w & 0xffff0000u);
+}
+__device__ __forceinline__ void unpack_word(uint32_t w, float* out, const c10::Half*) {
+  out[0] = __half2float(__ushort_as_half(static_cast<unsigned short>(w & 0xffffu)));
+  out[1] = __half2float(__ushort_as_half(static_cast<unsigned short>(w >> 16)));
+}
+__device__ __forceinline__ void unpack_word(uint32_t w, float* out, const float*) { out[0] = __uint_as_float(w); }
+
+template <typename T, bool kVec>
+__device__ __forceinline__ void unpack(const Chunk<T, kVec>& ch, float* out) {
+  constexpr int W = chunk_width<T>();
+  if constexpr (kVec) {
+    constexpr int per_word = W / 4;
+    const T* tag = nullptr;
+    unpack_word(ch.raw.x, out, tag);
+    unpack_word(ch.raw.y, out + per_word, tag);
+    unpack_word(ch.raw.z, out + 2 * per_word, tag);
+    unpack_word(ch.raw.w, out + 3 * per_word, tag);
+  } else {
+#pragma unroll
+    for (int e = 0; e < W; ++e) out[e] = ch.v[e];
   }
 }
 
@@ -106,6 +142,9 @@ __device__ __forceinline__ TileRows tile_rows(const Params& p, int64_t tile) {
 template <typename T, int QT, bool kVec>
 __global__ void __launch_bounds__(kThreads) attention_split(Params p) {
   constexpr int W = chunk_width<T>();
+  // Loads in flight per thread: deeper for the few-row (decode) shapes,
+  // where registers are plentiful and memory latency is the whole story.
+  constexpr int kUnroll = QT <= 2 ? 8 : 4;
   __shared__ float q_s[QT][kMaxHeadDim];
   __shared__ float p_s[QT][kSplit];
   __shared__ float red_s[kWarps][QT];
@@ -164,16 +203,24 @@ __global__ void __launch_bounds__(kThreads) attention_split(Params p) {
   if (in_range) {
     const T* krow = static_cast<const T*>(p.k) + tr.b * p.ks[0] + tr.hk * p.ks[1] + kpos * p.ks[2];
     const int64_t chunks = (p.D + W - 1) / W;
-#pragma unroll 4
-    for (int64_t c = 0; c < chunks; ++c) {
-      float kv[W];
-      load_chunk<T, kVec>(krow, c, p.D, kv);
+    for (int64_t c0 = 0; c0 < chunks; c0 += kUnroll) {
+      Chunk<T, kVec> kc[kUnroll];
 #pragma unroll
-      for (int e = 0; e < W; ++e) {
-        const int64_t d = c * W + e;
-        if (d < p.D) {
+      for (int u = 0; u < kUnroll; ++u) {
+        if (c0 + u < chunks) kc[u] = fetch<T, kVec>(krow, c0 + u, p.D);
+      }
 #pragma unroll
-          for (int r = 0; r < QT; ++r) s[r] = fmaf(q_s[r][d], kv[e], s[r]);
+      for (int u = 0; u < kUnroll; ++u) {
+        if (c0 + u >= chunks) break;
+        float kv[W];
+        unpack<T, kVec>(kc[u], kv);
+#pragma unroll
+        for (int e = 0; e < W; ++e) {
+          const int64_t d = (c0 + u) * W + e;
+          if (kVec || d < p.D) {  // kVec: D is a multiple of W
+#pragma unroll
+            for (int r = 0; r < QT; ++r) s[r] = fmaf(q_s[r][d], kv[e], s[r]);
+          }
         }
       }
     }
@@ -258,16 +305,26 @@ __global__ void __launch_bounds__(kThreads) attention_split(Params p) {
   if (g < groups) {
     const T* vbase = static_cast<const T*>(p.v) + tr.b * p.vs[0] + tr.hk * p.vs[1];
     const int limit = static_cast<int>(std::min<int64_t>(kSplit, p.Tk - key0));
-#pragma unroll 4
-    for (int j = g; j < limit; j += groups) {
-      float vv[W];
-      load_chunk<T, kVec>(vbase + (key0 + j) * p.vs[2], c, p.Dv, vv);
+    for (int j0 = g; j0 < limit; j0 += groups * kUnroll) {
+      Chunk<T, kVec> vc[kUnroll];
 #pragma unroll
-      for (int r = 0; r < QT; ++r) {
-        const float pr = p_s[r][j];
-        if (pr != -INFINITY) {
+      for (int u = 0; u < kUnroll; ++u) {
+        const int j = j0 + u * groups;
+        if (j < limit) vc[u] = fetch<T, kVec>(vbase + (key0 + j) * p.vs[2], c, p.Dv);
+      }
 #pragma unroll
-          for (int e = 0; e < W; ++e) acc[r][e] = fmaf(pr, vv[e], acc[r][e]);
+      for (int u = 0; u < kUnroll; ++u) {
+        const int j = j0 + u * groups;  // increasing j: the order of part_{g,d}
+        if (j >= limit) break;
+        float vv[W];
+        unpack<T, kVec>(vc[u], vv);
+#pragma unroll
+        for (int r = 0; r < QT; ++r) {
+          const float pr = p_s[r][j];
+          if (pr != -INFINITY) {
+#pragma unroll
+            for (int e = 0; e < W; ++e) acc[r][e] = fmaf(pr, vv[e], acc[r][e]);
+          }
         }
       }
     }

@@ -236,9 +236,10 @@ PinnedPlan build_plan(const PlanKey& key) {
     auto found = applicable_cache.find({cand, rung});
     if (found != applicable_cache.end()) return found->second;
     bool ok = true;
-    std::vector<int64_t> batches = {1};
-    if (key.batched) batches = {1, 7, kMaxBatchPerCall};
     for (int64_t m : probe_ms_for_rung(rung)) {
+      // Batched keys: also the largest batch of one call, up to M = 4096.
+      std::vector<int64_t> batches = {1};
+      if (key.batched) batches = m <= 4096 ? std::vector<int64_t>{1, 7, kMaxBatchPerCall} : std::vector<int64_t>{1, 7};
       for (int64_t batch : batches) {
         Descriptors d = selection_descriptors(key, m, batch);
         ok = ok && accepts(handle, d, pinned.candidates[static_cast<size_t>(cand)].algo);

@@ -3,10 +3,12 @@
 // prefill in one shot, decode against the KV prefix, and chunked prefill
 // give the same bits for a position; accuracy against float64; stock SDPA
 // drifts on both counts; masks, GQA, empty and fully masked rows.
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <cmath>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -248,6 +250,34 @@ TEST(Attention, MasksCausalityAndGqaAreOneDefinition) {
   EXPECT_EQ(cpu::sdpa(x.q, x.k, v48, std::nullopt, false, std::nullopt, true).size(-1), 48);
 }
 
+struct ThreadCount {
+  explicit ThreadCount(int n) : saved(at::get_num_threads()) { at::set_num_threads(n); }
+  ~ThreadCount() { at::set_num_threads(saved); }
+  int saved;
+};
+
+// Rows are computed in bundles that share K/V reads, cut differently by the
+// thread split; head dims 64 and 128 run a specialised copy of the
+// definition. None of this may show in the bits: the thread count does not
+// matter, and zero-padding the head dim (which takes the generic copy)
+// leaves the first D outputs unchanged.
+TEST(Attention, ThreadsBundlesAndHeadDimCopiesAreOneDefinition) {
+  for (at::ScalarType dt : {at::kFloat, at::kBFloat16}) {
+    for (int64_t d : {64, 128}) {
+      const Qkv x = random_qkv(2, 6, 2, 13, 600, d, dt, 71 + d);
+      const at::Tensor all = attend(x.q, x.k, x.v, std::nullopt, true);
+      {
+        ThreadCount one(1);
+        EXPECT_TRUE(testing::bits_equal(attend(x.q, x.k, x.v, std::nullopt, true), all)) << dt << " D" << d;
+      }
+      auto pad = [](const at::Tensor& t) { return at::constant_pad_nd(t, {0, 16}); };
+      const double scale = 1.0 / std::sqrt(static_cast<double>(d));
+      const at::Tensor padded = cpu::sdpa(pad(x.q), pad(x.k), pad(x.v), std::nullopt, true, scale, true);
+      EXPECT_TRUE(testing::bits_equal(padded.slice(-1, 0, d), all)) << dt << " D" << d << " padded by 16";
+    }
+  }
+}
+
 TEST(Attention, FullyMaskedRowsAndNoKeysGiveZeros) {
   const Qkv x = random_qkv(1, 2, 2, 3, 20, 16, at::kFloat, 41);
   at::Tensor keep = at::ones({3, 20}, at::kBool);
@@ -261,17 +291,20 @@ TEST(Attention, FullyMaskedRowsAndNoKeysGiveZeros) {
   EXPECT_EQ(attend(time_slice(x.q, 0, 0), x.k, x.v).numel(), 0);
 }
 
+// AVX-512, AVX2 and the baseline (which always takes the generic copy).
 TEST(Attention, IsaVariantsGiveTheSameBits) {
-  for (at::ScalarType dt : {at::kFloat, at::kBFloat16}) {
-    const Qkv x = random_qkv(2, 4, 2, 30, 600, 80, dt, 51);
-    lanes::force_isa(lanes::Isa::baseline);
-    const at::Tensor base = attend(x.q, x.k, x.v, std::nullopt, true);
-    for (lanes::Isa isa : {lanes::Isa::avx2, lanes::Isa::avx512}) {
-      if (!lanes::force_isa(isa)) continue;
-      EXPECT_TRUE(testing::bits_equal(attend(x.q, x.k, x.v, std::nullopt, true), base)) << dt << " " << lanes::isa_name(isa);
+  for (at::ScalarType dt : {at::kFloat, at::kBFloat16})
+    for (int64_t d : {64, 80, 128}) {
+      const Qkv x = random_qkv(2, 4, 2, 30, 600, d, dt, 51 + d);
+      lanes::force_isa(lanes::Isa::baseline);
+      const at::Tensor base = attend(x.q, x.k, x.v, std::nullopt, true);
+      for (lanes::Isa isa : {lanes::Isa::avx2, lanes::Isa::avx512}) {
+        if (!lanes::force_isa(isa)) continue;
+        EXPECT_TRUE(testing::bits_equal(attend(x.q, x.k, x.v, std::nullopt, true), base))
+            << dt << " D" << d << " " << lanes::isa_name(isa);
+      }
+      lanes::reset_isa();
     }
-    lanes::reset_isa();
-  }
 }
 
 TEST(Attention, RejectsWhatItDoesNotImplement) {

@@ -6,6 +6,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <gtest/gtest.h>
 
+#include <iostream>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -18,6 +19,8 @@
 
 namespace lockstep::kernels::cuda {
 namespace {
+
+namespace ours = ::lockstep::kernels::cuda;
 
 using testing::bits_equal;
 using testing::check_rows_invariant;
@@ -93,7 +96,7 @@ TEST_P(CudaGemm, RowsAreBatchInvariant) {
   const GemmCase& c = GetParam();
   const at::Tensor b = make_b(c, 1);
   const at::Tensor pool = at::randn({64, c.k}, cuda_opts(c.dtype));
-  EXPECT_TRUE(check_rows_invariant([&](const at::Tensor& a) { return mm(a, b); }, pool, batch_sizes(c.max_m)));
+  EXPECT_TRUE(check_rows_invariant([&](const at::Tensor& a) { return ours::mm(a, b); }, pool, batch_sizes(c.max_m)));
 }
 
 TEST_P(CudaGemm, AddmmRowsAreBatchInvariant) {
@@ -102,7 +105,7 @@ TEST_P(CudaGemm, AddmmRowsAreBatchInvariant) {
   const at::Tensor b = make_b(c, 2);
   const at::Tensor bias = at::randn({c.n}, cuda_opts(c.dtype));
   const at::Tensor pool = at::randn({48, c.k}, cuda_opts(c.dtype));
-  EXPECT_TRUE(check_rows_invariant([&](const at::Tensor& a) { return addmm(bias, a, b, 1.0, 1.0); }, pool,
+  EXPECT_TRUE(check_rows_invariant([&](const at::Tensor& a) { return ours::addmm(bias, a, b, 1.0, 1.0); }, pool,
                                    batch_sizes(std::min<int64_t>(c.max_m, 1024))));
 }
 
@@ -114,13 +117,13 @@ TEST_P(CudaGemm, MatchesFloat64) {
   for (int64_t m : {int64_t{1}, int64_t{5}, int64_t{64}, int64_t{333}}) {
     const at::Tensor a = at::randn({m, c.k}, cuda_opts(c.dtype));
     const at::Tensor ref = at::mm(a.to(at::kDouble), b.to(at::kDouble));
-    const at::Tensor got = mm(a, b);
+    const at::Tensor got = ours::mm(a, b);
     ASSERT_EQ(got.scalar_type(), c.dtype);
     ASSERT_EQ(got.sizes(), (std::vector<int64_t>{m, c.n}));
     EXPECT_FALSE(got.isnan().any().item<bool>()) << "M=" << m;
     EXPECT_LT(relative_inf_error(got, ref), tolerance(c.dtype)) << "M=" << m;
     const at::Tensor ref_add = ref * 0.5 + bias.to(at::kDouble) * 2.0;
-    EXPECT_LT(relative_inf_error(addmm(bias, a, b, 2.0, 0.5), ref_add), tolerance(c.dtype)) << "addmm M=" << m;
+    EXPECT_LT(relative_inf_error(ours::addmm(bias, a, b, 2.0, 0.5), ref_add), tolerance(c.dtype)) << "addmm M=" << m;
   }
 }
 
@@ -132,7 +135,7 @@ TEST(CudaGemmPlan, StandardShapesUseCublasLt) {
   // Print the plans (the GPU run's log shows which algorithm serves which M).
   for (const GemmCase& c : gemm_cases()) {
     const at::Tensor b = make_b(c, 4);
-    (void)mm(at::randn({3, c.k}, cuda_opts(c.dtype)), b);
+    (void)ours::mm(at::randn({3, c.k}, cuda_opts(c.dtype)), b);
   }
   const std::string plans = gemm::describe_plans();
   std::cout << plans;
@@ -154,18 +157,18 @@ TEST(CudaGemmLayouts, CopiedAGivesTheSameBits) {
   at::manual_seed(5);
   const at::Tensor w = at::randn({576, 576}, cuda_opts(at::kBFloat16));
   const at::Tensor a = at::randn({40, 576}, cuda_opts(at::kBFloat16));
-  const at::Tensor want = mm(a, w.t());
+  const at::Tensor want = ours::mm(a, w.t());
   // A transposed in memory, and A at a 2-byte offset: both are copied to a
   // fresh row-major tensor, which must not change the algorithm or the bits.
   const at::Tensor a_t = a.t().contiguous().t();
-  EXPECT_TRUE(bits_equal(mm(a_t, w.t()), want));
+  EXPECT_TRUE(bits_equal(ours::mm(a_t, w.t()), want));
   const at::Tensor wide = at::randn({40, 577}, cuda_opts(at::kBFloat16));
   wide.narrow(1, 1, 576).copy_(a);
-  EXPECT_TRUE(bits_equal(mm(wide.narrow(1, 1, 576), w.t()), want));
+  EXPECT_TRUE(bits_equal(ours::mm(wide.narrow(1, 1, 576), w.t()), want));
   // A row of a padded buffer (ld > K) keeps its bits too.
   const at::Tensor padded = at::zeros({40, 640}, cuda_opts(at::kBFloat16));
   padded.narrow(1, 0, 576).copy_(a);
-  EXPECT_TRUE(bits_equal(mm(padded.narrow(1, 0, 576), w.t()), want));
+  EXPECT_TRUE(bits_equal(ours::mm(padded.narrow(1, 0, 576), w.t()), want));
 }
 
 TEST(CudaGemmLayouts, StridedBIsCorrect) {
@@ -175,19 +178,19 @@ TEST(CudaGemmLayouts, StridedBIsCorrect) {
   const at::Tensor b = big.slice(1, 0, 200, 2);  // [128, 100] with column stride 2
   const at::Tensor a = at::randn({9, 128}, cuda_opts(at::kFloat));
   const at::Tensor ref = at::mm(a.to(at::kDouble), b.to(at::kDouble));
-  EXPECT_LT(relative_inf_error(mm(a, b), ref), 1e-5);
+  EXPECT_LT(relative_inf_error(ours::mm(a, b), ref), 1e-5);
 }
 
 TEST(CudaGemmEdges, EmptyAndZeroK) {
   SKIP_WITHOUT_GPU();
   const at::Tensor a0 = at::randn({0, 16}, cuda_opts(at::kBFloat16));
   const at::Tensor b = at::randn({16, 8}, cuda_opts(at::kBFloat16));
-  EXPECT_EQ(mm(a0, b).sizes(), (std::vector<int64_t>{0, 8}));
+  EXPECT_EQ(ours::mm(a0, b).sizes(), (std::vector<int64_t>{0, 8}));
   const at::Tensor ak = at::randn({3, 0}, cuda_opts(at::kFloat));
   const at::Tensor bk = at::randn({0, 5}, cuda_opts(at::kFloat));
-  EXPECT_TRUE(at::equal(mm(ak, bk).cpu(), at::zeros({3, 5})));
+  EXPECT_TRUE(at::equal(ours::mm(ak, bk).cpu(), at::zeros({3, 5})));
   const at::Tensor bias = at::full({5}, 2.0f, cuda_opts(at::kFloat));
-  EXPECT_TRUE(at::equal(addmm(bias, ak, bk, 0.5, 1.0).cpu(), at::full({3, 5}, 1.0f)));
+  EXPECT_TRUE(at::equal(ours::addmm(bias, ak, bk, 0.5, 1.0).cpu(), at::full({3, 5}, 1.0f)));
 }
 
 TEST(CudaGemmEdges, BetaZeroIgnoresNanBias) {
@@ -195,14 +198,14 @@ TEST(CudaGemmEdges, BetaZeroIgnoresNanBias) {
   const at::Tensor bias = at::full({8}, std::numeric_limits<float>::quiet_NaN(), cuda_opts(at::kFloat));
   const at::Tensor a = at::randn({4, 16}, cuda_opts(at::kFloat));
   const at::Tensor b = at::randn({16, 8}, cuda_opts(at::kFloat));
-  EXPECT_FALSE(addmm(bias, a, b, 0.0, 1.0).isnan().any().item<bool>());
+  EXPECT_FALSE(ours::addmm(bias, a, b, 0.0, 1.0).isnan().any().item<bool>());
 }
 
 TEST(CudaGemmEdges, Float64UsesTheOwnKernel) {
   SKIP_WITHOUT_GPU();
   const at::Tensor a = at::randn({17, 33}, cuda_opts(at::kDouble));
   const at::Tensor b = at::randn({33, 9}, cuda_opts(at::kDouble));
-  EXPECT_LT(relative_inf_error(mm(a, b), at::mm(a, b)), 1e-12);
+  EXPECT_LT(relative_inf_error(ours::mm(a, b), at::mm(a, b)), 1e-12);
 }
 
 TEST(CudaGemmFallback, InvariantAndAccurate) {
@@ -229,11 +232,11 @@ TEST(CudaBmm, EachMatrixIsIndependentOfTheBatch) {
     at::manual_seed(8);
     const at::Tensor a = at::randn({12, 33, 64}, cuda_opts(t));
     const at::Tensor b = at::randn({12, 64, 128}, cuda_opts(t));
-    const at::Tensor all = bmm(a, b);
+    const at::Tensor all = ours::bmm(a, b);
     for (int64_t i : {int64_t{0}, int64_t{5}, int64_t{11}}) {
-      EXPECT_TRUE(bits_equal(all[i], bmm(a.narrow(0, i, 1), b.narrow(0, i, 1))[0])) << t << " matrix " << i;
+      EXPECT_TRUE(bits_equal(all[i], ours::bmm(a.narrow(0, i, 1), b.narrow(0, i, 1))[0])) << t << " matrix " << i;
       // Rows too: one row of matrix i alone.
-      EXPECT_TRUE(bits_equal(all[i].narrow(0, 7, 1), bmm(a.narrow(0, i, 1).narrow(1, 7, 1), b.narrow(0, i, 1))[0]))
+      EXPECT_TRUE(bits_equal(all[i].narrow(0, 7, 1), ours::bmm(a.narrow(0, i, 1).narrow(1, 7, 1), b.narrow(0, i, 1))[0]))
           << t << " matrix " << i;
     }
     const at::Tensor ref = at::bmm(a.to(at::kDouble), b.to(at::kDouble));
@@ -266,8 +269,8 @@ TEST(CudaGemmStock, DriftsWithBatchSize) {
   std::cout << "stock drift: " << seen.str() << "\n";
   EXPECT_TRUE(drift) << "stock cuBLAS showed no batch drift: " << seen.str();
   // ... and ours does not drift on the very same inputs.
-  EXPECT_TRUE(bits_equal(mm(a, b).narrow(0, 0, 1), mm(a.narrow(0, 0, 1), b)));
-  EXPECT_TRUE(bits_equal(mm(ab.narrow(0, 0, 16), bb).narrow(0, 0, 1), mm(ab.narrow(0, 0, 1), bb)));
+  EXPECT_TRUE(bits_equal(ours::mm(a, b).narrow(0, 0, 1), ours::mm(a.narrow(0, 0, 1), b)));
+  EXPECT_TRUE(bits_equal(ours::mm(ab.narrow(0, 0, 16), bb).narrow(0, 0, 1), ours::mm(ab.narrow(0, 0, 1), bb)));
 }
 
 }  // namespace

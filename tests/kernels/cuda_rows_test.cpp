@@ -19,6 +19,8 @@
 namespace lockstep::kernels::cuda {
 namespace {
 
+namespace ours = ::lockstep::kernels::cuda;
+
 using testing::bits_equal;
 using testing::check_rows_invariant;
 using testing::relative_inf_error;
@@ -49,18 +51,18 @@ std::vector<RowOp> row_ops(int64_t length, at::ScalarType t) {
   const at::Tensor wd = w.to(at::kDouble), bd = b.to(at::kDouble);
   const std::vector<int64_t> shape = {length};
   return {
-      {"softmax", [](const at::Tensor& x) { return softmax(x, -1, false); },
+      {"softmax", [](const at::Tensor& x) { return ours::softmax(x, -1, false); },
        [](const at::Tensor& x) { return at::softmax(x, -1); }},
-      {"log_softmax", [](const at::Tensor& x) { return log_softmax(x, -1, false); },
+      {"log_softmax", [](const at::Tensor& x) { return ours::log_softmax(x, -1, false); },
        [](const at::Tensor& x) { return at::log_softmax(x, -1); }},
-      {"sum", [](const at::Tensor& x) { return sum(x, std::vector<int64_t>{-1}, true, std::nullopt); },
+      {"sum", [](const at::Tensor& x) { return ours::sum(x, std::vector<int64_t>{-1}, true, std::nullopt); },
        [](const at::Tensor& x) { return x.sum(-1, true); }},
-      {"mean", [](const at::Tensor& x) { return mean(x, std::vector<int64_t>{-1}, true, std::nullopt); },
+      {"mean", [](const at::Tensor& x) { return ours::mean(x, std::vector<int64_t>{-1}, true, std::nullopt); },
        [](const at::Tensor& x) { return x.mean(-1, true); }},
       {"layer_norm",
-       [=](const at::Tensor& x) { return std::get<0>(layer_norm(x, shape, w, b, 1e-5)); },
+       [=](const at::Tensor& x) { return std::get<0>(ours::layer_norm(x, shape, w, b, 1e-5)); },
        [=](const at::Tensor& x) { return at::layer_norm(x, shape, wd, bd, 1e-5); }},
-      {"rms_norm", [=](const at::Tensor& x) { return std::get<0>(rms_norm(x, shape, w, 1e-6)); },
+      {"rms_norm", [=](const at::Tensor& x) { return std::get<0>(ours::rms_norm(x, shape, w, 1e-6)); },
        [=](const at::Tensor& x) { return x * at::rsqrt(x.pow(2).mean(-1, true) + 1e-6) * wd; }},
   };
 }
@@ -124,25 +126,25 @@ TEST(CudaRowsSemantics, MatchStockShapesAndDtypes) {
   SKIP_WITHOUT_GPU();
   const at::Tensor x = at::randn({2, 3, 64}, cuda_opts(at::kBFloat16));
   const at::Tensor w = at::randn({64}, cuda_opts(at::kBFloat16));
-  const auto ours = layer_norm(x, {64}, w, w, 1e-5);
+  const auto mine = ours::layer_norm(x, {64}, w, w, 1e-5);
   const auto stock = at::native_layer_norm(x, {64}, w, w, 1e-5);
   for (int i = 0; i < 3; ++i) {
-    const at::Tensor& o = i == 0 ? std::get<0>(ours) : i == 1 ? std::get<1>(ours) : std::get<2>(ours);
+    const at::Tensor& o = i == 0 ? std::get<0>(mine) : i == 1 ? std::get<1>(mine) : std::get<2>(mine);
     const at::Tensor& s = i == 0 ? std::get<0>(stock) : i == 1 ? std::get<1>(stock) : std::get<2>(stock);
     EXPECT_EQ(o.sizes(), s.sizes()) << "layer_norm output " << i;
     EXPECT_EQ(o.scalar_type(), s.scalar_type()) << "layer_norm output " << i;
   }
-  const auto rms = rms_norm(x, {3, 64}, std::nullopt, std::nullopt);
+  const auto rms = ours::rms_norm(x, {3, 64}, std::nullopt, std::nullopt);
   const auto rms_stock = at::_fused_rms_norm(x, {3, 64}, std::nullopt, std::nullopt);
   EXPECT_EQ(std::get<1>(rms).sizes(), std::get<1>(rms_stock).sizes());
   EXPECT_EQ(std::get<1>(rms).scalar_type(), std::get<1>(rms_stock).scalar_type());
   EXPECT_LT(relative_inf_error(std::get<0>(rms), std::get<0>(rms_stock)), 1e-2);
 
-  const at::Tensor h = softmax(x, 1, true);
+  const at::Tensor h = ours::softmax(x, 1, true);
   EXPECT_EQ(h.scalar_type(), at::kFloat);
   EXPECT_LT(relative_inf_error(h, at::_softmax(x, 1, true)), 1e-5);
-  EXPECT_LT(relative_inf_error(log_softmax(x, 0, false), at::_log_softmax(x, 0, false)), 1e-2);
-  EXPECT_TRUE(log_softmax(x, 0, false).is_contiguous());
+  EXPECT_LT(relative_inf_error(ours::log_softmax(x, 0, false), at::_log_softmax(x, 0, false)), 1e-2);
+  EXPECT_TRUE(ours::log_softmax(x, 0, false).is_contiguous());
 }
 
 TEST(CudaRowsSemantics, SumAndMeanOverDims) {
@@ -151,22 +153,22 @@ TEST(CudaRowsSemantics, SumAndMeanOverDims) {
   const std::vector<std::vector<int64_t>> dim_sets = {{0}, {1}, {2}, {0, 2}, {-1, 0}, {}};
   for (const auto& dims : dim_sets) {
     for (bool keep : {false, true}) {
-      const at::Tensor s = sum(x, dims, keep, std::nullopt);
+      const at::Tensor s = ours::sum(x, dims, keep, std::nullopt);
       const at::Tensor ref = x.to(at::kDouble).sum(dims, keep);
       EXPECT_EQ(s.sizes(), ref.sizes());
       EXPECT_LT(relative_inf_error(s, ref), 1e-5);
-      EXPECT_LT(relative_inf_error(mean(x, dims, keep, std::nullopt), x.to(at::kDouble).mean(dims, keep)), 1e-5);
+      EXPECT_LT(relative_inf_error(ours::mean(x, dims, keep, std::nullopt), x.to(at::kDouble).mean(dims, keep)), 1e-5);
     }
   }
-  EXPECT_EQ(sum(x, std::nullopt, false, std::nullopt).dim(), 0);
+  EXPECT_EQ(ours::sum(x, std::nullopt, false, std::nullopt).dim(), 0);
   const at::Tensor ints = at::randint(-50, 50, {7, 33}, cuda_opts(at::kInt));
-  const at::Tensor isum = sum(ints, std::vector<int64_t>{1}, false, std::nullopt);
+  const at::Tensor isum = ours::sum(ints, std::vector<int64_t>{1}, false, std::nullopt);
   EXPECT_EQ(isum.scalar_type(), at::kLong);
   EXPECT_TRUE(at::equal(isum.cpu(), ints.cpu().sum(1)));
   const at::Tensor flags = ints > 0;
-  EXPECT_TRUE(at::equal(sum(flags, std::vector<int64_t>{1}, false, std::nullopt).cpu(), flags.cpu().sum(1)));
+  EXPECT_TRUE(at::equal(ours::sum(flags, std::vector<int64_t>{1}, false, std::nullopt).cpu(), flags.cpu().sum(1)));
   const at::Tensor bf = at::randn({3, 100}, cuda_opts(at::kBFloat16));
-  const at::Tensor as_float = sum(bf, std::vector<int64_t>{1}, false, at::kFloat);
+  const at::Tensor as_float = ours::sum(bf, std::vector<int64_t>{1}, false, at::kFloat);
   EXPECT_EQ(as_float.scalar_type(), at::kFloat);
   EXPECT_LT(relative_inf_error(as_float, bf.to(at::kDouble).sum(1)), 1e-5);
 }
@@ -175,14 +177,14 @@ TEST(CudaRowsSemantics, SpecialValues) {
   SKIP_WITHOUT_GPU();
   const float inf = std::numeric_limits<float>::infinity();
   const at::Tensor x = at::tensor({1.0f, -inf, 2.0f, -inf}).to(at::kCUDA).reshape({1, 4});
-  const at::Tensor s = softmax(x, -1, false).cpu();
+  const at::Tensor s = ours::softmax(x, -1, false).cpu();
   EXPECT_EQ(s[0][1].item<float>(), 0.0f);
   EXPECT_NEAR(s[0][0].item<float>() + s[0][2].item<float>(), 1.0f, 1e-6);
   const at::Tensor all_inf = at::full({1, 5}, -inf, cuda_opts(at::kFloat));
-  EXPECT_TRUE(softmax(all_inf, -1, false).isnan().all().item<bool>());  // as aten
+  EXPECT_TRUE(ours::softmax(all_inf, -1, false).isnan().all().item<bool>());  // as aten
   const at::Tensor empty = at::randn({3, 0}, cuda_opts(at::kFloat));
-  EXPECT_TRUE(sum(empty, std::vector<int64_t>{1}, false, std::nullopt).eq(0).all().item<bool>());
-  EXPECT_TRUE(mean(empty, std::vector<int64_t>{1}, false, std::nullopt).isnan().all().item<bool>());
+  EXPECT_TRUE(ours::sum(empty, std::vector<int64_t>{1}, false, std::nullopt).eq(0).all().item<bool>());
+  EXPECT_TRUE(ours::mean(empty, std::vector<int64_t>{1}, false, std::nullopt).isnan().all().item<bool>());
 }
 
 TEST(CudaRowsSemantics, MisalignedRowsGiveTheSameBits) {
@@ -192,11 +194,11 @@ TEST(CudaRowsSemantics, MisalignedRowsGiveTheSameBits) {
   const at::Tensor x = at::randn({6, 577}, cuda_opts(at::kBFloat16));
   const at::Tensor aligned = x.narrow(1, 1, 576).contiguous();
   const at::Tensor shifted = x.narrow(1, 1, 576);  // rows start at odd element offsets
-  EXPECT_TRUE(bits_equal(softmax(shifted, -1, false), softmax(aligned, -1, false)));
-  EXPECT_TRUE(bits_equal(std::get<0>(rms_norm(shifted, {576}, std::nullopt, 1e-6)),
-                         std::get<0>(rms_norm(aligned, {576}, std::nullopt, 1e-6))));
-  EXPECT_TRUE(bits_equal(sum(shifted, std::vector<int64_t>{1}, false, std::nullopt),
-                         sum(aligned, std::vector<int64_t>{1}, false, std::nullopt)));
+  EXPECT_TRUE(bits_equal(ours::softmax(shifted, -1, false), ours::softmax(aligned, -1, false)));
+  EXPECT_TRUE(bits_equal(std::get<0>(ours::rms_norm(shifted, {576}, std::nullopt, 1e-6)),
+                         std::get<0>(ours::rms_norm(aligned, {576}, std::nullopt, 1e-6))));
+  EXPECT_TRUE(bits_equal(ours::sum(shifted, std::vector<int64_t>{1}, false, std::nullopt),
+                         ours::sum(aligned, std::vector<int64_t>{1}, false, std::nullopt)));
 }
 
 // LEADS.md: stock fp32 sum(-1) on CUDA differs at M = 2 and 8. At least one
@@ -214,8 +216,8 @@ TEST(CudaRowsStock, SumDriftsWithBatchSize) {
       drift = drift || differs;
       seen << "L=" << length << " M=" << m << (differs ? " differs" : " same") << "; ";
       // Ours does not.
-      EXPECT_TRUE(bits_equal(sum(x.narrow(0, 0, m), std::vector<int64_t>{-1}, false, std::nullopt).narrow(0, 0, 1),
-                             sum(x.narrow(0, 0, 1), std::vector<int64_t>{-1}, false, std::nullopt)));
+      EXPECT_TRUE(bits_equal(ours::sum(x.narrow(0, 0, m), std::vector<int64_t>{-1}, false, std::nullopt).narrow(0, 0, 1),
+                             ours::sum(x.narrow(0, 0, 1), std::vector<int64_t>{-1}, false, std::nullopt)));
     }
   }
   std::cout << "stock sum drift: " << seen.str() << "\n";
