@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include <ATen/Parallel.h>
@@ -91,6 +92,8 @@ LOCKSTEP_LANES_INLINE F16 tree_sum16(const F16* acc) {
 
 // Head dims up to 16 chunks of 16 (256) keep their accumulators on the stack.
 constexpr int64_t kMaxChunks = 16;
+// Rows computed together (see attention_bundle).
+constexpr int kMaxBundle = 4;
 
 // Loops over the 16-float chunks of a head dim. With kNd > 0 (D = 16 kNd
 // known to the compiler) they unroll, so the accumulators live in
@@ -108,13 +111,26 @@ LOCKSTEP_LANES_INLINE F16 dot_key(const F16* qc, const T* k, int64_t D) {
   return acc;
 }
 
+// A value row's chunks are loaded (and widened) once by load_row, then
+// feed every row of the bundle through fma_row (acc += p * v, one fma per
+// element).
 template <class T, int kNd>
-LOCKSTEP_LANES_INLINE void fma_row(F16* acc, F16 p, const T* v, int64_t Dv) {
+LOCKSTEP_LANES_INLINE void load_row(F16* vv, const T* v, int64_t Dv) {
   if constexpr (kNd > 0) {
 #pragma GCC unroll 16
-    for (int64_t c = 0; c < kNd; ++c) acc[c] = lanes::fma16(p, lanes::load16(v + c * kLanes), acc[c]);
+    for (int64_t c = 0; c < kNd; ++c) vv[c] = lanes::load16(v + c * kLanes);
   } else {
-    for (int64_t c = 0; c * kLanes < Dv; ++c) acc[c] = lanes::fma16(p, load_chunk(v, c * kLanes, Dv), acc[c]);
+    for (int64_t c = 0; c * kLanes < Dv; ++c) vv[c] = load_chunk(v, c * kLanes, Dv);
+  }
+}
+
+template <int kNd>
+LOCKSTEP_LANES_INLINE void fma_row(F16* acc, F16 p, const F16* vv, int64_t ndv) {
+  if constexpr (kNd > 0) {
+#pragma GCC unroll 16
+    for (int64_t c = 0; c < kNd; ++c) acc[c] = lanes::fma16(p, vv[c], acc[c]);
+  } else {
+    for (int64_t c = 0; c < ndv; ++c) acc[c] = lanes::fma16(p, vv[c], acc[c]);
   }
 }
 
@@ -159,7 +175,8 @@ struct QueryRow {
 // the K and V they read: each 16-key block of K is scored for every row
 // while it is in L1, and each V row feeds R independent fma chains (one
 // row's chain alone is latency bound). Every row still runs THE ORDER on
-// its own; nothing crosses rows. `work` holds R * kSplit floats.
+// its own; nothing crosses rows. `work` holds kMaxBundle * kSplit floats
+// (scores), then room for 16 widened keys and a zero row (bf16 only).
 template <class T, int kNd, int R>
 LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int nr, float* work) {
   constexpr int64_t kChunks = kNd > 0 ? kNd : kMaxChunks;
@@ -168,6 +185,8 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
   const int64_t ndv = kNd > 0 ? kNd : (Dv + kLanes - 1) / kLanes;
   const float neg_inf = -__builtin_inff();
   const T* zero = static_cast<const T*>(p.zero_row);
+  float* wide_keys = work + kMaxBundle * kSplit;           // 16 keys of nd chunks
+  const float* wide_zero = wide_keys + kLanes * kMaxChunks * kLanes;  // nd zero chunks
   const int64_t b = row0 / (p.Tq * p.Hq), hk = (row0 / p.Tq) % p.Hq / (p.Hq / p.Hkv);
   const T* kb = static_cast<const T*>(p.k) + b * p.ks[0] + hk * p.ks[1];
   const T* vb = static_cast<const T*>(p.v) + b * p.vs[0] + hk * p.vs[1];
@@ -215,12 +234,26 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
     for (int r = 0; r < R; ++r) mvec[r] = lanes::splat(neg_inf);
     const int64_t nmax = std::min(kSplit, kmax - j0);
     for (int64_t jb = 0; jb < nmax; jb += kLanes) {
+      // bf16 keys are widened (exactly) once per block, not once per row
+      const int64_t dp = nd * kLanes;
+      if constexpr (!std::is_same_v<T, float>) {
+        for (int64_t t = 0; t < std::min<int64_t>(kLanes, nmax - jb); ++t)
+          for (int64_t c = 0; c < nd; ++c)
+            lanes::store16(wide_keys + t * dp + c * kLanes, load_chunk(kb + (j0 + jb + t) * p.ks[2], c * kLanes, D));
+      }
       for (int r = 0; r < R; ++r) {
         const QueryRow<T, kChunks>& qr = rows[r];
         if (jb >= qr.n) continue;
-        const T* keys[kLanes];
-        for (int t = 0; t < kLanes; ++t) keys[t] = vis[r][jb + t] ? kb + (j0 + jb + t) * p.ks[2] : zero;
-        F16 s = dots16<T, kNd>(qr.qc, keys, D) * p.scale;
+        F16 s;
+        if constexpr (std::is_same_v<T, float>) {
+          const float* keys[kLanes];
+          for (int t = 0; t < kLanes; ++t) keys[t] = vis[r][jb + t] ? kb + (j0 + jb + t) * p.ks[2] : zero;
+          s = dots16<float, kNd>(qr.qc, keys, D) * p.scale;
+        } else {
+          const float* keys[kLanes];
+          for (int t = 0; t < kLanes; ++t) keys[t] = vis[r][jb + t] ? wide_keys + t * dp : wide_zero;
+          s = dots16<float, kNd>(qr.qc, keys, dp) * p.scale;
+        }
         if (p.add_mask) {
           F16 add = lanes::splat(0.0f);
           for (int t = 0; t < kLanes; ++t)
@@ -250,11 +283,12 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
     // acc = sum of p_j v_j over visible j, increasing j, per row
     F16 acc[R][kChunks] = {};
     for (int64_t jj = 0; jj < nmax; ++jj) {
-      const T* vj = vb + (j0 + jj) * p.vs[2];
+      F16 vv[kChunks];
+      load_row<T, kNd>(vv, vb + (j0 + jj) * p.vs[2], Dv);
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         if (jj >= rows[r].n || !vis[r][jj]) continue;
-        fma_row<T, kNd>(acc[r], lanes::splat(work[r * kSplit + jj]), vj, Dv);
+        fma_row<kNd>(acc[r], lanes::splat(work[r * kSplit + jj]), vv, ndv);
       }
     }
     // combine with the earlier splits
@@ -286,7 +320,6 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
 // Bundle size: enough independent fma chains to hide the fma latency,
 // few enough that the accumulators stay in registers.
 constexpr int bundle_rows(int nd) { return nd == 4 ? 4 : 2; }
-constexpr int kMaxBundle = 4;
 
 // Rows [row0, row1) of the flattened (b, h, i) index, cut into bundles of
 // consecutive rows with the same b and kv head.
@@ -434,7 +467,8 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   // A row costs about Tk * (D + Dv) multiply-adds; aim for ~64K per task.
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, p.Tk * (p.D + p.Dv)));
   at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<float> work(static_cast<size_t>(kMaxBundle * kSplit));
+    // scores, 16 widened keys, a zero row (zero-initialised)
+    std::vector<float> work(static_cast<size_t>(kMaxBundle * kSplit + (kLanes + 1) * kMaxChunks * kLanes));
     run_rows(p, bf16, r0, r1, work.data());
   });
   return out;
