@@ -87,10 +87,10 @@ LOCKSTEP_AVX512_INLINE void store_row(const Problem& p, int64_t m, int64_t n, in
     const int64_t at = m * p.bias_sm + n * p.bias_sn;
     __m512 bias;
     if (p.bias_sn == 1) {
-      bias = p.bf16 ? load16(static_cast<const c10::BFloat16*>(p.bias) + at, mask)
+      bias = p.out_bf16 ? load16(static_cast<const c10::BFloat16*>(p.bias) + at, mask)
                     : load16(static_cast<const float*>(p.bias) + at, mask);
     } else if (p.bias_sn == 0) {
-      bias = _mm512_set1_ps(p.bf16 ? widen(static_cast<const c10::BFloat16*>(p.bias)[at])
+      bias = _mm512_set1_ps(p.out_bf16 ? widen(static_cast<const c10::BFloat16*>(p.bias)[at])
                                    : static_cast<const float*>(p.bias)[at]);
     } else {
       alignas(64) float dots[kLanes];
@@ -100,7 +100,7 @@ LOCKSTEP_AVX512_INLINE void store_row(const Problem& p, int64_t m, int64_t n, in
     }
     r = _mm512_add_ps(r, _mm512_mul_ps(_mm512_set1_ps(p.beta), bias));
   }
-  if (p.bf16) {
+  if (p.out_bf16) {
     _mm256_mask_storeu_epi16(static_cast<c10::BFloat16*>(p.c) + m * p.ldc + n, mask, round_to_bf16(r));
   } else {
     _mm512_mask_storeu_ps(static_cast<float*>(p.c) + m * p.ldc + n, mask, r);
@@ -177,7 +177,7 @@ LOCKSTEP_AVX512 void run(const Problem& p, int64_t m0, int64_t m1, int64_t n0, i
 }  // namespace
 
 void run_block_avx512(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
-  if (p.bf16) {
+  if (p.in_bf16) {
     run<c10::BFloat16>(p, m0, m1, n0, n1);
   } else {
     run<float>(p, m0, m1, n0, n1);

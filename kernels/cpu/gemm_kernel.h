@@ -40,10 +40,12 @@ const char* isa_name(Isa isa);
 Isa active_isa();
 Isa use_isa(Isa isa);
 
-// One GEMM problem with raw pointers. Inputs and output share one dtype
-// (fp32 or bf16); the bias, when present, has that dtype too.
+// One GEMM problem with raw pointers. A and B share one dtype, C and the
+// bias another (each fp32 or bf16): the driver may hand a bf16 product to
+// the kernels with A and B already widened to fp32, which is exact.
 struct Problem {
-  bool bf16 = false;
+  bool in_bf16 = false;   // A and B
+  bool out_bf16 = false;  // C and the bias
   const void* a = nullptr;    // [M, K], k stride 1, row stride lda
   int64_t lda = 0;
   const void* b = nullptr;    // [N, K], k stride 1, row stride ldb
@@ -73,11 +75,11 @@ inline void store_result(const Problem& p, int64_t m, int64_t n, float dot) {
   float r = p.alpha * dot;
   if (p.bias != nullptr) {
     const int64_t at = m * p.bias_sm + n * p.bias_sn;
-    const float bias = p.bf16 ? widen(static_cast<const c10::BFloat16*>(p.bias)[at])
+    const float bias = p.out_bf16 ? widen(static_cast<const c10::BFloat16*>(p.bias)[at])
                               : static_cast<const float*>(p.bias)[at];
     r = r + p.beta * bias;
   }
-  if (p.bf16) {
+  if (p.out_bf16) {
     static_cast<c10::BFloat16*>(p.c)[m * p.ldc + n] = c10::BFloat16(r);
   } else {
     static_cast<float*>(p.c)[m * p.ldc + n] = r;

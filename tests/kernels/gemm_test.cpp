@@ -256,7 +256,7 @@ TEST(GemmIsa, EveryPathGivesTheSameBits) {
   if (paths.size() < 3) std::cout << "[ note ] this CPU runs " << paths.size() << " of the 3 GEMM paths\n";
   for (auto dtype : {at::kFloat, at::kBFloat16}) {
     for (int64_t K : {1, 5, 16, 31, 200}) {
-      for (int64_t M : {1, 2, 3, 4, 7, 9}) {
+      for (int64_t M : {1, 2, 3, 4, 7, 9, 70}) {
         const at::Tensor a = at::randn({M, K}).to(dtype), w = at::randn({37, K}).to(dtype);
         const at::Tensor bias = at::randn({37}).to(dtype);
         at::Tensor want_mm, want_addmm;
