@@ -16,6 +16,7 @@
 
 #include "kernels/cuda/ops.h"
 #include "kernels/splits.h"
+#include "tests/kernels/cuda_test_support.h"
 #include "tests/kernels/invariance.h"
 
 namespace lockstep::kernels::cuda {
@@ -24,13 +25,9 @@ namespace {
 namespace ours = ::lockstep::kernels::cuda;
 
 using testing::bits_equal;
+using testing::cuda_opts;
 using testing::check_rows_invariant;
 using testing::relative_inf_error;
-
-#define SKIP_WITHOUT_GPU() \
-  if (!at::cuda::is_available()) GTEST_SKIP() << "no CUDA device"
-
-at::TensorOptions cuda_opts(at::ScalarType t) { return at::TensorOptions().device(at::kCUDA).dtype(t); }
 
 double tolerance(at::ScalarType t) {
   switch (t) {

@@ -15,6 +15,7 @@
 #include "kernels/cuda/cublaslt_pinned.h"
 #include "kernels/cuda/gemm_fallback.h"
 #include "kernels/cuda/ops.h"
+#include "tests/kernels/cuda_test_support.h"
 #include "tests/kernels/invariance.h"
 
 namespace lockstep::kernels::cuda {
@@ -23,11 +24,9 @@ namespace {
 namespace ours = ::lockstep::kernels::cuda;
 
 using testing::bits_equal;
+using testing::cuda_opts;
 using testing::check_rows_invariant;
 using testing::relative_inf_error;
-
-#define SKIP_WITHOUT_GPU() \
-  if (!at::cuda::is_available()) GTEST_SKIP() << "no CUDA device"
 
 // The batch sizes of LEADS.md, plus the ragged sweep of invariance.h.
 std::vector<int64_t> batch_sizes(int64_t max_m) {
@@ -47,8 +46,6 @@ double tolerance(at::ScalarType t) {
     default: return 1e-2;  // bf16
   }
 }
-
-at::TensorOptions cuda_opts(at::ScalarType t) { return at::TensorOptions().device(at::kCUDA).dtype(t); }
 
 struct GemmCase {
   const char* name;
