@@ -15,7 +15,7 @@ echo "[test] ctest" >&2
 ctest_rc=$?
 
 echo "[test] pytest" >&2
-LOCKSTEP_BIN="$BUILD/harness/lockstep" "$VENV/bin/python" -m pytest "$ROOT/tests" -q -p no:cacheprovider
+LOCKSTEP_BIN="$BUILD/harness/lockstep" LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so" "$VENV/bin/python" -m pytest "$ROOT/tests" -q -p no:cacheprovider
 pytest_rc=$?
 
 if ((ctest_rc != 0 || pytest_rc != 0)); then

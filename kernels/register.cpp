@@ -29,6 +29,8 @@
 #include <ATen/ops/mm_cpu_dispatch.h>
 #include <ATen/ops/native_layer_norm_cpu_dispatch.h>
 #include <ATen/ops/rms_norm_compositeimplicitautograd_dispatch.h>
+#include <ATen/ops/sigmoid_cpu_dispatch.h>
+#include <ATen/ops/silu_cpu_dispatch.h>
 #include <ATen/ops/scaled_dot_product_attention_compositeimplicitautograd_dispatch.h>
 #include <ATen/ops/sum_cpu_dispatch.h>
 #include <torch/library.h>
@@ -326,6 +328,18 @@ void register_overrides(torch::Library& m) {
   m.impl("scaled_dot_product_attention", TORCH_FN(sdpa<B>));
 }
 
+// Elementwise ops only the CPU needs (kernels/cpu/elementwise.cpp says
+// why; a CUDA thread computes each element with one formula).
+bool unary_ok(const at::Tensor& x) {
+  return x.device().is_cpu() && x.layout() == at::kStrided && is_float_or_bf16(x.scalar_type());
+}
+at::Tensor silu_cpu(const at::Tensor& x) { return on() && unary_ok(x) ? cpu::silu(x) : at::cpu::silu(x); }
+at::Tensor& silu_cpu_(at::Tensor& x) { return on() && unary_ok(x) ? x.copy_(cpu::silu(x)) : at::cpu::silu_(x); }
+at::Tensor sigmoid_cpu(const at::Tensor& x) { return on() && unary_ok(x) ? cpu::sigmoid(x) : at::cpu::sigmoid(x); }
+at::Tensor& sigmoid_cpu_(at::Tensor& x) {
+  return on() && unary_ok(x) ? x.copy_(cpu::sigmoid(x)) : at::cpu::sigmoid_(x);
+}
+
 void set_mode_op(std::string name) { set_mode(parse_mode(name)); }
 std::string get_mode_op() { return mode_name(mode()); }
 
@@ -337,7 +351,13 @@ TORCH_LIBRARY(lockstep, m) {
   m.def("get_mode() -> str", &lockstep::kernels::get_mode_op);
 }
 
-TORCH_LIBRARY_IMPL(aten, CPU, m) { lockstep::kernels::register_overrides<lockstep::kernels::Cpu>(m); }
+TORCH_LIBRARY_IMPL(aten, CPU, m) {
+  lockstep::kernels::register_overrides<lockstep::kernels::Cpu>(m);
+  m.impl("silu", TORCH_FN(lockstep::kernels::silu_cpu));
+  m.impl("silu_", TORCH_FN(lockstep::kernels::silu_cpu_));
+  m.impl("sigmoid", TORCH_FN(lockstep::kernels::sigmoid_cpu));
+  m.impl("sigmoid_", TORCH_FN(lockstep::kernels::sigmoid_cpu_));
+}
 
 #ifdef LOCKSTEP_WITH_CUDA
 TORCH_LIBRARY_IMPL(aten, CUDA, m) { lockstep::kernels::register_overrides<lockstep::kernels::Cuda>(m); }

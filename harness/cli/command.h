@@ -23,6 +23,9 @@ Command add_tokenize_command(CLI::App& parent);
 inline constexpr const char* kModelHelp =
     "GGUF model file (default: $LOCKSTEP_MODEL, else the SmolLM2-135M-Instruct file installed by ci/setup.sh)";
 
+// The kernels mode when --mode is not given: lockstep's invariant kernels.
+inline constexpr const char* kDefaultMode = "batch_invariant";
+
 // Shared --mode option text.
 inline constexpr const char* kModeHelp =
     "Kernels: off (stock libtorch) or batch_invariant (lockstep's kernels: a request's bits do not "

@@ -34,7 +34,7 @@ struct RunOptions {
   double top_p = 1.0;
   bool json = false;
   std::string dump_logits;
-  std::string mode = "off";
+  std::string mode = kDefaultMode;
 };
 
 // Collects every step's logits (after any other observer, i.e. exactly the

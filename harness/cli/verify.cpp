@@ -36,7 +36,7 @@ struct VerifyOptions {
   std::string junit;
   std::string results;
   bool json = false;
-  std::string mode = "off";
+  std::string mode = kDefaultMode;
   std::string worker;           // hidden: the run label of a worker process
   std::vector<std::string> argv;
 };

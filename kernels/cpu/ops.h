@@ -18,6 +18,11 @@ at::Tensor addmm(const at::Tensor& bias, const at::Tensor& a, const at::Tensor& 
                  const at::Scalar& beta, const at::Scalar& alpha);
 at::Tensor bmm(const at::Tensor& a, const at::Tensor& b);                // [B,M,K] @ [B,K,N]
 
+// Elementwise ops whose stock CPU kernels round an element differently in
+// the scalar tail of a thread's chunk (kernels/cpu/elementwise.cpp).
+at::Tensor silu(const at::Tensor& x);
+at::Tensor sigmoid(const at::Tensor& x);
+
 // Row reductions.
 at::Tensor softmax(const at::Tensor& x, int64_t dim, bool half_to_float);
 at::Tensor log_softmax(const at::Tensor& x, int64_t dim, bool half_to_float);

@@ -13,7 +13,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <sstream>
+#include <string>
 #include <unordered_map>
 #include <utility>
 
@@ -292,33 +292,32 @@ PinnedPlan build_plan(const PlanKey& key) {
   }
 
   std::map<std::pair<int, int>, bool> equal_cache;
-  std::ostringstream why;
+  std::string why;  // plain strings, no iostreams (see AlgoSignature::str)
   auto equivalent = [&](int x, int y) {
     auto found = equal_cache.find({x, y});
     if (found != equal_cache.end()) return found->second;
     const bool same = same_bits(handle, key, pinned.candidates[static_cast<size_t>(x)].algo,
                                 pinned.candidates[static_cast<size_t>(y)].algo);
     equal_cache[{x, y}] = same;
-    why << "    probe " << pinned.candidates[static_cast<size_t>(x)].sig.str() << (same ? " == " : " != ")
-        << "reference\n";
+    why += "    probe " + pinned.candidates[static_cast<size_t>(x)].sig.str() + (same ? " == " : " != ") +
+           "reference\n";
     return same;
   };
   pinned.plan = choose_plan(ranked, reference, equivalent);
 
-  std::ostringstream text;
-  text << "gemm plan " << key.str() << ": ";
+  std::string text = "gemm plan " + key.str() + ": ";
   if (pinned.plan.empty) {
-    text << "no cuBLASLt algorithm applies; own kernel\n";
+    text += "no cuBLASLt algorithm applies; own kernel\n";
   } else {
-    text << "reference " << pinned.candidates[static_cast<size_t>(reference)].sig.str() << "\n";
+    text += "reference " + pinned.candidates[static_cast<size_t>(reference)].sig.str() + "\n";
     for (int r = 0; r < kNumRungs; ++r) {
       const int c = pinned.plan.rung_algo[static_cast<size_t>(r)];
-      text << "  M<=" << kRungs[static_cast<size_t>(r)] << (r == kNumRungs - 1 ? "+" : "") << ": "
-           << pinned.candidates[static_cast<size_t>(c)].sig.str() << (c == reference ? " (reference)" : "") << "\n";
+      text += "  M<=" + std::to_string(kRungs[static_cast<size_t>(r)]) + (r == kNumRungs - 1 ? "+" : "") + ": " +
+              pinned.candidates[static_cast<size_t>(c)].sig.str() + (c == reference ? " (reference)" : "") + "\n";
     }
-    text << why.str();
+    text += why;
   }
-  pinned.description = text.str();
+  pinned.description = text;
   if (const char* log = std::getenv("LOCKSTEP_GEMM_LOG"); log != nullptr && log[0] == '1') {
     std::fputs(pinned.description.c_str(), stderr);
   }

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <set>
-#include <sstream>
+#include <string>
 
 namespace lockstep::kernels::cuda::gemm {
 
@@ -70,12 +70,12 @@ bool PlanKey::operator==(const PlanKey& o) const {
          b_ld == o.b_ld && b_align == o.b_align && with_c == o.with_c && batched == o.batched;
 }
 
+// Plain string building, no iostreams: see AlgoSignature::str().
 std::string PlanKey::str() const {
-  std::ostringstream s;
-  s << "dev" << device << " dtype" << dtype << " N=" << n << " K=" << k
-    << (b_order == BOrder::row_major ? " B:row" : " B:col") << " ldb=" << b_ld << " alignB=" << b_align
-    << (with_c ? " +C" : "") << (batched ? " batched" : "");
-  return s.str();
+  using std::to_string;
+  return "dev" + to_string(device) + " dtype" + to_string(dtype) + " N=" + to_string(n) + " K=" + to_string(k) +
+         (b_order == BOrder::row_major ? " B:row" : " B:col") + " ldb=" + to_string(b_ld) +
+         " alignB=" + to_string(b_align) + (with_c ? " +C" : "") + (batched ? " batched" : "");
 }
 
 size_t PlanKeyHash::operator()(const PlanKey& key) const {
@@ -100,11 +100,15 @@ bool AlgoSignature::operator==(const AlgoSignature& o) const {
          cluster_shape == o.cluster_shape;
 }
 
+// No std::ostringstream here or anywhere in the plan code: inside a Python
+// process (torch.ops.load_library) formatting an integer through an ostream
+// in this library crashed in the locale machinery (H100 host, torch 2.11
+// wheel, 2026-11-23), while std::to_string is plain snprintf.
 std::string AlgoSignature::str() const {
-  std::ostringstream s;
-  s << "algo" << id << "/tile" << tile << "/stages" << stages << "/splitk" << splitk << "/red" << reduction
-    << "/swz" << swizzle << "/opt" << custom << "/inner" << inner_shape << "/cluster" << cluster_shape;
-  return s.str();
+  using std::to_string;
+  return "algo" + to_string(id) + "/tile" + to_string(tile) + "/stages" + to_string(stages) + "/splitk" +
+         to_string(splitk) + "/red" + to_string(reduction) + "/swz" + to_string(swizzle) + "/opt" +
+         to_string(custom) + "/inner" + to_string(inner_shape) + "/cluster" + to_string(cluster_shape);
 }
 
 int rung_for_m(int64_t m) {

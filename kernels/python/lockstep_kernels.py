@@ -2,7 +2,9 @@
 
 The shared library built at build/kernels/liblockstep_kernels.so overrides
 aten's mm, addmm, bmm, softmax, log_softmax, sum, mean, layer_norm, rms_norm
-and scaled_dot_product_attention on CPU (and CUDA when built with it). While
+and scaled_dot_product_attention on CPU (and CUDA when built with it), and
+silu and sigmoid on the CPU (whose stock kernels round the tail of each
+thread's chunk differently). While
 the mode is "off" those ops are bitwise the stock kernels; in
 "batch_invariant" every output row's bits are independent of the batch it is
 computed in. The mode is per process (see kernels/mode.h for why), so it also

@@ -206,8 +206,12 @@ TEST(Attention, MatchesFloat64Reference) {
 }
 
 // LEADS.md: stock libtorch drifts here. On CPU, fp32: the last row of a
-// causal prefill differs from the same row computed decode-style, and a
-// decode row differs between batch sizes. Ours: equal in both.
+// causal prefill differs from the same row computed decode-style (asserted:
+// it holds on every CPU measured). A decode row also differs between batch
+// sizes on some machines and thread counts (2 threads of the CI's EPYC) but
+// not on others (16 threads of the H100 host), so that part is
+// reported, not asserted; the CUDA tests assert it on the GPU. Ours: equal
+// everywhere.
 TEST(Attention, StockDriftsWhereOursDoesNot) {
   ModeGuard stock(Mode::off);
   const Qkv x = random_qkv(1, 9, 3, 700, 700, 64, at::kFloat, 21);
@@ -218,14 +222,26 @@ TEST(Attention, StockDriftsWhereOursDoesNot) {
   EXPECT_FALSE(testing::bits_equal(time_slice(stock_prefill, 699, 700), stock_decode)) << "stock prefill == decode now?";
   EXPECT_TRUE(testing::bits_equal(time_slice(attend(x.q, x.k, x.v, std::nullopt, true), 699, 700), attend(last_q, x.k, x.v)));
 
-  Qkv batch = random_qkv(4, 9, 3, 1, 700, 64, at::kFloat, 22);
-  batch.q[2].copy_(last_q[0]);
-  batch.k[2].copy_(x.k[0]);
-  batch.v[2].copy_(x.v[0]);
-  const at::Tensor stock_batch = at::scaled_dot_product_attention(batch.q, batch.k, batch.v, {}, 0.0, false,
-                                                                   std::nullopt, true);
-  EXPECT_FALSE(testing::bits_equal(stock_batch.slice(0, 2, 3), stock_decode)) << "stock batch decode invariant now?";
-  EXPECT_TRUE(testing::bits_equal(attend(batch.q, batch.k, batch.v).slice(0, 2, 3), attend(last_q, x.k, x.v)));
+  const int saved_threads = at::get_num_threads();
+  int stock_drifts = 0, configurations = 0;
+  for (int threads : {1, 2, 16}) {
+    at::set_num_threads(threads);
+    const at::Tensor solo = at::scaled_dot_product_attention(last_q, x.k, x.v, {}, 0.0, false, std::nullopt, true);
+    for (int64_t b : {2, 4, 8}) {
+      Qkv batch = random_qkv(b, 9, 3, 1, 700, 64, at::kFloat, 22 + b);
+      batch.q[1].copy_(last_q[0]);
+      batch.k[1].copy_(x.k[0]);
+      batch.v[1].copy_(x.v[0]);
+      const at::Tensor stock_batch = at::scaled_dot_product_attention(batch.q, batch.k, batch.v, {}, 0.0, false,
+                                                                       std::nullopt, true);
+      ++configurations;
+      if (!testing::bits_equal(stock_batch.slice(0, 1, 2), solo)) ++stock_drifts;
+      EXPECT_TRUE(testing::bits_equal(attend(batch.q, batch.k, batch.v).slice(0, 1, 2), attend(last_q, x.k, x.v)))
+          << "batch " << b << ", " << threads << " threads";
+    }
+  }
+  at::set_num_threads(saved_threads);
+  std::printf("stock CPU decode: %d of %d (threads, batch) configurations drift\n", stock_drifts, configurations);
 }
 
 TEST(Attention, MasksCausalityAndGqaAreOneDefinition) {

@@ -137,9 +137,11 @@ TEST(CudaRowsSemantics, MatchStockShapesAndDtypes) {
   EXPECT_EQ(std::get<1>(rms).scalar_type(), std::get<1>(rms_stock).scalar_type());
   EXPECT_LT(relative_inf_error(std::get<0>(rms), std::get<0>(rms_stock)), 1e-2);
 
-  const at::Tensor h = ours::softmax(x, 1, true);
+  // half_to_float exists for Half inputs only (stock CUDA rejects it for bf16).
+  const at::Tensor xh = x.to(at::kHalf);
+  const at::Tensor h = ours::softmax(xh, 1, true);
   EXPECT_EQ(h.scalar_type(), at::kFloat);
-  EXPECT_LT(relative_inf_error(h, at::_softmax(x, 1, true)), 1e-5);
+  EXPECT_LT(relative_inf_error(h, at::_softmax(xh, 1, true)), 1e-5);
   EXPECT_LT(relative_inf_error(ours::log_softmax(x, 0, false), at::_log_softmax(x, 0, false)), 1e-2);
   EXPECT_TRUE(ours::log_softmax(x, 0, false).is_contiguous());
 }
@@ -153,8 +155,10 @@ TEST(CudaRowsSemantics, SumAndMeanOverDims) {
       const at::Tensor s = ours::sum(x, dims, keep, std::nullopt);
       const at::Tensor ref = x.to(at::kDouble).sum(dims, keep);
       EXPECT_EQ(s.sizes(), ref.sizes());
-      EXPECT_LT(relative_inf_error(s, ref), 1e-5);
-      EXPECT_LT(relative_inf_error(ours::mean(x, dims, keep, std::nullopt), x.to(at::kDouble).mean(dims, keep)), 1e-5);
+      // fp32 sums of up to 120 terms: error <= n * eps * sum|x|, which is
+      // up to ~1e-5 of the largest result when terms cancel; 1e-4 bounds it.
+      EXPECT_LT(relative_inf_error(s, ref), 1e-4);
+      EXPECT_LT(relative_inf_error(ours::mean(x, dims, keep, std::nullopt), x.to(at::kDouble).mean(dims, keep)), 1e-4);
     }
   }
   EXPECT_EQ(ours::sum(x, std::nullopt, false, std::nullopt).dim(), 0);

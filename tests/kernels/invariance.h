@@ -88,7 +88,7 @@ inline ::testing::AssertionResult check_rows_invariant(const RowOp& op, const at
   for (int64_t M : ms) {
     std::vector<int64_t> rows(static_cast<size_t>(M));
     for (int64_t& r : rows) r = pick(rng);
-    const at::Tensor index = at::tensor(rows, at::kLong);
+    const at::Tensor index = at::tensor(rows, at::kLong).to(pool.device());
     const at::Tensor out = op(pool.index_select(0, index));
     if (out.size(0) != M) return ::testing::AssertionFailure() << "M=" << M << ": op returned " << out.sizes();
     for (int64_t i = 0; i < M; ++i) {
