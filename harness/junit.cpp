@@ -105,11 +105,41 @@ std::string xml_escape(std::string_view text) {
   return out;
 }
 
+// The golden suite: one testcase per case of the proof file.
+static std::string golden_suite(const GoldenCheck& g, const std::string& timestamp) {
+  int64_t failures = 0;
+  for (const CaseVerdict& v : g.cases) failures += !v.match;
+  std::string out = fmt::format(
+      "  <testsuite name=\"golden\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"0\" "
+      "timestamp=\"{}\">\n",
+      g.cases.size(), failures, xml_escape(timestamp));
+  out += fmt::format("    <properties>\n      <property name=\"golden\" value=\"{}\"/>\n"
+                     "      <property name=\"level\" value=\"{}\"/>\n    </properties>\n",
+                     xml_escape(g.path), xml_escape(g.level));
+  for (const CaseVerdict& v : g.cases) {
+    out += fmt::format("    <testcase classname=\"golden\" name=\"{}\" time=\"0\"", xml_escape(v.id));
+    if (v.match) {
+      out += "/>\n";
+      continue;
+    }
+    const std::string message =
+        "case '" + v.id + "' differs from " + g.path + ": " + (v.divergence ? describe(*v.divergence) : v.note);
+    out += fmt::format(">\n      <failure message=\"{}\" type=\"golden-divergence\">{}</failure>\n    </testcase>\n",
+                       xml_escape(message), xml_escape(message));
+  }
+  return out + "  </testsuite>\n";
+}
+
 std::string junit_xml(const VerifyResults& r) {
   const Counts counts = r.counts();
+  int64_t tests = counts.comparisons, failures = counts.comparisons_failed;
+  if (r.golden) {
+    tests += static_cast<int64_t>(r.golden->cases.size());
+    for (const CaseVerdict& v : r.golden->cases) failures += !v.match;
+  }
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
   out += fmt::format("<testsuites name=\"lockstep\" tests=\"{}\" failures=\"{}\" errors=\"0\" time=\"{}\">\n",
-                     counts.comparisons, counts.comparisons_failed, seconds(r.duration_s));
+                     tests, failures, seconds(r.duration_s));
   out += fmt::format(
       "  <testsuite name=\"verify\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"0\" time=\"{}\" "
       "timestamp=\"{}\">\n",
@@ -141,7 +171,9 @@ std::string junit_xml(const VerifyResults& r) {
       out += "    </testcase>\n";
     }
   }
-  out += "  </testsuite>\n</testsuites>\n";
+  out += "  </testsuite>\n";
+  if (r.golden) out += golden_suite(*r.golden, r.started_at);
+  out += "</testsuites>\n";
   return out;
 }
 

@@ -95,7 +95,28 @@ bool VerifyResults::passed() const {
   for (const CaseResult& c : cases) {
     if (!c.passed()) return false;
   }
+  return !golden || golden->passed();
+}
+
+bool GoldenCheck::passed() const {
+  for (const CaseVerdict& v : cases) {
+    if (!v.match) return false;
+  }
   return true;
+}
+
+void to_json(json& out, const CaseVerdict& v) {
+  out = json{{"id", v.id},
+             {"match", v.match},
+             {"first_divergence", v.divergence ? json(*v.divergence) : json(nullptr)},
+             {"note", v.note.empty() ? json(nullptr) : json(v.note)}};
+}
+
+void from_json(const json& in, CaseVerdict& v) {
+  v.id = in.at("id").get<std::string>();
+  v.match = in.at("match").get<bool>();
+  if (const json& d = in.at("first_divergence"); !d.is_null()) v.divergence = d.get<Divergence>();
+  if (const json& n = in.at("note"); !n.is_null()) v.note = n.get<std::string>();
 }
 
 Counts VerifyResults::counts() const {
@@ -132,7 +153,13 @@ json to_json(const VerifyResults& r) {
         {"cases_failed", counts.cases_failed},
         {"comparisons", counts.comparisons},
         {"comparisons_failed", counts.comparisons_failed}}},
-      {"cases", cases}};
+      {"cases", cases},
+      {"golden", r.golden ? json{{"path", r.golden->path},
+                                 {"level", r.golden->level},
+                                 {"written", r.golden->written},
+                                 {"verdict", r.golden->passed() ? "pass" : "fail"},
+                                 {"cases", r.golden->cases}}
+                          : json(nullptr)}};
 }
 
 VerifyResults results_from_json(const json& doc) {
@@ -153,6 +180,14 @@ VerifyResults results_from_json(const json& doc) {
     r.runs = doc.at("settings").at("runs").get<int64_t>();
     r.processes = doc.at("settings").at("processes").get<int64_t>();
     for (const json& c : doc.at("cases")) r.cases.push_back(case_from_json(c));
+    if (auto g = doc.find("golden"); g != doc.end() && !g->is_null()) {
+      GoldenCheck check;
+      check.path = g->at("path").get<std::string>();
+      check.level = g->at("level").get<std::string>();
+      check.written = g->at("written").get<bool>();
+      check.cases = g->at("cases").get<std::vector<CaseVerdict>>();
+      r.golden = std::move(check);
+    }
     return r;
   } catch (const json::exception& e) {
     throw bad_input(std::string("results: ") + e.what());

@@ -54,6 +54,23 @@ struct Counts {
   int64_t comparisons_failed = 0;
 };
 
+// One case of a golden proof against the same case of this run.
+struct CaseVerdict {
+  std::string id;
+  bool match = false;
+  std::optional<Divergence> divergence;   // the first one, when !match and both sides have the case
+  std::string note;                       // "missing from the run", "not in the golden file"
+};
+
+// `verify --golden`: this run's reference records against a proof file.
+struct GoldenCheck {
+  std::string path;
+  std::string level;        // "bits" or "tokens"
+  bool written = false;     // --update-golden wrote the file instead of comparing
+  std::vector<CaseVerdict> cases;
+  bool passed() const;
+};
+
 struct VerifyResults {
   std::vector<std::string> command;
   std::string started_at;
@@ -65,10 +82,14 @@ struct VerifyResults {
   int64_t runs = 0;        // in-process runs per case, the reference included
   int64_t processes = 0;
   std::vector<CaseResult> cases;
+  std::optional<GoldenCheck> golden;
 
   bool passed() const;
   Counts counts() const;
 };
+
+void to_json(nlohmann::ordered_json& out, const CaseVerdict& verdict);
+void from_json(const nlohmann::ordered_json& in, CaseVerdict& verdict);
 
 nlohmann::ordered_json to_json(const VerifyResults& results);
 // bad_input for a document that is not lockstep.results/0.

@@ -18,6 +18,7 @@ struct Command {
 Command add_run_command(CLI::App& parent);
 Command add_verify_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_tokenize_command(CLI::App& parent);
+Command add_proof_command(CLI::App& parent);
 
 // Shared --model option text.
 inline constexpr const char* kModelHelp =

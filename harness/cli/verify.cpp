@@ -15,6 +15,7 @@
 #include "harness/junit.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
+#include "harness/proof.h"
 #include "harness/results.h"
 #include "harness/suite.h"
 #include "harness/verifier.h"
@@ -37,6 +38,9 @@ struct VerifyOptions {
   std::string results;
   bool json = false;
   std::string mode = kDefaultMode;
+  std::string golden;           // proof file to compare against (or to write with update_golden)
+  bool update_golden = false;
+  std::string golden_level = "bits";
   std::string worker;           // hidden: the run label of a worker process
   std::vector<std::string> argv;
 };
@@ -75,7 +79,24 @@ void print_summary(const harness::VerifyResults& r, const std::string& results_p
     }
     return "";
   };
-  if (!r.passed()) std::cerr << "verify: first failure: " << first_failure() << "\n";
+  if (r.golden) {
+    const harness::GoldenCheck& g = *r.golden;
+    if (g.written) {
+      std::cerr << "verify: golden: wrote " << g.path << "\n";
+    } else {
+      int64_t differing = 0;
+      for (const harness::CaseVerdict& v : g.cases) differing += !v.match;
+      std::cerr << fmt::format("verify: golden ({}): {} of {} cases differ from {}\n", g.level, differing,
+                               g.cases.size(), g.path);
+      for (const harness::CaseVerdict& v : g.cases) {
+        if (v.match) continue;
+        std::cerr << "verify: golden: first differing case '" << v.id
+                  << "': " << (v.divergence ? harness::describe(*v.divergence) : v.note) << "\n";
+        break;
+      }
+    }
+  }
+  if (!r.passed() && !first_failure().empty()) std::cerr << "verify: first failure: " << first_failure() << "\n";
   std::cerr << "verify: results: " << results_path << "\nverify: junit: " << junit_path << "\n";
 }
 
@@ -97,6 +118,22 @@ int verify(const VerifyOptions& o) {
   // Fail now, not after minutes of generation, if the reports cannot be saved.
   harness::check_writable(results_path);
   harness::check_writable(junit_path);
+  // A bad golden file fails before the run, not after it.
+  std::optional<harness::Proof> golden;
+  const harness::ProofLevel level = harness::parse_proof_level(o.golden_level);
+  if (o.update_golden && o.golden.empty()) throw bad_input("--update-golden needs --golden PATH");
+  if (!o.golden.empty() && !o.update_golden) {
+    if (!harness::is_regular_file(o.golden)) {
+      throw bad_input(o.golden + " does not exist; create it with --update-golden (and commit it)");
+    }
+    golden = harness::read_proof(o.golden);
+    const std::string mode_name = kernels::mode_name(kernels::mode());
+    if (golden->environment.mode != mode_name) {
+      throw bad_input(o.golden + " was made with --mode " + golden->environment.mode + ", this run uses --mode " +
+                      mode_name + ": the bits are not comparable");
+    }
+  }
+  if (o.update_golden) harness::check_writable(o.golden);
   if (fault) std::cerr << "verify: TEST-ONLY fault injection active: " << harness::describe(*fault) << "\n";
 
   harness::VerifyPlan plan;
@@ -109,6 +146,24 @@ int verify(const VerifyOptions& o) {
   harness::VerifyResults results =
       harness::run_verify(plan, [](const std::string& line) { std::cerr << line << std::endl; });
   results.command = o.argv;
+
+  if (!o.golden.empty()) {
+    harness::GoldenCheck check;
+    check.path = o.golden;
+    check.level = harness::to_string(level);
+    const harness::Proof mine = harness::proof_of(results);
+    if (o.update_golden) {
+      if (!results.passed()) {
+        std::cerr << "verify: not writing " << o.golden << ": this run was not deterministic itself\n";
+      } else {
+        harness::write_proof(o.golden, mine, /*overwrite=*/true, "--update-golden");
+        check.written = true;
+      }
+    } else {
+      check.cases = harness::compare_proofs(*golden, mine, level);
+    }
+    results.golden = std::move(check);
+  }
 
   harness::write_results(results_path, results);
   harness::write_junit(junit_path, results);
@@ -144,6 +199,13 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
   app->add_option("--results", o->results, "Results JSON path (default: OUT_DIR/results.json)");
   app->add_flag("--json", o->json, "Also print the results JSON on stdout");
   app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
+  app->add_option("--golden", o->golden,
+                  "Golden proof file (lockstep.proof/1) that every case must reproduce; e.g. "
+                  "golden/smollm2-135m-instruct/cpu-x86_64.proof.json");
+  app->add_flag("--update-golden", o->update_golden,
+                "Write this run's proof to --golden (replacing it) instead of comparing; only if the run passes");
+  app->add_option("--golden-level", o->golden_level, "bits (logits digests and tokens) or tokens (output ids only)")
+      ->capture_default_str();
   app->add_option("--worker", o->worker, "internal: run as worker LABEL, print digests as JSON")->group("");
   return {app, [o] { return verify(*o); }};
 }

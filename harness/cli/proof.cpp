@@ -1,0 +1,82 @@
+// `lockstep proof verify | diff`: check proof files on their own, and compare
+// two of them (a CPU proof and a GPU one, yesterday's and today's).
+#include <iostream>
+#include <memory>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "harness/cli/command.h"
+#include "harness/cli/exit_codes.h"
+#include "harness/proof.h"
+#include "harness/results.h"
+
+namespace lockstep::cli {
+namespace {
+
+struct ProofOptions {
+  std::vector<std::string> files;   // verify
+  std::string expected, actual;     // diff
+  std::string level = "bits";
+  bool json = false;
+};
+
+int verify_files(const ProofOptions& o) {
+  for (const std::string& path : o.files) {
+    const harness::Proof p = harness::read_proof(path);   // throws bad_input on any defect
+    size_t steps = 0;
+    for (const harness::ProofCase& c : p.cases) steps += c.record.step_logits_sha256.size();
+    std::cout << fmt::format("{}: valid {} proof: model {} ({}…), suite '{}', {} cases, {} steps, mode {}, {} {}\n",
+                             path, harness::kProofSchema, p.model_name, p.model_sha256.substr(0, 12),
+                             p.suite_name, p.cases.size(), steps, p.environment.mode, p.device, p.dtype);
+  }
+  return kOk;
+}
+
+int diff(const ProofOptions& o) {
+  const harness::ProofLevel level = harness::parse_proof_level(o.level);
+  const harness::Proof expected = harness::read_proof(o.expected);
+  const harness::Proof actual = harness::read_proof(o.actual);
+  const std::vector<harness::CaseVerdict> verdicts = harness::compare_proofs(expected, actual, level);
+  int64_t differing = 0;
+  for (const harness::CaseVerdict& v : verdicts) differing += !v.match;
+  if (o.json) {
+    std::cout << nlohmann::ordered_json{{"expected", o.expected},
+                                        {"actual", o.actual},
+                                        {"level", harness::to_string(level)},
+                                        {"verdict", differing == 0 ? "same" : "differ"},
+                                        {"cases", verdicts}}
+                     .dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace)
+              << "\n";
+  }
+  for (const harness::CaseVerdict& v : verdicts) {
+    if (v.match) continue;
+    std::cerr << "proof diff: case '" << v.id << "': " << (v.divergence ? harness::describe(*v.divergence) : v.note)
+              << "\n";
+  }
+  std::cerr << fmt::format("proof diff ({}): {} of {} cases differ\n", harness::to_string(level), differing,
+                           verdicts.size());
+  return differing == 0 ? kOk : kDiverged;
+}
+
+}  // namespace
+
+Command add_proof_command(CLI::App& parent) {
+  auto o = std::make_shared<ProofOptions>();
+  CLI::App* app = parent.add_subcommand("proof", "Check and compare proof files (lockstep.proof/1).");
+  app->require_subcommand(1);
+  CLI::App* check = app->add_subcommand("verify", "Check proof files: schema, every field, and the digest.");
+  check->add_option("files", o->files, "Proof files")->required()->check(CLI::ExistingFile);
+  check->footer("Exit codes: 0 every file is a valid, untampered proof; 2 otherwise (the message says why).");
+  CLI::App* compare = app->add_subcommand("diff", "Compare two proofs case by case; name the first divergence.");
+  compare->add_option("expected", o->expected, "The reference proof (e.g. the golden file)")->required();
+  compare->add_option("actual", o->actual, "The proof to compare with it")->required();
+  compare->add_option("--level", o->level, "bits (logits digests and tokens) or tokens (output ids only)")
+      ->capture_default_str();
+  compare->add_flag("--json", o->json, "Print the verdicts as JSON on stdout");
+  compare->footer("Exit codes: 0 same, 1 a case differs, 2 bad input (invalid proof, different models).");
+  return {app, [o, check, compare] { return check->parsed() ? verify_files(*o) : diff(*o); }};
+}
+
+}  // namespace lockstep::cli

@@ -1,0 +1,252 @@
+#include "harness/proof.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/error.h"
+#include "core/util/sha256.h"
+#include "harness/atomic_file.h"
+
+namespace lockstep::harness {
+
+using json = nlohmann::ordered_json;
+
+ProofLevel parse_proof_level(const std::string& name) {
+  if (name == "bits") return ProofLevel::bits;
+  if (name == "tokens") return ProofLevel::tokens;
+  throw bad_input("unknown proof level '" + name + "' (expected bits or tokens)");
+}
+
+const char* to_string(ProofLevel level) { return level == ProofLevel::bits ? "bits" : "tokens"; }
+
+Proof proof_of(const VerifyResults& results) {
+  Proof proof;
+  proof.created_at = results.started_at;
+  proof.model_name = results.model.name;
+  proof.model_sha256 = results.model.file_sha256;
+  proof.environment = results.environment;
+  proof.suite_name = results.suite_name;
+  for (const CaseResult& c : results.cases) {
+    ProofCase pc{c.id, c.prompt, c.chat, c.max_new_tokens, c.text, c.reference};
+    pc.record.duration_s = 0.0;
+    proof.cases.push_back(std::move(pc));
+  }
+  return proof;
+}
+
+namespace {
+
+json body_of(const Proof& p) {
+  json cases = json::array();
+  for (const ProofCase& c : p.cases) {
+    cases.push_back(json{{"id", c.id},
+                         {"prompt", c.prompt},
+                         {"chat", c.chat},
+                         {"max_new_tokens", c.max_new_tokens},
+                         {"input_ids", c.record.prompt_ids},
+                         {"output_ids", c.record.output_ids},
+                         {"output_ids_sha256", c.record.ids_sha256},
+                         {"step_logits_sha256", c.record.step_logits_sha256},
+                         {"stop_reason", c.record.stop_reason},
+                         {"text", c.text}});
+  }
+  return json{{"schema", kProofSchema},
+              {"created_at", p.created_at},
+              {"model", {{"name", p.model_name}, {"file_sha256", p.model_sha256}}},
+              {"runtime", {{"device", p.device}, {"dtype", p.dtype}, {"environment", p.environment}}},
+              {"suite", {{"name", p.suite_name}}},
+              {"cases", cases}};
+}
+
+// Errors name the file and the JSON path of the bad field.
+struct Reader {
+  std::string origin;
+
+  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
+    throw bad_input(origin + ": " + where + ": " + what);
+  }
+  const json& at(const json& in, const std::string& where, const char* key) const {
+    if (!in.is_object()) fail(where, "expected an object");
+    auto it = in.find(key);
+    if (it == in.end()) fail(where, std::string("missing field '") + key + "'");
+    return *it;
+  }
+  template <typename T>
+  T get(const json& in, const std::string& where, const char* key) const {
+    const json& v = at(in, where, key);
+    try {
+      if constexpr (std::is_same_v<T, std::string>) {
+        if (!v.is_string()) throw std::invalid_argument("");
+      } else if constexpr (std::is_same_v<T, bool>) {
+        if (!v.is_boolean()) throw std::invalid_argument("");
+      }
+      return v.get<T>();
+    } catch (const std::exception&) {
+      fail(where + "." + key, "wrong type");
+    }
+  }
+  std::string sha(const json& in, const std::string& where, const char* key) const {
+    std::string s = get<std::string>(in, where, key);
+    check_sha(s, where + "." + key);
+    return s;
+  }
+  void check_sha(const std::string& s, const std::string& where) const {
+    bool ok = s.size() == 64;
+    for (char ch : s) ok = ok && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+    if (!ok) fail(where, "expected a SHA-256 in lower-case hex, got '" + s.substr(0, 80) + "'");
+  }
+};
+
+}  // namespace
+
+std::string proof_digest(const json& document) {
+  json rest = document;
+  rest.erase("digest");
+  rest.erase("signature");
+  // Canonical form: keys sorted (nlohmann::json's std::map), compact, ASCII.
+  const nlohmann::json canonical = nlohmann::json::parse(rest.dump(-1, ' ', true, json::error_handler_t::strict));
+  return sha256_hex(canonical.dump(-1, ' ', true));
+}
+
+json proof_to_json(const Proof& proof) {
+  json doc = body_of(proof);
+  doc["digest"] = {{"algorithm", "sha256-canonical-json"}, {"value", proof_digest(doc)}};
+  return doc;
+}
+
+Proof proof_from_json(const json& doc, const std::string& origin) {
+  const Reader r{origin};
+  if (!doc.is_object()) r.fail("document", "expected a JSON object");
+  const auto schema = doc.find("schema");
+  if (schema == doc.end() || !schema->is_string()) r.fail("schema", "missing; not a lockstep proof");
+  if (*schema != kProofSchema) {
+    r.fail("schema", "'" + schema->get<std::string>() + "' is not supported (expected " + kProofSchema + ")");
+  }
+  const json& digest = r.at(doc, "document", "digest");
+  if (r.get<std::string>(digest, "digest", "algorithm") != "sha256-canonical-json") {
+    r.fail("digest.algorithm", "unsupported (expected sha256-canonical-json)");
+  }
+  const std::string recorded = r.sha(digest, "digest", "value");
+  const std::string actual = proof_digest(doc);
+  if (recorded != actual) {
+    r.fail("digest", "does not match the content (recorded " + recorded.substr(0, 16) + "…, computed " +
+                         actual.substr(0, 16) + "…): the file was changed after it was written");
+  }
+
+  Proof p;
+  p.created_at = r.get<std::string>(doc, "document", "created_at");
+  const json& model = r.at(doc, "document", "model");
+  p.model_name = r.get<std::string>(model, "model", "name");
+  p.model_sha256 = r.sha(model, "model", "file_sha256");
+  const json& runtime = r.at(doc, "document", "runtime");
+  p.device = r.get<std::string>(runtime, "runtime", "device");
+  p.dtype = r.get<std::string>(runtime, "runtime", "dtype");
+  try {
+    p.environment = r.at(runtime, "runtime", "environment").get<Environment>();
+  } catch (const Error& e) {
+    r.fail("runtime.environment", e.what());
+  } catch (const json::exception& e) {
+    r.fail("runtime.environment", e.what());
+  }
+  p.suite_name = r.get<std::string>(r.at(doc, "document", "suite"), "suite", "name");
+  const json& cases = r.at(doc, "document", "cases");
+  if (!cases.is_array()) r.fail("cases", "expected an array");
+  std::set<std::string> ids;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const json& c = cases[i];
+    const std::string where = "cases[" + std::to_string(i) + "]";
+    ProofCase pc;
+    pc.id = r.get<std::string>(c, where, "id");
+    if (!ids.insert(pc.id).second) r.fail(where, "duplicate case id '" + pc.id + "'");
+    pc.prompt = r.get<std::string>(c, where, "prompt");
+    pc.chat = r.get<bool>(c, where, "chat");
+    pc.max_new_tokens = r.get<int64_t>(c, where, "max_new_tokens");
+    pc.text = r.get<std::string>(c, where, "text");
+    pc.record.prompt_ids = r.get<std::vector<int32_t>>(c, where, "input_ids");
+    pc.record.output_ids = r.get<std::vector<int32_t>>(c, where, "output_ids");
+    pc.record.ids_sha256 = r.sha(c, where, "output_ids_sha256");
+    pc.record.step_logits_sha256 = r.get<std::vector<std::string>>(c, where, "step_logits_sha256");
+    pc.record.stop_reason = r.get<std::string>(c, where, "stop_reason");
+    if (pc.record.step_logits_sha256.size() != pc.record.output_ids.size()) {
+      r.fail(where, std::to_string(pc.record.step_logits_sha256.size()) + " logits digests for " +
+                        std::to_string(pc.record.output_ids.size()) + " output ids");
+    }
+    for (size_t s = 0; s < pc.record.step_logits_sha256.size(); ++s) {
+      r.check_sha(pc.record.step_logits_sha256[s], where + ".step_logits_sha256[" + std::to_string(s) + "]");
+    }
+    if (ids_sha256(pc.record.output_ids) != pc.record.ids_sha256) {
+      r.fail(where + ".output_ids_sha256", "does not match output_ids");
+    }
+    p.cases.push_back(std::move(pc));
+  }
+  return p;
+}
+
+Proof read_proof(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) throw bad_input(path + ": no such proof file");
+  if (!S_ISREG(info.st_mode)) throw bad_input(path + ": not a regular file");
+  if (info.st_size > (int64_t{256} << 20)) throw bad_input(path + ": larger than 256 MiB; not a proof file");
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof()) throw bad_input(path + ": cannot be read");
+  json doc;
+  try {
+    doc = json::parse(text.str());
+  } catch (const json::parse_error& e) {
+    throw bad_input(path + ": not valid JSON (" + std::string(e.what()) + "); truncated or corrupted?");
+  }
+  return proof_from_json(doc, path);
+}
+
+void write_proof(const std::string& path, const Proof& proof, bool overwrite, const std::string& flag_hint) {
+  struct stat info {};
+  if (!overwrite && ::stat(path.c_str(), &info) == 0) {
+    throw bad_input(path + " exists; it is replaced only with " + flag_hint);
+  }
+  write_file_atomically(path, proof_to_json(proof).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+}
+
+std::vector<CaseVerdict> compare_proofs(const Proof& golden, const Proof& actual, ProofLevel level) {
+  if (golden.model_sha256 != actual.model_sha256) {
+    throw bad_input("the proofs are of different models: " + golden.model_name + " (sha256 " +
+                    golden.model_sha256.substr(0, 16) + "…) vs " + actual.model_name + " (sha256 " +
+                    actual.model_sha256.substr(0, 16) + "…)");
+  }
+  std::map<std::string, const ProofCase*> by_id;
+  for (const ProofCase& c : actual.cases) by_id[c.id] = &c;
+  std::vector<CaseVerdict> verdicts;
+  std::set<std::string> seen;
+  for (const ProofCase& g : golden.cases) {
+    seen.insert(g.id);
+    CaseVerdict v;
+    v.id = g.id;
+    auto it = by_id.find(g.id);
+    if (it == by_id.end()) {
+      v.note = "missing from the run";
+    } else if (level == ProofLevel::tokens) {
+      RunRecord e = g.record, a = it->second->record;
+      e.step_logits_sha256.assign(e.output_ids.size(), "");
+      a.step_logits_sha256.assign(a.output_ids.size(), "");
+      v.divergence = first_divergence(e, a);
+      v.match = !v.divergence;
+    } else {
+      v.divergence = first_divergence(g.record, it->second->record);
+      v.match = !v.divergence;
+    }
+    verdicts.push_back(std::move(v));
+  }
+  for (const ProofCase& c : actual.cases) {
+    if (!seen.count(c.id)) verdicts.push_back(CaseVerdict{c.id, false, std::nullopt, "not in the golden file"});
+  }
+  return verdicts;
+}
+
+}  // namespace lockstep::harness

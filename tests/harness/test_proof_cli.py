@@ -1,0 +1,169 @@
+"""Golden proofs end to end: `lockstep verify --golden/--update-golden` and
+`lockstep proof verify|diff` on the real model, and every way a proof file can
+be wrong: tampered, truncated, wrong schema, wrong model, and a valid proof
+whose logits digest differs in one byte (a determinism failure, exit 1, with
+the first divergent case and step named).
+"""
+import hashlib
+import json
+import subprocess
+
+import pytest
+from junitparser import JUnitXml
+
+from test_cli import lockstep
+
+PROMPTS = ["What is 2+2?", "Name a color."]
+GOLDEN_HASH_ALGORITHM = "sha256-canonical-json"
+
+
+def verify(binary, model, out_dir, golden, *extra):
+    args = ["verify", "--model", model, "--runs", "1", "--processes", "0", "--max-new-tokens", "6",
+            "--out-dir", out_dir, "--golden", golden]
+    for prompt in PROMPTS:
+        args += ["--prompt", prompt]
+    return lockstep(binary, *args, *extra)
+
+
+def canonical_digest(document):
+    """The digest lockstep writes: SHA-256 of the document without digest and
+    signature, keys sorted, compact, ASCII (see harness/PROOF.md)."""
+    rest = {k: v for k, v in document.items() if k not in ("digest", "signature")}
+    text = json.dumps(rest, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def reseal(document):
+    document["digest"] = {"algorithm": GOLDEN_HASH_ALGORITHM, "value": canonical_digest(document)}
+    return document
+
+
+def flip_hex(sha):
+    return ("0" if sha[0] != "0" else "1") + sha[1:]
+
+
+@pytest.fixture(scope="module")
+def golden(lockstep_bin, default_model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("golden") / "model" / "cpu-x86_64.proof.json"
+    out = tmp_path_factory.mktemp("out")
+    missing = verify(lockstep_bin, default_model, out, path)
+    assert missing.returncode == 2, missing.stderr
+    assert "--update-golden" in missing.stderr and not path.exists()
+    made = verify(lockstep_bin, default_model, out, path, "--update-golden")
+    assert made.returncode == 0, made.stderr
+    assert "golden: wrote" in made.stderr
+    return path
+
+
+def test_golden_written_is_a_valid_proof_with_python_checkable_digest(golden):
+    doc = json.loads(golden.read_text())
+    assert doc["schema"] == "lockstep.proof/1"
+    assert doc["digest"]["value"] == canonical_digest(doc)
+    assert doc["runtime"]["environment"]["mode"] == "batch_invariant"
+    assert [c["id"] for c in doc["cases"]] == ["prompt-1", "prompt-2"]
+    for case in doc["cases"]:
+        assert len(case["step_logits_sha256"]) == len(case["output_ids"]) == 6
+
+
+def test_run_reproduces_its_golden_bit_for_bit(lockstep_bin, default_model, golden, tmp_path):
+    before = golden.read_bytes()
+    result = verify(lockstep_bin, default_model, tmp_path, golden)
+    assert result.returncode == 0, result.stderr
+    assert "golden (bits): 0 of 2 cases differ" in result.stderr
+    assert golden.read_bytes() == before, "a plain verify must never rewrite the golden file"
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert results["golden"]["verdict"] == "pass" and results["verdict"] == "pass"
+    suites = {s.name: s for s in JUnitXml.fromfile(str(tmp_path / "junit.xml"))}
+    assert [c.name for c in suites["golden"]] == ["prompt-1", "prompt-2"]
+
+
+def test_proof_verify_accepts_the_golden(lockstep_bin, golden):
+    result = lockstep(lockstep_bin, "proof", "verify", golden)
+    assert result.returncode == 0, result.stderr
+    assert "valid lockstep.proof/1 proof" in result.stdout and "2 cases, 12 steps" in result.stdout
+
+
+def test_one_changed_logits_digest_is_a_determinism_failure_naming_case_and_step(
+        lockstep_bin, default_model, golden, tmp_path):
+    doc = json.loads(golden.read_text())
+    doc["cases"][1]["step_logits_sha256"][3] = flip_hex(doc["cases"][1]["step_logits_sha256"][3])
+    changed = tmp_path / "changed.proof.json"
+    changed.write_text(json.dumps(reseal(doc), indent=2))
+
+    result = verify(lockstep_bin, default_model, tmp_path / "out", changed)
+    assert result.returncode == 1, result.stderr
+    assert "first differing case 'prompt-2': step 3" in result.stderr
+    results = json.loads((tmp_path / "out" / "results.json").read_text())
+    verdicts = {c["id"]: c for c in results["golden"]["cases"]}
+    assert verdicts["prompt-1"]["match"] and not verdicts["prompt-2"]["match"]
+    assert verdicts["prompt-2"]["first_divergence"]["step"] == 3
+    assert verdicts["prompt-2"]["first_divergence"]["reason"] == "logits"
+    junit = {s.name: s for s in JUnitXml.fromfile(str(tmp_path / "out" / "junit.xml"))}
+    failed = [c for c in junit["golden"] if not c.is_passed]
+    assert [c.name for c in failed] == ["prompt-2"] and "step 3" in failed[0].result[0].message
+
+    diff = lockstep(lockstep_bin, "proof", "diff", golden, changed, "--json")
+    assert diff.returncode == 1
+    report = json.loads(diff.stdout)
+    assert report["verdict"] == "differ" and report["cases"][1]["first_divergence"]["step"] == 3
+    # The tokens did not change, so at level tokens the proofs agree.
+    assert lockstep(lockstep_bin, "proof", "diff", golden, changed, "--level", "tokens").returncode == 0
+
+
+def edit(golden, tmp_path, name, change):
+    doc = json.loads(golden.read_text())
+    text = change(doc)
+    path = tmp_path / name
+    path.write_text(text if isinstance(text, str) else json.dumps(doc, indent=2))
+    return path
+
+
+BAD_PROOFS = {
+    "tampered": (lambda d: d["cases"][0]["output_ids"].__setitem__(0, d["cases"][0]["output_ids"][0] + 1),
+                 "the file was changed after it was written"),
+    "truncated": (lambda d: json.dumps(d)[:500], "not valid JSON"),
+    "wrong schema": (lambda d: (d.__setitem__("schema", "lockstep.proof/0"), reseal(d)) and None,
+                     "'lockstep.proof/0' is not supported"),
+    "not a proof": (lambda d: "[1, 2, 3]", "expected a JSON object"),
+    "digest count": (lambda d: (d["cases"][0]["step_logits_sha256"].pop(), reseal(d)) and None,
+                     "5 logits digests for 6 output ids"),
+    "bad hex": (lambda d: (d["cases"][0]["step_logits_sha256"].__setitem__(0, "XYZ"), reseal(d)) and None,
+                "expected a SHA-256 in lower-case hex"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BAD_PROOFS))
+def test_bad_proofs_are_rejected_with_exit_2_before_any_run(lockstep_bin, default_model, golden, tmp_path, kind):
+    change, message = BAD_PROOFS[kind]
+    bad = edit(golden, tmp_path, "bad.proof.json", change)
+    checked = lockstep(lockstep_bin, "proof", "verify", bad)
+    assert checked.returncode == 2 and message in checked.stderr, checked.stderr
+    result = verify(lockstep_bin, default_model, tmp_path / "out", bad)
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert "loading model" not in result.stderr, "a bad golden file must fail before the model is loaded"
+
+
+def test_wrong_model_proof_is_bad_input(lockstep_bin, default_model, golden, tmp_path):
+    other = edit(golden, tmp_path, "other.proof.json",
+                 lambda d: (d["model"].__setitem__("file_sha256", "ab" * 32), reseal(d)) and None)
+    result = verify(lockstep_bin, default_model, tmp_path / "out", other)
+    assert result.returncode == 2 and "different models" in result.stderr, result.stderr
+    assert lockstep(lockstep_bin, "proof", "diff", golden, other).returncode == 2
+
+
+def test_golden_of_another_mode_is_not_compared(lockstep_bin, default_model, golden, tmp_path):
+    result = verify(lockstep_bin, default_model, tmp_path, golden, "--mode", "off")
+    assert result.returncode == 2 and "made with --mode batch_invariant" in result.stderr, result.stderr
+
+
+def test_update_golden_replaces_only_when_asked(lockstep_bin, default_model, golden, tmp_path):
+    copy = tmp_path / "g.proof.json"
+    copy.write_bytes(golden.read_bytes())
+    stale = json.loads(copy.read_text())
+    stale["created_at"] = "2000-01-01T00:00:00Z"
+    copy.write_text(json.dumps(reseal(stale)))
+    assert verify(lockstep_bin, default_model, tmp_path / "a", copy).returncode == 0
+    assert json.loads(copy.read_text())["created_at"] == "2000-01-01T00:00:00Z"
+    assert verify(lockstep_bin, default_model, tmp_path / "b", copy, "--update-golden").returncode == 0
+    assert json.loads(copy.read_text())["created_at"] != "2000-01-01T00:00:00Z"
+    assert lockstep(lockstep_bin, "verify", "--prompt", "x", "--update-golden").returncode == 2
