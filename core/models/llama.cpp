@@ -145,15 +145,32 @@ LlamaModel LlamaModel::from_gguf(const gguf::File& file) {
   m.params_.emplace_back("model.norm.weight", m.final_norm_);
   if (!c.tied_embeddings) m.params_.emplace_back("lm_head.weight", m.output_);
 
-  // RoPE table as transformers builds it: inv_freq = 1 / base^(2i/d) in
-  // fp32, angle = position * inv_freq (one fp32 product), then cos/sin.
-  at::Tensor inv_freq =
-      1.0 / at::pow(c.rope_theta, at::arange(0, c.head_dim, 2, at::kLong).to(at::kFloat) / c.head_dim);
-  at::Tensor positions = at::arange(c.context, at::kLong).to(at::kFloat);
-  at::Tensor angles = positions.unsqueeze(1) * inv_freq.unsqueeze(0);
-  at::Tensor emb = at::cat({angles, angles}, -1);
-  m.rope_cos_ = emb.cos();
-  m.rope_sin_ = emb.sin();
+  // RoPE tables as transformers builds them (inv_freq = 1 / base^(2i/d),
+  // angle = position * inv_freq as one fp32 product, then cos/sin), but
+  // computed here by a scalar loop in double and rounded to fp32 once. Stock
+  // at::pow/cos/sin round the tail of each thread's chunk with another formula
+  // than the vector body, so their bits depend on the thread count and the
+  // ISA; glibc's double pow/cos/sin do not, and every x86 machine and thread
+  // count gets the same table (and so the same golden proof).
+  const int64_t half = c.head_dim / 2;
+  std::vector<float> inv_freq(static_cast<size_t>(half));
+  for (int64_t i = 0; i < half; ++i) {
+    inv_freq[static_cast<size_t>(i)] = static_cast<float>(
+        1.0 / std::pow(static_cast<double>(c.rope_theta), static_cast<double>(2 * i) / static_cast<double>(c.head_dim)));
+  }
+  m.rope_cos_ = at::empty({c.context, c.head_dim}, at::kFloat);
+  m.rope_sin_ = at::empty({c.context, c.head_dim}, at::kFloat);
+  float* cos_out = m.rope_cos_.data_ptr<float>();
+  float* sin_out = m.rope_sin_.data_ptr<float>();
+  for (int64_t p = 0; p < c.context; ++p) {
+    for (int64_t i = 0; i < half; ++i) {
+      const float angle = static_cast<float>(p) * inv_freq[static_cast<size_t>(i)];
+      const float cv = static_cast<float>(std::cos(static_cast<double>(angle)));
+      const float sv = static_cast<float>(std::sin(static_cast<double>(angle)));
+      cos_out[p * c.head_dim + i] = cos_out[p * c.head_dim + i + half] = cv;
+      sin_out[p * c.head_dim + i] = sin_out[p * c.head_dim + i + half] = sv;
+    }
+  }
   return m;
 }
 

@@ -167,3 +167,19 @@ def test_update_golden_replaces_only_when_asked(lockstep_bin, default_model, gol
     assert verify(lockstep_bin, default_model, tmp_path / "b", copy, "--update-golden").returncode == 0
     assert json.loads(copy.read_text())["created_at"] != "2000-01-01T00:00:00Z"
     assert lockstep(lockstep_bin, "verify", "--prompt", "x", "--update-golden").returncode == 2
+
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+COMMITTED_GOLDEN = ROOT / "golden" / "smollm2-135m-instruct" / "cpu-x86_64.proof.json"
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+def test_committed_golden_reproduces_at_other_thread_counts(lockstep_bin, default_model, tmp_path, threads):
+    """The gate's golden file was made with the machine's default thread count;
+    the invariant kernels (and the scalar RoPE table) make the bits the same
+    on any other (stock ATen's silu/cos/sin would not be)."""
+    result = lockstep(lockstep_bin, "verify", "--model", default_model, "--suite", ROOT / "suites" / "ci-gate.json",
+                      "--runs", "1", "--processes", "0", "--out-dir", tmp_path, "--golden", COMMITTED_GOLDEN,
+                      env={"OMP_NUM_THREADS": threads})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "golden (bits): 0 of 8 cases differ" in result.stderr
