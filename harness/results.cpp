@@ -14,6 +14,7 @@ const char* to_string(RunKind kind) {
     case RunKind::in_process: return "in-process";
     case RunKind::reload: return "reload";
     case RunKind::process: return "process";
+    case RunKind::thread: return "thread";
   }
   return "?";
 }
@@ -21,7 +22,7 @@ const char* to_string(RunKind kind) {
 namespace {
 
 RunKind run_kind_from(const std::string& text) {
-  for (RunKind kind : {RunKind::in_process, RunKind::reload, RunKind::process}) {
+  for (RunKind kind : {RunKind::in_process, RunKind::reload, RunKind::process, RunKind::thread}) {
     if (text == to_string(kind)) return kind;
   }
   throw bad_input("results: unknown run kind '" + text + "'");

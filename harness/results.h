@@ -18,8 +18,9 @@ namespace lockstep::harness {
 
 inline constexpr const char* kResultsSchema = "lockstep.results/0";
 
-enum class RunKind { in_process, reload, process };
-const char* to_string(RunKind kind);   // "in-process", "reload", "process"
+enum class RunKind { in_process, reload, process, thread };
+// "in-process", "reload", "process", "thread" (a concurrent stress worker)
+const char* to_string(RunKind kind);
 
 struct RunResult {
   std::string label;   // "run-2", "process-1"

@@ -1,7 +1,12 @@
 #include "harness/verifier.h"
 
+#include <sys/resource.h>
+
+#include <atomic>
 #include <chrono>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -24,6 +29,13 @@ constexpr const char* kWorkerSchema = "lockstep.worker/0";
 
 double since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Peak resident set of this process so far, MiB.
+double peak_rss_mib() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
 std::string token_text(const ModelBundle& bundle, const std::optional<int32_t>& id) {
@@ -60,6 +72,7 @@ class Verifier {
       results_.cases.push_back(std::move(result));
     }
     for (int64_t r = 1; r <= plan_.runs; ++r) in_process_run(r);
+    if (plan_.workers > 0) stress_run();
     for (int64_t p = 1; p <= plan_.processes; ++p) process_run(p);
     results_.duration_s = since(start);
     return results_;
@@ -70,12 +83,12 @@ class Verifier {
     const auto start = Clock::now();
     bundle_.reset();   // the old weights go before the new ones arrive
     bundle_ = ModelBundle::load(plan_.model_path);
-    progress_(fmt::format("verify: {} ... {:.1f}s", what, since(start)));
+    progress_(fmt::format("verify: {} ... {:.1f}s (peak RSS {:.0f} MiB)", what, since(start), peak_rss_mib()));
   }
 
   void in_process_run(int64_t r) {
     const std::string label = "run-" + std::to_string(r);
-    const bool reload = r > 1 && r == plan_.runs;
+    const bool reload = r > 1 && (plan_.reload_every_run || r == plan_.runs);
     if (reload) load_model(fmt::format("re-loading model for {}", label));
     const StepObserver observer = fault_observer(plan_.fault, label);
     const size_t n = plan_.suite.cases.size();
@@ -93,6 +106,56 @@ class Verifier {
       }
       compare(i, label, reload ? RunKind::reload : RunKind::in_process, record, where);
     }
+  }
+
+  // Workers claim indices from a counter; each runs its case through the
+  // shared model and is compared with the reference.
+  void stress_run() {
+    const size_t n = plan_.suite.cases.size();
+    const int64_t threads = std::max<int64_t>(1, std::min(plan_.threads, plan_.workers));
+    progress_(fmt::format("verify: stress: {} workers on {} threads through one model", plan_.workers, threads));
+    const auto start = Clock::now();
+    std::atomic<int64_t> next{0};
+    std::atomic<int64_t> done{0}, differing{0};
+    std::mutex mutex;
+    std::exception_ptr failure;
+    const int64_t step = std::max<int64_t>(1, plan_.workers / 20);
+    auto work = [&] {
+      try {
+        for (int64_t w = next++; w < plan_.workers; w = next++) {
+          const size_t i = static_cast<size_t>(w) % n;
+          const std::string label = "worker-" + std::to_string(w + 1);
+          const TimedGeneration timed = run_case(*bundle_, plan_.suite.cases[i], fault_observer(plan_.fault, label));
+          const RunRecord record = record_of(timed.generation, timed.duration_s);
+          RunResult run;
+          run.label = label;
+          run.kind = RunKind::thread;
+          run.duration_s = record.duration_s;
+          run.first_divergence = first_divergence(results_.cases[i].reference, record);
+          run.match = !run.first_divergence;
+          if (!run.match) ++differing;
+          const int64_t finished = ++done;
+          std::lock_guard<std::mutex> lock(mutex);
+          if (run.first_divergence) {
+            run.first_divergence->expected_text = token_text(*bundle_, run.first_divergence->expected_token);
+            run.first_divergence->actual_text = token_text(*bundle_, run.first_divergence->actual_token);
+          }
+          results_.cases[i].runs.push_back(std::move(run));
+          if (finished % step == 0 || finished == plan_.workers) {
+            progress_(fmt::format("verify: stress: {}/{} workers done, {} differ, {:.1f}s, peak RSS {:.0f} MiB",
+                                  finished, plan_.workers, differing.load(), since(start), peak_rss_mib()));
+          }
+        }
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = std::current_exception();
+        next = plan_.workers;   // the others stop claiming work
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int64_t t = 0; t < threads; ++t) pool.emplace_back(work);
+    for (std::thread& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
   }
 
   void process_run(int64_t p) {
@@ -173,6 +236,9 @@ class Verifier {
 VerifyResults run_verify(const VerifyPlan& plan, const Progress& progress) {
   if (plan.runs < 1) throw bad_input("--runs must be at least 1");
   if (plan.processes < 0) throw bad_input("--processes must not be negative");
+  if (plan.workers < 0) throw bad_input("--workers must not be negative");
+  if (plan.workers > 0 && plan.threads < 1) throw bad_input("--threads must be at least 1");
+  if (plan.workers > 0 && plan.suite.cases.empty()) throw bad_input("stress needs at least one case");
   return Verifier(plan, progress).run();
 }
 

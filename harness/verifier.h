@@ -24,6 +24,14 @@ struct VerifyPlan {
   std::string model_path;
   int64_t runs = 3;
   int64_t processes = 2;
+  // `lockstep reload`: every in-process run after the reference starts with
+  // a fresh load of the model (verify reloads for the last run only).
+  bool reload_every_run = false;
+  // `lockstep stress`: after the reference run, `workers` runs of the cases
+  // (worker w runs case w mod n) from `threads` threads at once, all through
+  // the one loaded model. 0 workers: no stress phase.
+  int64_t workers = 0;
+  int64_t threads = 8;
   // argv that starts a worker for this same suite and model; the runner
   // appends "--worker <label>". Its stdout must be worker_output() JSON.
   std::vector<std::string> worker_command;

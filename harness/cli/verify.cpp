@@ -1,5 +1,8 @@
-// `lockstep verify`: the determinism check (see harness/verifier.h), its
-// reports (results.json, junit.xml) and the hidden worker mode it spawns.
+// `lockstep verify`, `reload` and `stress`: the determinism checks (see
+// harness/verifier.h), their reports (results.json, junit.xml) and the hidden
+// worker mode they spawn. The three share every option but their own counts.
+#include <sys/resource.h>
+
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -26,7 +29,13 @@ namespace {
 
 constexpr int64_t kPromptMaxNewTokens = 64;   // for --prompt cases without --max-new-tokens
 
+enum class Check { verify, reload, stress };
+
 struct VerifyOptions {
+  Check check = Check::verify;
+  int64_t reloads = 10;          // reload
+  int64_t workers = 2000;        // stress
+  int64_t threads = 8;           // stress
   std::string model;
   std::string suite;
   std::vector<std::string> prompts;
@@ -66,9 +75,12 @@ std::vector<std::string> worker_command(const VerifyOptions& o, const std::strin
 
 void print_summary(const harness::VerifyResults& r, const std::string& results_path, const std::string& junit_path) {
   const harness::Counts counts = r.counts();
-  std::cerr << fmt::format("verify: {}: {} of {} comparisons differ, {} of {} cases failed ({:.1f}s)\n",
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  std::cerr << fmt::format("verify: {}: {} of {} comparisons differ, {} of {} cases failed ({:.1f}s, peak RSS {:.0f} MiB)\n",
                            r.passed() ? "PASS" : "FAIL", counts.comparisons_failed, counts.comparisons,
-                           counts.cases_failed, counts.cases, r.duration_s);
+                           counts.cases_failed, counts.cases, r.duration_s,
+                           static_cast<double>(usage.ru_maxrss) / 1024.0);
   auto first_failure = [&]() -> std::string {
     for (const harness::CaseResult& c : r.cases) {
       for (const harness::RunResult& run : c.runs) {
@@ -141,6 +153,17 @@ int verify(const VerifyOptions& o) {
   plan.model_path = model_path;
   plan.runs = o.runs;
   plan.processes = o.processes;
+  if (o.check == Check::reload) {
+    if (o.reloads < 1) throw bad_input("--reloads must be at least 1");
+    plan.runs = o.reloads + 1;   // the reference, then one run per fresh load
+    plan.reload_every_run = true;
+  } else if (o.check == Check::stress) {
+    if (o.workers < 1) throw bad_input("--workers must be at least 1");
+    if (o.threads < 1) throw bad_input("--threads must be at least 1");
+    plan.runs = 1;               // the reference
+    plan.workers = o.workers;
+    plan.threads = o.threads;
+  }
   plan.worker_command = worker_command(o, model_path);
   plan.fault = fault;
   harness::VerifyResults results =
@@ -174,24 +197,20 @@ int verify(const VerifyOptions& o) {
 
 }  // namespace
 
-Command add_verify_command(CLI::App& parent, const std::vector<std::string>& argv) {
-  auto o = std::make_shared<VerifyOptions>();
-  o->argv = argv;
-  CLI::App* app = parent.add_subcommand(
-      "verify", "Check that generation is deterministic across runs, model reloads and processes.");
-  app->footer(
-      "Every case runs once as the reference (run-1), RUNS-1 more times in this process (the last of "
-      "them on a freshly re-loaded model) and once in each of PROCESSES fresh processes. Each run must "
-      "reproduce the reference's token ids and the SHA-256 of every step's fp32 logits bit for bit.\n"
-      "Exit codes: 0 every run matches, 1 a run differs (or a worker failed), 2 bad input, "
-      "3 environment problem (model missing, output not writable).");
+namespace {
+
+// The options every check shares; the caller adds its own counts.
+CLI::App* add_check(CLI::App& parent, const char* name, const char* description, const std::string& footer,
+                    const std::shared_ptr<VerifyOptions>& o) {
+  CLI::App* app = parent.add_subcommand(name, description);
+  app->footer(footer +
+              "\nEvery run must reproduce the reference's token ids and the SHA-256 of every step's fp32 logits "
+              "bit for bit.\nExit codes: 0 every run matches (and the golden file), 1 a run differs (or a "
+              "worker failed), 2 bad input, 3 environment problem (model missing, output not writable).");
   app->add_option("--model", o->model, kModelHelp);
   auto* suite = app->add_option("--suite", o->suite, "Suite file (JSON, schema lockstep.suite/0), e.g. suites/ci-gate.json");
-  auto* prompt = app->add_option("--prompt", o->prompts, "A prompt to verify (repeatable; instead of --suite)");
+  auto* prompt = app->add_option("--prompt", o->prompts, "A prompt to check (repeatable; instead of --suite)");
   suite->excludes(prompt);
-  app->add_option("--runs", o->runs, "In-process runs per case, the reference included")->capture_default_str();
-  app->add_option("--processes", o->processes, "Fresh processes that each run every case once")
-      ->capture_default_str();
   app->add_option("--max-new-tokens", o->max_new_tokens,
                   fmt::format("Tokens per case (overrides the suite; default for --prompt: {})", kPromptMaxNewTokens));
   app->add_option("--out-dir", o->out_dir, "Directory for results.json and junit.xml")->capture_default_str();
@@ -206,7 +225,52 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
                 "Write this run's proof to --golden (replacing it) instead of comparing; only if the run passes");
   app->add_option("--golden-level", o->golden_level, "bits (logits digests and tokens) or tokens (output ids only)")
       ->capture_default_str();
+  return app;
+}
+
+}  // namespace
+
+Command add_verify_command(CLI::App& parent, const std::vector<std::string>& argv) {
+  auto o = std::make_shared<VerifyOptions>();
+  o->argv = argv;
+  CLI::App* app = add_check(parent, "verify", "Check that generation is deterministic across runs, model reloads and processes.",
+                            "Every case runs once as the reference (run-1), RUNS-1 more times in this process (the "
+                            "last of them on a freshly re-loaded model) and once in each of PROCESSES fresh processes.",
+                            o);
+  app->add_option("--runs", o->runs, "In-process runs per case, the reference included")->capture_default_str();
+  app->add_option("--processes", o->processes, "Fresh processes that each run every case once")
+      ->capture_default_str();
   app->add_option("--worker", o->worker, "internal: run as worker LABEL, print digests as JSON")->group("");
+  return {app, [o] { return verify(*o); }};
+}
+
+Command add_reload_command(CLI::App& parent, const std::vector<std::string>& argv) {
+  auto o = std::make_shared<VerifyOptions>();
+  o->argv = argv;
+  o->check = Check::reload;
+  CLI::App* app = add_check(parent, "reload", "Check that the bits survive model reloads and fresh processes.",
+                            "Every case runs once as the reference, then once after each of RELOADS fresh loads of the "
+                            "model in this process (the old weights freed first; the peak RSS is reported), then once "
+                            "in each of PROCESSES fresh processes.",
+                            o);
+  app->add_option("--reloads", o->reloads, "Fresh loads of the model in this process")->capture_default_str();
+  app->add_option("--processes", o->processes, "Fresh processes that each run every case once")
+      ->capture_default_str();
+  return {app, [o] { return verify(*o); }};
+}
+
+Command add_stress_command(CLI::App& parent, const std::vector<std::string>& argv) {
+  auto o = std::make_shared<VerifyOptions>();
+  o->argv = argv;
+  o->check = Check::stress;
+  o->processes = 0;
+  CLI::App* app = add_check(parent, "stress", "Run many concurrent requests through one model; each must match.",
+                            "Every case runs once as the reference; then WORKERS requests (worker w runs case w mod "
+                            "the number of cases) run from THREADS threads at once through the one loaded model, and "
+                            "each is compared with its case's reference.",
+                            o);
+  app->add_option("--workers", o->workers, "Concurrent requests in all")->capture_default_str();
+  app->add_option("--threads", o->threads, "Threads that run them at once")->capture_default_str();
   return {app, [o] { return verify(*o); }};
 }
 
