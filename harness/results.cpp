@@ -15,6 +15,7 @@ const char* to_string(RunKind kind) {
     case RunKind::reload: return "reload";
     case RunKind::process: return "process";
     case RunKind::thread: return "thread";
+    case RunKind::batch: return "batch";
   }
   return "?";
 }
@@ -22,7 +23,7 @@ const char* to_string(RunKind kind) {
 namespace {
 
 RunKind run_kind_from(const std::string& text) {
-  for (RunKind kind : {RunKind::in_process, RunKind::reload, RunKind::process, RunKind::thread}) {
+  for (RunKind kind : {RunKind::in_process, RunKind::reload, RunKind::process, RunKind::thread, RunKind::batch}) {
     if (text == to_string(kind)) return kind;
   }
   throw bad_input("results: unknown run kind '" + text + "'");

@@ -18,8 +18,9 @@ namespace lockstep::harness {
 
 inline constexpr const char* kResultsSchema = "lockstep.results/0";
 
-enum class RunKind { in_process, reload, process, thread };
-// "in-process", "reload", "process", "thread" (a concurrent stress worker)
+enum class RunKind { in_process, reload, process, thread, batch };
+// "in-process", "reload", "process", "thread" (a concurrent stress worker),
+// "batch" (a sweep's batch of co-batched requests)
 const char* to_string(RunKind kind);
 
 struct RunResult {

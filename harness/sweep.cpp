@@ -1,0 +1,118 @@
+#include "harness/sweep.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "core/engine/model_bundle.h"
+#include "core/error.h"
+#include "core/util/sha256.h"
+#include "kernels/argmax.h"
+
+namespace lockstep::harness {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+std::vector<int32_t> random_ids(std::mt19937_64& rng, int64_t length, int64_t vocab) {
+  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> ids(static_cast<size_t>(length));
+  for (int32_t& x : ids) x = id(rng);
+  return ids;
+}
+
+// The target's prefill as a one-step record: the digest of its logits at
+// every position [L, vocab] and the greedy next token.
+RunRecord record_for(const at::Tensor& logits, const std::vector<int32_t>& ids, double seconds) {
+  const at::Tensor l = logits.contiguous();
+  RunRecord r;
+  r.prompt_ids = ids;
+  r.step_logits_sha256 = {sha256_hex(l.const_data_ptr(), static_cast<size_t>(l.numel()) * sizeof(float))};
+  r.output_ids = {static_cast<int32_t>(kernels::argmax_smallest_index(l[l.size(0) - 1]).item<int64_t>())};
+  r.ids_sha256 = ids_sha256(r.output_ids);
+  r.stop_reason = "prefill";
+  r.duration_s = seconds;
+  return r;
+}
+
+}  // namespace
+
+void validate(const SweepPlan& plan, int64_t vocab) {
+  if (plan.lengths.empty() || plan.batches.empty()) throw bad_input("sweep: --lengths and --batches must not be empty");
+  for (int64_t l : plan.lengths) {
+    if (l < 1) throw bad_input("sweep: prompt lengths must be at least 1, got " + std::to_string(l));
+  }
+  for (int64_t b : plan.batches) {
+    if (b < 1) throw bad_input("sweep: batch sizes must be at least 1, got " + std::to_string(b));
+  }
+  const int64_t l = *std::max_element(plan.lengths.begin(), plan.lengths.end());
+  const int64_t b = *std::max_element(plan.batches.begin(), plan.batches.end());
+  const double bytes = static_cast<double>(l) * static_cast<double>(b) * static_cast<double>(vocab) * 4.0;
+  if (bytes > static_cast<double>(plan.max_logits_bytes)) {
+    throw bad_input(fmt::format("sweep: batch {} x length {} needs {:.1f} GiB of logits (limit {:.1f} GiB); "
+                                "use smaller --batches or --lengths",
+                                b, l, bytes / (1 << 30), static_cast<double>(plan.max_logits_bytes) / (1 << 30)));
+  }
+}
+
+VerifyResults run_sweep(const SweepPlan& plan, const Progress& progress) {
+  validate(plan);
+  const auto start = Clock::now();
+  VerifyResults results;
+  results.started_at = utc_timestamp_now();
+  results.environment = collect_environment();
+  results.suite_name = "sweep";
+  results.runs = 1;
+  results.model.path = plan.model_path;
+  results.model.file_sha256 = sha256_file(plan.model_path);
+  const auto load_start = Clock::now();
+  const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(plan.model_path);
+  results.model.name = bundle->name;
+  progress(fmt::format("sweep: loaded {} ... {:.1f}s", plan.model_path, since(load_start)));
+  const LlamaModel& model = bundle->model;
+  const int64_t vocab = model.config().vocab;
+  for (int64_t length : plan.lengths) {
+    if (length > model.config().context) {
+      throw bad_input(fmt::format("sweep: length {} exceeds the model's context {}", length, model.config().context));
+    }
+  }
+
+  for (int64_t length : plan.lengths) {
+    std::mt19937_64 rng(plan.seed * 1000003 + static_cast<uint64_t>(length));
+    const std::vector<int32_t> target = random_ids(rng, length, vocab);
+    CaseResult c;
+    c.id = "len-" + std::to_string(length);
+    c.prompt = fmt::format("{} random token ids (seed {})", length, plan.seed);
+    c.chat = false;
+    c.max_new_tokens = 1;
+    auto t0 = Clock::now();
+    c.reference = record_for(model.forward_batch({target})[0], target, since(t0));
+    c.text = bundle->tokenizer.decode_token(c.reference.output_ids[0]);
+    for (int64_t batch : plan.batches) {
+      std::vector<std::vector<int32_t>> rows;
+      const int64_t slot = static_cast<int64_t>(rng() % static_cast<uint64_t>(batch));
+      for (int64_t i = 0; i < batch; ++i) rows.push_back(i == slot ? target : random_ids(rng, length, vocab));
+      t0 = Clock::now();
+      const at::Tensor logits = model.forward_batch(rows);
+      const RunRecord record = record_for(logits[slot], target, since(t0));
+      RunResult run;
+      run.label = "batch-" + std::to_string(batch);
+      run.kind = RunKind::batch;
+      run.duration_s = record.duration_s;
+      run.first_divergence = first_divergence(c.reference, record);
+      run.match = !run.first_divergence;
+      progress(fmt::format("sweep: length {:>4} batch {:>3} (slot {:>2}) ... {} {:.2f}s", length, batch, slot,
+                           run.match ? "same" : "DIFFERS", run.duration_s));
+      c.runs.push_back(std::move(run));
+    }
+    results.cases.push_back(std::move(c));
+  }
+  results.duration_s = since(start);
+  return results;
+}
+
+}  // namespace lockstep::harness

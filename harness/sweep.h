@@ -1,0 +1,35 @@
+// `lockstep sweep`: one target request computed alone and inside batches of
+// B requests (random co-batched fillers, the target at a random slot), for
+// every prompt length L of the grid. Its logits at every prompt position
+// (the prefill) must have the same SHA-256 in every batch as alone.
+//
+// Each length is a case ("len-L") whose reference is the solo run; each batch
+// size is a run ("batch-B", kind "batch") compared with it, so results.json,
+// JUnit and the report's batch x length heatmap come from the usual
+// VerifyResults. Decode steps in a batch come with the engine's batching.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "harness/results.h"
+#include "harness/verifier.h"
+
+namespace lockstep::harness {
+
+struct SweepPlan {
+  std::string model_path;
+  std::vector<int64_t> lengths = {1, 7, 32, 96};
+  std::vector<int64_t> batches = {1, 2, 3, 4, 8, 16};
+  uint64_t seed = 1;
+  // Refuse grids whose largest batch's logits would exceed this.
+  int64_t max_logits_bytes = int64_t{3} << 30;
+};
+
+// bad_input for an empty, non-positive or too large grid (before loading).
+void validate(const SweepPlan& plan, int64_t vocab_hint = 49152);
+
+VerifyResults run_sweep(const SweepPlan& plan, const Progress& progress);
+
+}  // namespace lockstep::harness
