@@ -117,6 +117,11 @@ std::string proof_digest(const json& document) {
 json proof_to_json(const Proof& proof) {
   json doc = body_of(proof);
   doc["digest"] = {{"algorithm", "sha256-canonical-json"}, {"value", proof_digest(doc)}};
+  if (proof.signature) {
+    doc["signature"] = {{"algorithm", proof.signature->algorithm},
+                        {"public_key", proof.signature->public_key},
+                        {"value", proof.signature->value}};
+  }
   return doc;
 }
 
@@ -140,6 +145,19 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
   }
 
   Proof p;
+  if (auto sig = doc.find("signature"); sig != doc.end()) {
+    Signature s{r.get<std::string>(*sig, "signature", "algorithm"), r.get<std::string>(*sig, "signature", "public_key"),
+                r.get<std::string>(*sig, "signature", "value")};
+    try {
+      if (!signature_valid(recorded, s)) {
+        r.fail("signature", "does not verify: the digest was not signed by this key (forged or altered)");
+      }
+    } catch (const Error& e) {
+      if (std::string(e.what()).rfind(origin, 0) == 0) throw;
+      r.fail("signature", e.what());
+    }
+    p.signature = s;
+  }
   p.created_at = r.get<std::string>(doc, "document", "created_at");
   const json& model = r.at(doc, "document", "model");
   p.model_name = r.get<std::string>(model, "model", "name");

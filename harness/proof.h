@@ -16,6 +16,7 @@
 #include "harness/env.h"
 #include "harness/results.h"
 #include "harness/run_record.h"
+#include "harness/signature.h"
 
 namespace lockstep::harness {
 
@@ -44,12 +45,15 @@ struct Proof {
   std::string dtype = "fp32";
   std::string suite_name;
   std::vector<ProofCase> cases;
+  // Optional Ed25519 signature of the digest (signature.h); checked on every
+  // read, so a signed file cannot be changed without the key.
+  std::optional<Signature> signature;
 };
 
 // The reference run of every case of a verify run.
 Proof proof_of(const VerifyResults& results);
 
-// The JSON document, "digest" included.
+// The JSON document, "digest" (and "signature", if any) included.
 nlohmann::ordered_json proof_to_json(const Proof& proof);
 // Validates the schema, every field and the digest; bad_input naming
 // `origin` and what is wrong (a tampered file fails on its digest).

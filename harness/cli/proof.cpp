@@ -17,19 +17,27 @@ namespace {
 
 struct ProofOptions {
   std::vector<std::string> files;   // verify
+  std::string public_key;           // verify: require signatures by this key
+  std::string sign_file, key;       // sign
   std::string expected, actual;     // diff
   std::string level = "bits";
   bool json = false;
 };
 
 int verify_files(const ProofOptions& o) {
+  const std::string trusted = o.public_key.empty() ? "" : harness::public_key_of(o.public_key);
   for (const std::string& path : o.files) {
     const harness::Proof p = harness::read_proof(path);   // throws bad_input on any defect
+    if (!trusted.empty() && (!p.signature || p.signature->public_key != trusted)) {
+      throw bad_input(path + ": " + (p.signature ? "signed by another key" : "not signed") + "; --public-key " +
+                      o.public_key + " was required");
+    }
     size_t steps = 0;
     for (const harness::ProofCase& c : p.cases) steps += c.record.step_logits_sha256.size();
-    std::cout << fmt::format("{}: valid {} proof: model {} ({}…), suite '{}', {} cases, {} steps, mode {}, {} {}\n",
+    std::cout << fmt::format("{}: valid {} proof: model {} ({}…), suite '{}', {} cases, {} steps, mode {}, {} {}, {}\n",
                              path, harness::kProofSchema, p.model_name, p.model_sha256.substr(0, 12),
-                             p.suite_name, p.cases.size(), steps, p.environment.mode, p.device, p.dtype);
+                             p.suite_name, p.cases.size(), steps, p.environment.mode, p.device, p.dtype,
+                             p.signature ? "signed (ed25519 " + p.signature->public_key.substr(0, 12) + "…)" : "unsigned");
   }
   return kOk;
 }
@@ -60,6 +68,15 @@ int diff(const ProofOptions& o) {
   return differing == 0 ? kOk : kDiverged;
 }
 
+int sign(const ProofOptions& o) {
+  harness::Proof p = harness::read_proof(o.sign_file);
+  const std::string digest = harness::proof_digest(harness::proof_to_json(p));
+  p.signature = harness::sign_digest(digest, o.key);
+  harness::write_proof(o.sign_file, p, /*overwrite=*/true, "");
+  std::cerr << "proof sign: " << o.sign_file << " signed (ed25519 " << p.signature->public_key << ")\n";
+  return kOk;
+}
+
 }  // namespace
 
 Command add_proof_command(CLI::App& parent) {
@@ -68,6 +85,9 @@ Command add_proof_command(CLI::App& parent) {
   app->require_subcommand(1);
   CLI::App* check = app->add_subcommand("verify", "Check proof files: schema, every field, and the digest.");
   check->add_option("files", o->files, "Proof files")->required()->check(CLI::ExistingFile);
+  check->add_option("--public-key", o->public_key,
+                    "PEM Ed25519 key (public or private): every file must carry a valid signature by it")
+      ->check(CLI::ExistingFile);
   check->footer("Exit codes: 0 every file is a valid, untampered proof; 2 otherwise (the message says why).");
   CLI::App* compare = app->add_subcommand("diff", "Compare two proofs case by case; name the first divergence.");
   compare->add_option("expected", o->expected, "The reference proof (e.g. the golden file)")->required();
@@ -76,7 +96,19 @@ Command add_proof_command(CLI::App& parent) {
       ->capture_default_str();
   compare->add_flag("--json", o->json, "Print the verdicts as JSON on stdout");
   compare->footer("Exit codes: 0 same, 1 a case differs, 2 bad input (invalid proof, different models).");
-  return {app, [o, check, compare] { return check->parsed() ? verify_files(*o) : diff(*o); }};
+  CLI::App* signer = app->add_subcommand("sign", "Add an Ed25519 signature of the digest to a proof file.");
+  signer->add_option("file", o->sign_file, "Proof file (rewritten atomically with the signature)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  signer->add_option("--key", o->key, "PEM Ed25519 private key (openssl genpkey -algorithm ed25519)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  signer->footer("Exit codes: 0 signed; 2 not a valid proof, or not an Ed25519 private key.");
+  return {app, [o, check, compare, signer] {
+            if (check->parsed()) return verify_files(*o);
+            if (signer->parsed()) return sign(*o);
+            return diff(*o);
+          }};
 }
 
 }  // namespace lockstep::cli

@@ -183,3 +183,44 @@ def test_committed_golden_reproduces_at_other_thread_counts(lockstep_bin, defaul
                       env={"OMP_NUM_THREADS": threads})
     assert result.returncode == 0, result.stderr[-2000:]
     assert "golden (bits): 0 of 8 cases differ" in result.stderr
+
+
+def make_key(tmp_path, name):
+    private = tmp_path / f"{name}.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", private], check=True, capture_output=True)
+    public = tmp_path / f"{name}.pub"
+    subprocess.run(["openssl", "pkey", "-in", private, "-pubout", "-out", public], check=True, capture_output=True)
+    return private, public
+
+
+def test_signed_proof_verifies_and_any_change_or_other_key_is_rejected(lockstep_bin, golden, tmp_path):
+    private, public = make_key(tmp_path, "ours")
+    _, other_public = make_key(tmp_path, "theirs")
+    signed = tmp_path / "signed.proof.json"
+    signed.write_bytes(golden.read_bytes())
+    result = lockstep(lockstep_bin, "proof", "sign", signed, "--key", private)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(signed.read_text())
+    assert doc["signature"]["algorithm"] == "ed25519"
+    assert doc["digest"] == json.loads(golden.read_text())["digest"], "signing must not change the digest"
+
+    ok = lockstep(lockstep_bin, "proof", "verify", signed, "--public-key", public)
+    assert ok.returncode == 0 and "signed (ed25519" in ok.stdout, ok.stderr
+    wrong_key = lockstep(lockstep_bin, "proof", "verify", signed, "--public-key", other_public)
+    assert wrong_key.returncode == 2 and "signed by another key" in wrong_key.stderr
+    unsigned = lockstep(lockstep_bin, "proof", "verify", golden, "--public-key", public)
+    assert unsigned.returncode == 2 and "not signed" in unsigned.stderr
+
+    # Change a digest and re-seal the document digest: only the key could re-sign it.
+    forged = json.loads(signed.read_text())
+    forged["cases"][0]["step_logits_sha256"][0] = flip_hex(forged["cases"][0]["step_logits_sha256"][0])
+    reseal(forged)
+    forged_path = tmp_path / "forged.proof.json"
+    forged_path.write_text(json.dumps(forged))
+    rejected = lockstep(lockstep_bin, "proof", "verify", forged_path)
+    assert rejected.returncode == 2 and "signature: does not verify" in rejected.stderr, rejected.stderr
+
+    not_ed25519 = tmp_path / "rsa.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024", "-out",
+                    not_ed25519], check=True, capture_output=True)
+    assert lockstep(lockstep_bin, "proof", "sign", signed, "--key", not_ed25519).returncode == 2
