@@ -56,6 +56,7 @@ json case_to_json(const CaseResult& c) {
               {"prompt", c.prompt},
               {"chat", c.chat},
               {"max_new_tokens", c.max_new_tokens},
+              {"tier", c.tier == 0 ? json(nullptr) : json(c.tier)},
               {"prompt_ids", c.reference.prompt_ids},
               {"output_ids", c.reference.output_ids},
               {"text", c.text},
@@ -73,6 +74,7 @@ CaseResult case_from_json(const json& in) {
   c.prompt = in.at("prompt").get<std::string>();
   c.chat = in.at("chat").get<bool>();
   c.max_new_tokens = in.at("max_new_tokens").get<int64_t>();
+  if (auto t = in.find("tier"); t != in.end() && !t->is_null()) c.tier = t->get<int>();
   c.text = in.at("text").get<std::string>();
   c.reference.prompt_ids = in.at("prompt_ids").get<std::vector<int32_t>>();
   c.reference.output_ids = in.at("output_ids").get<std::vector<int32_t>>();

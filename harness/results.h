@@ -37,6 +37,7 @@ struct CaseResult {
   std::string prompt;
   bool chat = true;
   int64_t max_new_tokens = 0;
+  int tier = 0;              // 1..8 in the tiers benchmark, 0 elsewhere
   std::string text;          // the reference output, decoded
   RunRecord reference;       // run-1
   std::vector<RunResult> runs;

@@ -116,23 +116,37 @@ Suite parse_suite(const std::string& json_text, const std::string& origin) {
     const std::string where = "cases[" + std::to_string(i) + "]";
     const json& entry = cases[i];
     if (!entry.is_object()) check.fail(where, "expected an object");
-    check.only_keys(entry, where, {"id", "prompt", "max_new_tokens", "chat"});
+    check.only_keys(entry, where, {"id", "prompt", "max_new_tokens", "chat", "tier"});
     SuiteCase c;
     c.id = check.string(check.require(entry, where, "id"), where + ".id", true);
     if (auto [it, inserted] = seen.emplace(c.id, i); !inserted) {
       check.fail(where + ".id", "duplicate id '" + c.id + "' (first used by cases[" +
                                     std::to_string(it->second) + "])");
     }
-    c.prompt = check.string(check.require(entry, where, "prompt"), where + ".prompt", true);
+    // Empty text is a valid chat message (the template still frames it);
+    // a raw prompt needs at least one character.
+    c.chat = default_chat;
+    if (auto v = entry.find("chat"); v != entry.end()) c.chat = check.boolean(*v, where + ".chat");
+    c.prompt = check.string(check.require(entry, where, "prompt"), where + ".prompt", !c.chat);
+    if (auto v = entry.find("tier"); v != entry.end()) {
+      const int64_t tier = check.positive_int(*v, where + ".tier");
+      if (tier > kTiers) check.fail(where + ".tier", "expected 1 to " + std::to_string(kTiers));
+      c.tier = static_cast<int>(tier);
+    }
     c.max_new_tokens = default_tokens;
     if (auto v = entry.find("max_new_tokens"); v != entry.end()) {
       c.max_new_tokens = check.positive_int(*v, where + ".max_new_tokens");
     }
-    c.chat = default_chat;
-    if (auto v = entry.find("chat"); v != entry.end()) c.chat = check.boolean(*v, where + ".chat");
     suite.cases.push_back(std::move(c));
   }
   return suite;
+}
+
+const char* tier_name(int tier) {
+  static const char* const names[kTiers + 1] = {"",          "sanity",    "long output",
+                                                "uncertain / creative", "complex code", "reasoning",
+                                                "deep context", "adversarial near-ties", "edge cases"};
+  return tier >= 0 && tier <= kTiers ? names[tier] : "";
 }
 
 Suite load_suite(const std::string& path) {

@@ -15,7 +15,12 @@ struct SuiteCase {
   std::string prompt;
   int64_t max_new_tokens = 0;   // resolved: the case's own, else the suite default
   bool chat = true;             // false: the prompt is tokenized raw
+  int tier = 0;                 // 1..kTiers in the tiers benchmark, 0 elsewhere
 };
+
+// The eight tiers of suites/tiers.json (`lockstep bench`).
+inline constexpr int kTiers = 8;
+const char* tier_name(int tier);   // "sanity", ..., "edge cases"; "" for 0
 
 struct Suite {
   std::string name;
@@ -29,7 +34,8 @@ inline constexpr int64_t kDefaultMaxNewTokens = 64;
 
 // bad_input naming the file and the offending field for: unreadable file,
 // invalid JSON, unknown schema, missing or unknown keys, wrong types,
-// max_new_tokens < 1, empty or duplicate ids, empty prompts, no cases.
+// max_new_tokens < 1, empty or duplicate ids, empty raw prompts, a tier
+// outside 1..8, no cases. (An empty chat prompt is a valid message.)
 Suite parse_suite(const std::string& json_text, const std::string& origin);
 Suite load_suite(const std::string& path);
 

@@ -69,6 +69,7 @@ class Verifier {
       result.prompt = c.prompt;
       result.chat = c.chat;
       result.max_new_tokens = c.max_new_tokens;
+      result.tier = c.tier;
       results_.cases.push_back(std::move(result));
     }
     for (int64_t r = 1; r <= plan_.runs; ++r) in_process_run(r);

@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <iostream>
+#include <map>
 #include <memory>
 #include <optional>
 
@@ -73,6 +74,28 @@ std::vector<std::string> worker_command(const VerifyOptions& o, const std::strin
   return argv;
 }
 
+// The tiers benchmark's table: cases and generated tokens per tier, how many
+// cases reproduced in every run, and the reference run's tokens/s.
+void print_tiers(const harness::VerifyResults& r) {
+  struct Row { int64_t cases = 0, passed = 0, tokens = 0; double seconds = 0.0; };
+  std::map<int, Row> rows;
+  for (const harness::CaseResult& c : r.cases) {
+    if (c.tier == 0) continue;
+    Row& row = rows[c.tier];
+    ++row.cases;
+    row.passed += c.passed();
+    row.tokens += static_cast<int64_t>(c.reference.output_ids.size());
+    row.seconds += c.reference.duration_s;
+  }
+  if (rows.empty()) return;
+  std::cerr << "bench: tier                      cases  pass  tokens  tok/s\n";
+  for (const auto& [tier, row] : rows) {
+    std::cerr << fmt::format("bench: {} {:<22} {:>5} {:>5} {:>7} {:>6.1f}{}\n", tier, harness::tier_name(tier),
+                             row.cases, row.passed, row.tokens, row.seconds > 0 ? row.tokens / row.seconds : 0.0,
+                             row.passed == row.cases ? "" : "  FAIL");
+  }
+}
+
 void print_summary(const harness::VerifyResults& r, const std::string& results_path, const std::string& junit_path) {
   const harness::Counts counts = r.counts();
   rusage usage{};
@@ -108,6 +131,7 @@ void print_summary(const harness::VerifyResults& r, const std::string& results_p
       }
     }
   }
+  print_tiers(r);
   if (!r.passed() && !first_failure().empty()) std::cerr << "verify: first failure: " << first_failure() << "\n";
   std::cerr << "verify: results: " << results_path << "\nverify: junit: " << junit_path << "\n";
 }
@@ -241,6 +265,25 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
   app->add_option("--processes", o->processes, "Fresh processes that each run every case once")
       ->capture_default_str();
   app->add_option("--worker", o->worker, "internal: run as worker LABEL, print digests as JSON")->group("");
+  return {app, [o] { return verify(*o); }};
+}
+
+Command add_bench_command(CLI::App& parent, const std::vector<std::string>& argv) {
+  auto o = std::make_shared<VerifyOptions>();
+  o->argv = argv;
+  o->suite = LOCKSTEP_SOURCE_DIR "/suites/tiers.json";
+  o->runs = 2;
+  o->processes = 1;
+  CLI::App* app = add_check(parent, "bench", "Run the eight-tier prompt benchmark and check that every tier reproduces.",
+                            "The tiers suite (1 sanity, 2 long output, 3 uncertain / creative, 4 complex code, "
+                            "5 reasoning, 6 deep context, 7 adversarial near-ties, 8 edge cases) runs like verify: a "
+                            "reference, RUNS-1 more runs (the last on a re-loaded model) and PROCESSES fresh processes; "
+                            "a table per tier (cases reproduced, tokens, tokens/s) follows.",
+                            o);
+  app->get_option("--suite")->default_str(o->suite);
+  app->add_option("--runs", o->runs, "In-process runs per case, the reference included")->capture_default_str();
+  app->add_option("--processes", o->processes, "Fresh processes that each run every case once")
+      ->capture_default_str();
   return {app, [o] { return verify(*o); }};
 }
 
