@@ -112,8 +112,22 @@ TEST(Suite, RejectsBadValues) {
   EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "", "prompt": "p"}]})")
                 .find("cases[0].id: must not be empty"),
             std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": ""}]})")
+  // An empty raw prompt has nothing to tokenize; an empty chat message is fine.
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m",
+              "cases": [{"id": "a", "prompt": "", "chat": false}]})")
                 .find("cases[0].prompt: must not be empty"),
+            std::string::npos);
+  EXPECT_EQ(parse_suite(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": ""}]})", "t")
+                .cases[0]
+                .prompt,
+            "");
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
+              "tier": 0}]})")
+                .find("cases[0].tier"),
+            std::string::npos);
+  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
+              "tier": 9}]})")
+                .find("cases[0].tier: expected 1 to 8"),
             std::string::npos);
   EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": []})").find("at least one case"),
             std::string::npos);
