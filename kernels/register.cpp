@@ -33,6 +33,7 @@
 #include <ATen/ops/silu_cpu_dispatch.h>
 #include <ATen/ops/scaled_dot_product_attention_compositeimplicitautograd_dispatch.h>
 #include <ATen/ops/sum_cpu_dispatch.h>
+#include <c10/util/Exception.h>
 #include <torch/library.h>
 
 #include <initializer_list>
@@ -346,6 +347,39 @@ std::string get_mode_op() { return mode_name(mode()); }
 }  // namespace
 }  // namespace lockstep::kernels
 
+// Registering over aten makes the dispatcher print a multi-line warning
+// ("Overriding a previously registered kernel for the same operator ...") at
+// every program start and library load; overriding is the point of this
+// file, so that one warning is swallowed while these registrations run (in
+// definition order: begin, the libraries below, end). Other warnings pass.
+namespace lockstep::kernels {
+namespace {
+
+class QuietOverrides : public c10::WarningHandler {
+ public:
+  void process(const c10::Warning& warning) override {
+    if (warning.msg().find("Overriding a previously registered kernel") != std::string::npos) return;
+    if (previous != nullptr) {
+      previous->process(warning);
+    } else {
+      c10::WarningHandler::process(warning);
+    }
+  }
+  c10::WarningHandler* previous = nullptr;
+};
+
+QuietOverrides quiet_overrides;
+
+const struct QuietBegin {
+  QuietBegin() {
+    quiet_overrides.previous = c10::WarningUtils::get_warning_handler();
+    c10::WarningUtils::set_warning_handler(&quiet_overrides);
+  }
+} quiet_begin;
+
+}  // namespace
+}  // namespace lockstep::kernels
+
 TORCH_LIBRARY(lockstep, m) {
   m.def("set_mode(str mode) -> ()", &lockstep::kernels::set_mode_op);
   m.def("get_mode() -> str", &lockstep::kernels::get_mode_op);
@@ -362,3 +396,11 @@ TORCH_LIBRARY_IMPL(aten, CPU, m) {
 #ifdef LOCKSTEP_WITH_CUDA
 TORCH_LIBRARY_IMPL(aten, CUDA, m) { lockstep::kernels::register_overrides<lockstep::kernels::Cuda>(m); }
 #endif
+
+namespace lockstep::kernels {
+namespace {
+const struct QuietEnd {
+  QuietEnd() { c10::WarningUtils::set_warning_handler(quiet_overrides.previous); }
+} quiet_end;
+}  // namespace
+}  // namespace lockstep::kernels

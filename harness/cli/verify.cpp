@@ -1,6 +1,6 @@
-// `lockstep verify`, `reload` and `stress`: the determinism checks (see
-// harness/verifier.h), their reports (results.json, junit.xml) and the hidden
-// worker mode they spawn. The three share every option but their own counts.
+// `lockstep verify` and run_check(), which also runs bench, reload and stress
+// (harness/cli/checks.cpp): the determinism checks (harness/verifier.h), their
+// reports (results.json, junit.xml), golden proofs and the hidden worker mode.
 #include <sys/resource.h>
 
 #include <iostream>
@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "harness/cli/check.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/atomic_file.h"
@@ -27,33 +28,6 @@
 
 namespace lockstep::cli {
 namespace {
-
-constexpr int64_t kPromptMaxNewTokens = 64;   // for --prompt cases without --max-new-tokens
-
-enum class Check { verify, reload, stress };
-
-struct VerifyOptions {
-  Check check = Check::verify;
-  int64_t reloads = 10;          // reload
-  int64_t workers = 2000;        // stress
-  int64_t threads = 8;           // stress
-  std::string model;
-  std::string suite;
-  std::vector<std::string> prompts;
-  int64_t runs = 3;
-  int64_t processes = 2;
-  std::optional<int64_t> max_new_tokens;   // unset: the suite's own
-  std::string out_dir = "lockstep-out";
-  std::string junit;
-  std::string results;
-  bool json = false;
-  std::string mode = kDefaultMode;
-  std::string golden;           // proof file to compare against (or to write with update_golden)
-  bool update_golden = false;
-  std::string golden_level = "bits";
-  std::string worker;           // hidden: the run label of a worker process
-  std::vector<std::string> argv;
-};
 
 harness::Suite load_cases(const VerifyOptions& o) {
   if (!o.suite.empty() && !o.prompts.empty()) throw bad_input("give --suite or --prompt, not both");
@@ -136,7 +110,9 @@ void print_summary(const harness::VerifyResults& r, const std::string& results_p
   std::cerr << "verify: results: " << results_path << "\nverify: junit: " << junit_path << "\n";
 }
 
-int verify(const VerifyOptions& o) {
+}  // namespace
+
+int run_check(const VerifyOptions& o) {
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.processes < 0) throw bad_input("--processes must not be negative");
   const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
@@ -219,11 +195,6 @@ int verify(const VerifyOptions& o) {
   return results.passed() ? kOk : kDiverged;
 }
 
-}  // namespace
-
-namespace {
-
-// The options every check shares; the caller adds its own counts.
 CLI::App* add_check(CLI::App& parent, const char* name, const char* description, const std::string& footer,
                     const std::shared_ptr<VerifyOptions>& o) {
   CLI::App* app = parent.add_subcommand(name, description);
@@ -252,7 +223,13 @@ CLI::App* add_check(CLI::App& parent, const char* name, const char* description,
   return app;
 }
 
-}  // namespace
+void add_run_counts(CLI::App* app, VerifyOptions& o, bool runs, bool processes) {
+  if (runs) app->add_option("--runs", o.runs, "In-process runs per case, the reference included")->capture_default_str();
+  if (processes) {
+    app->add_option("--processes", o.processes, "Fresh processes that each run every case once")->capture_default_str();
+  }
+}
+
 
 Command add_verify_command(CLI::App& parent, const std::vector<std::string>& argv) {
   auto o = std::make_shared<VerifyOptions>();
@@ -261,60 +238,9 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
                             "Every case runs once as the reference (run-1), RUNS-1 more times in this process (the "
                             "last of them on a freshly re-loaded model) and once in each of PROCESSES fresh processes.",
                             o);
-  app->add_option("--runs", o->runs, "In-process runs per case, the reference included")->capture_default_str();
-  app->add_option("--processes", o->processes, "Fresh processes that each run every case once")
-      ->capture_default_str();
+  add_run_counts(app, *o, true, true);
   app->add_option("--worker", o->worker, "internal: run as worker LABEL, print digests as JSON")->group("");
-  return {app, [o] { return verify(*o); }};
-}
-
-Command add_bench_command(CLI::App& parent, const std::vector<std::string>& argv) {
-  auto o = std::make_shared<VerifyOptions>();
-  o->argv = argv;
-  o->suite = LOCKSTEP_SOURCE_DIR "/suites/tiers.json";
-  o->runs = 2;
-  o->processes = 1;
-  CLI::App* app = add_check(parent, "bench", "Run the eight-tier prompt benchmark and check that every tier reproduces.",
-                            "The tiers suite (1 sanity, 2 long output, 3 uncertain / creative, 4 complex code, "
-                            "5 reasoning, 6 deep context, 7 adversarial near-ties, 8 edge cases) runs like verify: a "
-                            "reference, RUNS-1 more runs (the last on a re-loaded model) and PROCESSES fresh processes; "
-                            "a table per tier (cases reproduced, tokens, tokens/s) follows.",
-                            o);
-  app->get_option("--suite")->default_str(o->suite);
-  app->add_option("--runs", o->runs, "In-process runs per case, the reference included")->capture_default_str();
-  app->add_option("--processes", o->processes, "Fresh processes that each run every case once")
-      ->capture_default_str();
-  return {app, [o] { return verify(*o); }};
-}
-
-Command add_reload_command(CLI::App& parent, const std::vector<std::string>& argv) {
-  auto o = std::make_shared<VerifyOptions>();
-  o->argv = argv;
-  o->check = Check::reload;
-  CLI::App* app = add_check(parent, "reload", "Check that the bits survive model reloads and fresh processes.",
-                            "Every case runs once as the reference, then once after each of RELOADS fresh loads of the "
-                            "model in this process (the old weights freed first; the peak RSS is reported), then once "
-                            "in each of PROCESSES fresh processes.",
-                            o);
-  app->add_option("--reloads", o->reloads, "Fresh loads of the model in this process")->capture_default_str();
-  app->add_option("--processes", o->processes, "Fresh processes that each run every case once")
-      ->capture_default_str();
-  return {app, [o] { return verify(*o); }};
-}
-
-Command add_stress_command(CLI::App& parent, const std::vector<std::string>& argv) {
-  auto o = std::make_shared<VerifyOptions>();
-  o->argv = argv;
-  o->check = Check::stress;
-  o->processes = 0;
-  CLI::App* app = add_check(parent, "stress", "Run many concurrent requests through one model; each must match.",
-                            "Every case runs once as the reference; then WORKERS requests (worker w runs case w mod "
-                            "the number of cases) run from THREADS threads at once through the one loaded model, and "
-                            "each is compared with its case's reference.",
-                            o);
-  app->add_option("--workers", o->workers, "Concurrent requests in all")->capture_default_str();
-  app->add_option("--threads", o->threads, "Threads that run them at once")->capture_default_str();
-  return {app, [o] { return verify(*o); }};
+  return {app, [o] { return run_check(*o); }};
 }
 
 }  // namespace lockstep::cli

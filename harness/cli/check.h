@@ -1,0 +1,56 @@
+// What `verify` and the checks built on it (bench, reload, stress) share:
+// their options, the one function that runs any of them, and the common
+// option set. harness/cli/verify.cpp implements it; checks.cpp registers the
+// derived commands.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "harness/cli/command.h"
+
+namespace lockstep::cli {
+
+constexpr int64_t kPromptMaxNewTokens = 64;   // for --prompt cases without --max-new-tokens
+
+enum class Check { verify, reload, stress };
+
+struct VerifyOptions {
+  Check check = Check::verify;
+  int64_t reloads = 10;          // reload
+  int64_t workers = 2000;        // stress
+  int64_t threads = 8;           // stress
+  std::string model;
+  std::string suite;
+  std::vector<std::string> prompts;
+  int64_t runs = 3;
+  int64_t processes = 2;
+  std::optional<int64_t> max_new_tokens;   // unset: the suite's own
+  std::string out_dir = "lockstep-out";
+  std::string junit;
+  std::string results;
+  bool json = false;
+  std::string mode = kDefaultMode;
+  std::string golden;           // proof file to compare against (or to write with update_golden)
+  bool update_golden = false;
+  std::string golden_level = "bits";
+  std::string worker;           // hidden: the run label of a worker process
+  std::vector<std::string> argv;
+};
+
+// Runs the check `o` describes; returns the exit code (kOk / kDiverged).
+int run_check(const VerifyOptions& o);
+
+// A subcommand with every shared option; the caller adds its own counts.
+CLI::App* add_check(CLI::App& parent, const char* name, const char* description, const std::string& footer,
+                    const std::shared_ptr<VerifyOptions>& o);
+
+// --runs and --processes, as verify and bench have them.
+void add_run_counts(CLI::App* app, VerifyOptions& o, bool runs, bool processes);
+
+}  // namespace lockstep::cli
