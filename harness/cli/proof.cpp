@@ -7,8 +7,10 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "harness/cli/check.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
+#include "harness/paths.h"
 #include "harness/proof.h"
 #include "harness/results.h"
 
@@ -104,9 +106,32 @@ Command add_proof_command(CLI::App& parent) {
       ->required()
       ->check(CLI::ExistingFile);
   signer->footer("Exit codes: 0 signed; 2 not a valid proof, or not an Ed25519 private key.");
-  return {app, [o, check, compare, signer] {
+  // export: one reference run of every case, written as a proof.
+  auto e = std::make_shared<VerifyOptions>();
+  auto force = std::make_shared<bool>(false);
+  CLI::App* exporter = add_check(*app, "export", "Run every case once and write its proof file.",
+                                 "Writes --out FILE atomically; an existing file is replaced only with --force. "
+                                 "Compare proofs later with `proof diff` or `verify --golden`.",
+                                 e);
+  for (const char* name : {"--golden", "--update-golden", "--golden-level"}) exporter->get_option(name)->group("");
+  exporter->add_option("--out", e->golden, "Proof file to write")->required();
+  exporter->add_flag("--force", *force, "Replace an existing file");
+  return {app, [o, check, compare, signer, exporter, e, force] {
             if (check->parsed()) return verify_files(*o);
             if (signer->parsed()) return sign(*o);
+            if (exporter->parsed()) {
+              if (!*force && harness::is_regular_file(e->golden)) {
+                throw bad_input(e->golden + " exists; it is replaced only with --force");
+              }
+              if (e->update_golden) {
+                throw bad_input("proof export always writes --out; --update-golden does not apply");
+              }
+              VerifyOptions run = *e;
+              run.runs = 1;
+              run.processes = 0;
+              run.update_golden = true;
+              return run_check(run);
+            }
             return diff(*o);
           }};
 }

@@ -224,3 +224,18 @@ def test_signed_proof_verifies_and_any_change_or_other_key_is_rejected(lockstep_
     subprocess.run(["openssl", "genpkey", "-algorithm", "rsa", "-pkeyopt", "rsa_keygen_bits:1024", "-out",
                     not_ed25519], check=True, capture_output=True)
     assert lockstep(lockstep_bin, "proof", "sign", signed, "--key", not_ed25519).returncode == 2
+
+
+def test_proof_export_writes_a_proof_that_diffs_equal_to_the_golden(lockstep_bin, default_model, golden, tmp_path):
+    out = tmp_path / "exported.proof.json"
+    args = ["proof", "export", "--model", default_model, "--max-new-tokens", "6", "--out", out,
+            "--out-dir", tmp_path / "o"]
+    for prompt in PROMPTS:
+        args += ["--prompt", prompt]
+    first = lockstep(lockstep_bin, *args)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert lockstep(lockstep_bin, "proof", "verify", out).returncode == 0
+    assert lockstep(lockstep_bin, "proof", "diff", golden, out).returncode == 0
+    again = lockstep(lockstep_bin, *args)
+    assert again.returncode == 2 and "replaced only with --force" in again.stderr
+    assert lockstep(lockstep_bin, *args, "--force").returncode == 0
