@@ -42,8 +42,10 @@ at::Tensor unpermute_rope_rows(const at::Tensor& w, int64_t heads) {
 }
 
 at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  // Same operation order as transformers' LlamaRMSNorm in fp32.
-  at::Tensor variance = x.pow(2).mean(-1, /*keepdim=*/true);
+  // Same operation order as transformers' LlamaRMSNorm in fp32. x * x is
+  // the bits of x.pow(2) (ATen squares by multiplying) without an op that
+  // `lockstep scan` must flag for its fractional-exponent cases.
+  at::Tensor variance = (x * x).mean(-1, /*keepdim=*/true);
   return weight * (x * at::rsqrt(variance + eps));
 }
 

@@ -1,0 +1,134 @@
+#include "harness/scan.h"
+
+#include <ATen/record_function.h>
+
+#include <algorithm>
+#include <mutex>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+namespace lockstep::harness {
+namespace {
+
+std::mutex g_mutex;
+std::map<std::string, int64_t>* g_calls = nullptr;
+
+std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
+  std::lock_guard<std::mutex> lock(g_mutex);
+  if (g_calls != nullptr) ++(*g_calls)[fn.name()];
+  return nullptr;
+}
+
+// What kernels/register.cpp replaces in batch_invariant mode.
+const std::set<std::string> kInvariant = {
+    "mm", "addmm", "bmm", "_softmax", "_log_softmax", "sum", "mean", "native_layer_norm", "_fused_rms_norm",
+    "rms_norm", "scaled_dot_product_attention", "silu", "silu_", "sigmoid", "sigmoid_"};
+
+// CompositeImplicitAutograd ops that only call other ops.
+const std::set<std::string> kComposite = {
+    "linear", "matmul", "layer_norm", "softmax", "log_softmax", "dropout", "feature_dropout", "flatten",
+    "einsum", "split", "chunk", "unflatten", "group_norm", "instance_norm", "batch_norm", "embedding_bag",
+    "_unsafe_view", "reshape", "repeat_interleave", "t", "numpy_T", "type_as", "expand_as", "view_as", "unbind",
+    "movedim", "moveaxis", "swapaxes", "flatten", "size", "contiguous"};
+
+// One correctly rounded IEEE operation per element, comparisons, or data
+// movement: independent of the batch by construction.
+const std::set<std::string> kExact = {
+    "add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "neg", "abs", "sqrt", "rsqrt", "reciprocal",
+    "square", "relu", "relu_", "threshold", "clamp", "clamp_min", "clamp_max", "maximum", "minimum", "where",
+    "masked_fill", "masked_fill_", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "bitwise_and",
+    "max", "min", "argmax", "argmin", "amax", "topk", "sort", "cat", "stack", "embedding", "index_select", "gather",
+    "index", "index_put_", "scatter", "view", "as_strided", "transpose", "permute", "contiguous", "clone", "copy_",
+    "detach", "empty", "empty_like", "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full",
+    "full_like", "fill_", "zero_", "arange", "slice", "select", "narrow", "expand", "unsqueeze", "squeeze",
+    "to", "_to_copy", "resize_", "set_", "lift_fresh", "alias", "split_with_sizes", "triu", "tril", "roll",
+    "repeat", "flip", "item", "_local_scalar_dense", "is_nonzero", "size", "stride", "numel", "dim", "chunk",
+    "new_empty", "new_zeros", "new_ones", "new_full", "fmod", "remainder", "floor", "ceil", "round", "trunc",
+    "sign", "isnan", "isinf", "nan_to_num", "_reshape_alias", "view_as_real", "unfold", "pad", "constant_pad_nd",
+    "result_type", "dropout_", "_has_compatible_shallow_copy_type", "requires_grad_", "_unsafe_index"};
+
+const std::map<std::string, std::string> kNotes = {
+    {"pow", "exact only for exponent 2 (square); a fractional exponent drifts with the thread split on CPU"},
+    {"exp", "stock vector and scalar paths may round differently"},
+    {"gelu", "stock vector and scalar paths may round differently"},
+    {"tanh", "stock vector and scalar paths may round differently"},
+    {"cos", "stock vector and scalar paths may round differently"},
+    {"sin", "stock vector and scalar paths may round differently"},
+    {"cumsum", "a reduction lockstep does not replace"},
+    {"prod", "a reduction lockstep does not replace"},
+    {"norm", "a reduction lockstep does not replace"},
+    {"linalg_vector_norm", "a reduction lockstep does not replace"},
+    {"var", "a reduction lockstep does not replace"},
+    {"std", "a reduction lockstep does not replace"},
+    {"baddbmm", "a GEMM lockstep does not replace (use bmm + add)"},
+    {"conv1d", "convolutions are not replaced"},
+    {"convolution", "convolutions are not replaced"},
+    {"_efficient_attention_forward", "called directly, bypassing scaled_dot_product_attention"},
+    {"_flash_attention_forward", "called directly, bypassing scaled_dot_product_attention"}};
+
+int rank(const std::string& coverage) {
+  return coverage == "uncovered" ? 0 : coverage == "invariant" ? 1 : coverage == "composite" ? 2 : 3;
+}
+
+}  // namespace
+
+std::pair<std::string, std::string> classify_op(const std::string& full) {
+  std::string name = full.rfind("aten::", 0) == 0 ? full.substr(6) : full;
+  if (full.find("::") != std::string::npos && full.rfind("aten::", 0) != 0) {
+    return {"composite", "not an aten op (its aten calls are listed themselves)"};
+  }
+  if (kInvariant.count(name)) return {"invariant", "lockstep kernel"};
+  if (kComposite.count(name)) return {"composite", "decomposes into the ops listed"};
+  if (kExact.count(name)) return {"exact", ""};
+  auto note = kNotes.find(name);
+  return {"uncovered", note != kNotes.end() ? note->second : "no invariant kernel; bits may depend on the batch"};
+}
+
+std::vector<ScannedOp> scan_ops(const std::function<void()>& work) {
+  std::map<std::string, int64_t> calls;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_calls = &calls;
+  }
+  const at::CallbackHandle handle =
+      at::addGlobalCallback(at::RecordFunctionCallback(on_start).scopes({at::RecordScope::FUNCTION}));
+  try {
+    work();
+  } catch (...) {
+    at::removeCallback(handle);
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_calls = nullptr;
+    throw;
+  }
+  at::removeCallback(handle);
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    g_calls = nullptr;
+  }
+  std::vector<ScannedOp> ops;
+  for (const auto& [name, count] : calls) {
+    auto [coverage, note] = classify_op(name);
+    ops.push_back({name, count, coverage, note});
+  }
+  std::sort(ops.begin(), ops.end(), [](const ScannedOp& a, const ScannedOp& b) {
+    return rank(a.coverage) != rank(b.coverage) ? rank(a.coverage) < rank(b.coverage) : a.name < b.name;
+  });
+  return ops;
+}
+
+nlohmann::ordered_json scan_to_json(const std::vector<ScannedOp>& ops, const std::string& target) {
+  nlohmann::ordered_json list = nlohmann::ordered_json::array();
+  int64_t uncovered = 0;
+  for (const ScannedOp& op : ops) {
+    uncovered += op.coverage == "uncovered";
+    list.push_back({{"op", op.name}, {"calls", op.calls}, {"coverage", op.coverage}, {"note", op.note}});
+  }
+  return {{"schema", "lockstep.scan/0"},
+          {"target", target},
+          {"verdict", uncovered == 0 ? "covered" : "uncovered ops"},
+          {"uncovered", uncovered},
+          {"ops", list}};
+}
+
+}  // namespace lockstep::harness
