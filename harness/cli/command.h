@@ -20,6 +20,7 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
 Command add_tokenize_command(CLI::App& parent);
 Command add_proof_command(CLI::App& parent);
 Command add_scan_command(CLI::App& parent);
+Command add_compare_command(CLI::App& parent);
 Command add_sweep_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_bench_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_reload_command(CLI::App& parent, const std::vector<std::string>& argv);

@@ -1,0 +1,123 @@
+// `lockstep compare`: the same request co-batched N times with random
+// neighbours, once with stock kernels and once with lockstep's; how many
+// different outputs does each give? (Stock: often several; invariant: one.)
+// The output compared is the SHA-256 of the request's prefill logits at
+// every prompt position, from LlamaModel::forward_batch.
+#include <iostream>
+#include <map>
+#include <memory>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/engine/model_bundle.h"
+#include "core/error.h"
+#include "core/util/sha256.h"
+#include "harness/atomic_file.h"
+#include "harness/cli/command.h"
+#include "harness/cli/exit_codes.h"
+#include "harness/env.h"
+#include "harness/model_source.h"
+#include "harness/paths.h"
+#include "kernels/mode.h"
+
+namespace lockstep::cli {
+namespace {
+
+struct CompareOptions {
+  std::string model;
+  std::string prompt;
+  bool raw = false;
+  int64_t length = 1;        // random target ids when no --prompt
+  int64_t runs = 20;
+  int64_t max_batch = 16;
+  uint64_t seed = 1;
+  std::string out_dir = "lockstep-out";
+  bool json = false;
+};
+
+std::vector<int32_t> random_ids(std::mt19937_64& rng, size_t n, int64_t vocab) {
+  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> ids(n);
+  for (int32_t& x : ids) x = id(rng);
+  return ids;
+}
+
+int compare(const CompareOptions& o) {
+  if (o.runs < 1) throw bad_input("--runs must be at least 1");
+  if (o.max_batch < 1) throw bad_input("--max-batch must be at least 1");
+  if (o.prompt.empty() && o.length < 1) throw bad_input("--length must be at least 1");
+  const std::string out_path = harness::join_path(o.out_dir, "compare.json");
+  harness::check_writable(out_path);
+  const std::string model_path = harness::resolve_model_path(o.model);
+  const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(model_path);
+  const int64_t vocab = bundle->model.config().vocab;
+  std::mt19937_64 target_rng(o.seed);
+  const std::vector<int32_t> target =
+      o.prompt.empty() ? random_ids(target_rng, static_cast<size_t>(o.length), vocab) : bundle->prompt_ids(o.prompt, o.raw);
+
+  nlohmann::ordered_json modes = nlohmann::ordered_json::object();
+  std::map<std::string, size_t> unique;
+  for (kernels::Mode mode : {kernels::Mode::off, kernels::Mode::batch_invariant}) {
+    const kernels::ModeGuard guard(mode);
+    std::mt19937_64 rng(o.seed * 7919 + 1);   // the same batches for both modes
+    std::map<std::string, int64_t> counts;
+    nlohmann::ordered_json runs = nlohmann::ordered_json::array();
+    for (int64_t r = 0; r < o.runs; ++r) {
+      const int64_t batch = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(o.max_batch));
+      const int64_t slot = static_cast<int64_t>(rng() % static_cast<uint64_t>(batch));
+      std::vector<std::vector<int32_t>> rows;
+      for (int64_t i = 0; i < batch; ++i) rows.push_back(i == slot ? target : random_ids(rng, target.size(), vocab));
+      const at::Tensor logits = bundle->model.forward_batch(rows)[slot].contiguous();
+      const std::string digest = sha256_hex(logits.const_data_ptr(), static_cast<size_t>(logits.numel()) * sizeof(float));
+      ++counts[digest];
+      runs.push_back({{"batch", batch}, {"slot", slot}, {"logits_sha256", digest}});
+    }
+    nlohmann::ordered_json histogram = nlohmann::ordered_json::array();
+    for (const auto& [digest, count] : counts) histogram.push_back({{"logits_sha256", digest}, {"runs", count}});
+    const std::string name = kernels::mode_name(mode);
+    unique[name] = counts.size();
+    std::cerr << fmt::format("compare: mode {:<16} {} unique output(s) over {} co-batched runs\n", name, counts.size(),
+                             o.runs);
+    modes[name] = {{"unique_outputs", counts.size()}, {"histogram", histogram}, {"runs", runs}};
+  }
+  const bool invariant_ok = unique["batch_invariant"] == 1;
+  const nlohmann::ordered_json doc = {{"schema", "lockstep.compare/0"},
+                                      {"model", {{"path", model_path}, {"file_sha256", sha256_file(model_path)}}},
+                                      {"environment", harness::collect_environment()},
+                                      {"target_ids", target},
+                                      {"settings", {{"runs", o.runs}, {"max_batch", o.max_batch}, {"seed", o.seed}}},
+                                      {"verdict", invariant_ok ? "pass" : "fail"},
+                                      {"modes", modes}};
+  harness::write_file_atomically(out_path, doc.dump(2) + "\n");
+  if (o.json) std::cout << doc.dump(2) << "\n";
+  std::cerr << "compare: " << (invariant_ok ? "PASS" : "FAIL") << ": " << unique["off"] << " unique with stock kernels, "
+            << unique["batch_invariant"] << " with lockstep's; report: " << out_path << "\n";
+  return invariant_ok ? kOk : kDiverged;
+}
+
+}  // namespace
+
+Command add_compare_command(CLI::App& parent) {
+  auto o = std::make_shared<CompareOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "compare", "Count the different outputs one request gets across co-batched runs: stock vs invariant kernels.");
+  app->footer(
+      "The target (the --prompt's ids, or --length random ids from --seed) runs RUNS times inside batches of 1 to "
+      "MAX_BATCH random requests at a random slot, with --mode off and with batch_invariant (the same batches). "
+      "The output is the SHA-256 of its prefill logits at every position.\n"
+      "Exit codes: 0 batch_invariant gave exactly one output, 1 it gave more, 2 bad input, 3 environment.");
+  app->add_option("--model", o->model, kModelHelp);
+  app->add_option("--prompt", o->prompt, "Target prompt (chat-formatted unless --raw)");
+  app->add_flag("--raw", o->raw, "Tokenize --prompt as plain text");
+  app->add_option("--length", o->length, "Random target length when no --prompt")->capture_default_str();
+  app->add_option("--runs", o->runs, "Co-batched runs per mode")->capture_default_str();
+  app->add_option("--max-batch", o->max_batch, "Largest batch")->capture_default_str();
+  app->add_option("--seed", o->seed, "Seed of the batches (and of a random target)")->capture_default_str();
+  app->add_option("--out-dir", o->out_dir, "Directory for compare.json")->capture_default_str();
+  app->add_flag("--json", o->json, "Also print compare.json on stdout");
+  return {app, [o] { return compare(*o); }};
+}
+
+}  // namespace lockstep::cli

@@ -1,0 +1,28 @@
+"""`lockstep compare`: one request co-batched many times with random
+neighbours; stock kernels give it several different outputs, lockstep's
+exactly one (the "N unique vs 1" demonstration), on the same batches."""
+import json
+
+from test_cli import lockstep
+
+
+def test_stock_gives_several_outputs_invariant_gives_one(lockstep_bin, default_model, tmp_path):
+    result = lockstep(lockstep_bin, "compare", "--model", default_model, "--length", "1", "--runs", "12",
+                      "--max-batch", "8", "--out-dir", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((tmp_path / "compare.json").read_text())
+    assert report["schema"] == "lockstep.compare/0" and report["verdict"] == "pass"
+    off, ours = report["modes"]["off"], report["modes"]["batch_invariant"]
+    assert ours["unique_outputs"] == 1 and off["unique_outputs"] > 1
+    assert sum(h["runs"] for h in off["histogram"]) == 12
+    assert [r["batch"] for r in off["runs"]] == [r["batch"] for r in ours["runs"]], "same batches for both modes"
+    assert "1 with lockstep's" in result.stderr
+
+
+def test_compare_with_a_prompt_and_bad_input(lockstep_bin, default_model, tmp_path):
+    result = lockstep(lockstep_bin, "compare", "--model", default_model, "--prompt", "Hi", "--runs", "3",
+                      "--max-batch", "3", "--out-dir", tmp_path, "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout)["modes"]["batch_invariant"]["unique_outputs"] == 1
+    assert lockstep(lockstep_bin, "compare", "--model", default_model, "--runs", "0").returncode == 2
+    assert lockstep(lockstep_bin, "compare", "--model", default_model, "--max-batch", "0").returncode == 2
