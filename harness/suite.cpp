@@ -85,7 +85,7 @@ Suite parse_suite(const std::string& json_text, const std::string& origin) {
     check.fail("", std::string("invalid JSON: ") + e.what());
   }
   if (!root.is_object()) check.fail("", "expected a JSON object at the top level");
-  check.only_keys(root, "", {"schema", "name", "description", "defaults", "cases"});
+  check.only_keys(root, "", {"schema", "name", "description", "defaults", "cases", "check"});
 
   const std::string schema = check.string(check.require(root, "", "schema"), "schema", true);
   if (schema != kSuiteSchema) {
@@ -95,6 +95,31 @@ Suite parse_suite(const std::string& json_text, const std::string& origin) {
   suite.name = check.string(check.require(root, "", "name"), "name", true);
   if (auto it = root.find("description"); it != root.end()) {
     suite.description = check.string(*it, "description", false);
+  }
+
+  if (auto it = root.find("check"); it != root.end()) {
+    if (!it->is_object()) check.fail("check", "expected an object");
+    check.only_keys(*it, "check", {"kind", "runs", "processes", "reloads", "workers", "threads"});
+    if (auto v = it->find("kind"); v != it->end()) {
+      suite.check.kind = check.string(*v, "check.kind", true);
+      if (suite.check.kind != "verify" && suite.check.kind != "reload" && suite.check.kind != "stress" &&
+          suite.check.kind != "bench") {
+        check.fail("check.kind", "'" + suite.check.kind + "' is not one of verify, reload, stress, bench");
+      }
+    }
+    auto count = [&](const char* key, std::optional<int64_t>& out, int64_t minimum) {
+      auto v = it->find(key);
+      if (v == it->end()) return;
+      if (!v->is_number_integer() || v->get<int64_t>() < minimum) {
+        check.fail(std::string("check.") + key, "expected an integer >= " + std::to_string(minimum));
+      }
+      out = v->get<int64_t>();
+    };
+    count("runs", suite.check.runs, 1);
+    count("processes", suite.check.processes, 0);
+    count("reloads", suite.check.reloads, 1);
+    count("workers", suite.check.workers, 1);
+    count("threads", suite.check.threads, 1);
   }
 
   int64_t default_tokens = kDefaultMaxNewTokens;

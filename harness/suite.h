@@ -22,8 +22,16 @@ struct SuiteCase {
 inline constexpr int kTiers = 8;
 const char* tier_name(int tier);   // "sanity", ..., "edge cases"; "" for 0
 
+// How `lockstep suite FILE` runs a suite ("check" in the file; absent:
+// verify with its defaults). Counts left unset take the command's defaults.
+struct SuiteCheck {
+  std::string kind = "verify";            // verify | reload | stress | bench
+  std::optional<int64_t> runs, processes, reloads, workers, threads;
+};
+
 struct Suite {
   std::string name;
+  SuiteCheck check;
   std::string description;
   std::string path;             // "" for suites built from --prompt
   std::vector<SuiteCase> cases;

@@ -1,8 +1,11 @@
 // `lockstep bench`, `reload` and `stress`: verify's machinery (run_check in
 // harness/cli/verify.cpp) with their own suite, counts and phases.
+#include <iostream>
 #include <memory>
 
+#include "core/error.h"
 #include "harness/cli/check.h"
+#include "harness/suite.h"
 
 namespace lockstep::cli {
 
@@ -50,6 +53,38 @@ Command add_stress_command(CLI::App& parent, const std::vector<std::string>& arg
   app->add_option("--workers", o->workers, "Concurrent requests in all")->capture_default_str();
   app->add_option("--threads", o->threads, "Threads that run them at once")->capture_default_str();
   return {app, [o] { return run_check(*o); }};
+}
+
+Command add_suite_command(CLI::App& parent, const std::vector<std::string>& argv) {
+  auto o = std::make_shared<VerifyOptions>();
+  o->argv = argv;
+  CLI::App* app = add_check(parent, "suite", "Run a suite file the way its \"check\" says (verify, reload, stress, bench).",
+                            "The suite's \"check\" object names the check and its counts (e.g. suites/stress.json: "
+                            "stress, 2000 workers on 8 threads); without one the suite is verified with verify's "
+                            "defaults.",
+                            o);
+  app->get_option("--suite")->required();
+  return {app, [o] {
+            const harness::Suite suite = harness::load_suite(o->suite);   // bad_input names the field
+            VerifyOptions run = *o;
+            const harness::SuiteCheck& c = suite.check;
+            if (c.kind == "reload") run.check = Check::reload;
+            if (c.kind == "stress") {
+              run.check = Check::stress;
+              run.processes = 0;
+            }
+            if (c.kind == "bench") {
+              run.runs = 2;
+              run.processes = 1;
+            }
+            if (c.runs) run.runs = *c.runs;
+            if (c.processes) run.processes = *c.processes;
+            if (c.reloads) run.reloads = *c.reloads;
+            if (c.workers) run.workers = *c.workers;
+            if (c.threads) run.threads = *c.threads;
+            std::cerr << "suite: " << suite.name << ": " << c.kind << "\n";
+            return run_check(run);
+          }};
 }
 
 }  // namespace lockstep::cli

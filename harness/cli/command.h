@@ -21,6 +21,7 @@ Command add_tokenize_command(CLI::App& parent);
 Command add_proof_command(CLI::App& parent);
 Command add_scan_command(CLI::App& parent);
 Command add_compare_command(CLI::App& parent);
+Command add_suite_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_sweep_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_bench_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_reload_command(CLI::App& parent, const std::vector<std::string>& argv);
