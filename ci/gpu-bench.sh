@@ -14,21 +14,7 @@
 #   LOCKSTEP_BENCH_FILTER=re    only the benchmarks matching (Google Benchmark filter)
 #   LOCKSTEP_BENCH_TRITON=0     skip the Triton reference
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="${OUT:-$ROOT/gpu-out}"
-BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build-gpu}"
-mkdir -p "$OUT"
-cd "$ROOT"
-
-DEPS=/tmp/lockstep-deps
-PREFIX=()
-if compgen -G ".deps/*.deb" >/dev/null; then
-  mkdir -p "$DEPS"
-  for deb in .deps/*.deb; do dpkg -x "$deb" "$DEPS"; done
-  export PKG_CONFIG_SYSROOT_DIR="$DEPS"
-  export PKG_CONFIG_PATH="$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig"
-  PREFIX=(-DCMAKE_PREFIX_PATH="$DEPS/usr")
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 
 {
   echo "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"

@@ -9,22 +9,7 @@
 #   on a warm machine) + pytest + the ci-gate verify. Two calls (ctest, then
 #   py) fit the 10-minute limit of one device command; all does both.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-OUT="${OUT:-$ROOT/gpu-out}"
-BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build-gpu}"
-mkdir -p "$OUT"
-cd "$ROOT"
-
-DEPS=/tmp/lockstep-deps
-if compgen -G ".deps/*.deb" >/dev/null; then
-  mkdir -p "$DEPS"
-  for deb in .deps/*.deb; do dpkg -x "$deb" "$DEPS"; done
-  export PKG_CONFIG_SYSROOT_DIR="$DEPS"
-  export PKG_CONFIG_PATH="$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig"
-  PREFIX=(-DCMAKE_PREFIX_PATH="$DEPS/usr")
-else
-  PREFIX=()
-fi
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 
 # The model arrives in two calls (ci/device-prepare.sh): part a staged in
 # /tmp by the first, part b carried by this one.

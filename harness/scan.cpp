@@ -30,7 +30,7 @@ const std::set<std::string> kComposite = {
     "linear", "matmul", "layer_norm", "softmax", "log_softmax", "dropout", "feature_dropout", "flatten",
     "einsum", "split", "chunk", "unflatten", "group_norm", "instance_norm", "batch_norm", "embedding_bag",
     "_unsafe_view", "reshape", "repeat_interleave", "t", "numpy_T", "type_as", "expand_as", "view_as", "unbind",
-    "movedim", "moveaxis", "swapaxes", "flatten", "size", "contiguous"};
+    "movedim", "moveaxis", "swapaxes", "size", "contiguous"};
 
 // One correctly rounded IEEE operation per element, comparisons, or data
 // movement: independent of the batch by construction.
@@ -39,11 +39,11 @@ const std::set<std::string> kExact = {
     "square", "relu", "relu_", "threshold", "clamp", "clamp_min", "clamp_max", "maximum", "minimum", "where",
     "masked_fill", "masked_fill_", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "bitwise_and",
     "max", "min", "argmax", "argmin", "amax", "topk", "sort", "cat", "stack", "embedding", "index_select", "gather",
-    "index", "index_put_", "scatter", "view", "as_strided", "transpose", "permute", "contiguous", "clone", "copy_",
+    "index", "index_put_", "scatter", "view", "as_strided", "transpose", "permute", "clone", "copy_",
     "detach", "empty", "empty_like", "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full",
     "full_like", "fill_", "zero_", "arange", "slice", "select", "narrow", "expand", "unsqueeze", "squeeze",
     "to", "_to_copy", "resize_", "set_", "lift_fresh", "alias", "split_with_sizes", "triu", "tril", "roll",
-    "repeat", "flip", "item", "_local_scalar_dense", "is_nonzero", "size", "stride", "numel", "dim", "chunk",
+    "repeat", "flip", "item", "_local_scalar_dense", "is_nonzero", "stride", "numel", "dim",
     "new_empty", "new_zeros", "new_ones", "new_full", "fmod", "remainder", "floor", "ceil", "round", "trunc",
     "sign", "isnan", "isinf", "nan_to_num", "_reshape_alias", "view_as_real", "unfold", "pad", "constant_pad_nd",
     "result_type", "dropout_", "_has_compatible_shallow_copy_type", "requires_grad_", "_unsafe_index"};

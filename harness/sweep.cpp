@@ -18,21 +18,13 @@ using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-std::vector<int32_t> random_ids(std::mt19937_64& rng, int64_t length, int64_t vocab) {
-  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
-  std::vector<int32_t> ids(static_cast<size_t>(length));
-  for (int32_t& x : ids) x = id(rng);
-  return ids;
-}
-
 // The target's prefill as a one-step record: the digest of its logits at
 // every position [L, vocab] and the greedy next token.
 RunRecord record_for(const at::Tensor& logits, const std::vector<int32_t>& ids, double seconds) {
-  const at::Tensor l = logits.contiguous();
   RunRecord r;
   r.prompt_ids = ids;
-  r.step_logits_sha256 = {sha256_hex(l.const_data_ptr(), static_cast<size_t>(l.numel()) * sizeof(float))};
-  r.output_ids = {static_cast<int32_t>(kernels::argmax_smallest_index(l[l.size(0) - 1]).item<int64_t>())};
+  r.step_logits_sha256 = {logits_sha256(logits)};
+  r.output_ids = {static_cast<int32_t>(kernels::argmax_smallest_index(logits[logits.size(0) - 1]).item<int64_t>())};
   r.ids_sha256 = ids_sha256(r.output_ids);
   r.stop_reason = "prefill";
   r.duration_s = seconds;
@@ -40,6 +32,27 @@ RunRecord record_for(const at::Tensor& logits, const std::vector<int32_t>& ids, 
 }
 
 }  // namespace
+
+std::vector<int32_t> random_token_ids(std::mt19937_64& rng, size_t n, int64_t vocab) {
+  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> ids(n);
+  for (int32_t& x : ids) x = id(rng);
+  return ids;
+}
+
+at::Tensor logits_in_batch(const LlamaModel& model, const std::vector<int32_t>& target, int64_t batch, int64_t slot,
+                           std::mt19937_64& rng) {
+  std::vector<std::vector<int32_t>> rows;
+  for (int64_t i = 0; i < batch; ++i) {
+    rows.push_back(i == slot ? target : random_token_ids(rng, target.size(), model.config().vocab));
+  }
+  return model.forward_batch(rows)[slot];
+}
+
+std::string logits_sha256(const at::Tensor& logits) {
+  const at::Tensor l = logits.contiguous();
+  return sha256_hex(l.const_data_ptr(), static_cast<size_t>(l.numel()) * sizeof(float));
+}
 
 void validate(const SweepPlan& plan, int64_t vocab) {
   if (plan.lengths.empty() || plan.batches.empty()) throw bad_input("sweep: --lengths and --batches must not be empty");
@@ -83,7 +96,7 @@ VerifyResults run_sweep(const SweepPlan& plan, const Progress& progress) {
 
   for (int64_t length : plan.lengths) {
     std::mt19937_64 rng(plan.seed * 1000003 + static_cast<uint64_t>(length));
-    const std::vector<int32_t> target = random_ids(rng, length, vocab);
+    const std::vector<int32_t> target = random_token_ids(rng, static_cast<size_t>(length), vocab);
     CaseResult c;
     c.id = "len-" + std::to_string(length);
     c.prompt = fmt::format("{} random token ids (seed {})", length, plan.seed);
@@ -93,12 +106,9 @@ VerifyResults run_sweep(const SweepPlan& plan, const Progress& progress) {
     c.reference = record_for(model.forward_batch({target})[0], target, since(t0));
     c.text = bundle->tokenizer.decode_token(c.reference.output_ids[0]);
     for (int64_t batch : plan.batches) {
-      std::vector<std::vector<int32_t>> rows;
       const int64_t slot = static_cast<int64_t>(rng() % static_cast<uint64_t>(batch));
-      for (int64_t i = 0; i < batch; ++i) rows.push_back(i == slot ? target : random_ids(rng, length, vocab));
       t0 = Clock::now();
-      const at::Tensor logits = model.forward_batch(rows);
-      const RunRecord record = record_for(logits[slot], target, since(t0));
+      const RunRecord record = record_for(logits_in_batch(model, target, batch, slot, rng), target, since(t0));
       RunResult run;
       run.label = "batch-" + std::to_string(batch);
       run.kind = RunKind::batch;

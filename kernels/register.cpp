@@ -330,10 +330,9 @@ void register_overrides(torch::Library& m) {
 }
 
 // Elementwise ops only the CPU needs (kernels/cpu/elementwise.cpp says
-// why; a CUDA thread computes each element with one formula).
-bool unary_ok(const at::Tensor& x) {
-  return x.device().is_cpu() && x.layout() == at::kStrided && is_float_or_bf16(x.scalar_type());
-}
+// why; a CUDA thread computes each element with one formula). Registered
+// under the CPU key only, so the tensors here are CPU tensors.
+bool unary_ok(const at::Tensor& x) { return x.layout() == at::kStrided && is_float_or_bf16(x.scalar_type()); }
 at::Tensor silu_cpu(const at::Tensor& x) { return on() && unary_ok(x) ? cpu::silu(x) : at::cpu::silu(x); }
 at::Tensor& silu_cpu_(at::Tensor& x) { return on() && unary_ok(x) ? x.copy_(cpu::silu(x)) : at::cpu::silu_(x); }
 at::Tensor sigmoid_cpu(const at::Tensor& x) { return on() && unary_ok(x) ? cpu::sigmoid(x) : at::cpu::sigmoid(x); }

@@ -20,6 +20,7 @@
 #include "harness/env.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
+#include "harness/sweep.h"
 #include "kernels/mode.h"
 
 namespace lockstep::cli {
@@ -37,13 +38,6 @@ struct CompareOptions {
   bool json = false;
 };
 
-std::vector<int32_t> random_ids(std::mt19937_64& rng, size_t n, int64_t vocab) {
-  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
-  std::vector<int32_t> ids(n);
-  for (int32_t& x : ids) x = id(rng);
-  return ids;
-}
-
 int compare(const CompareOptions& o) {
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.max_batch < 1) throw bad_input("--max-batch must be at least 1");
@@ -55,7 +49,7 @@ int compare(const CompareOptions& o) {
   const int64_t vocab = bundle->model.config().vocab;
   std::mt19937_64 target_rng(o.seed);
   const std::vector<int32_t> target =
-      o.prompt.empty() ? random_ids(target_rng, static_cast<size_t>(o.length), vocab) : bundle->prompt_ids(o.prompt, o.raw);
+      o.prompt.empty() ? harness::random_token_ids(target_rng, static_cast<size_t>(o.length), vocab) : bundle->prompt_ids(o.prompt, o.raw);
 
   nlohmann::ordered_json modes = nlohmann::ordered_json::object();
   std::map<std::string, size_t> unique;
@@ -67,10 +61,7 @@ int compare(const CompareOptions& o) {
     for (int64_t r = 0; r < o.runs; ++r) {
       const int64_t batch = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(o.max_batch));
       const int64_t slot = static_cast<int64_t>(rng() % static_cast<uint64_t>(batch));
-      std::vector<std::vector<int32_t>> rows;
-      for (int64_t i = 0; i < batch; ++i) rows.push_back(i == slot ? target : random_ids(rng, target.size(), vocab));
-      const at::Tensor logits = bundle->model.forward_batch(rows)[slot].contiguous();
-      const std::string digest = sha256_hex(logits.const_data_ptr(), static_cast<size_t>(logits.numel()) * sizeof(float));
+      const std::string digest = harness::logits_sha256(harness::logits_in_batch(bundle->model, target, batch, slot, rng));
       ++counts[digest];
       runs.push_back({{"batch", batch}, {"slot", slot}, {"logits_sha256", digest}});
     }

@@ -72,7 +72,7 @@ int diff(const ProofOptions& o) {
 
 int sign(const ProofOptions& o) {
   harness::Proof p = harness::read_proof(o.sign_file);
-  const std::string digest = harness::proof_digest(harness::proof_to_json(p));
+  const std::string digest = harness::proof_to_json(p)["digest"]["value"].get<std::string>();
   p.signature = harness::sign_digest(digest, o.key);
   harness::write_proof(o.sign_file, p, /*overwrite=*/true, "");
   std::cerr << "proof sign: " << o.sign_file << " signed (ed25519 " << p.signature->public_key << ")\n";

@@ -106,7 +106,9 @@ void print_summary(const harness::VerifyResults& r, const std::string& results_p
     }
   }
   print_tiers(r);
-  if (!r.passed() && !first_failure().empty()) std::cerr << "verify: first failure: " << first_failure() << "\n";
+  if (!r.passed()) {
+    if (const std::string failure = first_failure(); !failure.empty()) std::cerr << "verify: first failure: " << failure << "\n";
+  }
   std::cerr << "verify: results: " << results_path << "\nverify: junit: " << junit_path << "\n";
 }
 

@@ -174,6 +174,9 @@ void bench_norm(benchmark::State& state, NormOp op, int64_t rows, int64_t length
   set_rates(state, 0.0, static_cast<double>(bytes));
 }
 
+// Every benchmark here: CUDA-event timing (time_calls), short runs, microseconds.
+void timed(benchmark::internal::Benchmark* b) { b->UseManualTime()->MinTime(0.05)->Unit(benchmark::kMicrosecond); }
+
 void register_all() {
   auto impl = [](bool invariant) { return invariant ? std::string("ours") : std::string("stock"); };
   for (const GemmShape& s : kGemmShapes) {
@@ -181,27 +184,20 @@ void register_all() {
       for (bool inv : {true, false}) {
         const std::string name = std::string("gemm_bf16/") + s.model + "/" + s.name + "/N=" + std::to_string(s.n) +
                                  "/K=" + std::to_string(s.k) + "/M=" + std::to_string(m) + "/" + impl(inv);
-        benchmark::RegisterBenchmark(name.c_str(), bench_gemm, s, m, inv)->UseManualTime()->MinTime(0.05)->Unit(
-            benchmark::kMicrosecond);
+        timed(benchmark::RegisterBenchmark(name.c_str(), bench_gemm, s, m, inv));
       }
     }
   }
   for (int64_t b : {1, 2, 4, 8, 16, 32, 64}) {
     for (bool inv : {true, false}) {
       const std::string name = "attn_decode_bf16/H=32/D=128/Tk=4000/B=" + std::to_string(b) + "/" + impl(inv);
-      benchmark::RegisterBenchmark(name.c_str(), bench_decode, b, inv)
-          ->UseManualTime()
-          ->MinTime(0.05)
-          ->Unit(benchmark::kMicrosecond);
+      timed(benchmark::RegisterBenchmark(name.c_str(), bench_decode, b, inv));
     }
   }
   for (int64_t t : {512, 2048}) {
     for (bool inv : {true, false}) {
       const std::string name = "attn_prefill_bf16/H=32/D=128/causal/T=" + std::to_string(t) + "/" + impl(inv);
-      benchmark::RegisterBenchmark(name.c_str(), bench_prefill, t, inv)
-          ->UseManualTime()
-          ->MinTime(0.05)
-          ->Unit(benchmark::kMicrosecond);
+      timed(benchmark::RegisterBenchmark(name.c_str(), bench_prefill, t, inv));
     }
   }
   struct NormCase {
@@ -216,10 +212,7 @@ void register_all() {
       for (bool inv : {true, false}) {
         const std::string name = std::string("norm/") + c.name + "/L=" + std::to_string(c.length) +
                                  "/M=" + std::to_string(rows) + "/" + impl(inv);
-        benchmark::RegisterBenchmark(name.c_str(), bench_norm, c.op, rows, c.length, inv)
-            ->UseManualTime()
-            ->MinTime(0.05)
-            ->Unit(benchmark::kMicrosecond);
+        timed(benchmark::RegisterBenchmark(name.c_str(), bench_norm, c.op, rows, c.length, inv));
       }
     }
   }

@@ -1,0 +1,18 @@
+# Sourced by ci/gpu-test.sh and ci/gpu-bench.sh: the paths they share and the
+# Debian packages the GPU image lacks, unpacked from the carried .deps/
+# (ci/device-prepare.sh) and made visible to CMake through PREFIX.
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="${OUT:-$ROOT/gpu-out}"
+BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build-gpu}"
+mkdir -p "$OUT"
+cd "$ROOT"
+
+DEPS=/tmp/lockstep-deps
+PREFIX=()
+if compgen -G ".deps/*.deb" >/dev/null; then
+  mkdir -p "$DEPS"
+  for deb in .deps/*.deb; do dpkg -x "$deb" "$DEPS"; done
+  export PKG_CONFIG_SYSROOT_DIR="$DEPS"
+  export PKG_CONFIG_PATH="$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig"
+  PREFIX=(-DCMAKE_PREFIX_PATH="$DEPS/usr")
+fi
