@@ -67,7 +67,7 @@ LlamaConfig read_config(const gguf::File& file) {
   c.n_kv_heads = file.get_int("llama.attention.head_count_kv", c.n_heads);
   c.context = file.get_int("llama.context_length");
   c.rope_theta = file.get_float("llama.rope.freq_base", 10000.0);
-  c.rms_eps = file.get_float("llama.attention.layer_norm_rms_epsilon", 1e-5);
+  c.norm_eps = file.get_float("llama.attention.layer_norm_norm_epsilon", 1e-5);
   auto positive = [&](int64_t v, const char* what) {
     if (v <= 0 || v > (int64_t(1) << 20)) {
       throw bad_input(file.path() + ": implausible " + what + " = " + std::to_string(v));
@@ -98,7 +98,7 @@ LlamaConfig read_config(const gguf::File& file) {
   if (embd.dims.size() != 2) throw bad_input(file.path() + ": token_embd.weight is not a matrix");
   c.vocab = embd.dims[1];
   c.tied_embeddings = file.find_tensor("output.weight") == nullptr;
-  if (!(c.rope_theta > 0) || !(c.rms_eps > 0)) throw bad_input(file.path() + ": invalid rope base or rms epsilon");
+  if (!(c.rope_theta > 0) || !(c.norm_eps > 0)) throw bad_input(file.path() + ": invalid rope base or rms epsilon");
   return c;
 }
 
@@ -218,11 +218,11 @@ at::Tensor LlamaModel::embed(const std::vector<int32_t>& ids) const {
 at::Tensor LlamaModel::run_layers(at::Tensor x, int64_t pos0, KvCache* cache) const {
   for (int64_t i = 0; i < config_.n_layers; ++i) {
     const Layer& layer = layers_[i];
-    x = x + attention(layer, i, rms_norm(x, layer.attn_norm, config_.rms_eps), pos0, cache);
-    at::Tensor h = rms_norm(x, layer.ffn_norm, config_.rms_eps);
+    x = x + attention(layer, i, rms_norm(x, layer.attn_norm, config_.norm_eps), pos0, cache);
+    at::Tensor h = rms_norm(x, layer.ffn_norm, config_.norm_eps);
     x = x + at::linear(at::silu(at::linear(h, layer.w_gate)) * at::linear(h, layer.w_up), layer.w_down);
   }
-  return at::linear(rms_norm(x, final_norm_, config_.rms_eps), output_);
+  return at::linear(rms_norm(x, final_norm_, config_.norm_eps), output_);
 }
 
 at::Tensor LlamaModel::forward(const std::vector<int32_t>& ids, KvCache& cache) const {

@@ -10,23 +10,12 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/models/model_config.h"
+
 namespace lockstep::gguf { class File; }
 
 namespace lockstep {
 
-struct LlamaConfig {
-  int64_t n_layers = 0;
-  int64_t hidden = 0;
-  int64_t ffn = 0;
-  int64_t n_heads = 0;
-  int64_t n_kv_heads = 0;
-  int64_t head_dim = 0;
-  int64_t vocab = 0;
-  int64_t context = 0;
-  double rope_theta = 10000.0;
-  double rms_eps = 1e-5;
-  bool tied_embeddings = false;
-};
 
 // Keys and values of every layer for one sequence, preallocated to capacity.
 class KvCache {
