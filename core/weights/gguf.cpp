@@ -1,11 +1,5 @@
 #include "core/weights/gguf.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <cstring>
 #include <limits>
 #include <unordered_map>
@@ -13,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/weights/dequantize.h"
+#include "core/weights/mapped_file.h"
 
 namespace lockstep::gguf {
 namespace {
@@ -41,50 +36,6 @@ uint64_t scalar_size(uint32_t type) {
     default: return 0;
   }
 }
-
-// Read-only view of the whole file; unmapped on destruction. The fd is
-// closed right after mmap because the mapping keeps the file alive.
-class Mapping {
- public:
-  explicit Mapping(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      throw environment_error(path + ": cannot open model file: " + std::strerror(errno));
-    }
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      int err = errno;
-      ::close(fd);
-      throw environment_error(path + ": cannot stat model file: " + std::strerror(err));
-    }
-    if (!S_ISREG(st.st_mode)) {
-      ::close(fd);
-      throw environment_error(path + ": not a regular file");
-    }
-    size_ = static_cast<size_t>(st.st_size);
-    if (size_ > 0) {  // mmap of length 0 is an error; an empty file fails parsing instead
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        int err = errno;
-        ::close(fd);
-        throw environment_error(path + ": cannot mmap model file: " + std::strerror(err));
-      }
-      data_ = static_cast<const uint8_t*>(p);
-    }
-    ::close(fd);
-  }
-  Mapping(const Mapping&) = delete;
-  Mapping& operator=(const Mapping&) = delete;
-  ~Mapping() {
-    if (data_ != nullptr) ::munmap(const_cast<uint8_t*>(data_), size_);
-  }
-  const uint8_t* data() const { return data_; }
-  size_t size() const { return size_; }
-
- private:
-  const uint8_t* data_ = nullptr;
-  size_t size_ = 0;
-};
 
 // Bounds-checked little-endian cursor. `context` names the record being
 // read so that a truncation error says where it happened.
@@ -267,7 +218,7 @@ std::vector<int64_t> TensorInfo::shape() const { return {dims.rbegin(), dims.ren
 
 struct File::Impl {
   std::string path;
-  Mapping mapping;
+  MappedFile mapping;
   uint32_t version = 0;
   std::map<std::string, Value> metadata;
   std::vector<TensorInfo> tensors;
