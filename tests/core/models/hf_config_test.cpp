@@ -128,8 +128,8 @@ void expect_bad(const std::string& text, const std::vector<std::string>& parts) 
   }
 }
 
-// `base` with `key` set to the raw JSON `value` (appended last, so it wins
-// only if the key is absent: callers use keys the base lacks or remove them).
+// `base` with the top-level `key` set to the raw JSON `value`: an existing
+// value is replaced in place, a missing key is appended.
 std::string with(std::string base, const std::string& key, const std::string& value) {
   const std::string needle = "\"" + key + "\":";
   size_t at = base.find(needle);
