@@ -1,12 +1,11 @@
-#define PCRE2_CODE_UNIT_WIDTH 8
 #include "core/tokenizer/pretokenizer.h"
 
-#include <pcre2.h>
-
+#include <algorithm>
 #include <map>
+#include <utility>
 
 #include "core/error.h"
-#include "core/tokenizer/byte_level.h"
+#include "core/tokenizer/regex.h"
 
 namespace lockstep {
 namespace {
@@ -53,79 +52,142 @@ const std::map<std::string, const char*>& families() {
   return table;
 }
 
-struct MatchData {
-  explicit MatchData(const pcre2_code* code)
-      : md(pcre2_match_data_create_from_pattern(code, nullptr)) {}
-  ~MatchData() { pcre2_match_data_free(md); }
-  MatchData(const MatchData&) = delete;
-  MatchData& operator=(const MatchData&) = delete;
-  pcre2_match_data* md;
+struct Piece {
+  std::string text;
+  bool at_start;   // begins the user's text
 };
 
-class Regex {
- public:
-  explicit Regex(const char* pattern) {
-    int error = 0;
-    PCRE2_SIZE offset = 0;
-    // MATCH_INVALID_UTF: malformed UTF-8 in user text simply never matches
-    // instead of making every match call fail.
-    code_ = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern), PCRE2_ZERO_TERMINATED,
-                          PCRE2_UTF | PCRE2_UCP | PCRE2_MATCH_INVALID_UTF, &error, &offset,
-                          nullptr);
-    if (code_ == nullptr) {
-      PCRE2_UCHAR message[256];
-      pcre2_get_error_message(error, message, sizeof(message));
-      throw bad_input("pre-tokenizer regex does not compile at offset " + std::to_string(offset) +
-                      ": " + reinterpret_cast<const char*>(message));
-    }
-    pcre2_jit_compile(code_, PCRE2_JIT_COMPLETE);   // interpreted matching if JIT is absent
-  }
-  Regex(const Regex&) = delete;
-  Regex& operator=(const Regex&) = delete;
-  ~Regex() { pcre2_code_free(code_); }
-
-  // Appends to `out` the matches in `text` and the stretches between them.
-  void split(std::string_view text, std::vector<std::string_view>& out) const {
-    // Match data is per call so one PreTokenizer can serve several threads.
-    const MatchData data(code_);
-    pcre2_match_data* md = data.md;
-    const auto* subject = reinterpret_cast<PCRE2_SPTR>(text.data());
-    size_t start = 0;   // first byte not yet emitted
-    size_t offset = 0;  // where the next search starts
-    while (offset < text.size()) {
-      const int rc = pcre2_match(code_, subject, text.size(), offset, 0, md, nullptr);
-      if (rc == PCRE2_ERROR_NOMATCH) break;
-      if (rc < 0) {
-        PCRE2_UCHAR message[256];
-        pcre2_get_error_message(rc, message, sizeof(message));
-        throw bad_input(std::string("pre-tokenizer failed: ") +
-                        reinterpret_cast<const char*>(message));
+// Hugging Face's NormalizedString::split: which stretches become pieces.
+std::vector<std::pair<size_t, size_t>> apply_behavior(const std::vector<Regex::Span>& spans,
+                                                      SplitBehavior behavior) {
+  std::vector<std::pair<size_t, size_t>> out;
+  bool previous_match = false;
+  switch (behavior) {
+    case SplitBehavior::isolated:
+      for (const Regex::Span& s : spans) out.emplace_back(s.begin, s.end);
+      break;
+    case SplitBehavior::removed:
+      for (const Regex::Span& s : spans) {
+        if (!s.is_match) out.emplace_back(s.begin, s.end);
       }
-      const PCRE2_SIZE* ovector = pcre2_get_ovector_pointer(md);
-      const size_t begin = ovector[0];
-      const size_t end = ovector[1];
-      if (end == begin) {   // none of our regexes matches empty; never loop on one
-        if (end >= text.size()) break;
-        offset = end + utf8::sequence_length(static_cast<uint8_t>(text[end]));
-        continue;
+      break;
+    case SplitBehavior::contiguous:
+      for (const Regex::Span& s : spans) {
+        if (s.is_match == previous_match && !out.empty()) {
+          out.back().second = s.end;
+        } else {
+          out.emplace_back(s.begin, s.end);
+        }
+        previous_match = s.is_match;
       }
-      if (begin > start) out.push_back(text.substr(start, begin - start));
-      out.push_back(text.substr(begin, end - begin));
-      start = offset = end;
-    }
-    if (start < text.size()) out.push_back(text.substr(start));
+      break;
+    case SplitBehavior::merged_with_previous:
+      for (const Regex::Span& s : spans) {
+        if (s.is_match && !previous_match && !out.empty()) {
+          out.back().second = s.end;
+        } else {
+          out.emplace_back(s.begin, s.end);
+        }
+        previous_match = s.is_match;
+      }
+      break;
+    case SplitBehavior::merged_with_next:
+      for (auto it = spans.rbegin(); it != spans.rend(); ++it) {
+        if (it->is_match && !previous_match && !out.empty()) {
+          out.back().first = it->begin;
+        } else {
+          out.emplace_back(it->begin, it->end);
+        }
+        previous_match = it->is_match;
+      }
+      std::reverse(out.begin(), out.end());
+      break;
   }
+  return out;
+}
 
- private:
-  pcre2_code* code_ = nullptr;
+void emit(const Piece& parent, const std::vector<std::pair<size_t, size_t>>& ranges,
+          std::vector<Piece>& out) {
+  for (const auto& [begin, end] : ranges) {
+    if (end > begin) {
+      out.push_back({parent.text.substr(begin, end - begin), parent.at_start && begin == 0});
+    }
+  }
+}
+
+// Every occurrence of `needle` as a match (Hugging Face's char pattern).
+std::vector<Regex::Span> occurrences(const std::string& text, const std::string& needle) {
+  std::vector<Regex::Span> spans;
+  size_t start = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) {
+    if (at > start) spans.push_back({start, at, false});
+    spans.push_back({at, at + needle.size(), true});
+    start = at + needle.size();
+  }
+  if (start < text.size()) spans.push_back({start, text.size(), false});
+  return spans;
+}
+
+void replace_all(std::string& text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+}
+
+struct CompiledStep {
+  PreTokenizerStep step;
+  std::unique_ptr<Regex> regex;   // split, digits and byte_level with use_regex
+
+  void apply(Piece piece, std::vector<Piece>& out) const {
+    switch (step.kind) {
+      case PreTokenizerStep::Kind::split: {
+        std::vector<Regex::Span> spans = regex->find_matches(piece.text);
+        if (step.invert) {
+          for (Regex::Span& s : spans) s.is_match = !s.is_match;
+        }
+        emit(piece, apply_behavior(spans, step.behavior), out);
+        return;
+      }
+      case PreTokenizerStep::Kind::digits:
+        emit(piece, apply_behavior(regex->find_matches(piece.text), SplitBehavior::isolated), out);
+        return;
+      case PreTokenizerStep::Kind::byte_level:
+        // Hugging Face prepends only to a non-empty piece.
+        if (step.add_prefix_space && !piece.text.empty() && piece.text[0] != ' ') {
+          piece.text.insert(0, " ");
+        }
+        if (!regex) {
+          if (!piece.text.empty()) out.push_back(std::move(piece));
+          return;
+        }
+        emit(piece, apply_behavior(regex->find_matches(piece.text), SplitBehavior::isolated), out);
+        return;
+      case PreTokenizerStep::Kind::metaspace: {
+        replace_all(piece.text, " ", step.replacement);
+        const bool starts = piece.text.compare(0, step.replacement.size(), step.replacement) == 0;
+        const bool prepend =
+            step.prepend_scheme == PrependScheme::always ||
+            (step.prepend_scheme == PrependScheme::first && piece.at_start);
+        if (prepend && !starts && !piece.text.empty()) piece.text.insert(0, step.replacement);
+        if (!step.split) {
+          if (!piece.text.empty()) out.push_back(std::move(piece));
+          return;
+        }
+        emit(piece,
+             apply_behavior(occurrences(piece.text, step.replacement),
+                            SplitBehavior::merged_with_next),
+             out);
+        return;
+      }
+    }
+  }
 };
 
 }  // namespace
 
 struct PreTokenizer::Impl {
-  Impl(std::string n, const char* pattern) : name(std::move(n)), regex(pattern) {}
   std::string name;
-  Regex regex;
+  std::vector<CompiledStep> steps;
 };
 
 PreTokenizer::PreTokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -141,7 +203,9 @@ PreTokenizer PreTokenizer::for_name(const std::string& pre) {
     throw bad_input("unsupported pre-tokenizer \"" + pre +
                     "\" (tokenizer.ggml.pre); lockstep knows: " + known);
   }
-  return PreTokenizer(std::make_unique<Impl>(pre, it->second));
+  PreTokenizerStep step;
+  step.pattern = it->second;
+  return from_steps(pre, {step});
 }
 
 std::vector<std::string> PreTokenizer::supported_names() {
@@ -150,10 +214,47 @@ std::vector<std::string> PreTokenizer::supported_names() {
   return names;
 }
 
-std::vector<std::string_view> PreTokenizer::split(std::string_view text) const {
-  std::vector<std::string_view> pieces;
-  impl_->regex.split(text, pieces);
-  return pieces;
+std::string PreTokenizer::family_of(const std::string& pattern) {
+  for (const auto& [name, regex] : families()) {
+    if (pattern == regex && name != "default") return name;
+  }
+  return "";
+}
+
+PreTokenizer PreTokenizer::from_steps(std::string name, std::vector<PreTokenizerStep> steps) {
+  auto impl = std::make_unique<Impl>();
+  impl->name = std::move(name);
+  for (PreTokenizerStep& step : steps) {
+    CompiledStep compiled{std::move(step), nullptr};
+    const PreTokenizerStep& s = compiled.step;
+    if (s.kind == PreTokenizerStep::Kind::split) {
+      compiled.regex = std::make_unique<Regex>(s.pattern, "pre-tokenizer regex");
+    } else if (s.kind == PreTokenizerStep::Kind::digits) {
+      compiled.regex = std::make_unique<Regex>(s.individual_digits ? R"(\p{N})" : R"(\p{N}+)",
+                                               "digits regex");
+    } else if (s.kind == PreTokenizerStep::Kind::byte_level && s.use_regex) {
+      compiled.regex = std::make_unique<Regex>(kGpt2, "byte-level regex");
+    } else if (s.kind == PreTokenizerStep::Kind::metaspace && s.replacement.empty()) {
+      throw bad_input("metaspace replacement is empty");
+    }
+    impl->steps.push_back(std::move(compiled));
+  }
+  return PreTokenizer(std::move(impl));
+}
+
+std::vector<std::string> PreTokenizer::split(std::string_view text, bool at_text_start) const {
+  std::vector<Piece> pieces;
+  if (!text.empty()) pieces.push_back({std::string(text), at_text_start});
+  for (const CompiledStep& step : impl_->steps) {
+    std::vector<Piece> next;
+    next.reserve(pieces.size());
+    for (Piece& piece : pieces) step.apply(std::move(piece), next);
+    pieces = std::move(next);
+  }
+  std::vector<std::string> out;
+  out.reserve(pieces.size());
+  for (Piece& piece : pieces) out.push_back(std::move(piece.text));
+  return out;
 }
 
 const std::string& PreTokenizer::name() const { return impl_->name; }

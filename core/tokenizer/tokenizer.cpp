@@ -1,38 +1,14 @@
 #include "core/tokenizer/tokenizer.h"
 
-#include <algorithm>
-#include <array>
 #include <climits>
-#include <queue>
-#include <unordered_map>
 
 #include "core/error.h"
 #include "core/tokenizer/byte_level.h"
-#include "core/tokenizer/pretokenizer.h"
+#include "core/tokenizer/tokenizer_impl.h"
 #include "core/weights/gguf.h"
 
 namespace lockstep {
 namespace {
-
-struct Merge {
-  int32_t rank;
-  int32_t new_id;
-};
-
-uint64_t pair_key(int32_t left, int32_t right) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(left)) << 32) | static_cast<uint32_t>(right);
-}
-
-std::string hex(uint8_t byte) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  return {kDigits[byte >> 4], kDigits[byte & 15]};
-}
-
-struct Special {
-  std::string text;
-  int32_t id;
-  bool control;   // dropped from matching when parse_special is off
-};
 
 // Hugging Face spells a vocabulary entry that is not already in the byte
 // alphabet by its UTF-8 bytes, so merges name it that way too.
@@ -42,98 +18,28 @@ std::string spelled(const std::string& token) {
 
 }  // namespace
 
-struct Tokenizer::Impl {
-  std::vector<std::string> tokens;
-  std::vector<TokenType> types;
-  std::vector<std::string> pieces;                      // what each id decodes to
-  std::unordered_map<std::string, int32_t> by_text;
-  std::array<int32_t, 256> byte_ids{};                  // -1: byte has no token
-  std::unordered_map<uint64_t, Merge> merges;
-  std::vector<Special> specials;
-  std::array<std::vector<uint32_t>, 256> specials_by_lead;  // longest first
-  PreTokenizer pre;
-  int32_t bos = -1;
-  int32_t eos = -1;
-  bool add_bos = false;
-
-  explicit Impl(PreTokenizer p) : pre(std::move(p)) {}
-
-  void encode_plain(std::string_view text, std::vector<int32_t>& out) const {
-    for (const std::string_view word : pre.split(text)) merge_word(word, out);
-  }
-
-  // Merges the lowest-ranked adjacent pair first, the leftmost on a tie, as
-  // Hugging Face's BPE does; a heap keeps long words (runs of spaces,
-  // minified code) from going quadratic.
-  void merge_word(std::string_view word, std::vector<int32_t>& out) const {
-    struct Symbol {
-      int32_t id;
-      int32_t prev;
-      int32_t next;
-      bool alive;
-    };
-    struct Candidate {
-      int32_t rank;
-      int32_t pos;
-      int32_t new_id;
-      bool operator<(const Candidate& o) const {   // priority_queue pops the greatest
-        return rank != o.rank ? rank > o.rank : pos > o.pos;
-      }
-    };
-
-    std::vector<Symbol> symbols;
-    symbols.reserve(word.size());
-    for (size_t i = 0; i < word.size(); ++i) {
-      const auto byte = static_cast<uint8_t>(word[i]);
-      if (byte_ids[byte] < 0) {
-        throw bad_input("cannot tokenize byte 0x" + hex(byte) +
-                        ": the vocabulary has no token for it");
-      }
-      symbols.push_back({byte_ids[byte], static_cast<int32_t>(i) - 1,
-                         i + 1 < word.size() ? static_cast<int32_t>(i + 1) : -1, true});
+void Tokenizer::Impl::encode_plain(std::string_view text, bool at_text_start, bool parse_special,
+                                   std::vector<int32_t>& out) const {
+  if (text.empty()) return;
+  const std::string normalized = normalizer.apply(text);
+  for (const AddedTokens::Piece& p : normalized_added.split(normalized, parse_special)) {
+    if (p.id >= 0) {
+      out.push_back(p.id);
+      continue;
     }
-    if (symbols.size() > 1) {
-      std::priority_queue<Candidate> queue;
-      auto consider = [&](int32_t pos) {
-        const int32_t next = symbols[pos].next;
-        if (next < 0) return;
-        const auto it = merges.find(pair_key(symbols[pos].id, symbols[next].id));
-        if (it != merges.end()) queue.push({it->second.rank, pos, it->second.new_id});
-      };
-      for (int32_t pos = 0; pos + 1 < static_cast<int32_t>(symbols.size()); ++pos) consider(pos);
-
-      while (!queue.empty()) {
-        const Candidate top = queue.top();
-        queue.pop();
-        Symbol& left = symbols[top.pos];
-        if (!left.alive || left.next < 0) continue;
-        // An entry is stale when either side has merged since it was pushed.
-        const auto it = merges.find(pair_key(left.id, symbols[left.next].id));
-        if (it == merges.end() || it->second.rank != top.rank || it->second.new_id != top.new_id) {
-          continue;
-        }
-
-        Symbol& right = symbols[left.next];
-        right.alive = false;
-        left.id = top.new_id;
-        left.next = right.next;
-        if (right.next >= 0) symbols[right.next].prev = top.pos;
-        if (left.prev >= 0) consider(left.prev);
-        consider(top.pos);
-      }
-    }
-    for (const Symbol& s : symbols) {
-      if (s.alive) out.push_back(s.id);
+    const std::string_view part = std::string_view(normalized).substr(p.begin, p.end - p.begin);
+    for (const std::string& word : pre.split(part, at_text_start && p.begin == 0)) {
+      model.encode(word, out);
     }
   }
+}
 
-  void check_id(int32_t id) const {
-    if (id < 0 || id >= static_cast<int32_t>(tokens.size())) {
-      throw bad_input("token id " + std::to_string(id) + " is out of range (vocabulary has " +
-                      std::to_string(tokens.size()) + " tokens)");
-    }
+void Tokenizer::Impl::check_id(int32_t id) const {
+  if (id < 0 || id >= static_cast<int32_t>(tokens.size())) {
+    throw bad_input("token id " + std::to_string(id) + " is out of range (vocabulary has " +
+                    std::to_string(tokens.size()) + " tokens)");
   }
-};
+}
 
 Tokenizer::Tokenizer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
@@ -165,6 +71,7 @@ Tokenizer Tokenizer::from_vocab(TokenizerVocab vocab) {
   }
 
   std::unordered_map<std::string, int32_t> by_spelling;
+  std::vector<AddedToken> added;
   by_spelling.reserve(n);
   impl->by_text.reserve(n);
   impl->pieces.reserve(n);
@@ -175,10 +82,15 @@ Tokenizer Tokenizer::from_vocab(TokenizerVocab vocab) {
     impl->by_text[token] = id;
     by_spelling[spelled(token)] = id;
     const TokenType type = impl->types[i];
-    const bool special = type == TokenType::control || type == TokenType::user_defined;
-    if (special) {
+    if (type == TokenType::control || type == TokenType::user_defined) {
+      // Control tokens are Hugging Face's special tokens; user-defined ones
+      // are added tokens matched even when specials are read as text.
       impl->pieces.push_back(token);
-      if (!token.empty()) impl->specials.push_back({token, id, type == TokenType::control});
+      AddedToken a;
+      a.content = token;
+      a.id = id;
+      a.special = type == TokenType::control;
+      added.push_back(std::move(a));
     } else {
       // Not in the alphabet: the entry is plain text (Hugging Face and
       // llama.cpp both decode it as written).
@@ -187,14 +99,7 @@ Tokenizer Tokenizer::from_vocab(TokenizerVocab vocab) {
     }
   }
 
-  for (int b = 0; b < 256; ++b) {
-    std::string ch;
-    utf8::append(ch, byte_level::byte_to_codepoint(static_cast<uint8_t>(b)));
-    const auto it = by_spelling.find(ch);
-    impl->byte_ids[b] = it == by_spelling.end() ? -1 : it->second;
-  }
-
-  impl->merges.reserve(vocab.merges.size());
+  impl->model = BpeModel(std::move(by_spelling), BpeOptions{});
   for (size_t rank = 0; rank < vocab.merges.size(); ++rank) {
     const std::string& merge = vocab.merges[rank];
     // From position 1: a merge's left side may itself be a space.
@@ -203,24 +108,11 @@ Tokenizer Tokenizer::from_vocab(TokenizerVocab vocab) {
       throw bad_input("tokenizer merge #" + std::to_string(rank) + " (\"" + merge +
                       "\") is not two tokens separated by a space");
     }
-    const std::string left = merge.substr(0, space);
-    const std::string right = merge.substr(space + 1);
-    const auto l = by_spelling.find(left);
-    const auto r = by_spelling.find(right);
-    const auto m = by_spelling.find(left + right);
     // A merge naming tokens the vocabulary lacks can never fire; skip it.
-    if (l == by_spelling.end() || r == by_spelling.end() || m == by_spelling.end()) continue;
-    impl->merges[pair_key(l->second, r->second)] = {static_cast<int32_t>(rank), m->second};
+    (void)impl->model.add_merge(merge.substr(0, space), merge.substr(space + 1),
+                                static_cast<int32_t>(rank));
   }
-
-  for (uint32_t i = 0; i < impl->specials.size(); ++i) {
-    impl->specials_by_lead[static_cast<uint8_t>(impl->specials[i].text[0])].push_back(i);
-  }
-  for (auto& bucket : impl->specials_by_lead) {
-    std::stable_sort(bucket.begin(), bucket.end(), [&](uint32_t a, uint32_t b) {
-      return impl->specials[a].text.size() > impl->specials[b].text.size();
-    });
-  }
+  impl->raw_added = AddedTokens(std::move(added));
   impl->tokens = std::move(vocab.tokens);
   return Tokenizer(std::move(impl));
 }
@@ -229,7 +121,7 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& file) {
   const std::string model = file.get_string("tokenizer.ggml.model");
   if (model != "gpt2") {
     throw bad_input(file.path() + ": tokenizer.ggml.model is \"" + model +
-                    "\"; lockstep supports only byte-level BPE (\"gpt2\") tokenizers");
+                    "\"; lockstep supports only byte-level BPE (\"gpt2\") tokenizers from GGUF");
   }
   TokenizerVocab vocab;
   vocab.tokens = file.get_string_array("tokenizer.ggml.tokens");
@@ -244,7 +136,10 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& file) {
   vocab.eos_id = static_cast<int32_t>(file.get_int("tokenizer.ggml.eos_token_id", -1));
   vocab.add_bos = file.get_bool("tokenizer.ggml.add_bos_token", false);
   try {
-    return from_vocab(std::move(vocab));
+    Tokenizer t = from_vocab(std::move(vocab));
+    t.impl_->add_eos = file.get_bool("tokenizer.ggml.add_eos_token", false);
+    t.impl_->chat_template = file.get_string("tokenizer.chat_template", "");
+    return t;
   } catch (const Error& e) {
     throw bad_input(file.path() + ": " + e.what());
   }
@@ -253,38 +148,32 @@ Tokenizer Tokenizer::from_gguf(const gguf::File& file) {
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool parse_special) const {
   std::vector<int32_t> out;
   out.reserve(text.size() / 3 + 1);
-  size_t plain_start = 0;
-  size_t pos = 0;
-  // Leftmost-longest special match, like Hugging Face's added-token split.
-  while (pos < text.size()) {
-    const Special* found = nullptr;
-    for (const uint32_t index : impl_->specials_by_lead[static_cast<uint8_t>(text[pos])]) {
-      const Special& s = impl_->specials[index];
-      if (s.control && !parse_special) continue;
-      if (text.compare(pos, s.text.size(), s.text) == 0) {
-        found = &s;
-        break;
-      }
+  for (const AddedTokens::Piece& p : impl_->raw_added.split(text, parse_special)) {
+    if (p.id >= 0) {
+      out.push_back(p.id);
+    } else {
+      impl_->encode_plain(text.substr(p.begin, p.end - p.begin), p.begin == 0, parse_special, out);
     }
-    if (found == nullptr) {
-      ++pos;
-      continue;
-    }
-    impl_->encode_plain(text.substr(plain_start, pos - plain_start), out);
-    out.push_back(found->id);
-    pos += found->text.size();
-    plain_start = pos;
   }
-  impl_->encode_plain(text.substr(plain_start), out);
   return out;
 }
 
+std::vector<int32_t> Tokenizer::with_special_tokens(std::vector<int32_t> ids) const {
+  if (impl_->add_bos && impl_->bos >= 0) ids.insert(ids.begin(), impl_->bos);
+  if (impl_->add_eos && impl_->eos >= 0) ids.push_back(impl_->eos);
+  return ids;
+}
+
 std::string Tokenizer::decode(const std::vector<int32_t>& ids) const {
-  std::string out;
-  for (const int32_t id : ids) {
-    impl_->check_id(id);
-    out += impl_->pieces[id];
+  for (const int32_t id : ids) impl_->check_id(id);
+  if (!impl_->decode_by_pieces) {
+    std::vector<std::string> tokens;
+    tokens.reserve(ids.size());
+    for (const int32_t id : ids) tokens.push_back(impl_->tokens[id]);
+    return impl_->decoder.decode(std::move(tokens));
   }
+  std::string out;
+  for (const int32_t id : ids) out += impl_->pieces[id];
   return out;
 }
 
@@ -308,6 +197,8 @@ int32_t Tokenizer::vocab_size() const { return static_cast<int32_t>(impl_->token
 int32_t Tokenizer::bos_id() const { return impl_->bos; }
 int32_t Tokenizer::eos_id() const { return impl_->eos; }
 bool Tokenizer::add_bos() const { return impl_->add_bos; }
+bool Tokenizer::add_eos() const { return impl_->add_eos; }
 const std::string& Tokenizer::pre_tokenizer() const { return impl_->pre.name(); }
+const std::string& Tokenizer::chat_template() const { return impl_->chat_template; }
 
 }  // namespace lockstep

@@ -463,10 +463,10 @@ TEST(ChatTemplate, EmptySourceAsksForRaw) {
 }
 
 TEST(ChatTemplate, OtherFamiliesAreBadInput) {
-  const char* llama3 =
-      "{% for message in messages %}{{ '<|start_header_id|>' + message['role'] + "
-      "'<|end_header_id|>\n\n' + message['content'] | trim + '<|eot_id|>' }}{% endfor %}";
-  expect_bad_input([&] { ChatTemplate::from_source(llama3); }, "ChatML");
+  const char* alpaca =
+      "{% for message in messages %}{{ '### Instruction:\n' + message['content'] + '\n\n' }}"
+      "{% endfor %}{{ '### Response:\n' }}";
+  expect_bad_input([&] { ChatTemplate::from_source(alpaca); }, "ChatML");
 }
 
 TEST(ChatTemplate, UnsupportedRolesAreBadInput) {
