@@ -6,10 +6,10 @@
 //   tokenize_tool TOKENIZER --chat CONVERSATIONS.json
 //
 // TOKENIZER is a tokenizer.json, a folder holding one, or a .gguf file.
-// Output (stdout, JSON): per string {"ids": [...], "with_special": [...],
-// "decoded": "...", "decoded_hex": "..."}; or per conversation
-// {"rendered": [with, without generation prompt]} for --chat, and the
-// tokenizer's metadata under "tokenizer".
+// Output (stdout, JSON): the tokenizer's metadata under "tokenizer", and under
+// "results" per string {"ids": [...], "with_special": [...], "decoded_hex":
+// "..."}, or per conversation [with, without generation prompt] for --chat;
+// {"error": "..."} where lockstep refuses one.
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -68,17 +68,25 @@ int main(int argc, char** argv) {
       for (const nlohmann::json& conversation : read_json(argv[3])) {
         std::vector<lockstep::ChatMessage> messages;
         for (const nlohmann::json& m : conversation) messages.push_back({m["role"], m["content"]});
-        out["results"].push_back({chat.render(messages, true), chat.render(messages, false)});
+        try {
+          out["results"].push_back({chat.render(messages, true), chat.render(messages, false)});
+        } catch (const lockstep::Error& e) {
+          out["results"].push_back({{"error", e.what()}});
+        }
       }
     } else {
       const bool parse_special = !(argc > 3 && std::string(argv[3]) == "--no-special");
       out["results"] = nlohmann::json::array();
       for (const nlohmann::json& text : read_json(argv[2])) {
-        const std::vector<int32_t> ids = tokenizer.encode(text.get<std::string>(), parse_special);
-        const std::string decoded = tokenizer.decode(ids);
-        out["results"].push_back({{"ids", ids},
-                                  {"with_special", tokenizer.with_special_tokens(ids)},
-                                  {"decoded_hex", hex(decoded)}});
+        try {
+          const std::vector<int32_t> ids = tokenizer.encode(text.get<std::string>(), parse_special);
+          const std::string decoded = tokenizer.decode(ids);
+          out["results"].push_back({{"ids", ids},
+                                    {"with_special", tokenizer.with_special_tokens(ids)},
+                                    {"decoded_hex", hex(decoded)}});
+        } catch (const lockstep::Error& e) {
+          out["results"].push_back({{"error", e.what()}});
+        }
       }
     }
     std::cout << out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
