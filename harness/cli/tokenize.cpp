@@ -19,6 +19,7 @@ namespace {
 
 struct TokenizeOptions {
   std::string model;
+  std::string tokenizer;   // tokenizer.json or a folder holding one, instead of --model
   std::string text;
   std::string input;
   bool no_special = false;
@@ -54,8 +55,9 @@ std::string joined(const std::vector<int32_t>& ids) {
 int tokenize(const TokenizeOptions& o, bool batch) {
   const std::vector<std::string> texts = batch ? read_inputs(o.input) : std::vector<std::string>{o.text};
   // Only the tokenizer's metadata is read; the weights stay unmapped.
-  const gguf::File file = gguf::File::open(harness::resolve_model_path(o.model));
-  const Tokenizer tokenizer = Tokenizer::from_gguf(file);
+  const Tokenizer tokenizer =
+      o.tokenizer.empty() ? Tokenizer::from_gguf(gguf::File::open(harness::resolve_model_path(o.model)))
+                          : Tokenizer::from_hf(o.tokenizer);
 
   nlohmann::ordered_json all = nlohmann::ordered_json::array();
   for (const std::string& text : texts) {
@@ -75,7 +77,11 @@ int tokenize(const TokenizeOptions& o, bool batch) {
 Command add_tokenize_command(CLI::App& parent) {
   auto o = std::make_shared<TokenizeOptions>();
   CLI::App* app = parent.add_subcommand("tokenize", "Print the token ids of text (no BOS is added).");
-  app->add_option("--model", o->model, kModelHelp);
+  auto* model = app->add_option("--model", o->model, kModelHelp);
+  app->add_option("--tokenizer", o->tokenizer,
+                  "Hugging Face tokenizer.json, or a folder holding it (with tokenizer_config.json), "
+                  "instead of the model's GGUF tokenizer")
+      ->excludes(model);
   auto* text = app->add_option("--text", o->text, "Text to tokenize");
   auto* input = app->add_option("--input", o->input, "JSON file holding an array of strings; one id list each");
   text->excludes(input);

@@ -219,3 +219,21 @@ def test_chat_template_renders_like_transformers(template, fixtures, tokenize_to
             assert want[0][1] in got["error"], (want[0], got)
             continue
         assert got == want, messages
+
+
+# ------------------------------------------------------------------ CLI
+
+def test_cli_tokenize_reads_tokenizer_json(lockstep_bin, fixtures, tmp_path):
+    text = "Hello <s> world 😀 [TOOL] 123"
+    for name in ("llama2", "qwen2"):
+        proc = subprocess.run([str(lockstep_bin), "tokenize", "--tokenizer", str(fixtures[name]),
+                               "--text", text, "--json"], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        assert json.loads(proc.stdout) == load_hf(fixtures[name]).encode(text, add_special_tokens=False).ids
+    (tmp_path / "tokenizer.json").write_text("{")
+    bad = subprocess.run([str(lockstep_bin), "tokenize", "--tokenizer", str(tmp_path), "--text", "x"],
+                         capture_output=True, text=True)
+    assert bad.returncode == 2 and "invalid JSON" in bad.stderr
+    missing = subprocess.run([str(lockstep_bin), "tokenize", "--tokenizer", str(tmp_path / "none"),
+                              "--text", "x"], capture_output=True, text=True)
+    assert missing.returncode == 3 and "cannot read the file" in missing.stderr
