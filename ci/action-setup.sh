@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Step 1 of action.yml: a lockstep binary for the run step. With LOCKSTEP_INPUT_BIN (the action's
+# `lockstep` input) that binary is used as it is; otherwise ci/setup.sh and ci/build.sh set up and
+# build the action's own checkout. Writes `lockstep` and `python` to $GITHUB_OUTPUT.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+: "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set: this script runs as a step of action.yml}"
+VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
+
+if [[ -n "${LOCKSTEP_INPUT_BIN:-}" ]]; then
+  [[ -x "$LOCKSTEP_INPUT_BIN" ]] || { echo "::error title=lockstep::input lockstep: no executable at $LOCKSTEP_INPUT_BIN"; exit 3; }
+  BIN="$(cd "$(dirname "$LOCKSTEP_INPUT_BIN")" && pwd)/$(basename "$LOCKSTEP_INPUT_BIN")"
+  echo "lockstep: using the given binary $BIN" >&2
+else
+  echo "::group::lockstep set-up (ci/setup.sh, ci/build.sh)"
+  bash "$ROOT/ci/setup.sh"
+  bash "$ROOT/ci/build.sh"
+  echo "::endgroup::"
+  BIN="${LOCKSTEP_BUILD_DIR:-$ROOT/build}/harness/lockstep"
+fi
+PYTHON="$VENV/bin/python"
+[[ -x "$PYTHON" ]] || PYTHON="$(command -v python3)"
+{
+  echo "lockstep=$BIN"
+  echo "python=$PYTHON"
+} >>"$GITHUB_OUTPUT"

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# The nightly suite on one GPU machine: one lockstep process per GPU of the host (in parallel, each
+# pinned with CUDA_VISIBLE_DEVICES), each writing a proof of its run; the proofs of the host's GPUs
+# must agree bit for bit; then a sweep and a compare, and the HTML/JUnit/Markdown reports.
+#
+#   ci/gpu-nightly.sh [--suite FILE=suites/tiers.json] [--out-dir DIR=lockstep-out/nightly]
+#                     [--label NAME=<GPU name or cpu>] [--sweep-lengths 1,7,32] [--sweep-batches 1,2,4,8,16]
+#
+# Degrades, saying so, where it cannot do the GPU part: with no GPU, or while lockstep has no CUDA
+# engine (its verify has no --device option), the suite runs once on this host's CPU.
+# LOCKSTEP_BIN: a built lockstep (else ci/setup.sh + ci/build.sh build one). Appends the summary to
+# $GITHUB_STEP_SUMMARY when set. Exit codes: 0 all reproduced, 1 a determinism failure, 2/3 as lockstep.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SUITE="$ROOT/suites/tiers.json"
+OUT="$ROOT/lockstep-out/nightly"
+LABEL=""
+LENGTHS="1,7,32"
+BATCHES="1,2,4,8,16"
+while (($#)); do
+  case "$1" in
+    --suite) SUITE="$2"; shift 2 ;;
+    --out-dir) OUT="$2"; shift 2 ;;
+    --label) LABEL="$2"; shift 2 ;;
+    --sweep-lengths) LENGTHS="$2"; shift 2 ;;
+    --sweep-batches) BATCHES="$2"; shift 2 ;;
+    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "gpu-nightly: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+say() { echo "[gpu-nightly] $*" >&2; }
+[[ -f "$SUITE" ]] || { say "ERROR: no suite file $SUITE"; exit 2; }
+
+if [[ -z "${LOCKSTEP_BIN:-}" ]]; then
+  bash "$ROOT/ci/setup.sh" || exit $?
+  bash "$ROOT/ci/build.sh" || exit $?
+  LOCKSTEP_BIN="${LOCKSTEP_BUILD_DIR:-$ROOT/build}/harness/lockstep"
+fi
+mkdir -p "$OUT/proofs" || exit 3
+
+GPUS=0
+command -v nvidia-smi >/dev/null && GPUS="$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')"
+HAS_DEVICE=0
+"$LOCKSTEP_BIN" verify --help 2>/dev/null | grep -q -- '--device' && HAS_DEVICE=1
+if [[ -z "$LABEL" ]]; then
+  if ((GPUS > 0)); then
+    LABEL="$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr -cs 'A-Za-z0-9' '-' | sed 's/-$//')"
+  else
+    LABEL="cpu-$(uname -m)"
+  fi
+fi
+
+DEVICE_ARGS=()
+WORKERS=()
+if ((GPUS > 0 && HAS_DEVICE)); then
+  say "$GPUS GPU(s) ($LABEL): one process per GPU"
+  DEVICE_ARGS=(--device cuda)
+  for ((i = 0; i < GPUS; i++)); do WORKERS+=("gpu$i"); done
+else
+  if ((GPUS > 0)); then
+    say "DEGRADED: this lockstep has no CUDA engine yet (verify has no --device): the suite runs once on this host's CPU, not per GPU"
+  else
+    say "DEGRADED: no GPU on this host (nvidia-smi finds none): the suite runs once on the CPU"
+  fi
+  WORKERS=(cpu)
+fi
+
+# One process per GPU, in parallel; each writes results.json and, from a deterministic run, its proof.
+pids=()
+for w in "${WORKERS[@]}"; do
+  mkdir -p "$OUT/$w"
+  (
+    [[ "$w" == gpu* ]] && export CUDA_VISIBLE_DEVICES="${w#gpu}"
+    "$LOCKSTEP_BIN" suite --suite "$SUITE" --out-dir "$OUT/$w" "${DEVICE_ARGS[@]}" \
+      --golden "$OUT/proofs/$LABEL-$w.proof.json" --update-golden >"$OUT/$w/lockstep.log" 2>&1
+  ) &
+  pids+=($!)
+done
+rc=0
+for k in "${!pids[@]}"; do
+  wait "${pids[$k]}"; code=$?
+  say "${WORKERS[$k]}: lockstep suite exited $code ($(grep -m1 -E 'PASS|FAIL' "$OUT/${WORKERS[$k]}/lockstep.log" || echo 'see its log'))"
+  ((code > rc)) && rc=$code
+done
+
+# The host's GPUs must agree with each other bit for bit.
+proofs=("$OUT"/proofs/*.proof.json)
+if ((${#proofs[@]} > 1)) && [[ -f "${proofs[0]}" ]]; then
+  for p in "${proofs[@]:1}"; do
+    "$LOCKSTEP_BIN" proof diff "${proofs[0]}" "$p" --level bits >>"$OUT/proof-diff.log" 2>&1 || { say "DIFFERS: $p vs ${proofs[0]}"; ((rc < 1)) && rc=1; }
+  done
+fi
+
+"$LOCKSTEP_BIN" sweep --lengths "$LENGTHS" --batches "$BATCHES" "${DEVICE_ARGS[@]}" --out-dir "$OUT/sweep" >"$OUT/sweep.log" 2>&1
+code=$?; ((code > rc)) && rc=$code
+"$LOCKSTEP_BIN" compare --runs 20 "${DEVICE_ARGS[@]}" --out-dir "$OUT/compare" >"$OUT/compare.log" 2>&1
+code=$?; ((code > rc)) && rc=$code
+
+inputs=()
+for f in "$OUT"/*/results.json; do [[ -f "$f" ]] && inputs+=(--results "$f"); done
+[[ -f "$OUT/compare/compare.json" ]] && inputs+=(--compare "$OUT/compare/compare.json")
+if ((${#inputs[@]})); then
+  "$LOCKSTEP_BIN" report "${inputs[@]}" --out-dir "$OUT" --title "lockstep nightly: $LABEL" || { code=$?; ((code > rc)) && rc=$code; }
+  [[ -n "${GITHUB_STEP_SUMMARY:-}" && -f "$OUT/summary.md" ]] && cat "$OUT/summary.md" >>"$GITHUB_STEP_SUMMARY"
+fi
+say "reports in $OUT (report.html, report-junit.xml, summary.md; proofs in $OUT/proofs); exit $rc"
+exit "$rc"

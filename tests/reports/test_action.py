@@ -1,0 +1,94 @@
+"""action.yml run locally with a simulated runner (action_runner.py) on the real CLI and model: the
+outputs, the job summary, the reports and the exit code for a passing, a failing and a bad run."""
+import json
+import platform
+
+import pytest
+import xmlschema
+
+from action_runner import run_action
+from report_testlib import ROOT, run_lockstep
+
+SUITE = {"schema": "lockstep.suite/0", "name": "action-mini", "check": {"kind": "verify", "runs": 2, "processes": 1},
+         "defaults": {"max_new_tokens": 3},
+         "cases": [{"id": "capital", "prompt": "What is the capital of France?"}, {"id": "color", "prompt": "Name a color."}]}
+
+
+@pytest.fixture(scope="module")
+def workspace(lockstep_bin, tmp_path_factory):
+    """A caller's checkout: a suite and a golden directory holding this machine's CPU proof."""
+    root = tmp_path_factory.mktemp("workspace")
+    (root / "suites").mkdir()
+    (root / "suites" / "mini.json").write_text(json.dumps(SUITE))
+    run_lockstep(lockstep_bin, "proof", "export", "--suite", root / "suites" / "mini.json",
+                 "--out", root / "golden" / f"cpu-{platform.machine()}.proof.json", "--out-dir", root / "export",
+                 check_rc=0)
+    return root
+
+
+def action(lockstep_bin, workspace, tmp_path, env=None, **inputs):
+    temp = tmp_path / "runner-temp"
+    temp.mkdir()
+    given = {"suite": "suites/mini.json", "golden": "golden", "lockstep": str(lockstep_bin), **inputs}
+    return run_action({k.replace("_", "-"): v for k, v in given.items()}, workspace, temp, env)
+
+
+def test_a_passing_suite_sets_every_output(lockstep_bin, workspace, tmp_path):
+    run = action(lockstep_bin, workspace, tmp_path)
+    assert run.returncode == 0, run.log[-3000:]
+    results = json.loads(open(run.outputs["results-json"]).read())
+    counts = results["counts"]
+    assert run.outputs["verdict"] == results["verdict"] == "pass"
+    assert run.outputs["cases"] == str(counts["cases"]) == "2"
+    assert run.outputs["comparisons"] == str(counts["comparisons"]) == "4"
+    assert run.outputs["comparisons-failed"] == run.outputs["cases-failed"] == "0"
+    assert run.outputs["golden-verdict"] == "pass" and run.outputs["exit-code"] == "0"
+    assert run.outputs["golden-file"] == str(workspace / "golden" / f"cpu-{platform.machine()}.proof.json")
+    assert run.outputs["report-dir"] == str(tmp_path / "runner-temp" / "lockstep")
+    for key in ("junit-xml", "html-report", "summary-markdown"):
+        assert open(run.outputs[key]).read(), key
+    xmlschema.validate(run.outputs["junit-xml"], str(ROOT / "reports" / "schema" / "junit.xsd"))
+    assert "✅ lockstep: mini: PASS" in run.summary and run.outputs["html-report"] in run.summary
+
+
+def test_a_determinism_failure_fails_the_job_and_names_the_divergence(lockstep_bin, workspace, tmp_path):
+    run = action(lockstep_bin, workspace, tmp_path, env={"LOCKSTEP_TEST_FAULT": "perturb-logit:run-2"})
+    assert run.returncode == 1, run.log[-3000:]
+    results = json.loads(open(run.outputs["results-json"]).read())
+    assert run.outputs["verdict"] == "fail" and run.outputs["exit-code"] == "1"
+    assert run.outputs["comparisons-failed"] == str(results["counts"]["comparisons_failed"]) == "2"
+    assert run.outputs["golden-verdict"] == "pass"   # the reference run still matches the golden file
+    assert "❌ lockstep: mini: FAIL" in run.summary
+    assert "case 'capital' run-2 differs from run-1 at step 0" in run.summary
+    assert "::error title=lockstep determinism failure::" in run.log
+
+
+def test_fail_on_divergence_false_reports_but_passes_the_step(lockstep_bin, workspace, tmp_path):
+    run = action(lockstep_bin, workspace, tmp_path, env={"LOCKSTEP_TEST_FAULT": "perturb-logit:run-2"},
+                 fail_on_divergence="false")
+    assert run.returncode == 0, run.log[-3000:]
+    assert run.outputs["verdict"] == "fail" and run.outputs["exit-code"] == "1"
+    assert "::warning title=lockstep::" in run.log
+
+
+def test_update_golden_writes_the_missing_proof(lockstep_bin, workspace, tmp_path):
+    golden = tmp_path / "new-golden"
+    run = action(lockstep_bin, workspace, tmp_path, golden=str(golden), update_golden="true")
+    assert run.returncode == 0, run.log[-3000:]
+    assert run.outputs["golden-verdict"] == "written"
+    written = golden / f"cpu-{platform.machine()}.proof.json"
+    assert run.outputs["golden-file"] == str(written)
+    assert json.loads(written.read_text())["schema"] == "lockstep.proof/1"
+
+
+@pytest.mark.parametrize("inputs, message", [
+    ({"golden": "no-such-dir"}, "no golden proof at"),
+    ({"mode": "fast"}, "input mode must be off, batch_invariant or portable"),
+    ({"suite": "suites/missing.json"}, "input suite: no suite file"),
+    ({"update_golden": "maybe"}, "input update-golden must be true or false"),
+])
+def test_bad_inputs_are_errors_before_any_run(lockstep_bin, workspace, tmp_path, inputs, message):
+    run = action(lockstep_bin, workspace, tmp_path, **inputs)
+    assert run.returncode == 2, run.log[-3000:]
+    assert run.outputs["verdict"] == "error" and run.outputs["exit-code"] == "2"
+    assert message in run.log and "ERROR" in run.summary

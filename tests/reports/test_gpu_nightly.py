@@ -1,0 +1,68 @@
+"""ci/gpu-nightly.sh on this CPU-only machine (it must say it degrades, and still produce a proof and
+the reports), and ci/proof-compare.sh, the nightly workflow's merge-and-compare step."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from report_testlib import ROOT, run_lockstep
+
+SUITE = {"schema": "lockstep.suite/0", "name": "nightly-mini", "check": {"kind": "verify", "runs": 2, "processes": 0},
+         "defaults": {"max_new_tokens": 3}, "cases": [{"id": "capital", "prompt": "What is the capital of France?"}]}
+
+
+def script(name, *args, env=None):
+    full_env = {k: v for k, v in os.environ.items() if k not in ("LOCKSTEP_TEST_FAULT", "GITHUB_STEP_SUMMARY")}
+    full_env.update(env or {})
+    return subprocess.run(["bash", str(ROOT / "ci" / name), *map(str, args)], capture_output=True, text=True,
+                          env=full_env, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def nightly(lockstep_bin, tmp_path_factory):
+    base = tmp_path_factory.mktemp("nightly")
+    (base / "suite.json").write_text(json.dumps(SUITE))
+    summary = base / "step-summary.md"
+    result = script("gpu-nightly.sh", "--suite", base / "suite.json", "--out-dir", base / "out", "--label", "testbox",
+                    "--sweep-lengths", "1,3", "--sweep-batches", "1,2",
+                    env={"LOCKSTEP_BIN": str(lockstep_bin), "GITHUB_STEP_SUMMARY": str(summary)})
+    return base, result, summary
+
+
+def test_without_a_gpu_engine_the_nightly_degrades_to_one_cpu_run(nightly, lockstep_bin):
+    base, result, summary = nightly
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "DEGRADED" in result.stderr
+    proof = base / "out" / "proofs" / "testbox-cpu.proof.json"
+    run_lockstep(lockstep_bin, "proof", "verify", proof, check_rc=0)
+    assert json.loads((base / "out" / "cpu" / "results.json").read_text())["golden"]["written"] is True
+    for name in ("report.html", "report-junit.xml", "summary.md"):
+        assert (base / "out" / name).stat().st_size > 0
+    html = (base / "out" / "report.html").read_text()
+    assert 'id="sweep"' in html and 'class="cell' in html and 'class="bar"' in html
+    assert "lockstep nightly: testbox" in summary.read_text()
+
+
+def test_proof_compare_merges_and_fails_only_within_a_label(nightly, lockstep_bin, tmp_path):
+    base, _, _ = nightly
+    proof = base / "out" / "proofs" / "testbox-cpu.proof.json"
+    other = tmp_path / "other.proof.json"
+    run_lockstep(lockstep_bin, "proof", "export", "--prompt", "Name a color.", "--max-new-tokens", "3",
+                 "--out", other, "--out-dir", tmp_path / "export", check_rc=0)
+    merged = tmp_path / "artifacts"
+    for artifact, name, source in (("nightly-h100", "h100-gpu0", proof), ("nightly-h100", "h100-gpu1", proof),
+                                   ("nightly-a100", "a100-gpu0", other)):
+        (merged / artifact).mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, merged / artifact / f"{name}.proof.json")
+    result = script("proof-compare.sh", merged, lockstep_bin)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Sorted, the A100's proof is the reference of the cross-hardware columns.
+    assert "| a100-gpu0.proof.json | a100 | yes | yes | equal | equal |" in result.stdout
+    assert "| h100-gpu1.proof.json | h100 | yes | yes | differs | differs |" in result.stdout
+    assert sorted(p.name for p in (merged / "merged").glob("*.proof.json")) == [
+        "a100-gpu0.proof.json", "h100-gpu0.proof.json", "h100-gpu1.proof.json"]
+    shutil.copy(other, merged / "nightly-h100" / "h100-gpu2.proof.json")   # one H100 disagrees
+    result = script("proof-compare.sh", merged, lockstep_bin)
+    assert result.returncode == 1 and "h100-gpu2.proof.json differs" in result.stderr

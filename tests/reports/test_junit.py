@@ -1,0 +1,114 @@
+"""JUnit XML from real results: valid against the shipped XSD (xmlschema, a real validator), and read
+back by junitparser with the counts and messages that results.json holds."""
+import json
+
+import pytest
+import xmlschema
+from junitparser import Error, Failure, JUnitXml, Skipped
+
+from report_testlib import ROOT
+from reports import junit
+from reports.load import load
+
+XSD = ROOT / "reports" / "schema" / "junit.xsd"
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return xmlschema.XMLSchema(str(XSD))
+
+
+def write(tmp_path, *paths, name="junit.xml"):
+    out = tmp_path / name
+    junit.write_junit(load(paths), out)
+    return out
+
+
+def read(path):
+    return json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("name", ["pass", "fail", "crash", "written", "sweep-off", "sweep", "bench", "compare"])
+def test_every_kind_of_result_is_valid_junit(artifacts, schema, tmp_path, name):
+    schema.validate(str(write(tmp_path, artifacts[name])))
+
+
+def test_the_schema_rejects_what_consumers_reject(schema, tmp_path):
+    bad = {
+        "testcase without a name": '<testsuites><testsuite name="s" tests="1" failures="0" errors="0">'
+                                   '<testcase classname="c"/></testsuite></testsuites>',
+        "a count that is not a number": '<testsuites><testsuite name="s" tests="x" failures="0" errors="0"/></testsuites>',
+        "failure and error together": '<testsuites><testsuite name="s" tests="1" failures="1" errors="1">'
+                                      '<testcase classname="c" name="n"><failure/><error/></testcase>'
+                                      '</testsuite></testsuites>',
+        "a negative time": '<testsuites><testsuite name="s" tests="0" failures="0" errors="0" time="-1"/></testsuites>',
+    }
+    for why, text in bad.items():
+        assert not schema.is_valid(text), why
+
+
+def test_one_suite_per_results_file_one_case_per_check(artifacts, tmp_path):
+    files = [artifacts[n] for n in ("pass", "fail", "sweep", "bench")] + [artifacts["compare"]]
+    xml = JUnitXml.fromfile(str(write(tmp_path, *files)))
+    suites = list(xml)
+    assert len(suites) == 5
+    for suite, path in zip(suites, files[:4]):
+        doc = read(path)
+        golden = len(doc["golden"]["cases"]) if doc["golden"] else 0
+        assert suite.tests == doc["counts"]["comparisons"] + golden
+        assert len(list(suite)) == suite.tests
+        golden_failed = sum(not c["match"] for c in doc["golden"]["cases"]) if doc["golden"] else 0
+        assert suite.failures == doc["counts"]["comparisons_failed"] + golden_failed
+        assert suite.errors == 0
+    assert suites[-1].name == "compare" and suites[-1].tests == 1 and suites[-1].failures == 0
+    assert xml.tests == sum(s.tests for s in suites)
+
+
+def test_failure_messages_name_case_run_step_and_tokens(artifacts, tmp_path):
+    doc = read(artifacts["fail"])
+    suite = list(JUnitXml.fromfile(str(write(tmp_path, artifacts["fail"]))))[0]
+    cases = {(c.classname, c.name): c for c in suite}
+    checked = 0
+    for case in doc["cases"]:
+        for run in case["runs"]:
+            testcase = cases[(f"{doc['suite']['name']}.{case['id']}", run["label"])]
+            assert testcase.time == pytest.approx(run["duration_s"], abs=1e-3)
+            if run["match"]:
+                assert testcase.is_passed
+                continue
+            (failure,) = [r for r in testcase.result if isinstance(r, Failure)]
+            div = run["first_divergence"]
+            assert failure.message.startswith(f"case '{case['id']}' {run['label']} differs from run-1 at step {div['step']}:")
+            assert div["expected_sha256"][:16] in failure.message and div["actual_sha256"][:16] in failure.message
+            assert f"token {div['expected_token']}" in failure.message
+            assert div["expected_sha256"] in failure.text and div["actual_sha256"] in failure.text
+            checked += 1
+    assert checked == doc["counts"]["comparisons_failed"] > 0
+    for golden in doc["golden"]["cases"]:
+        testcase = cases[(f"{doc['suite']['name']}.{golden['id']}", "golden")]
+        assert not golden["match"]
+        (failure,) = testcase.result
+        assert failure.type == "golden-divergence"
+        assert f"case '{golden['id']}' differs from the golden file" in failure.message
+        assert f"step {golden['first_divergence']['step']}" in failure.message
+
+
+def test_a_crashed_worker_is_an_error_with_its_reason(artifacts, tmp_path):
+    doc = read(artifacts["crash"])
+    suite = list(JUnitXml.fromfile(str(write(tmp_path, artifacts["crash"]))))[0]
+    crashed = [run for case in doc["cases"] for run in case["runs"] if run["error"]]
+    assert crashed and suite.errors == len(crashed) and suite.failures == 0
+    errors = [r for case in suite for r in case.result if isinstance(r, Error)]
+    assert len(errors) == len(crashed)
+    assert all("process-1 produced no record" in e.message and "signal" in e.message for e in errors)
+
+
+def test_an_update_golden_run_is_a_skipped_check(artifacts, tmp_path):
+    suite = list(JUnitXml.fromfile(str(write(tmp_path, artifacts["written"]))))[0]
+    skipped = [r for case in suite for r in case.result if isinstance(r, Skipped)]
+    assert len(skipped) == 1 and "golden file written" in skipped[0].message
+    assert suite.skipped == 1
+
+
+def test_text_that_xml_forbids_becomes_a_replacement_character():
+    assert junit.xml_safe("a\x00b\x1bc\tok\n") == "a\ufffdb\ufffdc\tok\n"
