@@ -26,6 +26,7 @@ Command add_sweep_command(CLI::App& parent, const std::vector<std::string>& argv
 Command add_bench_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_reload_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_stress_command(CLI::App& parent, const std::vector<std::string>& argv);
+Command add_report_command(CLI::App& parent);
 
 // Shared --model option text.
 inline constexpr const char* kModelHelp =

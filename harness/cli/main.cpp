@@ -24,7 +24,8 @@ int main(int argc, char** argv) {
                                    cli::add_tokenize_command(app), cli::add_proof_command(app),
                                    cli::add_reload_command(app, args), cli::add_stress_command(app, args),
                                    cli::add_sweep_command(app, args), cli::add_bench_command(app, args), cli::add_scan_command(app),
-                                   cli::add_compare_command(app), cli::add_suite_command(app, args)};
+                                   cli::add_compare_command(app), cli::add_suite_command(app, args),
+                                   cli::add_report_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
