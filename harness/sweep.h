@@ -19,7 +19,7 @@
 #include "harness/results.h"
 #include "harness/verifier.h"
 
-namespace lockstep { class LlamaModel; }
+namespace lockstep { class DecoderModel; }
 
 namespace lockstep::harness {
 
@@ -29,7 +29,7 @@ std::vector<int32_t> random_token_ids(std::mt19937_64& rng, size_t n, int64_t vo
 // The target's logits [T, vocab] from a batch of `batch` requests with the
 // target at `slot` and random ids of the same length elsewhere (drawn from
 // `rng` in slot order).
-at::Tensor logits_in_batch(const LlamaModel& model, const std::vector<int32_t>& target, int64_t batch, int64_t slot,
+at::Tensor logits_in_batch(const DecoderModel& model, const std::vector<int32_t>& target, int64_t batch, int64_t slot,
                            std::mt19937_64& rng);
 // SHA-256 of fp32 logits' bytes (made contiguous first).
 std::string logits_sha256(const at::Tensor& logits);

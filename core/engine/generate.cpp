@@ -32,34 +32,46 @@ void validate(const GenerateOptions& options) {
   }
 }
 
-Generation generate(const LlamaModel& model, const std::vector<int32_t>& prompt_ids, int32_t eos_id,
-                    const GenerateOptions& options, const StepObserver& observer) {
-  validate(options);
+Decoding::Decoding(std::vector<int32_t> prompt_ids, std::vector<int32_t> eos_ids, GenerateOptions options,
+                   StepObserver observer)
+    : eos_ids_(std::move(eos_ids)), options_(std::move(options)), observer_(std::move(observer)) {
+  validate(options_);
   if (prompt_ids.empty()) throw bad_input("the prompt has no tokens");
-  Generation g;
-  g.prompt_ids = prompt_ids;
-  KvCache cache = model.new_cache(static_cast<int64_t>(prompt_ids.size()) + options.max_new_tokens);
-  at::Tensor logits = model.forward(prompt_ids, cache);
-  at::Tensor last = logits[logits.size(0) - 1];
-  g.stop_reason = "max_tokens";
-  for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-    at::Tensor row = last.contiguous().clone();
-    if (observer) observer(step, row);
-    g.step_logits_sha256.push_back(sha256_hex(row.data_ptr<float>(), row.numel() * sizeof(float)));
-    const int32_t token = choose_token(row, options.sampling, static_cast<uint64_t>(step));
-    g.output_ids.push_back(token);
-    if (options.stop_at_eos && token == eos_id) {
-      g.stop_reason = "eos";
-      break;
-    }
-    if (std::find(options.stop_ids.begin(), options.stop_ids.end(), token) != options.stop_ids.end()) {
-      g.stop_reason = "stop_id";
-      break;
-    }
-    if (step + 1 == options.max_new_tokens) break;
-    last = model.forward({token}, cache)[0];
+  g_.prompt_ids = std::move(prompt_ids);
+  g_.stop_reason = "max_tokens";
+  next_ = g_.prompt_ids;
+}
+
+int64_t Decoding::capacity() const {
+  return static_cast<int64_t>(g_.prompt_ids.size()) + options_.max_new_tokens;
+}
+
+void Decoding::accept(at::Tensor logits) {
+  if (done_) throw std::logic_error("Decoding::accept after the end");
+  const int64_t step = static_cast<int64_t>(g_.output_ids.size());
+  at::Tensor row = logits.contiguous().clone();
+  if (observer_) observer_(step, row);
+  g_.step_logits_sha256.push_back(sha256_hex(row.data_ptr<float>(), row.numel() * sizeof(float)));
+  const int32_t token = choose_token(row, options_.sampling, static_cast<uint64_t>(step));
+  g_.output_ids.push_back(token);
+  next_ = {token};
+  if (options_.stop_at_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end()) {
+    g_.stop_reason = "eos";
+    done_ = true;
+  } else if (std::find(options_.stop_ids.begin(), options_.stop_ids.end(), token) != options_.stop_ids.end()) {
+    g_.stop_reason = "stop_id";
+    done_ = true;
+  } else if (step + 1 == options_.max_new_tokens) {
+    done_ = true;
   }
-  return g;
+}
+
+Generation generate(const DecoderModel& model, const std::vector<int32_t>& prompt_ids, int32_t eos_id,
+                    const GenerateOptions& options, const StepObserver& observer) {
+  Decoding d(prompt_ids, {eos_id}, options, observer);
+  KvCache cache = model.new_cache(d.capacity());
+  while (!d.done()) d.accept(model.forward_last({SequenceChunk{d.next_input(), &cache}})[0]);
+  return d.take();
 }
 
 }  // namespace lockstep

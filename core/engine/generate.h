@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "core/models/llama.h"
+#include "core/models/decoder.h"
 
 namespace lockstep {
 
@@ -22,6 +22,11 @@ struct SamplingOptions {
   int64_t top_k = 0;          // 0: off
   double top_p = 1.0;         // 1: off
   std::optional<uint64_t> seed;
+  // The RNG stream of this request: draws are keyed by (seed, stream, step),
+  // never by arrival order or batch slot, so a sampled request gives the
+  // same tokens alone and among others. Give concurrent requests that share
+  // a seed different streams if they should not sample alike.
+  uint64_t stream = 0;
 };
 
 struct GenerateOptions {
@@ -47,7 +52,34 @@ struct Generation {
 // test-only fault hook and the logits dump use this.
 using StepObserver = std::function<void(int64_t step, at::Tensor& logits)>;
 
-Generation generate(const LlamaModel& model, const std::vector<int32_t>& prompt_ids,
+// The per-request decoding state, shared by generate() and the batching
+// Engine so that both make exactly the same choices: feed next_input() to the
+// model, hand the last token's logits to accept(), repeat until done().
+class Decoding {
+ public:
+  // bad_input for invalid options or an empty prompt.
+  Decoding(std::vector<int32_t> prompt_ids, std::vector<int32_t> eos_ids, GenerateOptions options,
+           StepObserver observer = {});
+  // The prompt before the first step, then the last chosen token.
+  const std::vector<int32_t>& next_input() const { return next_; }
+  // Tokens the KV cache must hold: prompt + max_new_tokens.
+  int64_t capacity() const;
+  bool done() const { return done_; }
+  // `logits`: fp32 CPU [vocab], the step's last-token logits.
+  void accept(at::Tensor logits);
+  const Generation& result() const { return g_; }
+  Generation take() { return std::move(g_); }
+
+ private:
+  std::vector<int32_t> eos_ids_;
+  GenerateOptions options_;
+  StepObserver observer_;
+  Generation g_;
+  std::vector<int32_t> next_;
+  bool done_ = false;
+};
+
+Generation generate(const DecoderModel& model, const std::vector<int32_t>& prompt_ids,
                     int32_t eos_id, const GenerateOptions& options,
                     const StepObserver& observer = {});
 

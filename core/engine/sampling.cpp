@@ -63,7 +63,7 @@ int32_t choose_token(const at::Tensor& logits, const SamplingOptions& options, u
     keep = cut;
     total = std::accumulate(weights.begin(), weights.begin() + keep, 0.0);
   }
-  const double target = philox_uniform(*options.seed, /*stream=*/0, step) * total;
+  const double target = philox_uniform(*options.seed, options.stream, step) * total;
   double cumulative = 0.0;
   for (int64_t i = 0; i < keep; ++i) {
     cumulative += weights[i];

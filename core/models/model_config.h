@@ -49,7 +49,5 @@ struct ModelConfig {
   bool is_gpt2() const { return model_type == "gpt2"; }
 };
 
-// Kept for the code written before the other families arrived.
-using LlamaConfig = ModelConfig;
 
 }  // namespace lockstep

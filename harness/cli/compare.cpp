@@ -2,7 +2,7 @@
 // neighbours, once with stock kernels and once with lockstep's; how many
 // different outputs does each give? (Stock: often several; invariant: one.)
 // The output compared is the SHA-256 of the request's prefill logits at
-// every prompt position, from LlamaModel::forward_batch.
+// every prompt position, from DecoderModel::forward_batch.
 #include <iostream>
 #include <map>
 #include <memory>
@@ -75,7 +75,7 @@ int compare(const CompareOptions& o) {
   }
   const bool invariant_ok = unique["batch_invariant"] == 1;
   const nlohmann::ordered_json doc = {{"schema", "lockstep.compare/0"},
-                                      {"model", {{"path", model_path}, {"file_sha256", sha256_file(model_path)}}},
+                                      {"model", {{"path", model_path}, {"file_sha256", model_sha256(model_path)}}},
                                       {"environment", harness::collect_environment()},
                                       {"target_ids", target},
                                       {"settings", {{"runs", o.runs}, {"max_batch", o.max_batch}, {"seed", o.seed}}},

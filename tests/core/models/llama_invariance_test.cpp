@@ -7,7 +7,7 @@
 
 #include <random>
 
-#include "core/models/llama.h"
+#include "core/models/decoder.h"
 #include "kernels/mode.h"
 #include "tests/core/real_model.h"
 
@@ -27,7 +27,7 @@ std::vector<int32_t> random_ids(std::mt19937& rng, size_t n) {
 
 // Logits of `target` at batch position `slot` inside a batch of `size`
 // requests of random tokens.
-at::Tensor in_batch(const LlamaModel& model, const std::vector<int32_t>& target, int size, int slot,
+at::Tensor in_batch(const DecoderModel& model, const std::vector<int32_t>& target, int size, int slot,
                     std::mt19937& rng) {
   std::vector<std::vector<int32_t>> batch;
   for (int i = 0; i < size; ++i) batch.push_back(i == slot ? target : random_ids(rng, target.size()));
@@ -55,7 +55,7 @@ TEST_F(Invariance, RequestAloneEqualsRequestInBatch) {
 
 TEST_F(Invariance, PrefillChunkedPrefillAndDecodeAgreeBitwise) {
   ModeGuard guard(Mode::batch_invariant);
-  const LlamaModel& model = bundle_->model;
+  const DecoderModel& model = bundle_->model;
   const std::vector<int32_t> ids = bundle_->prompt_ids("Chunked prefill must not change a single bit.");
   const int64_t n = static_cast<int64_t>(ids.size());
   KvCache full = model.new_cache(n);

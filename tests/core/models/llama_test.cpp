@@ -1,7 +1,7 @@
 // Llama forward pass on the embedded SmolLM2-135M: configuration read from
 // GGUF, repeatability, the KV cache (incremental decode agrees with a full
 // prefill within fp32 rounding), and input validation.
-#include "core/models/llama.h"
+#include "core/models/decoder.h"
 
 #include <gtest/gtest.h>
 
@@ -15,11 +15,11 @@ namespace {
 
 class SmolLM2 : public testing_support::RealModelTest {
  protected:
-  const LlamaModel& model() const { return bundle_->model; }
+  const DecoderModel& model() const { return bundle_->model; }
 };
 
 TEST_F(SmolLM2, ConfigFromMetadata) {
-  const LlamaConfig& c = model().config();
+  const ModelConfig& c = model().config();
   EXPECT_EQ(c.n_layers, 30);
   EXPECT_EQ(c.hidden, 576);
   EXPECT_EQ(c.ffn, 1536);

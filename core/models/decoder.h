@@ -1,0 +1,113 @@
+// The decoder-only transformer lockstep runs, for every supported family
+// (ModelConfig): GPT-2 (LayerNorm, learned positions, gelu_new) and the
+// Llama family (RMSNorm, RoPE incl. Llama-3 scaling, grouped-query attention,
+// SwiGLU; Qwen2's q/k/v biases, Qwen3's q/k norms, Mistral's sliding window).
+// The math follows transformers' modeling code operation for operation, in
+// libtorch ops only, so that under kernels::ModeGuard(batch_invariant) every
+// op runs on lockstep's invariant kernels.
+//
+// Batching is ragged: the tokens of every sequence in a step (a whole prompt
+// for a new request, one token for a running one) are stacked into one
+// [tokens, hidden] matrix for the projections, norms and MLP, whose kernels
+// compute each row independently of the others; attention runs per sequence
+// against that sequence's own KV cache. A sequence's bits therefore do not
+// depend on who else is in the step.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/models/model_config.h"
+
+namespace lockstep {
+
+class TensorSource;
+
+struct LoadOptions {
+  at::Device device = at::kCPU;
+  at::ScalarType dtype = at::kFloat;   // kFloat, kBFloat16, kHalf
+};
+
+// Keys and values of every layer for one sequence, preallocated to capacity,
+// on the model's device in its dtype.
+class KvCache {
+ public:
+  KvCache(const ModelConfig& config, int64_t capacity, const at::TensorOptions& options);
+  int64_t length() const { return length_; }
+  int64_t capacity() const { return capacity_; }
+
+ private:
+  friend class DecoderModel;
+  std::vector<at::Tensor> keys_;     // per layer: [n_kv_heads, capacity, head_dim]
+  std::vector<at::Tensor> values_;
+  int64_t length_ = 0;
+  int64_t capacity_ = 0;
+};
+
+// One sequence's part of a step: `ids` run at positions cache->length() ..
+struct SequenceChunk {
+  std::vector<int32_t> ids;
+  KvCache* cache = nullptr;
+};
+
+class DecoderModel {
+ public:
+  // bad_input if a tensor is missing or has another shape than the config
+  // implies, or the dtype/device is not supported.
+  static DecoderModel load(const ModelConfig& config, const TensorSource& weights, const LoadOptions& options = {});
+
+  const ModelConfig& config() const { return config_; }
+  at::Device device() const { return options_.device; }
+  at::ScalarType dtype() const { return options_.dtype; }
+  KvCache new_cache(int64_t capacity) const;
+
+  // Runs `ids` after the cache's tokens, appends their keys/values and
+  // returns fp32 CPU logits of every token: [ids.size(), vocab].
+  at::Tensor forward(const std::vector<int32_t>& ids, KvCache& cache) const;
+
+  // One step of a ragged batch: every chunk runs after its own cache (which
+  // it extends). Returns fp32 CPU logits of each chunk's last token:
+  // [chunks.size(), vocab].
+  at::Tensor forward_last(const std::vector<SequenceChunk>& chunks) const;
+
+  // Causal prefill of B sequences (any lengths) with no cache: fp32 CPU
+  // logits [B, T, vocab] for equal lengths T.
+  at::Tensor forward_batch(const std::vector<std::vector<int32_t>>& batch) const;
+
+  // Named parameters (HF names, e.g. "model.layers.0.self_attn.q_proj.weight").
+  const std::vector<std::pair<std::string, at::Tensor>>& parameters() const { return params_; }
+
+ private:
+  struct Layer {
+    at::Tensor norm1_w, norm1_b, norm2_w, norm2_b;
+    at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;
+    at::Tensor q_norm, k_norm;                 // qwen3
+    at::Tensor w_gate, w_up, w_down, b_up, b_down, b_gate;   // gpt2: w_up = c_fc, w_down = c_proj
+  };
+  struct Segment {
+    int64_t offset = 0, length = 0, pos0 = 0;
+    KvCache* cache = nullptr;
+  };
+  friend struct DecoderLoader;
+
+  at::Tensor run(const std::vector<int32_t>& ids, const std::vector<Segment>& segments, bool last_only) const;
+  at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x,
+                       const std::vector<Segment>& segments) const;
+  at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
+  at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
+  at::Tensor rope(const at::Tensor& x, int64_t pos0) const;
+  void check_ids(const std::vector<int32_t>& ids) const;
+
+  ModelConfig config_;
+  LoadOptions options_;
+  at::Tensor embedding_, positions_, final_norm_w_, final_norm_b_, output_;
+  std::vector<Layer> layers_;
+  at::Tensor rope_cos_, rope_sin_;   // fp32 [context, head_dim] on the device
+  std::vector<std::pair<std::string, at::Tensor>> params_;
+};
+
+}  // namespace lockstep
