@@ -1,5 +1,5 @@
 # Sourced by ci/gpu-test.sh and ci/gpu-bench.sh: the paths they share and the
-# Debian packages the GPU image lacks, unpacked from the carried .deps/
+# Debian packages the GPU image lacks (CLI11, fmt, PCRE2, ICU), unpacked from the carried .deps/
 # (ci/device-prepare.sh) and made visible to CMake through PREFIX.
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${OUT:-$ROOT/gpu-out}"
@@ -7,12 +7,18 @@ BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build-gpu}"
 mkdir -p "$OUT"
 cd "$ROOT"
 
+# A call that carries .deps unpacks it; later calls on the same (warm) machine
+# reuse the unpacked tree, so they can spend the 64 MiB carry on other things.
 DEPS=/tmp/lockstep-deps
 PREFIX=()
 if compgen -G ".deps/*.deb" >/dev/null; then
   mkdir -p "$DEPS"
   for deb in .deps/*.deb; do dpkg -x "$deb" "$DEPS"; done
+fi
+if [[ -d "$DEPS/usr" ]]; then
   export PKG_CONFIG_SYSROOT_DIR="$DEPS"
+  # ICU (and the others) at run time: the image may have other versions.
+  export LD_LIBRARY_PATH="$DEPS/usr/lib/x86_64-linux-gnu${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   export PKG_CONFIG_PATH="$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig"
   PREFIX=(-DCMAKE_PREFIX_PATH="$DEPS/usr")
 fi

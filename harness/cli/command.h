@@ -27,10 +27,11 @@ Command add_bench_command(CLI::App& parent, const std::vector<std::string>& argv
 Command add_reload_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_stress_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_report_command(CLI::App& parent);
+Command add_throughput_command(CLI::App& parent);
 
 // Shared --model option text.
 inline constexpr const char* kModelHelp =
-    "GGUF model file (default: $LOCKSTEP_MODEL, else the SmolLM2-135M-Instruct file installed by ci/setup.sh)";
+    "GGUF model file or Hugging Face model folder (default: $LOCKSTEP_MODEL, else the SmolLM2-135M-Instruct file installed by ci/setup.sh)";
 
 // The kernels mode when --mode is not given: lockstep's invariant kernels.
 inline constexpr const char* kDefaultMode = "batch_invariant";

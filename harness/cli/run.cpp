@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "harness/atomic_file.h"
 #include "harness/case_runner.h"
+#include "harness/device_options.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/model_source.h"
@@ -35,6 +36,8 @@ struct RunOptions {
   bool json = false;
   std::string dump_logits;
   std::string mode = kDefaultMode;
+  std::string device = "cpu";
+  std::string dtype = "fp32";
 };
 
 // Collects every step's logits (after any other observer, i.e. exactly the
@@ -67,10 +70,11 @@ int run(const RunOptions& o) {
   check.sampling = sampling;
   validate(check);   // bad flags fail before the model is loaded
 
+  const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
   const std::string model_path = harness::resolve_model_path(o.model);
   if (!o.dump_logits.empty()) harness::check_writable(o.dump_logits);
   const auto load_start = std::chrono::steady_clock::now();
-  const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(model_path);
+  const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(model_path, load);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
   const GenerateOptions options = harness::generate_options_for(*bundle, o.max_new_tokens, sampling);
@@ -122,6 +126,8 @@ Command add_run_command(CLI::App& parent) {
   app->add_option("--dump-logits", o->dump_logits,
                   "Write every step's fp32 logits to this .npy file, shape [steps, vocab]");
   app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
+  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
+  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
   return {app, [o] { return run(*o); }};
 }
 

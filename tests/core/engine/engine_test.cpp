@@ -8,6 +8,10 @@
 
 #include <gtest/gtest.h>
 
+#include <ATen/Context.h>
+#include <unistd.h>
+
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -47,9 +51,9 @@ std::vector<Job> jobs(const ModelBundle& bundle, int n) {
 
 // Runs every job through one engine from `threads` threads, staggered.
 std::vector<Generation> through_engine(const ModelBundle& bundle, const std::vector<Job>& js, kernels::Mode mode,
-                                       EngineStats* stats) {
+                                       EngineStats* stats, int64_t max_batch = 8) {
   auto model = std::shared_ptr<const DecoderModel>(&bundle.model, [](const DecoderModel*) {});
-  Engine engine(model, bundle.eos_ids(), EngineOptions{8, 8192, mode});
+  Engine engine(model, bundle.eos_ids(), EngineOptions{max_batch, 8192, mode});
   std::vector<std::future<Generation>> futures(js.size());
   std::vector<std::thread> threads;
   const size_t n_threads = 4;
@@ -68,21 +72,21 @@ std::vector<Generation> through_engine(const ModelBundle& bundle, const std::vec
   return out;
 }
 
-TEST_F(EngineTest, ConcurrentRequestsEqualTheirSoloRuns) {
-  const std::vector<Job> js = jobs(*bundle_, 12);
+// Every job alone (generate's loop), then all of them through one engine.
+void expect_engine_equals_solo(const ModelBundle& bundle, const std::vector<Job>& js, int64_t max_batch) {
   for (kernels::Mode mode : {kernels::Mode::batch_invariant, kernels::Mode::off}) {
     std::vector<Generation> solo;
     {
       const kernels::ModeGuard guard(mode);
       for (const Job& j : js) {
-        Decoding d(j.prompt, bundle_->eos_ids(), j.options);
-        KvCache cache = bundle_->model.new_cache(d.capacity());
-        while (!d.done()) d.accept(bundle_->model.forward_last({{d.next_input(), &cache}})[0]);
+        Decoding d(j.prompt, bundle.eos_ids(), j.options);
+        KvCache cache = bundle.model.new_cache(d.capacity());
+        while (!d.done()) d.accept(bundle.model.forward_last({{d.next_input(), &cache}})[0]);
         solo.push_back(d.take());
       }
     }
     EngineStats stats;
-    const std::vector<Generation> batched = through_engine(*bundle_, js, mode, &stats);
+    const std::vector<Generation> batched = through_engine(bundle, js, mode, &stats, max_batch);
     int differing = 0;
     for (size_t i = 0; i < js.size(); ++i) {
       const bool same = batched[i].output_ids == solo[i].output_ids &&
@@ -100,6 +104,24 @@ TEST_F(EngineTest, ConcurrentRequestsEqualTheirSoloRuns) {
     std::cout << "mode " << (mode == kernels::Mode::off ? "off" : "batch_invariant") << ": " << differing << " of "
               << js.size() << " requests differ from their solo run (steps " << stats.steps << ", largest batch "
               << stats.largest_batch << ")\n";
+  }
+}
+
+TEST_F(EngineTest, ConcurrentRequestsEqualTheirSoloRuns) { expect_engine_equals_solo(*bundle_, jobs(*bundle_, 12), 8); }
+
+// The same on the GPU in bf16: the default model, and the model folder in
+// $LOCKSTEP_ENGINE_MODEL if set (ci/gpu-engine.sh: a ~1B Llama-shaped one),
+// with 32 requests at once. Skipped without a CUDA GPU.
+TEST(EngineCuda, ConcurrentRequestsEqualTheirSoloRunsInBf16) {
+  if (!at::globalContext().hasCUDA()) GTEST_SKIP() << "no CUDA GPU";
+  std::vector<std::string> paths;
+  if (::access(LOCKSTEP_DEFAULT_MODEL, R_OK) == 0) paths.push_back(LOCKSTEP_DEFAULT_MODEL);
+  if (const char* extra = std::getenv("LOCKSTEP_ENGINE_MODEL")) paths.push_back(extra);
+  if (paths.empty()) GTEST_SKIP() << "no model";
+  for (const std::string& path : paths) {
+    SCOPED_TRACE(path);
+    const auto bundle = ModelBundle::load(path, LoadOptions{at::Device(at::kCUDA), at::kBFloat16});
+    expect_engine_equals_solo(*bundle, jobs(*bundle, 40), 32);
   }
 }
 

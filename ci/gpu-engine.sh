@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The engine on the lent GPU (issue 4's acceptance): bf16 greedy generation
+# of SmolLM2-135M and of a ~1B Llama-shaped random-weight model on CUDA, the
+# concurrency property test there (EngineCuda.*: 40 concurrent requests,
+# batches up to 32, every one bitwise equal to its solo run), and tokens/s at
+# batch 1 and 32 with the invariant mode on and off. Three calls (the carry
+# limit is 64 MiB; ci/device-prepare.sh fills the folders, and
+# `python3 ... save_pretrained` fills .tok/, see ci/GPU.md):
+#   LOCKSTEP_GPU_STAGE=build  carry .deps .snap .tok   build, make the 1B model
+#   LOCKSTEP_GPU_STAGE=stage  carry .model-a           stage part a of the GGUF
+#   LOCKSTEP_GPU_STAGE=run    carry .model-b .snap     tests + throughput
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
+STAGE_DIR=/tmp/lockstep-model
+BIG=/tmp/lockstep-1b
+MODEL="$STAGE_DIR/model.gguf"
+
+case "${LOCKSTEP_GPU_STAGE:?set LOCKSTEP_GPU_STAGE to build, stage or run}" in
+build)
+  {
+    echo "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown}"
+    nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv
+    python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
+  } 2>&1 | tee "$OUT/device.txt"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
+    -DLOCKSTEP_DEFAULT_MODEL="$MODEL" "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
+  cmake --build "$BUILD" -j "$(nproc)" --target lockstep core_test >"$OUT/build.log" 2>&1 ||
+    { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
+  echo "build ok"
+  python3 ci/make_random_llama.py --out "$BIG" --tokenizer-from .tok | tee "$OUT/big-model.txt"
+  ;;
+stage)
+  mkdir -p "$STAGE_DIR" && cp .model-a/* "$STAGE_DIR/" && ls -la "$STAGE_DIR"
+  ;;
+run)
+  cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-ab >"$MODEL"
+  [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]] || { echo "model parts do not match"; exit 3; }
+  LSK="$BUILD/harness/lockstep"
+  rc=0
+  echo "== greedy bf16 on CUDA"
+  for m in "$MODEL" "$BIG"; do
+    "$LSK" run --model "$m" --device cuda --dtype bf16 --max-new-tokens 32 --prompt "What is the capital of France?" \
+      --json >"$OUT/run-$(basename "$m").json" 2>&1 || rc=1
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(sys.argv[1].split("/")[-1], r["stop_reason"], len(r["output_ids"]), "tokens:", repr(r["text"][:80]))' \
+      "$OUT/run-$(basename "$m").json" || rc=1
+  done
+  echo "== concurrency property (EngineCuda, EngineTest)"
+  LOCKSTEP_ENGINE_MODEL="$BIG" "$BUILD/tests/core_test" --gtest_filter='EngineCuda.*:EngineTest.*' \
+    --gtest_output="xml:$OUT/engine-tests.xml" >"$OUT/engine-tests.log" 2>&1 || rc=1
+  grep -E "^mode |OK \]|FAILED|PASSED|SKIPPED" "$OUT/engine-tests.log" | tail -20
+  echo "== throughput (bf16, CUDA, prompt 64, 64 new tokens)"
+  for m in "$MODEL" "$BIG"; do
+    for mode in off batch_invariant; do
+      "$LSK" throughput --model "$m" --device cuda --dtype bf16 --mode "$mode" --batches 1,32 --prompt-tokens 64 \
+        --new-tokens 64 --repeats 2 2>/dev/null | tee -a "$OUT/throughput.txt" || rc=1
+    done
+  done
+  exit "$rc"
+  ;;
+*) echo "unknown LOCKSTEP_GPU_STAGE" >&2; exit 2 ;;
+esac

@@ -1,0 +1,130 @@
+// `lockstep throughput`: tokens per second of the batching engine, for each
+// batch size, with B requests submitted at once (distinct prompts) and every
+// one generating exactly --new-tokens tokens (EOS ignored). One warm-up batch
+// first. Timings only: the determinism checks are elsewhere.
+#include <chrono>
+#include <iostream>
+#include <memory>
+#include <random>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/engine/engine.h"
+#include "core/engine/model_bundle.h"
+#include "core/error.h"
+#include "harness/cli/command.h"
+#include "harness/cli/exit_codes.h"
+#include "harness/device_options.h"
+#include "harness/model_source.h"
+#include "harness/results.h"
+
+namespace lockstep::cli {
+namespace {
+
+struct ThroughputOptions {
+  std::string model;
+  std::string device = "cpu";
+  std::string dtype = "fp32";
+  std::string mode = kDefaultMode;
+  std::vector<int64_t> batches{1, 8};
+  int64_t new_tokens = 32;
+  int64_t prompt_tokens = 32;
+  int64_t repeats = 1;
+  bool json = false;
+};
+
+struct Timing {
+  int64_t batch = 0;
+  double seconds = 0;
+  int64_t tokens = 0;
+};
+
+Timing time_batch(const std::shared_ptr<const DecoderModel>& model, int64_t batch, const ThroughputOptions& o,
+                  std::mt19937& rng) {
+  Engine engine(model, {}, EngineOptions{batch, 1 << 30, kernels::parse_mode(o.mode)});
+  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(model->config().vocab) - 1);
+  GenerateOptions options;
+  options.max_new_tokens = o.new_tokens;
+  options.stop_at_eos = false;
+  std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(batch));
+  for (auto& p : prompts) {
+    p.resize(static_cast<size_t>(o.prompt_tokens));
+    for (auto& x : p) x = id(rng);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<std::future<Generation>> futures;
+  for (auto& p : prompts) futures.push_back(engine.submit(p, options));
+  int64_t tokens = 0;
+  for (auto& f : futures) tokens += static_cast<int64_t>(f.get().output_ids.size());
+  return {batch, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), tokens};
+}
+
+int run(const ThroughputOptions& o) {
+  const kernels::Mode mode = kernels::parse_mode(o.mode);
+  const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
+  for (int64_t b : o.batches) {
+    if (b < 1 || b > 4096) throw bad_input("--batches: each batch size must be in 1..4096");
+  }
+  if (o.new_tokens < 1 || o.prompt_tokens < 1 || o.repeats < 1) {
+    throw bad_input("--new-tokens, --prompt-tokens and --repeats must be at least 1");
+  }
+  const std::string path = harness::resolve_model_path(o.model);
+  const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(path, load);
+  const auto model = std::shared_ptr<const DecoderModel>(bundle, &bundle->model);
+  if (o.prompt_tokens + o.new_tokens > model->config().context) throw bad_input("prompt + new tokens exceed the context");
+  std::mt19937 rng(1);
+  std::cerr << "throughput: warm-up\n";
+  time_batch(model, o.batches.front(), o, rng);
+  nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+  if (!o.json) {
+    std::cout << fmt::format("{} on {} ({}), mode {}, prompt {} tokens, {} new tokens per request\n", bundle->name,
+                             o.device, harness::dtype_name(load.dtype), kernels::mode_name(mode), o.prompt_tokens,
+                             o.new_tokens);
+    std::cout << fmt::format("{:>6} {:>10} {:>12} {:>16}\n", "batch", "seconds", "tokens/s", "tokens/s/request");
+  }
+  for (int64_t b : o.batches) {
+    Timing best{b, 1e300, 0};
+    for (int64_t r = 0; r < o.repeats; ++r) {
+      std::cerr << "throughput: batch " << b << " run " << (r + 1) << "/" << o.repeats << "\n";
+      const Timing t = time_batch(model, b, o, rng);
+      if (t.seconds < best.seconds) best = t;
+    }
+    const double tps = static_cast<double>(best.tokens) / best.seconds;
+    if (!o.json) {
+      std::cout << fmt::format("{:>6} {:>10.3f} {:>12.1f} {:>16.1f}\n", b, best.seconds, tps, tps / static_cast<double>(b));
+    }
+    rows.push_back({{"batch", b}, {"seconds", best.seconds}, {"tokens", best.tokens}, {"tokens_per_s", tps}});
+  }
+  if (o.json) {
+    const nlohmann::ordered_json out = {{"model", {{"path", path}, {"name", bundle->name}}},
+                                        {"device", o.device},
+                                        {"dtype", harness::dtype_name(load.dtype)},
+                                        {"mode", kernels::mode_name(mode)},
+                                        {"prompt_tokens", o.prompt_tokens},
+                                        {"new_tokens", o.new_tokens},
+                                        {"results", rows}};
+    std::cout << harness::dump_json(out) << "\n";
+  }
+  return kOk;
+}
+
+}  // namespace
+
+Command add_throughput_command(CLI::App& parent) {
+  auto o = std::make_shared<ThroughputOptions>();
+  CLI::App* app = parent.add_subcommand(
+      "throughput", "Tokens per second of the batching engine for each batch size (B requests at once).");
+  app->add_option("--model", o->model, kModelHelp);
+  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
+  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
+  app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
+  app->add_option("--batches", o->batches, "Batch sizes, comma separated")->delimiter(',')->capture_default_str();
+  app->add_option("--new-tokens", o->new_tokens, "Tokens each request generates")->capture_default_str();
+  app->add_option("--prompt-tokens", o->prompt_tokens, "Prompt length (random token ids)")->capture_default_str();
+  app->add_option("--repeats", o->repeats, "Runs per batch size; the fastest counts")->capture_default_str();
+  app->add_flag("--json", o->json, "Print a JSON record instead of the table");
+  return {app, [o] { return run(*o); }};
+}
+
+}  // namespace lockstep::cli
