@@ -64,7 +64,9 @@ GOLDEN_ARGS=()
 GOLDEN=""
 if [[ -n "$GOLDEN_IN" ]]; then
   GOLDEN="$(resolve "$GOLDEN_IN")"
-  [[ -d "$GOLDEN" ]] && GOLDEN="$GOLDEN/$CLASS.proof.json"
+  # A directory (existing, or to be made by update-golden: any path not ending in .json) holds one
+  # proof per device class.
+  if [[ -d "$GOLDEN" || "$GOLDEN" != *.json ]]; then GOLDEN="$GOLDEN/$CLASS.proof.json"; fi
   if [[ ! -f "$GOLDEN" ]] && ! is_true "$UPDATE"; then
     fail 2 "no golden proof at $GOLDEN (device class $CLASS); create it with update-golden: true and commit it"
   fi

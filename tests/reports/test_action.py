@@ -29,7 +29,7 @@ def workspace(lockstep_bin, tmp_path_factory):
 def action(lockstep_bin, workspace, tmp_path, env=None, **inputs):
     temp = tmp_path / "runner-temp"
     temp.mkdir()
-    given = {"suite": "suites/mini.json", "golden": "golden", "lockstep": str(lockstep_bin), **inputs}
+    given = {"suite": "suites/mini.json", "golden": "golden", "lockstep": str(lockstep_bin.resolve()), **inputs}
     return run_action({k.replace("_", "-"): v for k, v in given.items()}, workspace, temp, env)
 
 
