@@ -1,5 +1,11 @@
 #include "harness/env.h"
 
+#ifdef LOCKSTEP_WITH_CUDA
+#include <cuda_runtime_api.h>
+#endif
+
+#include "harness/device_options.h"
+
 #include "kernels/mode.h"
 
 #include <sys/utsname.h>
@@ -95,7 +101,14 @@ void to_json(nlohmann::ordered_json& out, const Environment& env) {
                        {"threads", env.threads},
                        {"os", env.os},
                        {"compiler", env.compiler},
-                       {"mode", env.mode}};
+                       {"mode", env.mode},
+                       {"device", env.device},
+                       {"dtype", env.dtype}};
+  if (!env.gpu_name.empty()) {
+    out["gpu_name"] = env.gpu_name;
+    out["compute_capability"] = env.compute_capability;
+    out["cuda_driver"] = env.cuda_driver;
+  }
 }
 
 void from_json(const nlohmann::ordered_json& in, Environment& env) {
@@ -107,6 +120,30 @@ void from_json(const nlohmann::ordered_json& in, Environment& env) {
   env.os = in.value("os", "");
   env.compiler = in.value("compiler", "");
   env.mode = in.value("mode", "");
+  env.device = in.value("device", "cpu");
+  env.dtype = in.value("dtype", "fp32");
+  env.gpu_name = in.value("gpu_name", "");
+  env.compute_capability = in.value("compute_capability", "");
+  env.cuda_driver = in.value("cuda_driver", "");
+}
+
+void describe_device(Environment& env, const LoadOptions& load) {
+  env.device = load.device.str();
+  env.dtype = dtype_name(load.dtype);
+#ifdef LOCKSTEP_WITH_CUDA
+  if (load.device.is_cuda()) {
+    const int index = load.device.has_index() ? load.device.index() : 0;
+    cudaDeviceProp prop{};
+    int driver = 0;
+    if (cudaGetDeviceProperties(&prop, index) == cudaSuccess) {
+      env.gpu_name = prop.name;
+      env.compute_capability = std::to_string(prop.major) + "." + std::to_string(prop.minor);
+    }
+    if (cudaDriverGetVersion(&driver) == cudaSuccess) {
+      env.cuda_driver = std::to_string(driver / 1000) + "." + std::to_string(driver % 1000 / 10);
+    }
+  }
+#endif
 }
 
 }  // namespace lockstep::harness

@@ -55,6 +55,7 @@ class Verifier {
     const auto start = Clock::now();
     results_.started_at = utc_timestamp_now();
     results_.environment = collect_environment();
+    describe_device(results_.environment, plan_.load);
     results_.suite_name = plan_.suite.name;
     results_.suite_path = plan_.suite.path;
     results_.runs = plan_.runs;
@@ -83,7 +84,7 @@ class Verifier {
   void load_model(const std::string& what) {
     const auto start = Clock::now();
     bundle_.reset();   // the old weights go before the new ones arrive
-    bundle_ = ModelBundle::load(plan_.model_path);
+    bundle_ = ModelBundle::load(plan_.model_path, plan_.load);
     progress_(fmt::format("verify: {} ... {:.1f}s (peak RSS {:.0f} MiB)", what, since(start), peak_rss_mib()));
   }
 
@@ -243,10 +244,10 @@ VerifyResults run_verify(const VerifyPlan& plan, const Progress& progress) {
   return Verifier(plan, progress).run();
 }
 
-json worker_output(const Suite& suite, const std::string& model_path, const std::string& label,
+json worker_output(const Suite& suite, const std::string& model_path, const LoadOptions& load, const std::string& label,
                    const std::optional<Fault>& fault) {
   abort_if_requested(fault, label);
-  const Bundle bundle = ModelBundle::load(model_path);
+  const Bundle bundle = ModelBundle::load(model_path, load);
   const StepObserver observer = fault_observer(fault, label);
   json cases = json::array();
   for (const SuiteCase& c : suite.cases) {

@@ -22,6 +22,7 @@ namespace lockstep::harness {
 struct VerifyPlan {
   Suite suite;
   std::string model_path;
+  LoadOptions load;             // device and dtype of every load, workers' included
   int64_t runs = 3;
   int64_t processes = 2;
   // `lockstep reload`: every in-process run after the reference starts with
@@ -46,7 +47,8 @@ VerifyResults run_verify(const VerifyPlan& plan, const Progress& progress);
 
 // Worker side: runs every case once as run `label` and returns
 // {"schema": "lockstep.worker/0", "label", "cases": [{"id", "record"}]}.
-nlohmann::ordered_json worker_output(const Suite& suite, const std::string& model_path, const std::string& label,
+nlohmann::ordered_json worker_output(const Suite& suite, const std::string& model_path, const LoadOptions& load,
+                                     const std::string& label,
                              const std::optional<Fault>& fault);
 
 }  // namespace lockstep::harness

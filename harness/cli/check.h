@@ -36,6 +36,8 @@ struct VerifyOptions {
   std::string results;
   bool json = false;
   std::string mode = kDefaultMode;
+  std::string device = "cpu";
+  std::string dtype = "fp32";
   std::string golden;           // proof file to compare against (or to write with update_golden)
   bool update_golden = false;
   std::string golden_level = "bits";

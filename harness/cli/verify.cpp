@@ -13,6 +13,7 @@
 
 #include "core/error.h"
 #include "harness/cli/check.h"
+#include "harness/device_options.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/atomic_file.h"
@@ -41,7 +42,8 @@ harness::Suite load_cases(const VerifyOptions& o) {
 // The argv of a worker: this binary, the same cases, the resolved model.
 std::vector<std::string> worker_command(const VerifyOptions& o, const std::string& model_path) {
   // "--flag=value": a prompt that starts with '-' must not be read as a flag.
-  std::vector<std::string> argv = {"/proc/self/exe", "verify", "--model=" + model_path, "--mode=" + o.mode};
+  std::vector<std::string> argv = {"/proc/self/exe", "verify",          "--model=" + model_path,
+                                   "--mode=" + o.mode, "--device=" + o.device, "--dtype=" + o.dtype};
   if (!o.suite.empty()) argv.push_back("--suite=" + harness::absolute_path(o.suite));
   for (const std::string& prompt : o.prompts) argv.push_back("--prompt=" + prompt);
   if (o.max_new_tokens) argv.push_back("--max-new-tokens=" + std::to_string(*o.max_new_tokens));
@@ -118,12 +120,13 @@ int run_check(const VerifyOptions& o) {
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.processes < 0) throw bad_input("--processes must not be negative");
   const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
+  const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
   harness::Suite suite = load_cases(o);
   const std::optional<harness::Fault> fault = harness::fault_from_environment();
   const std::string model_path = harness::resolve_model_path(o.model);
 
   if (!o.worker.empty()) {
-    std::cout << harness::dump_json(harness::worker_output(suite, model_path, o.worker, fault), -1) << "\n";
+    std::cout << harness::dump_json(harness::worker_output(suite, model_path, load, o.worker, fault), -1) << "\n";
     return kOk;
   }
 
@@ -153,6 +156,7 @@ int run_check(const VerifyOptions& o) {
   harness::VerifyPlan plan;
   plan.suite = std::move(suite);
   plan.model_path = model_path;
+  plan.load = load;
   plan.runs = o.runs;
   plan.processes = o.processes;
   if (o.check == Check::reload) {
@@ -215,6 +219,8 @@ CLI::App* add_check(CLI::App& parent, const char* name, const char* description,
   app->add_option("--results", o->results, "Results JSON path (default: OUT_DIR/results.json)");
   app->add_flag("--json", o->json, "Also print the results JSON on stdout");
   app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
+  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
+  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
   app->add_option("--golden", o->golden,
                   "Golden proof file (lockstep.proof/1) that every case must reproduce; e.g. "
                   "golden/smollm2-135m-instruct/cpu-x86_64.proof.json");
