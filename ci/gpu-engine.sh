@@ -9,6 +9,8 @@
 #   LOCKSTEP_GPU_STAGE=build  carry .deps .snap .tok   build, make the 1B model
 #   LOCKSTEP_GPU_STAGE=stage  carry .model-a           stage part a of the GGUF
 #   LOCKSTEP_GPU_STAGE=run    carry .model-b .snap     tests + throughput
+#   LOCKSTEP_GPU_STAGE=dtypes (after build; no GGUF needed) the 1B model in fp16
+#                             and fp32: greedy run + the property test
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 STAGE_DIR=/tmp/lockstep-model
@@ -54,6 +56,18 @@ run)
       "$LSK" throughput --model "$m" --device cuda --dtype bf16 --mode "$mode" --batches 1,32 --prompt-tokens 64 \
         --new-tokens 64 --repeats 2 2>/dev/null | tee -a "$OUT/throughput.txt" || rc=1
     done
+  done
+  exit "$rc"
+  ;;
+dtypes)
+  rc=0
+  for dtype in fp16 fp32; do
+    echo "== $dtype"
+    "$BUILD/harness/lockstep" run --model "$BIG" --device cuda --dtype "$dtype" --max-new-tokens 16 --prompt "Hello" \
+      --json >"$OUT/run-1b-$dtype.json" 2>&1 || { rc=1; tail -5 "$OUT/run-1b-$dtype.json"; }
+    LOCKSTEP_ENGINE_DTYPE="$dtype" LOCKSTEP_ENGINE_MODEL="$BIG" "$BUILD/tests/core_test" \
+      --gtest_filter='EngineCuda.*' >"$OUT/engine-$dtype.log" 2>&1 || rc=1
+    grep -E "^mode |OK \]|FAILED|PASSED|SKIPPED" "$OUT/engine-$dtype.log" | tail -8
   done
   exit "$rc"
   ;;

@@ -10,6 +10,7 @@ GenerateOptions generate_options_for(const ModelBundle& bundle, int64_t max_new_
   GenerateOptions options;
   options.max_new_tokens = max_new_tokens;
   options.sampling = sampling;
+  options.detokenize = [tokenizer = &bundle.tokenizer](const std::vector<int32_t>& ids) { return tokenizer->decode(ids); };
   // GGUF names one EOS; chat models end a turn with their own marker, which
   // may differ from it (and raw prompts may end with the document marker).
   for (const char* marker : {"<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<|end_of_text|>", "</s>"}) {

@@ -27,6 +27,10 @@ void validate(const GenerateOptions& options) {
         "numbers, since the output could not be reproduced. Pass --seed N, or use temperature 0 for "
         "greedy decoding.");
   }
+  for (const std::string& stop : options.stop_strings) {
+    if (stop.empty()) throw bad_input("stop strings must not be empty");
+    if (!options.detokenize) throw bad_input("stop strings need a detokenizer (GenerateOptions::detokenize)");
+  }
   if (s.temperature == 0 && (s.top_k > 0 || s.top_p < 1)) {
     throw bad_input("top_k / top_p only apply when sampling: set a temperature > 0 and a seed");
   }
@@ -40,6 +44,20 @@ Decoding::Decoding(std::vector<int32_t> prompt_ids, std::vector<int32_t> eos_ids
   g_.prompt_ids = std::move(prompt_ids);
   g_.stop_reason = "max_tokens";
   next_ = g_.prompt_ids;
+}
+
+// A stop string of L bytes that the newest token completes lies within the
+// text of the last L tokens (every token is at least one byte), and it was
+// not complete a step earlier, so only that tail is decoded.
+bool Decoding::hit_stop_string() const {
+  for (const std::string& stop : options_.stop_strings) {
+    // One token more: a decoder that strips the first token's leading space
+    // (SentencePiece) must not eat the stop string's.
+    const size_t n = std::min(g_.output_ids.size(), stop.size() + 1);
+    const std::vector<int32_t> tail(g_.output_ids.end() - static_cast<std::ptrdiff_t>(n), g_.output_ids.end());
+    if (options_.detokenize(tail).find(stop) != std::string::npos) return true;
+  }
+  return false;
 }
 
 int64_t Decoding::capacity() const {
@@ -60,6 +78,9 @@ void Decoding::accept(at::Tensor logits) {
     done_ = true;
   } else if (std::find(options_.stop_ids.begin(), options_.stop_ids.end(), token) != options_.stop_ids.end()) {
     g_.stop_reason = "stop_id";
+    done_ = true;
+  } else if (hit_stop_string()) {
+    g_.stop_reason = "stop_string";
     done_ = true;
   } else if (step + 1 == options_.max_new_tokens) {
     done_ = true;

@@ -33,18 +33,23 @@ struct GenerateOptions {
   int64_t max_new_tokens = 64;
   bool stop_at_eos = true;
   std::vector<int32_t> stop_ids;   // besides EOS
+  // Stop once the generated text contains one of these (the token that
+  // completes it is kept, as in transformers' stop_strings). Needs `detokenize`.
+  std::vector<std::string> stop_strings;
+  std::function<std::string(const std::vector<int32_t>&)> detokenize;
   SamplingOptions sampling;
 };
 
 // bad_input for sampling without a seed, negative or non-finite temperature,
-// top_p outside (0, 1], negative top_k or max_new_tokens < 1.
+// top_p outside (0, 1], negative top_k or max_new_tokens < 1, and empty stop
+// strings or stop strings without a detokenizer.
 void validate(const GenerateOptions& options);
 
 struct Generation {
   std::vector<int32_t> prompt_ids;
   std::vector<int32_t> output_ids;
   std::vector<std::string> step_logits_sha256;   // one per generated token
-  std::string stop_reason;                       // "eos", "stop_id", "max_tokens"
+  std::string stop_reason;                       // "eos", "stop_id", "stop_string", "max_tokens"
 };
 
 // Called with each step's logits [vocab] (fp32, contiguous, CPU) before they
@@ -75,6 +80,8 @@ class Decoding {
   GenerateOptions options_;
   StepObserver observer_;
   Generation g_;
+  bool hit_stop_string() const;
+
   std::vector<int32_t> next_;
   bool done_ = false;
 };

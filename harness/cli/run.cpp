@@ -36,6 +36,7 @@ struct RunOptions {
   bool json = false;
   std::string dump_logits;
   std::string mode = kDefaultMode;
+  std::vector<std::string> stops;
   std::string device = "cpu";
   std::string dtype = "fp32";
 };
@@ -68,6 +69,9 @@ int run(const RunOptions& o) {
   GenerateOptions check;
   check.max_new_tokens = o.max_new_tokens;
   check.sampling = sampling;
+  for (const std::string& stop : o.stops) {
+    if (stop.empty()) throw bad_input("--stop must not be empty");
+  }
   validate(check);   // bad flags fail before the model is loaded
 
   const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
@@ -77,7 +81,8 @@ int run(const RunOptions& o) {
   const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(model_path, load);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - load_start).count();
 
-  const GenerateOptions options = harness::generate_options_for(*bundle, o.max_new_tokens, sampling);
+  GenerateOptions options = harness::generate_options_for(*bundle, o.max_new_tokens, sampling);
+  options.stop_strings = o.stops;
   const std::vector<int32_t> prompt_ids = bundle->prompt_ids(o.prompt, o.raw);
   LogitsDump dump;
   const harness::TimedGeneration timed = harness::generate_timed(
@@ -120,6 +125,8 @@ Command add_run_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("--seed", o->seed, "Seed of the counter-based sampling RNG (required when sampling)");
   app->add_option("--top-k", o->top_k, "Sample among the k most likely tokens; 0 is off")->capture_default_str();
+  app->add_option("--stop", o->stops, "Stop once the answer contains this text (repeatable; the token that "
+                                      "completes it is kept)");
   app->add_option("--top-p", o->top_p, "Nucleus sampling mass in (0, 1]; 1 is off")->capture_default_str();
   app->add_flag("--json", o->json,
                 "Print a JSON record: ids, text, per-step logits SHA-256, ids SHA-256, stop reason, timings");

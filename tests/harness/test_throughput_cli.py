@@ -42,3 +42,12 @@ def test_cuda_without_a_gpu_is_an_environment_error(lockstep_bin, default_model)
         pytest.skip("this machine has a GPU")
     result = lockstep(lockstep_bin, "run", "--model", default_model, "--prompt", "Hi", "--device", "cuda")
     assert result.returncode == 3 and "no CUDA GPU" in result.stderr, result.stderr
+
+
+def test_run_stops_at_a_stop_string(lockstep_bin, default_model):
+    result = lockstep(lockstep_bin, "run", "--model", default_model, "--prompt", "What is the capital of France?",
+                      "--stop", "France", "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = json.loads(result.stdout)
+    assert out["stop_reason"] == "stop_string" and out["text"].endswith("France"), out["text"]
+    assert lockstep(lockstep_bin, "run", "--model", default_model, "--prompt", "Hi", "--stop", "").returncode == 2

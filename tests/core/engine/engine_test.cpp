@@ -118,9 +118,12 @@ TEST(EngineCuda, ConcurrentRequestsEqualTheirSoloRunsInBf16) {
   if (::access(LOCKSTEP_DEFAULT_MODEL, R_OK) == 0) paths.push_back(LOCKSTEP_DEFAULT_MODEL);
   if (const char* extra = std::getenv("LOCKSTEP_ENGINE_MODEL")) paths.push_back(extra);
   if (paths.empty()) GTEST_SKIP() << "no model";
+  // $LOCKSTEP_ENGINE_DTYPE: fp16 or fp32 instead of bf16.
+  const std::string name = std::getenv("LOCKSTEP_ENGINE_DTYPE") ? std::getenv("LOCKSTEP_ENGINE_DTYPE") : "bf16";
+  const at::ScalarType dtype = name == "fp16" ? at::kHalf : name == "fp32" ? at::kFloat : at::kBFloat16;
   for (const std::string& path : paths) {
     SCOPED_TRACE(path);
-    const auto bundle = ModelBundle::load(path, LoadOptions{at::Device(at::kCUDA), at::kBFloat16});
+    const auto bundle = ModelBundle::load(path, LoadOptions{at::Device(at::kCUDA), dtype});
     expect_engine_equals_solo(*bundle, jobs(*bundle, 40), 32);
   }
 }

@@ -140,6 +140,28 @@ TEST_F(RealModel, StopsAtEosAndAtMaxTokens) {
   EXPECT_EQ(h.output_ids.size(), 3u);
 }
 
+TEST_F(RealModel, StopsAtAStopStringKeepingTheTokenThatCompletesIt) {
+  GenerateOptions o;
+  o.max_new_tokens = 40;
+  o.detokenize = [&](const std::vector<int32_t>& ids) { return bundle_->tokenizer.decode(ids); };
+  const std::vector<int32_t> prompt = bundle_->prompt_ids("What is the capital of France?");
+  const Generation full = generate(bundle_->model, prompt, bundle_->tokenizer.eos_id(), o);
+  const std::string text = bundle_->tokenizer.decode(full.output_ids);
+  ASSERT_NE(text.find("France is"), std::string::npos) << text;
+  o.stop_strings = {"France is"};
+  const Generation g = generate(bundle_->model, prompt, bundle_->tokenizer.eos_id(), o);
+  EXPECT_EQ(g.stop_reason, "stop_string");
+  const std::string stopped = bundle_->tokenizer.decode(g.output_ids);
+  EXPECT_EQ(stopped.size() - stopped.find("France is"), std::string("France is").size()) << stopped;
+  // The same tokens as the full run up to there: stopping changes nothing before it.
+  EXPECT_TRUE(std::equal(g.output_ids.begin(), g.output_ids.end(), full.output_ids.begin()));
+  o.stop_strings = {""};
+  EXPECT_THROW(validate(o), Error);
+  o.stop_strings = {"x"};
+  o.detokenize = nullptr;
+  EXPECT_THROW(validate(o), Error);
+}
+
 TEST_F(RealModel, ObserverChangesTheDigest) {
   GenerateOptions o;
   o.max_new_tokens = 2;
