@@ -8,6 +8,8 @@
 // bitwise the same logits alone and inside ragged batches of other requests.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -18,9 +20,9 @@
 #include "core/engine/generate.h"
 #include "core/models/decoder.h"
 #include "core/models/hf_config.h"
+#include "core/util/sha256.h"
 #include "core/weights/safetensors_source.h"
 #include "kernels/mode.h"
-#include "tests/core/weights/safetensors_builder.h"
 
 namespace lockstep {
 namespace {
@@ -55,29 +57,33 @@ class HfReference : public ::testing::TestWithParam<std::string> {
       skip_ = "no transformers in " + python;
       return;
     }
-    dir_ = new testing::TempDir();
-  }
-  static void TearDownTestSuite() {
-    delete dir_;
-    dir_ = nullptr;
+    // Made once per version of the generator and kept in the build tree:
+    // ctest runs every test in its own process. Generated beside, then
+    // renamed into place, so concurrent processes never see half a folder.
+    const std::string script = LOCKSTEP_SOURCE_DIR "/tests/core/fixtures/make_hf_models.py";
+    dir_ = std::string(LOCKSTEP_BINARY_DIR) + "/hf-fixtures-" + sha256_file(script).substr(0, 16);
+    if (::access((dir_ + "/fixtures.json").c_str(), R_OK) != 0) {
+      const std::string tmp = dir_ + ".tmp-" + std::to_string(::getpid());
+      const std::string cmd = "'" + python + "' '" + script + "' --out '" + tmp + "' >/dev/null 2>&1";
+      if (std::system(cmd.c_str()) != 0) {
+        failure_ = "make_hf_models.py failed (run it by hand: " + cmd + ")";
+      } else if (::rename(tmp.c_str(), dir_.c_str()) != 0) {   // another process was first
+        std::system(("rm -rf '" + tmp + "'").c_str());
+      }
+    }
   }
   void SetUp() override {
     if (!skip_.empty()) GTEST_SKIP() << skip_;
-    if (!generated_) {
-      const std::string cmd = "'" LOCKSTEP_PYTHON "' '" LOCKSTEP_SOURCE_DIR
-                              "/tests/core/fixtures/make_hf_models.py' --out '" + dir_->path() + "' >/dev/null 2>&1";
-      generated_ = std::system(cmd.c_str()) == 0;
-    }
-    ASSERT_TRUE(generated_) << "make_hf_models.py failed";
-    folder_ = dir_->path() + "/" + GetParam();
+    ASSERT_TRUE(failure_.empty()) << failure_;
+    folder_ = dir_ + "/" + GetParam();
     std::ifstream in(folder_ + "/reference.json");
     reference_ = nlohmann::json::parse(in);
     model_ = std::make_unique<DecoderModel>(DecoderModel::load(read_hf_config(folder_), *open_safetensors(folder_)));
   }
   std::vector<int32_t> ids(const char* key) const { return reference_.at(key).get<std::vector<int32_t>>(); }
 
-  static inline testing::TempDir* dir_ = nullptr;
-  static inline bool generated_ = false;
+  static inline std::string dir_;
+  static inline std::string failure_;
   static inline std::string skip_;
   std::string folder_;
   nlohmann::json reference_;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 
 #include <cstring>
-#include <filesystem>
+#include <ftw.h>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
@@ -83,9 +83,11 @@ TempDir::TempDir() {
   path_ = templ;
 }
 
+// POSIX nftw, not std::filesystem: binaries linked with libtorch get its
+// exported copy of those symbols, which crashes.
 TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
+  ::nftw(path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+         FTW_DEPTH | FTW_PHYS);
 }
 
 std::string TempDir::write(const std::string& name, const std::vector<uint8_t>& bytes) const {
