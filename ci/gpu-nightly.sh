@@ -3,7 +3,7 @@
 # pinned with CUDA_VISIBLE_DEVICES), each writing a proof of its run; the proofs of the host's GPUs
 # must agree bit for bit; then a sweep and a compare, and the HTML/JUnit/Markdown reports.
 #
-#   ci/gpu-nightly.sh [--suite FILE=suites/tiers.json] [--out-dir DIR=lockstep-out/nightly]
+#   ci/gpu-nightly.sh [--suite FILE=suites/nightly.json] [--out-dir DIR=lockstep-out/nightly]
 #                     [--label NAME=<GPU name or cpu>] [--sweep-lengths 1,7,32] [--sweep-batches 1,2,4,8,16]
 #
 # Degrades, saying so, where it cannot do the GPU part: with no GPU, or while lockstep has no CUDA
@@ -12,7 +12,7 @@
 # $GITHUB_STEP_SUMMARY when set. Exit codes: 0 all reproduced, 1 a determinism failure, 2/3 as lockstep.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-SUITE="$ROOT/suites/tiers.json"
+SUITE="$ROOT/suites/nightly.json"
 OUT="$ROOT/lockstep-out/nightly"
 LABEL=""
 LENGTHS="1,7,32"
@@ -54,7 +54,7 @@ DEVICE_ARGS=()
 WORKERS=()
 if ((GPUS > 0 && HAS_DEVICE)); then
   say "$GPUS GPU(s) ($LABEL): one process per GPU"
-  DEVICE_ARGS=(--device cuda)
+  DEVICE_ARGS=(--device cuda --dtype bf16)
   for ((i = 0; i < GPUS; i++)); do WORKERS+=("gpu$i"); done
 else
   if ((GPUS > 0)); then

@@ -76,7 +76,20 @@ class Checker {
 
 }  // namespace
 
-Suite parse_suite(const std::string& json_text, const std::string& origin) {
+namespace {
+
+Suite parse(const std::string& json_text, const std::string& origin, bool allow_include);
+
+std::string read_suite_text(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw bad_input("suite " + path + ": cannot open the file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) throw bad_input("suite " + path + ": cannot read the file");
+  return text.str();
+}
+
+Suite parse(const std::string& json_text, const std::string& origin, bool allow_include) {
   const Checker check(origin);
   json root;
   try {
@@ -85,7 +98,7 @@ Suite parse_suite(const std::string& json_text, const std::string& origin) {
     check.fail("", std::string("invalid JSON: ") + e.what());
   }
   if (!root.is_object()) check.fail("", "expected a JSON object at the top level");
-  check.only_keys(root, "", {"schema", "name", "description", "defaults", "cases", "check"});
+  check.only_keys(root, "", {"schema", "name", "description", "defaults", "cases", "cases_from", "check"});
 
   const std::string schema = check.string(check.require(root, "", "schema"), "schema", true);
   if (schema != kSuiteSchema) {
@@ -133,10 +146,24 @@ Suite parse_suite(const std::string& json_text, const std::string& origin) {
     if (auto v = it->find("chat"); v != it->end()) default_chat = check.boolean(*v, "defaults.chat");
   }
 
-  const json& cases = check.require(root, "", "cases");
-  if (!cases.is_array()) check.fail("cases", "expected an array");
-  if (cases.empty()) check.fail("cases", "a suite needs at least one case");
+  // "cases_from": another suite file (relative to this one) whose cases,
+  // with that suite's own defaults, come first. One level only.
   std::map<std::string, size_t> seen;
+  if (auto it = root.find("cases_from"); it != root.end()) {
+    const std::string from = check.string(*it, "cases_from", true);
+    if (!allow_include) check.fail("cases_from", "a suite named by cases_from cannot itself use cases_from");
+    const size_t slash = origin.rfind('/');
+    const std::string path = from[0] == '/' || slash == std::string::npos ? from : origin.substr(0, slash + 1) + from;
+    Suite included = parse(read_suite_text(path), path, /*allow_include=*/false);
+    for (SuiteCase& c : included.cases) {
+      seen.emplace(c.id, suite.cases.size());
+      suite.cases.push_back(std::move(c));
+    }
+  }
+  json empty = json::array();
+  const json& cases = root.contains("cases_from") && !root.contains("cases") ? empty : check.require(root, "", "cases");
+  if (!cases.is_array()) check.fail("cases", "expected an array");
+  if (cases.empty() && suite.cases.empty()) check.fail("cases", "a suite needs at least one case");
   for (size_t i = 0; i < cases.size(); ++i) {
     const std::string where = "cases[" + std::to_string(i) + "]";
     const json& entry = cases[i];
@@ -167,6 +194,12 @@ Suite parse_suite(const std::string& json_text, const std::string& origin) {
   return suite;
 }
 
+}  // namespace
+
+Suite parse_suite(const std::string& json_text, const std::string& origin) {
+  return parse(json_text, origin, /*allow_include=*/true);
+}
+
 const char* tier_name(int tier) {
   static const char* const names[kTiers + 1] = {"",          "sanity",    "long output",
                                                 "uncertain / creative", "complex code", "reasoning",
@@ -175,12 +208,7 @@ const char* tier_name(int tier) {
 }
 
 Suite load_suite(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw bad_input("suite " + path + ": cannot open the file");
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw bad_input("suite " + path + ": cannot read the file");
-  Suite suite = parse_suite(text.str(), path);
+  Suite suite = parse_suite(read_suite_text(path), path);
   suite.path = path;
   return suite;
 }

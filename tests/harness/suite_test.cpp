@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "tests/harness/temp_dir.h"
 
 namespace lockstep::harness {
 namespace {
@@ -32,6 +33,43 @@ TEST(Suite, LoadsTheCiGate) {
   EXPECT_EQ(suite.cases[0].max_new_tokens, 24);
   EXPECT_TRUE(suite.cases[0].chat);
   EXPECT_EQ(suite.cases[7].prompt, "   Explain   what a   hash function is.   ");   // whitespace kept
+}
+
+TEST(Suite, NightlyTakesEveryTiersCase) {
+  const Suite tiers = load_suite(std::string(LOCKSTEP_SOURCE_DIR) + "/suites/tiers.json");
+  const Suite nightly = load_suite(std::string(LOCKSTEP_SOURCE_DIR) + "/suites/nightly.json");
+  EXPECT_EQ(nightly.name, "nightly");
+  ASSERT_EQ(nightly.cases.size(), tiers.cases.size());
+  for (size_t i = 0; i < tiers.cases.size(); ++i) {
+    EXPECT_EQ(nightly.cases[i].id, tiers.cases[i].id);
+    EXPECT_EQ(nightly.cases[i].prompt, tiers.cases[i].prompt);
+    EXPECT_EQ(nightly.cases[i].max_new_tokens, tiers.cases[i].max_new_tokens);   // the tiers' own defaults
+    EXPECT_EQ(nightly.cases[i].tier, tiers.cases[i].tier);
+  }
+  EXPECT_EQ(nightly.check.kind, "verify");
+}
+
+TEST(Suite, CasesFromAppendsAndRejectsNestingAndDuplicates) {
+  const testing::TempDir dir;
+  testing::write_file(dir / "base.json", kMinimal);
+  testing::write_file(dir / "top.json", R"({"schema": "lockstep.suite/0", "name": "t", "cases_from": "base.json",
+                                   "cases": [{"id": "b", "prompt": "q"}]})");
+  const Suite top = load_suite(dir / "top.json");
+  ASSERT_EQ(top.cases.size(), 2u);
+  EXPECT_EQ(top.cases[0].id, "a");
+  EXPECT_EQ(top.cases[1].id, "b");
+  testing::write_file(dir / "dup.json", R"({"schema": "lockstep.suite/0", "name": "d", "cases_from": "base.json",
+                                   "cases": [{"id": "a", "prompt": "again"}]})");
+  EXPECT_THROW(load_suite(dir / "dup.json"), Error);
+  testing::write_file(dir / "nested.json", R"({"schema": "lockstep.suite/0", "name": "n", "cases_from": "top.json"})");
+  try {
+    load_suite(dir / "nested.json");
+    ADD_FAILURE() << "nesting accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cannot itself use cases_from"), std::string::npos) << e.what();
+  }
+  testing::write_file(dir / "missing.json", R"({"schema": "lockstep.suite/0", "name": "m", "cases_from": "nope.json"})");
+  EXPECT_THROW(load_suite(dir / "missing.json"), Error);
 }
 
 TEST(Suite, DefaultsApplyAndCasesOverride) {
