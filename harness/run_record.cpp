@@ -1,5 +1,8 @@
 #include "harness/run_record.h"
 
+#include <cmath>
+#include <cstring>
+
 #include <algorithm>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +31,11 @@ RunRecord record_of(const Generation& generation, double duration_s) {
   record.output_ids = generation.output_ids;
   record.ids_sha256 = ids_sha256(generation.output_ids);
   record.step_logits_sha256 = generation.step_logits_sha256;
+  for (const auto& step : generation.step_top) {
+    std::vector<std::pair<int32_t, float>> top;
+    for (const TopLogit& t : step) top.emplace_back(t.id, t.logit);
+    record.step_top.push_back(std::move(top));
+  }
   record.stop_reason = generation.stop_reason;
   record.duration_s = duration_s;
   return record;
@@ -39,6 +47,7 @@ std::optional<Divergence> first_divergence(const RunRecord& expected, const RunR
     std::optional<int32_t>& token = is_expected ? d.expected_token : d.actual_token;
     if (step < r.step_logits_sha256.size()) sha = r.step_logits_sha256[step];
     if (step < r.output_ids.size()) token = r.output_ids[step];
+    if (step < r.step_top.size()) (is_expected ? d.expected_top : d.actual_top) = r.step_top[step];
   };
   auto make = [&](size_t step, const char* reason) {
     Divergence d;
@@ -46,6 +55,12 @@ std::optional<Divergence> first_divergence(const RunRecord& expected, const RunR
     d.reason = reason;
     at(expected, step, d, true);
     at(actual, step, d, false);
+    for (const auto& [id, logit] : d.expected_top) {
+      for (const auto& [other_id, other_logit] : d.actual_top) {
+        if (other_id != id) continue;
+        if (const auto ulp = ulp_distance(logit, other_logit); ulp && (!d.max_ulp || *ulp > *d.max_ulp)) d.max_ulp = ulp;
+      }
+    }
     return d;
   };
   if (expected.prompt_ids != actual.prompt_ids) return make(0, "prompt");
@@ -70,6 +85,24 @@ std::optional<Divergence> first_divergence(const RunRecord& expected, const RunR
   return std::nullopt;
 }
 
+namespace {
+// A logit as the shortest decimal that reads back to the same float.
+std::string fmt_logit(float f) { return json(f).dump(); }
+}  // namespace
+
+std::optional<int64_t> ulp_distance(float a, float b) {
+  if (!std::isfinite(a) || !std::isfinite(b)) return std::nullopt;
+  // Map the floats onto a line of integers where neighbours differ by one
+  // (negative floats mirrored below zero; +0 and -0 both land on 0).
+  auto key = [](float f) {
+    int32_t bits;
+    std::memcpy(&bits, &f, 4);
+    return bits < 0 ? -static_cast<int64_t>(bits & 0x7fffffff) : static_cast<int64_t>(bits);
+  };
+  const int64_t d = key(a) - key(b);
+  return d < 0 ? -d : d;
+}
+
 std::string describe(const Divergence& d) {
   auto short_sha = [](const std::string& sha) {
     return sha.empty() ? std::string("(none)") : sha.substr(0, 16);
@@ -88,6 +121,20 @@ std::string describe(const Divergence& d) {
          " expected, " + short_sha(d.actual_sha256) + " actual; token " +
          token(d.expected_token, d.expected_text) + " expected, " + token(d.actual_token, d.actual_text) +
          " actual";
+  auto top = [&](const std::vector<std::pair<int32_t, float>>& list, const std::vector<std::string>& texts) {
+    std::string s;
+    for (size_t i = 0; i < list.size() && i < 3; ++i) {
+      s += (i ? ", " : "") + std::to_string(list[i].first);
+      if (i < texts.size()) s += " " + json(texts[i]).dump(-1, ' ', false, json::error_handler_t::replace);
+      s += " " + fmt_logit(list[i].second);
+    }
+    return s;
+  };
+  if (!d.expected_top.empty() || !d.actual_top.empty()) {
+    out += "; top expected [" + top(d.expected_top, d.expected_top_text) + "], actual [" +
+           top(d.actual_top, d.actual_top_text) + "]";
+  }
+  if (d.max_ulp) out += "; max ULP distance " + std::to_string(*d.max_ulp);
   return out;
 }
 
@@ -118,6 +165,15 @@ void to_json(json& out, const RunRecord& r) {
   out = json{{"prompt_ids", r.prompt_ids},           {"output_ids", r.output_ids},
              {"ids_sha256", r.ids_sha256},           {"step_logits_sha256", r.step_logits_sha256},
              {"stop_reason", r.stop_reason},         {"duration_s", r.duration_s}};
+  if (!r.step_top.empty()) {
+    json steps = json::array();
+    for (const auto& step : r.step_top) {
+      json list = json::array();
+      for (const auto& [id, logit] : step) list.push_back(json::array({id, logit}));
+      steps.push_back(std::move(list));
+    }
+    out["step_top"] = std::move(steps);
+  }
 }
 
 void from_json(const json& in, RunRecord& r) {
@@ -128,6 +184,18 @@ void from_json(const json& in, RunRecord& r) {
   r.step_logits_sha256 = field<std::vector<std::string>>(in, "step_logits_sha256");
   r.stop_reason = field<std::string>(in, "stop_reason");
   r.duration_s = field<double>(in, "duration_s");
+  r.step_top.clear();
+  if (auto it = in.find("step_top"); it != in.end()) {
+    try {
+      for (const json& step : *it) {
+        std::vector<std::pair<int32_t, float>> top;
+        for (const json& pair : step) top.emplace_back(pair.at(0).get<int32_t>(), pair.at(1).get<float>());
+        r.step_top.push_back(std::move(top));
+      }
+    } catch (const json::exception&) {
+      throw bad_input("field 'step_top' must be a list of [[id, logit], ...] per step");
+    }
+  }
 }
 
 void to_json(json& out, const Divergence& d) {
@@ -139,6 +207,18 @@ void to_json(json& out, const Divergence& d) {
              {"actual_token", optional_token(d.actual_token)},
              {"expected_text", d.expected_text},
              {"actual_text", d.actual_text}};
+  auto top = [](const std::vector<std::pair<int32_t, float>>& list, const std::vector<std::string>& texts) {
+    json out = json::array();
+    for (size_t i = 0; i < list.size(); ++i) {
+      json c = {{"id", list[i].first}, {"logit", list[i].second}};
+      if (i < texts.size()) c["text"] = texts[i];
+      out.push_back(std::move(c));
+    }
+    return out;
+  };
+  if (!d.expected_top.empty()) out["expected_top"] = top(d.expected_top, d.expected_top_text);
+  if (!d.actual_top.empty()) out["actual_top"] = top(d.actual_top, d.actual_top_text);
+  if (d.max_ulp) out["max_ulp"] = *d.max_ulp;
 }
 
 void from_json(const json& in, Divergence& d) {
@@ -151,6 +231,23 @@ void from_json(const json& in, Divergence& d) {
   d.actual_token = token_from(in, "actual_token");
   d.expected_text = in.value("expected_text", "");
   d.actual_text = in.value("actual_text", "");
+  auto top = [&](const char* key, std::vector<std::pair<int32_t, float>>& list, std::vector<std::string>& texts) {
+    list.clear();
+    texts.clear();
+    auto it = in.find(key);
+    if (it == in.end()) return;
+    try {
+      for (const json& c : *it) {
+        list.emplace_back(c.at("id").get<int32_t>(), c.at("logit").get<float>());
+        texts.push_back(c.value("text", ""));
+      }
+    } catch (const json::exception&) {
+      throw bad_input(std::string("field '") + key + "' must be a list of {id, logit, text}");
+    }
+  };
+  top("expected_top", d.expected_top, d.expected_top_text);
+  top("actual_top", d.actual_top, d.actual_top_text);
+  if (auto it = in.find("max_ulp"); it != in.end() && !it->is_null()) d.max_ulp = field<int64_t>(in, "max_ulp");
 }
 
 }  // namespace lockstep::harness

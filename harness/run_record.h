@@ -21,6 +21,9 @@ struct RunRecord {
   std::vector<std::string> step_logits_sha256;   // one per generated token
   std::string stop_reason;
   double duration_s = 0.0;
+  // Each step's top candidates (id, raw fp32 logit); empty in files written
+  // before they were recorded. Not compared: the digests decide.
+  std::vector<std::vector<std::pair<int32_t, float>>> step_top;
 };
 
 // SHA-256 (lower-case hex) of the ids as int32 little-endian bytes.
@@ -42,7 +45,17 @@ struct Divergence {
   std::optional<int32_t> actual_token;
   std::string expected_text;   // the tokens decoded, filled in by callers with a tokenizer
   std::string actual_text;
+  // The divergent step's top candidates on each side (when recorded), and
+  // the largest ULP distance between the two sides' logits of a token in
+  // both lists (0: the candidates' logits agree bit for bit).
+  std::vector<std::pair<int32_t, float>> expected_top, actual_top;
+  std::vector<std::string> expected_top_text, actual_top_text;   // filled in by callers
+  std::optional<int64_t> max_ulp;
 };
+
+// Distance in units in the last place between two finite floats (the number
+// of representable floats between them); nullopt if either is not finite.
+std::optional<int64_t> ulp_distance(float a, float b);
 
 std::optional<Divergence> first_divergence(const RunRecord& expected, const RunRecord& actual);
 

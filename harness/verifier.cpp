@@ -47,6 +47,16 @@ std::string token_text(const ModelBundle& bundle, const std::optional<int32_t>& 
   }
 }
 
+// Fills in the text of a divergence's tokens and top candidates.
+void name_tokens(const ModelBundle& bundle, Divergence& d) {
+  d.expected_text = token_text(bundle, d.expected_token);
+  d.actual_text = token_text(bundle, d.actual_token);
+  d.expected_top_text.clear();
+  d.actual_top_text.clear();
+  for (const auto& [id, logit] : d.expected_top) d.expected_top_text.push_back(token_text(bundle, id));
+  for (const auto& [id, logit] : d.actual_top) d.actual_top_text.push_back(token_text(bundle, id));
+}
+
 class Verifier {
  public:
   Verifier(const VerifyPlan& plan, const Progress& progress) : plan_(plan), progress_(progress) {}
@@ -139,8 +149,7 @@ class Verifier {
           const int64_t finished = ++done;
           std::lock_guard<std::mutex> lock(mutex);
           if (run.first_divergence) {
-            run.first_divergence->expected_text = token_text(*bundle_, run.first_divergence->expected_token);
-            run.first_divergence->actual_text = token_text(*bundle_, run.first_divergence->actual_token);
+            name_tokens(*bundle_, *run.first_divergence);
           }
           results_.cases[i].runs.push_back(std::move(run));
           if (finished % step == 0 || finished == plan_.workers) {
@@ -218,8 +227,7 @@ class Verifier {
     run.match = !run.first_divergence.has_value();
     if (run.first_divergence) {
       Divergence& d = *run.first_divergence;
-      d.expected_text = token_text(*bundle_, d.expected_token);
-      d.actual_text = token_text(*bundle_, d.actual_token);
+      name_tokens(*bundle_, d);
       progress_(fmt::format("{} ... DIFFERS at step {} ({}) {:.1f}s", where, d.step, d.reason, run.duration_s));
     } else {
       progress_(fmt::format("{} ... ok {:.1f}s", where, run.duration_s));

@@ -70,6 +70,22 @@ void Decoding::accept(at::Tensor logits) {
   at::Tensor row = logits.contiguous().clone();
   if (observer_) observer_(step, row);
   g_.step_logits_sha256.push_back(sha256_hex(row.data_ptr<float>(), row.numel() * sizeof(float)));
+  {
+    const float* v = row.data_ptr<float>();
+    std::vector<int32_t> ids(static_cast<size_t>(row.numel()));
+    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+    const size_t k = std::min<size_t>(static_cast<size_t>(kTopLogits), ids.size());
+    // NaN sorts last; ties by the smaller id: a total order, so the list is deterministic.
+    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(), [&](int32_t a, int32_t b) {
+      const bool na = std::isnan(v[a]), nb = std::isnan(v[b]);
+      if (na != nb) return nb;
+      if (!na && v[a] != v[b]) return v[a] > v[b];
+      return a < b;
+    });
+    std::vector<TopLogit> top;
+    for (size_t i = 0; i < k; ++i) top.push_back({ids[i], v[ids[i]]});
+    g_.step_top.push_back(std::move(top));
+  }
   const int32_t token = choose_token(row, options_.sampling, static_cast<uint64_t>(step));
   g_.output_ids.push_back(token);
   next_ = {token};

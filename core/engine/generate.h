@@ -45,10 +45,20 @@ struct GenerateOptions {
 // strings or stop strings without a detokenizer.
 void validate(const GenerateOptions& options);
 
+// One of a step's most likely tokens, with its raw fp32 logit.
+struct TopLogit {
+  int32_t id = 0;
+  float logit = 0.0f;
+};
+inline constexpr int64_t kTopLogits = 5;
+
 struct Generation {
   std::vector<int32_t> prompt_ids;
   std::vector<int32_t> output_ids;
   std::vector<std::string> step_logits_sha256;   // one per generated token
+  // The kTopLogits largest logits of every step (ties: smaller id first),
+  // so a divergence can show both sides' candidates and how far they moved.
+  std::vector<std::vector<TopLogit>> step_top;
   std::string stop_reason;                       // "eos", "stop_id", "stop_string", "max_tokens"
 };
 

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -106,6 +109,41 @@ TEST(FirstDivergence, DescribeNamesStepDigestsAndTokens) {
   EXPECT_NE(text.find("fedcba9876543210"), std::string::npos) << text;
   EXPECT_NE(text.find("5 \" Paris\""), std::string::npos) << text;
   EXPECT_NE(text.find("6 \" Lyon\""), std::string::npos) << text;
+}
+
+TEST(UlpDistance, CountsRepresentableFloatsBetween) {
+  EXPECT_EQ(ulp_distance(1.0f, 1.0f), 0);
+  EXPECT_EQ(ulp_distance(1.0f, std::nextafter(1.0f, 2.0f)), 1);
+  EXPECT_EQ(ulp_distance(std::nextafter(1.0f, 2.0f), 1.0f), 1);
+  EXPECT_EQ(ulp_distance(-0.0f, 0.0f), 0);
+  const float tiny = std::numeric_limits<float>::denorm_min();
+  EXPECT_EQ(ulp_distance(-tiny, tiny), 2);
+  EXPECT_EQ(ulp_distance(1.0f, 2.0f), int64_t{1} << 23);
+  EXPECT_FALSE(ulp_distance(1.0f, std::numeric_limits<float>::quiet_NaN()));
+  EXPECT_FALSE(ulp_distance(std::numeric_limits<float>::infinity(), 1.0f));
+}
+
+TEST(FirstDivergence, ShowsBothSidesTopCandidatesAndTheirUlpDistance) {
+  RunRecord e = synthetic({5, 6}, {"a", "b"}), a = synthetic({5, 7}, {"a", "c"});
+  e.step_top = {{{5, 3.0f}, {9, 1.0f}}, {{6, 2.0f}, {7, 2.0f}}};
+  a.step_top = {{{5, 3.0f}, {9, 1.0f}}, {{7, std::nextafter(2.0f, 3.0f)}, {6, 2.0f}, {4, 0.5f}}};
+  const auto d = first_divergence(e, a);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->step, 1);
+  EXPECT_EQ(d->expected_top, e.step_top[1]);
+  EXPECT_EQ(d->actual_top, a.step_top[1]);
+  EXPECT_EQ(d->max_ulp, 1);   // token 7 moved one ULP; 6 did not move; 4 is on one side only
+  EXPECT_NE(describe(*d).find("max ULP distance 1"), std::string::npos) << describe(*d);
+  nlohmann::ordered_json j = *d;
+  Divergence back;
+  from_json(j, back);
+  EXPECT_EQ(back.expected_top, d->expected_top);
+  EXPECT_EQ(back.actual_top, d->actual_top);   // floats survive JSON exactly
+  EXPECT_EQ(back.max_ulp, 1);
+  nlohmann::ordered_json r = a;
+  RunRecord a2;
+  from_json(r, a2);
+  EXPECT_EQ(a2.step_top, a.step_top);
 }
 
 TEST(RunRecordJson, RoundTrips) {

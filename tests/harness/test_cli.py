@@ -186,6 +186,11 @@ def test_verify_detects_a_perturbed_logit(lockstep_bin, default_model, tmp_path,
         assert divergence["actual_sha256"] != divergence["expected_sha256"]
         # One ULP on the largest logit keeps the argmax: same token, different bits.
         assert divergence["expected_token"] == divergence["actual_token"] == case["output_ids"][0]
+        # ... and the report says so: both sides' candidates, the top one a single ULP apart.
+        assert divergence["max_ulp"] == 1
+        assert divergence["expected_top"][0]["id"] == divergence["actual_top"][0]["id"] == case["output_ids"][0]
+        assert divergence["expected_top"][0]["logit"] != divergence["actual_top"][0]["logit"]
+        assert [c["id"] for c in divergence["expected_top"]] == [c["id"] for c in divergence["actual_top"]]
 
     suite, cases = read_junit(tmp_path / "junit.xml")
     assert suite.tests == 4 and suite.failures == 2
