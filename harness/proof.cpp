@@ -55,17 +55,6 @@ json body_of(const Proof& p) {
                          {"step_logits_sha256", c.record.step_logits_sha256},
                          {"stop_reason", c.record.stop_reason},
                          {"text", c.text}});
-    // Optional: each step's top candidates, so a mismatch against this file
-    // can show both sides' candidates and their ULP distance.
-    if (!c.record.step_top.empty()) {
-      json steps = json::array();
-      for (const auto& step : c.record.step_top) {
-        json list = json::array();
-        for (const auto& [id, logit] : step) list.push_back(json::array({id, logit}));
-        steps.push_back(std::move(list));
-      }
-      cases.back()["step_top"] = std::move(steps);
-    }
   }
   return json{{"schema", kProofSchema},
               {"created_at", p.created_at},
@@ -208,21 +197,6 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
     }
     for (size_t s = 0; s < pc.record.step_logits_sha256.size(); ++s) {
       r.check_sha(pc.record.step_logits_sha256[s], where + ".step_logits_sha256[" + std::to_string(s) + "]");
-    }
-    if (auto it = c.find("step_top"); it != c.end()) {
-      try {
-        for (const json& step : *it) {
-          std::vector<std::pair<int32_t, float>> top;
-          for (const json& pair : step) top.emplace_back(pair.at(0).get<int32_t>(), pair.at(1).get<float>());
-          pc.record.step_top.push_back(std::move(top));
-        }
-      } catch (const json::exception&) {
-        r.fail(where + ".step_top", "expected a list of [[id, logit], ...] per step");
-      }
-      if (pc.record.step_top.size() != pc.record.output_ids.size()) {
-        r.fail(where + ".step_top", std::to_string(pc.record.step_top.size()) + " steps for " +
-                                        std::to_string(pc.record.output_ids.size()) + " output ids");
-      }
     }
     if (ids_sha256(pc.record.output_ids) != pc.record.ids_sha256) {
       r.fail(where + ".output_ids_sha256", "does not match output_ids");

@@ -165,15 +165,31 @@ void to_json(json& out, const RunRecord& r) {
   out = json{{"prompt_ids", r.prompt_ids},           {"output_ids", r.output_ids},
              {"ids_sha256", r.ids_sha256},           {"step_logits_sha256", r.step_logits_sha256},
              {"stop_reason", r.stop_reason},         {"duration_s", r.duration_s}};
-  if (!r.step_top.empty()) {
-    json steps = json::array();
-    for (const auto& step : r.step_top) {
-      json list = json::array();
-      for (const auto& [id, logit] : step) list.push_back(json::array({id, logit}));
-      steps.push_back(std::move(list));
-    }
-    out["step_top"] = std::move(steps);
+  if (!r.step_top.empty()) out["step_top"] = step_top_to_json(r.step_top);
+}
+
+json step_top_to_json(const StepTop& top) {
+  json steps = json::array();
+  for (const auto& step : top) {
+    json list = json::array();
+    for (const auto& [id, logit] : step) list.push_back(json::array({id, logit}));
+    steps.push_back(std::move(list));
   }
+  return steps;
+}
+
+StepTop step_top_from_json(const json& in, const std::string& where) {
+  StepTop out;
+  try {
+    for (const json& step : in) {
+      std::vector<std::pair<int32_t, float>> top;
+      for (const json& pair : step) top.emplace_back(pair.at(0).get<int32_t>(), pair.at(1).get<float>());
+      out.push_back(std::move(top));
+    }
+  } catch (const json::exception&) {
+    throw bad_input(where + ": expected a list of [[id, logit], ...] per step");
+  }
+  return out;
 }
 
 void from_json(const json& in, RunRecord& r) {
@@ -185,17 +201,7 @@ void from_json(const json& in, RunRecord& r) {
   r.stop_reason = field<std::string>(in, "stop_reason");
   r.duration_s = field<double>(in, "duration_s");
   r.step_top.clear();
-  if (auto it = in.find("step_top"); it != in.end()) {
-    try {
-      for (const json& step : *it) {
-        std::vector<std::pair<int32_t, float>> top;
-        for (const json& pair : step) top.emplace_back(pair.at(0).get<int32_t>(), pair.at(1).get<float>());
-        r.step_top.push_back(std::move(top));
-      }
-    } catch (const json::exception&) {
-      throw bad_input("field 'step_top' must be a list of [[id, logit], ...] per step");
-    }
-  }
+  if (auto it = in.find("step_top"); it != in.end()) r.step_top = step_top_from_json(*it, "field 'step_top'");
 }
 
 void to_json(json& out, const Divergence& d) {
@@ -210,8 +216,7 @@ void to_json(json& out, const Divergence& d) {
   auto top = [](const std::vector<std::pair<int32_t, float>>& list, const std::vector<std::string>& texts) {
     json out = json::array();
     for (size_t i = 0; i < list.size(); ++i) {
-      json c = {{"id", list[i].first}, {"logit", list[i].second}};
-      if (i < texts.size()) c["text"] = texts[i];
+      json c = {{"id", list[i].first}, {"logit", list[i].second}, {"text", i < texts.size() ? texts[i] : ""}};
       out.push_back(std::move(c));
     }
     return out;
