@@ -161,12 +161,12 @@ std::optional<int32_t> token_from(const json& in, const char* key) {
 
 }  // namespace
 
-void to_json(json& out, const RunRecord& r) {
-  out = json{{"prompt_ids", r.prompt_ids},           {"output_ids", r.output_ids},
-             {"ids_sha256", r.ids_sha256},           {"step_logits_sha256", r.step_logits_sha256},
-             {"stop_reason", r.stop_reason},         {"duration_s", r.duration_s}};
-  if (!r.step_top.empty()) out["step_top"] = step_top_to_json(r.step_top);
-}
+namespace {
+
+// step_top as [[[id, logit], ...] per step]. Proof files do not carry it:
+// their digest is over canonical JSON, which floats would make
+// language-dependent.
+using StepTop = std::vector<std::vector<std::pair<int32_t, float>>>;
 
 json step_top_to_json(const StepTop& top) {
   json steps = json::array();
@@ -191,6 +191,16 @@ StepTop step_top_from_json(const json& in, const std::string& where) {
   }
   return out;
 }
+
+}  // namespace
+
+void to_json(json& out, const RunRecord& r) {
+  out = json{{"prompt_ids", r.prompt_ids},           {"output_ids", r.output_ids},
+             {"ids_sha256", r.ids_sha256},           {"step_logits_sha256", r.step_logits_sha256},
+             {"stop_reason", r.stop_reason},         {"duration_s", r.duration_s}};
+  if (!r.step_top.empty()) out["step_top"] = step_top_to_json(r.step_top);
+}
+
 
 void from_json(const json& in, RunRecord& r) {
   if (!in.is_object()) throw bad_input("run record: expected an object");

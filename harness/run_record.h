@@ -62,13 +62,6 @@ std::optional<Divergence> first_divergence(const RunRecord& expected, const RunR
 // One line for people: "step 3: logits sha256 1a2b3c4d… != 5e6f7a8b…, token 42 ' Paris' vs 17 ' Lyon'".
 std::string describe(const Divergence& divergence);
 
-using StepTop = std::vector<std::vector<std::pair<int32_t, float>>>;
-// step_top as JSON, [[[id, logit], ...] per step], and back (bad_input
-// naming `where` for anything else). Proof files do not carry it: their
-// digest is over canonical JSON, which floats would make language-dependent.
-nlohmann::ordered_json step_top_to_json(const StepTop& top);
-StepTop step_top_from_json(const nlohmann::ordered_json& in, const std::string& where);
-
 // JSON forms (the worker protocol and results.json use them). from_json
 // throws bad_input for a missing or mistyped field.
 void to_json(nlohmann::ordered_json& out, const RunRecord& record);

@@ -36,6 +36,32 @@ void validate(const GenerateOptions& options) {
   }
 }
 
+namespace {
+
+// The kTopLogits largest logits in one pass over the row, without copying
+// it: NaN ranks last, ties go to the smaller id (a total order, so the list
+// is deterministic).
+std::vector<TopLogit> top_logits(const at::Tensor& row) {
+  const float* v = row.data_ptr<float>();
+  auto before = [&](int32_t a, int32_t b) {
+    const bool na = std::isnan(v[a]), nb = std::isnan(v[b]);
+    if (na != nb) return nb;
+    if (!na && v[a] != v[b]) return v[a] > v[b];
+    return a < b;
+  };
+  std::vector<int32_t> best;
+  for (int32_t id = 0; id < static_cast<int32_t>(row.numel()); ++id) {
+    if (static_cast<int64_t>(best.size()) == kTopLogits && !before(id, best.back())) continue;
+    best.insert(std::upper_bound(best.begin(), best.end(), id, before), id);
+    if (static_cast<int64_t>(best.size()) > kTopLogits) best.pop_back();
+  }
+  std::vector<TopLogit> top;
+  for (int32_t id : best) top.push_back({id, v[id]});
+  return top;
+}
+
+}  // namespace
+
 Decoding::Decoding(std::vector<int32_t> prompt_ids, std::vector<int32_t> eos_ids, GenerateOptions options,
                    StepObserver observer)
     : eos_ids_(std::move(eos_ids)), options_(std::move(options)), observer_(std::move(observer)) {
@@ -70,22 +96,7 @@ void Decoding::accept(at::Tensor logits) {
   at::Tensor row = logits.contiguous().clone();
   if (observer_) observer_(step, row);
   g_.step_logits_sha256.push_back(sha256_hex(row.data_ptr<float>(), row.numel() * sizeof(float)));
-  {
-    const float* v = row.data_ptr<float>();
-    std::vector<int32_t> ids(static_cast<size_t>(row.numel()));
-    for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
-    const size_t k = std::min<size_t>(static_cast<size_t>(kTopLogits), ids.size());
-    // NaN sorts last; ties by the smaller id: a total order, so the list is deterministic.
-    std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids.end(), [&](int32_t a, int32_t b) {
-      const bool na = std::isnan(v[a]), nb = std::isnan(v[b]);
-      if (na != nb) return nb;
-      if (!na && v[a] != v[b]) return v[a] > v[b];
-      return a < b;
-    });
-    std::vector<TopLogit> top;
-    for (size_t i = 0; i < k; ++i) top.push_back({ids[i], v[ids[i]]});
-    g_.step_top.push_back(std::move(top));
-  }
+  g_.step_top.push_back(top_logits(row));
   const int32_t token = choose_token(row, options_.sampling, static_cast<uint64_t>(step));
   g_.output_ids.push_back(token);
   next_ = {token};
