@@ -5,6 +5,8 @@
 #
 #   ci/gpu-nightly.sh [--suite FILE=suites/nightly.json] [--out-dir DIR=lockstep-out/nightly]
 #                     [--label NAME=<GPU name or cpu>] [--sweep-lengths 1,7,32] [--sweep-batches 1,2,4,8,16]
+#                     [--golden FILE]   (every GPU's run must also reproduce this proof, e.g.
+#                                        golden/smollm2-135m-instruct/sm90.proof.json)
 #
 # Degrades, saying so, where it cannot do the GPU part: with no GPU, or while lockstep has no CUDA
 # engine (its verify has no --device option), the suite runs once on this host's CPU.
@@ -15,6 +17,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUITE="$ROOT/suites/nightly.json"
 OUT="$ROOT/lockstep-out/nightly"
 LABEL=""
+GOLDEN=""
 LENGTHS="1,7,32"
 BATCHES="1,2,4,8,16"
 while (($#)); do
@@ -22,14 +25,16 @@ while (($#)); do
     --suite) SUITE="$2"; shift 2 ;;
     --out-dir) OUT="$2"; shift 2 ;;
     --label) LABEL="$2"; shift 2 ;;
+    --golden) GOLDEN="$2"; shift 2 ;;
     --sweep-lengths) LENGTHS="$2"; shift 2 ;;
     --sweep-batches) BATCHES="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-nightly: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 say() { echo "[gpu-nightly] $*" >&2; }
 [[ -f "$SUITE" ]] || { say "ERROR: no suite file $SUITE"; exit 2; }
+[[ -z "$GOLDEN" || -f "$GOLDEN" ]] || { say "ERROR: no golden proof $GOLDEN"; exit 2; }
 
 if [[ -z "${LOCKSTEP_BIN:-}" ]]; then
   bash "$ROOT/ci/setup.sh" || exit $?
@@ -65,14 +70,17 @@ else
   WORKERS=(cpu)
 fi
 
-# One process per GPU, in parallel; each writes results.json and, from a deterministic run, its proof.
+GOLDEN_ARGS=()
+[[ -n "$GOLDEN" ]] && GOLDEN_ARGS=(--golden "$GOLDEN")
+
+# One process per GPU, in parallel; each writes results.json and its proof (and checks the golden proof).
 pids=()
 for w in "${WORKERS[@]}"; do
   mkdir -p "$OUT/$w"
   (
     [[ "$w" == gpu* ]] && export CUDA_VISIBLE_DEVICES="${w#gpu}"
     "$LOCKSTEP_BIN" suite --suite "$SUITE" --out-dir "$OUT/$w" "${DEVICE_ARGS[@]}" \
-      --golden "$OUT/proofs/$LABEL-$w.proof.json" --update-golden >"$OUT/$w/lockstep.log" 2>&1
+      --proof-out "$OUT/proofs/$LABEL-$w.proof.json" "${GOLDEN_ARGS[@]}" >"$OUT/$w/lockstep.log" 2>&1
   ) &
   pids+=($!)
 done

@@ -34,6 +34,7 @@ struct VerifyOptions {
   std::string out_dir = "lockstep-out";
   std::string junit;
   std::string results;
+  std::string proof_out;         // this run's proof (default OUT_DIR/proof.json)
   bool json = false;
   std::string mode = kDefaultMode;
   std::string device = "cpu";

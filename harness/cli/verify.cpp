@@ -135,6 +135,8 @@ int run_check(const VerifyOptions& o) {
   // Fail now, not after minutes of generation, if the reports cannot be saved.
   harness::check_writable(results_path);
   harness::check_writable(junit_path);
+  const std::string proof_path = o.proof_out.empty() ? harness::join_path(o.out_dir, "proof.json") : o.proof_out;
+  harness::check_writable(proof_path);
   // A bad golden file fails before the run, not after it.
   std::optional<harness::Proof> golden;
   const harness::ProofLevel level = harness::parse_proof_level(o.golden_level);
@@ -176,11 +178,14 @@ int run_check(const VerifyOptions& o) {
       harness::run_verify(plan, [](const std::string& line) { std::cerr << line << std::endl; });
   results.command = o.argv;
 
+  // This run's proof, beside results.json: what a cross-hardware comparison (`proof diff`,
+  // `proof merge`) takes. A run artifact, replaced like results.json; golden files are not.
+  const harness::Proof mine = harness::proof_of(results);
+  harness::write_proof(proof_path, mine, /*overwrite=*/true, "");
   if (!o.golden.empty()) {
     harness::GoldenCheck check;
     check.path = o.golden;
     check.level = harness::to_string(level);
-    const harness::Proof mine = harness::proof_of(results);
     if (o.update_golden) {
       if (!results.passed()) {
         std::cerr << "verify: not writing " << o.golden << ": this run was not deterministic itself\n";
@@ -217,6 +222,8 @@ CLI::App* add_check(CLI::App& parent, const char* name, const char* description,
   app->add_option("--out-dir", o->out_dir, "Directory for results.json and junit.xml")->capture_default_str();
   app->add_option("--junit", o->junit, "JUnit XML path (default: OUT_DIR/junit.xml)");
   app->add_option("--results", o->results, "Results JSON path (default: OUT_DIR/results.json)");
+  app->add_option("--proof-out", o->proof_out,
+                  "Where this run's proof (lockstep.proof/1) goes (default: OUT_DIR/proof.json; replaced on every run)");
   app->add_flag("--json", o->json, "Also print the results JSON on stdout");
   app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
   app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The harness on the lent GPU (issues 5 and 6): the sm90 golden proof of the nightly suite, then
+# ci/gpu-nightly.sh against it (one process per GPU, 3 runs + 2 fresh processes per case, sweep,
+# compare stock vs invariant, reports). Three calls (the carry limit is 64 MiB; ci/device-prepare.sh
+# fills .deps and the model parts, see ci/GPU.md):
+#   LOCKSTEP_GPU_STAGE=build    carry .deps .snap    build lockstep (Release)
+#   LOCKSTEP_GPU_STAGE=stage    carry .model-a       stage part a of the GGUF
+#   LOCKSTEP_GPU_STAGE=nightly  carry .model-b .snap golden proof + nightly + reports into $OUT
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
+STAGE_DIR=/tmp/lockstep-model
+MODEL="$STAGE_DIR/model.gguf"
+LSK="$BUILD/harness/lockstep"
+
+case "${LOCKSTEP_GPU_STAGE:?set LOCKSTEP_GPU_STAGE to build, stage or nightly}" in
+build)
+  {
+    echo "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown}"
+    nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv
+  } 2>&1 | tee "$OUT/device.txt"
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
+    -DLOCKSTEP_DEFAULT_MODEL="$MODEL" "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
+  cmake --build "$BUILD" -j "$(nproc)" --target lockstep >"$OUT/build.log" 2>&1 ||
+    { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
+  echo "build ok"
+  ;;
+stage)
+  mkdir -p "$STAGE_DIR" && cp .model-a/* "$STAGE_DIR/" && ls -la "$STAGE_DIR"
+  ;;
+nightly)
+  if [[ ! -f "$MODEL" ]]; then
+    cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-ab >"$MODEL"
+  fi
+  [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256 2>/dev/null || sha256sum "$MODEL" | cut -d' ' -f1)" ]] ||
+    { echo "model parts do not match"; exit 3; }
+  cmake --build "$BUILD" -j "$(nproc)" --target lockstep >"$OUT/build.log" 2>&1 ||
+    { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
+  SUITE="${LOCKSTEP_SUITE:-suites/nightly.json}"
+  GOLDEN="$OUT/sm90.proof.json"
+  echo "== golden: proof export of $SUITE (CUDA, bf16), one process"
+  /usr/bin/time -f "%e s wall, %M KiB peak RSS" "$LSK" proof export --suite "$SUITE" --device cuda --dtype bf16 \
+    --out "$GOLDEN" --out-dir "$OUT/export" 2>&1 | tail -4
+  echo "== ci/gpu-nightly.sh against it (fresh processes)"
+  rc=0
+  LOCKSTEP_BIN="$LSK" /usr/bin/time -f "%e s wall" bash ci/gpu-nightly.sh --suite "$SUITE" --golden "$GOLDEN" \
+    --out-dir "$OUT/nightly" || rc=$?
+  for f in "$OUT"/nightly/*/lockstep.log "$OUT"/nightly/sweep.log "$OUT"/nightly/compare.log; do
+    echo "-- $f"; grep -E "PASS|FAIL|golden|unique|differ" "$f" | tail -6
+  done
+  cat "$OUT/nightly/summary.md" 2>/dev/null | head -60
+  exit "$rc"
+  ;;
+*) echo "unknown LOCKSTEP_GPU_STAGE" >&2; exit 2 ;;
+esac
