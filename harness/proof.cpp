@@ -31,6 +31,8 @@ Proof proof_of(const VerifyResults& results) {
   proof.model_name = results.model.name;
   proof.model_sha256 = results.model.file_sha256;
   proof.environment = results.environment;
+  proof.device = results.environment.device;
+  proof.dtype = results.environment.dtype;
   proof.suite_name = results.suite_name;
   for (const CaseResult& c : results.cases) {
     ProofCase pc{c.id, c.prompt, c.chat, c.max_new_tokens, c.text, c.reference};
@@ -172,6 +174,10 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
   } catch (const json::exception& e) {
     r.fail("runtime.environment", e.what());
   }
+  if (p.device != p.environment.device || p.dtype != p.environment.dtype) {
+    r.fail("runtime", "device/dtype (" + p.device + ", " + p.dtype + ") disagree with runtime.environment (" +
+                          p.environment.device + ", " + p.environment.dtype + ")");
+  }
   p.suite_name = r.get<std::string>(r.at(doc, "document", "suite"), "suite", "name");
   const json& cases = r.at(doc, "document", "cases");
   if (!cases.is_array()) r.fail("cases", "expected an array");
@@ -230,6 +236,27 @@ void write_proof(const std::string& path, const Proof& proof, bool overwrite, co
     throw bad_input(path + " exists; it is replaced only with " + flag_hint);
   }
   write_file_atomically(path, proof_to_json(proof).dump(2, ' ', false, json::error_handler_t::replace) + "\n");
+}
+
+namespace {
+std::string device_type(const std::string& device) { return device.substr(0, device.find(':')); }
+std::string where(const Environment& e) {
+  if (device_type(e.device) != "cuda") return e.device + " (" + e.dtype + ")";
+  return e.gpu_name + " (compute capability " + e.compute_capability + ", " + e.dtype + ")";
+}
+}  // namespace
+
+std::string incomparable_reason(const Environment& golden, const Environment& run) {
+  if (golden.mode != run.mode) {
+    return "it was made with --mode " + golden.mode + ", this run uses --mode " + run.mode;
+  }
+  if (golden.dtype != run.dtype) return "it was made in " + golden.dtype + ", this run is in " + run.dtype;
+  if (run.mode == "portable") return "";
+  const bool same = device_type(golden.device) == device_type(run.device) &&
+                    (device_type(run.device) != "cuda" || golden.compute_capability == run.compute_capability);
+  if (same) return "";
+  return "it was made on " + where(golden) + ", this run is on " + where(run) +
+         ": only portable-mode proofs compare across hardware (use the golden file of this device class)";
 }
 
 std::vector<CaseVerdict> compare_proofs(const Proof& golden, const Proof& actual, ProofLevel level) {

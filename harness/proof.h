@@ -68,6 +68,10 @@ Proof read_proof(const std::string& path);
 // bad_input saying which flag would allow it.
 void write_proof(const std::string& path, const Proof& proof, bool overwrite, const std::string& flag_hint);
 
+// Why a run in `run` cannot be checked bit for bit against a golden proof made in `golden`
+// (different mode or dtype; a different device class unless the mode is portable); "" if it can.
+std::string incomparable_reason(const Environment& golden, const Environment& run);
+
 // CaseVerdict is in harness/results.h (results.json carries them).
 // bad_input when the proofs are for different models (a comparison would be
 // meaningless); otherwise one verdict per case of either side, golden order first.

@@ -146,11 +146,11 @@ int run_check(const VerifyOptions& o) {
       throw bad_input(o.golden + " does not exist; create it with --update-golden (and commit it)");
     }
     golden = harness::read_proof(o.golden);
-    const std::string mode_name = kernels::mode_name(kernels::mode());
-    if (golden->environment.mode != mode_name) {
-      throw bad_input(o.golden + " was made with --mode " + golden->environment.mode + ", this run uses --mode " +
-                      mode_name + ": the bits are not comparable");
-    }
+    harness::Environment here;
+    here.mode = kernels::mode_name(kernels::mode());
+    harness::describe_device(here, load);
+    const std::string why = harness::incomparable_reason(golden->environment, here);
+    if (!why.empty()) throw bad_input(o.golden + " cannot be compared bit for bit with this run: " + why);
   }
   if (o.update_golden) harness::check_writable(o.golden);
   if (fault) std::cerr << "verify: TEST-ONLY fault injection active: " << harness::describe(*fault) << "\n";
