@@ -6,7 +6,14 @@
 // Each length is a case ("len-L") whose reference is the solo run; each batch
 // size is a run ("batch-B", kind "batch") compared with it, so results.json,
 // JUnit and the report's batch x length heatmap come from the usual
-// VerifyResults. Decode steps in a batch come with the engine's batching.
+// VerifyResults.
+//
+// With decode_tokens > 0 each length also gets a case "decode-len-L": the
+// target generates that many tokens (greedy, EOS ignored) through the
+// batching Engine, alone (the reference) and submitted with B-1 random
+// requests of random lengths and token budgets, so that the batch it decodes
+// in shrinks step by step; its tokens and every step's logits digest must be
+// those of the solo run.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -16,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "core/models/decoder.h"
 #include "harness/results.h"
 #include "harness/verifier.h"
 
@@ -39,6 +47,8 @@ struct SweepPlan {
   std::vector<int64_t> lengths = {1, 7, 32, 96};
   std::vector<int64_t> batches = {1, 2, 3, 4, 8, 16};
   uint64_t seed = 1;
+  int64_t decode_tokens = 8;   // 0: prefill only
+  LoadOptions load;
   // Refuse grids whose largest batch's logits would exceed this.
   int64_t max_logits_bytes = int64_t{3} << 30;
 };

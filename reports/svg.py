@@ -32,7 +32,13 @@ def sweep_grid(doc: dict) -> dict:
     """{lengths: [L...], batches: [B...], cells: {(L, B): run}} of a sweep's results.json."""
     lengths, batches, cells = [], [], {}
     for case in doc["cases"]:
-        length = int(case["id"].split("-", 1)[1]) if case["id"].startswith("len-") else case["id"]
+        cid = case["id"]
+        if cid.startswith("len-"):
+            length = int(cid.split("-", 1)[1])
+        elif cid.startswith("decode-len-"):   # the same length, decoded through the engine
+            length = f'{cid.rsplit("-", 1)[1]} decode'
+        else:
+            length = cid
         lengths.append(length)
         for run in case["runs"]:
             batch = int(run["label"].split("-", 1)[1]) if run["label"].startswith("batch-") else run["label"]
@@ -44,7 +50,8 @@ def sweep_grid(doc: dict) -> dict:
 
 def heatmap(doc: dict) -> str:
     """Batch size (columns) x prompt length (rows); a cell is green when the target's prefill logits in
-    that batch are bitwise equal to its solo run, red when they differ."""
+    that batch are bitwise equal to its solo run, red when they differ; rows "L decode" are the target's
+    decoding through the batching engine."""
     grid = sweep_grid(doc)
     cell, left, top = 44, 86, 46
     width = left + cell * len(grid["batches"]) + 16

@@ -17,6 +17,7 @@
 #include "harness/atomic_file.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
+#include "harness/device_options.h"
 #include "harness/env.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
@@ -34,6 +35,8 @@ struct CompareOptions {
   int64_t runs = 20;
   int64_t max_batch = 16;
   uint64_t seed = 1;
+  std::string device = "cpu";
+  std::string dtype = "fp32";
   std::string out_dir = "lockstep-out";
   bool json = false;
 };
@@ -45,7 +48,10 @@ int compare(const CompareOptions& o) {
   const std::string out_path = harness::join_path(o.out_dir, "compare.json");
   harness::check_writable(out_path);
   const std::string model_path = harness::resolve_model_path(o.model);
-  const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(model_path);
+  const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
+  const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(model_path, load);
+  harness::Environment environment = harness::collect_environment();
+  harness::describe_device(environment, load);
   const int64_t vocab = bundle->model.config().vocab;
   std::mt19937_64 target_rng(o.seed);
   const std::vector<int32_t> target =
@@ -76,7 +82,7 @@ int compare(const CompareOptions& o) {
   const bool invariant_ok = unique["batch_invariant"] == 1;
   const nlohmann::ordered_json doc = {{"schema", "lockstep.compare/0"},
                                       {"model", {{"path", model_path}, {"file_sha256", model_sha256(model_path)}}},
-                                      {"environment", harness::collect_environment()},
+                                      {"environment", environment},
                                       {"target_ids", target},
                                       {"settings", {{"runs", o.runs}, {"max_batch", o.max_batch}, {"seed", o.seed}}},
                                       {"verdict", invariant_ok ? "pass" : "fail"},
@@ -106,6 +112,8 @@ Command add_compare_command(CLI::App& parent) {
   app->add_option("--runs", o->runs, "Co-batched runs per mode")->capture_default_str();
   app->add_option("--max-batch", o->max_batch, "Largest batch")->capture_default_str();
   app->add_option("--seed", o->seed, "Seed of the batches (and of a random target)")->capture_default_str();
+  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
+  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
   app->add_option("--out-dir", o->out_dir, "Directory for compare.json")->capture_default_str();
   app->add_flag("--json", o->json, "Also print compare.json on stdout");
   return {app, [o] { return compare(*o); }};

@@ -12,6 +12,7 @@
 #include "harness/atomic_file.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
+#include "harness/device_options.h"
 #include "harness/junit.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
@@ -26,6 +27,8 @@ struct SweepOptions {
   std::string model;
   harness::SweepPlan plan;
   std::string mode = kDefaultMode;
+  std::string device = "cpu";
+  std::string dtype = "fp32";
   std::string out_dir = "lockstep-out";
   bool json = false;
   std::vector<std::string> argv;
@@ -34,6 +37,7 @@ struct SweepOptions {
 int sweep(SweepOptions& o) {
   const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
   harness::validate(o.plan);   // a bad grid fails before the model is loaded
+  o.plan.load = harness::parse_load_options(o.device, o.dtype);
   o.plan.model_path = harness::resolve_model_path(o.model);
   const std::string results_path = harness::join_path(o.out_dir, "results.json");
   const std::string junit_path = harness::join_path(o.out_dir, "junit.xml");
@@ -74,12 +78,19 @@ Command add_sweep_command(CLI::App& parent, const std::vector<std::string>& argv
       "For every prompt length L a target of L random token ids (from --seed) runs alone, then inside a batch "
       "of B requests for every B (random fillers of the same length, the target at a random slot). The SHA-256 "
       "of its logits at every prompt position must equal the solo run's. With --mode off this shows where "
-      "stock kernels drift.\nExit codes: 0 every cell equal, 1 a cell differs, 2 bad input, 3 environment.");
+      "stock kernels drift. With --decode-tokens N (default 8) the target also generates N tokens through the "
+      "batching engine, alone and submitted with B-1 random requests (random lengths and budgets, so its batch "
+      "shrinks while it decodes): case decode-len-L, every token and step digest equal to the solo run's.\nExit codes: 0 every cell equal, 1 a cell differs, 2 bad input, 3 environment.");
   app->add_option("--model", o->model, kModelHelp);
   app->add_option("--lengths", o->plan.lengths, "Prompt lengths (tokens)")->delimiter(',')->capture_default_str();
   app->add_option("--batches", o->plan.batches, "Batch sizes")->delimiter(',')->capture_default_str();
   app->add_option("--seed", o->plan.seed, "Seed of the target and filler ids")->capture_default_str();
+  app->add_option("--decode-tokens", o->plan.decode_tokens,
+                  "Tokens the target also decodes through the batching engine per cell (0: prefill only)")
+      ->capture_default_str();
   app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
+  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
+  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
   app->add_option("--out-dir", o->out_dir, "Directory for results.json and junit.xml")->capture_default_str();
   app->add_flag("--json", o->json, "Also print the results JSON on stdout");
   return {app, [o] { return sweep(*o); }};
