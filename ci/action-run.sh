@@ -14,6 +14,7 @@ SUITE_IN="${INPUT_SUITE:-suites/ci-gate.json}"
 GOLDEN_IN="${INPUT_GOLDEN:-}"
 MODE="${INPUT_MODE:-batch_invariant}"
 DEVICE="${INPUT_DEVICE:-cpu}"
+DTYPE="${INPUT_DTYPE:-auto}"
 UPDATE="${INPUT_UPDATE_GOLDEN:-false}"
 FAIL_ON_DIVERGENCE="${INPUT_FAIL_ON_DIVERGENCE:-true}"
 
@@ -53,9 +54,14 @@ case "$DEVICE" in
     CLASS="sm$CAP" ;;
   *) fail 2 "input device must be cpu or cuda, not '$DEVICE'" ;;
 esac
+if [[ "$DTYPE" == auto ]]; then
+  DTYPE=fp32
+  [[ "$DEVICE" == cuda ]] && DTYPE=bf16
+fi
+[[ "$DTYPE" =~ ^(fp32|bf16|fp16)$ ]] || fail 2 "input dtype must be auto, fp32, bf16 or fp16, not '$DTYPE'"
 DEVICE_ARGS=()
 if "$LOCKSTEP_BIN" verify --help 2>/dev/null | grep -q -- '--device'; then
-  DEVICE_ARGS=(--device "$DEVICE")
+  DEVICE_ARGS=(--device "$DEVICE" --dtype "$DTYPE")
 elif [[ "$DEVICE" != cpu ]]; then
   fail 3 "this lockstep build has no --device option (no CUDA engine yet): run with device: cpu"
 fi
@@ -81,7 +87,7 @@ MODEL_ARGS=()
 mkdir -p "$OUT" || fail 3 "cannot create the output directory $OUT"
 RESULTS="$OUT/results.json"
 rm -f "$RESULTS"
-echo "::group::lockstep suite $SUITE_IN (mode $MODE, device $DEVICE${GOLDEN:+, golden $GOLDEN})"
+echo "::group::lockstep suite $SUITE_IN (mode $MODE, device $DEVICE, $DTYPE${GOLDEN:+, golden $GOLDEN})"
 "$LOCKSTEP_BIN" suite --suite "$SUITE" --mode "$MODE" --out-dir "$OUT" "${MODEL_ARGS[@]}" "${DEVICE_ARGS[@]}" \
   "${GOLDEN_ARGS[@]}" 2>&1 | tee "$OUT/lockstep.log"
 RC=${PIPESTATUS[0]}

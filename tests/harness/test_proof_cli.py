@@ -156,6 +156,32 @@ def test_golden_of_another_mode_is_not_compared(lockstep_bin, default_model, gol
     assert result.returncode == 2 and "made with --mode batch_invariant" in result.stderr, result.stderr
 
 
+def test_golden_of_another_dtype_or_device_class_is_not_compared(lockstep_bin, default_model, tmp_path):
+    """The committed sm90 golden (nightly suite, CUDA bf16) cannot gate a CPU run: refused before any
+    run, with exit 2 and the reason, instead of reporting every case as a determinism failure."""
+    sm90 = ROOT / "golden" / "smollm2-135m-instruct" / "sm90.proof.json"
+    fp32 = verify(lockstep_bin, default_model, tmp_path / "a", sm90)
+    assert fp32.returncode == 2 and "made in bf16, this run is in fp32" in fp32.stderr, fp32.stderr
+    bf16 = verify(lockstep_bin, default_model, tmp_path / "b", sm90, "--dtype", "bf16")
+    assert bf16.returncode == 2, bf16.stderr
+    assert "NVIDIA H100" in bf16.stderr and "only portable-mode proofs compare across hardware" in bf16.stderr
+    assert "loaded" not in fp32.stderr + bf16.stderr
+
+
+def test_proofs_record_the_device_and_dtype_they_ran_in(lockstep_bin, default_model, tmp_path):
+    result = lockstep(lockstep_bin, "verify", "--model", default_model, "--runs", "1", "--processes", "0",
+                      "--max-new-tokens", "2", "--prompt", "Hi", "--dtype", "bf16", "--out-dir", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    proof = json.loads((tmp_path / "proof.json").read_text())
+    assert (proof["runtime"]["device"], proof["runtime"]["dtype"]) == ("cpu", "bf16")
+    assert proof["runtime"]["environment"]["dtype"] == "bf16"
+    tampered = tmp_path / "tampered.proof.json"
+    proof["runtime"]["dtype"] = "fp32"
+    tampered.write_text(json.dumps(reseal(proof)))
+    bad = lockstep(lockstep_bin, "proof", "verify", tampered)
+    assert bad.returncode == 2 and "disagree with runtime.environment" in bad.stderr, bad.stderr
+
+
 def test_update_golden_replaces_only_when_asked(lockstep_bin, default_model, golden, tmp_path):
     copy = tmp_path / "g.proof.json"
     copy.write_bytes(golden.read_bytes())

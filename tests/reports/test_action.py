@@ -86,6 +86,7 @@ def test_update_golden_writes_the_missing_proof(lockstep_bin, workspace, tmp_pat
     ({"mode": "fast"}, "input mode must be off, batch_invariant or portable"),
     ({"suite": "suites/missing.json"}, "input suite: no suite file"),
     ({"update_golden": "maybe"}, "input update-golden must be true or false"),
+    ({"dtype": "fp64"}, "input dtype must be auto, fp32, bf16 or fp16"),
 ])
 def test_bad_inputs_are_errors_before_any_run(lockstep_bin, workspace, tmp_path, inputs, message):
     run = action(lockstep_bin, workspace, tmp_path, **inputs)
