@@ -4,6 +4,7 @@
 
 #include <fstream>
 #include <map>
+#include <cmath>
 #include <set>
 #include <sstream>
 
@@ -20,10 +21,18 @@ using json = nlohmann::ordered_json;
 ProofLevel parse_proof_level(const std::string& name) {
   if (name == "bits") return ProofLevel::bits;
   if (name == "tokens") return ProofLevel::tokens;
-  throw bad_input("unknown proof level '" + name + "' (expected bits or tokens)");
+  if (name == "canonical") return ProofLevel::canonical;
+  throw bad_input("unknown proof level '" + name + "' (expected bits, tokens or canonical)");
 }
 
-const char* to_string(ProofLevel level) { return level == ProofLevel::bits ? "bits" : "tokens"; }
+const char* to_string(ProofLevel level) {
+  switch (level) {
+    case ProofLevel::bits: return "bits";
+    case ProofLevel::tokens: return "tokens";
+    case ProofLevel::canonical: return "canonical";
+  }
+  return "?";
+}
 
 Proof proof_of(const VerifyResults& results) {
   Proof proof;
@@ -37,6 +46,7 @@ Proof proof_of(const VerifyResults& results) {
   for (const CaseResult& c : results.cases) {
     ProofCase pc{c.id, c.prompt, c.chat, c.max_new_tokens, c.text, c.reference};
     pc.record.duration_s = 0.0;
+    pc.canonical_top = canonical_top(c.reference.step_top);
     proof.cases.push_back(std::move(pc));
   }
   return proof;
@@ -57,6 +67,15 @@ json body_of(const Proof& p) {
                          {"step_logits_sha256", c.record.step_logits_sha256},
                          {"stop_reason", c.record.stop_reason},
                          {"text", c.text}});
+    if (!c.canonical_top.empty()) {
+      json steps = json::array();
+      for (const auto& step : c.canonical_top) {
+        json row = json::array();
+        for (const auto& [id, units] : step) row.push_back(json::array({id, units ? json(*units) : json(nullptr)}));
+        steps.push_back(std::move(row));
+      }
+      cases.back()["step_top_canonical"] = std::move(steps);
+    }
   }
   return json{{"schema", kProofSchema},
               {"created_at", p.created_at},
@@ -204,6 +223,24 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
     for (size_t s = 0; s < pc.record.step_logits_sha256.size(); ++s) {
       r.check_sha(pc.record.step_logits_sha256[s], where + ".step_logits_sha256[" + std::to_string(s) + "]");
     }
+    if (auto it = c.find("step_top_canonical"); it != c.end()) {
+      const std::string w = where + ".step_top_canonical";
+      if (!it->is_array() || it->size() != pc.record.output_ids.size()) {
+        r.fail(w, "expected one list of candidates per output id");
+      }
+      for (const json& step : *it) {
+        if (!step.is_array() || step.size() > 64) r.fail(w, "expected a list of at most 64 [id, units] pairs per step");
+        auto& row = pc.canonical_top.emplace_back();
+        for (const json& pair : step) {
+          if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() ||
+              !(pair[1].is_number_integer() || pair[1].is_null())) {
+            r.fail(w, "expected [id, units] with integer units (or null)");
+          }
+          row.emplace_back(pair[0].get<int32_t>(),
+                           pair[1].is_null() ? std::nullopt : std::optional<int64_t>(pair[1].get<int64_t>()));
+        }
+      }
+    }
     if (ids_sha256(pc.record.output_ids) != pc.record.ids_sha256) {
       r.fail(where + ".output_ids_sha256", "does not match output_ids");
     }
@@ -259,7 +296,22 @@ std::string incomparable_reason(const Environment& golden, const Environment& ru
          ": only portable-mode proofs compare across hardware (use the golden file of this device class)";
 }
 
-std::vector<CaseVerdict> compare_proofs(const Proof& golden, const Proof& actual, ProofLevel level) {
+std::vector<CaseVerdict> compare_proofs(const Proof& golden, const Proof& actual, ProofLevel level,
+                                        double tolerance) {
+  if (level == ProofLevel::canonical) {
+    if (!(tolerance >= 0.0) || !std::isfinite(tolerance)) {
+      throw bad_input("the canonical tolerance must be a finite number >= 0");
+    }
+    for (const Proof* p : {&golden, &actual}) {
+      for (const ProofCase& c : p->cases) {
+        if (c.canonical_top.empty() && !c.record.output_ids.empty()) {
+          throw bad_input("case '" + c.id + "' of the " + (p == &golden ? "golden/expected" : "actual") +
+                          " proof has no rounded candidates (step_top_canonical; a file made before they were "
+                          "recorded): compare it at level bits or tokens, or make it again");
+        }
+      }
+    }
+  }
   if (golden.model_sha256 != actual.model_sha256) {
     throw bad_input("the proofs are of different models: " + golden.model_name + " (sha256 " +
                     golden.model_sha256.substr(0, 16) + "…) vs " + actual.model_name + " (sha256 " +
@@ -276,6 +328,10 @@ std::vector<CaseVerdict> compare_proofs(const Proof& golden, const Proof& actual
     auto it = by_id.find(g.id);
     if (it == by_id.end()) {
       v.note = "missing from the run";
+    } else if (level == ProofLevel::canonical) {
+      v.divergence = canonical_divergence(g.record, g.canonical_top, it->second->record, it->second->canonical_top,
+                                          tolerance);
+      v.match = !v.divergence;
     } else if (level == ProofLevel::tokens) {
       RunRecord e = g.record, a = it->second->record;
       e.step_logits_sha256.assign(e.output_ids.size(), "");

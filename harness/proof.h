@@ -15,6 +15,7 @@
 
 #include "harness/env.h"
 #include "harness/results.h"
+#include "harness/canonical.h"
 #include "harness/run_record.h"
 #include "harness/signature.h"
 
@@ -23,7 +24,7 @@ namespace lockstep::harness {
 inline constexpr const char* kProofSchema = "lockstep.proof/1";
 
 // bits: every step's logits digest and token; tokens: the output ids only.
-enum class ProofLevel { bits, tokens };
+enum class ProofLevel { bits, tokens, canonical };
 ProofLevel parse_proof_level(const std::string& name);   // bad_input if unknown
 const char* to_string(ProofLevel level);
 
@@ -34,6 +35,7 @@ struct ProofCase {
   int64_t max_new_tokens = 0;
   std::string text;      // the output decoded (for people; not compared)
   RunRecord record;      // duration_s is not part of a proof
+  CanonicalTop canonical_top;   // every step's top candidates, rounded (canonical.h); empty in old files
 };
 
 struct Proof {
@@ -75,6 +77,9 @@ std::string incomparable_reason(const Environment& golden, const Environment& ru
 // CaseVerdict is in harness/results.h (results.json carries them).
 // bad_input when the proofs are for different models (a comparison would be
 // meaningless); otherwise one verdict per case of either side, golden order first.
-std::vector<CaseVerdict> compare_proofs(const Proof& golden, const Proof& actual, ProofLevel level);
+// `tolerance` (logit units) applies to the canonical level only; bad_input there if a side lacks
+// the rounded candidates (a file written before they were recorded).
+std::vector<CaseVerdict> compare_proofs(const Proof& golden, const Proof& actual, ProofLevel level,
+                                        double tolerance = kDefaultCanonicalTolerance);
 
 }  // namespace lockstep::harness

@@ -117,8 +117,12 @@ std::string describe(const Divergence& d) {
   if (d.reason == "prompt") out += "prompt ids differ; ";
   else if (d.reason == "length") out += "one run stopped earlier; ";
   else if (d.reason == "token") out += "same logits, different token; ";
-  out += (d.reason == "ids_sha256" ? "ids sha256 " : "logits sha256 ") + short_sha(d.expected_sha256) +
-         " expected, " + short_sha(d.actual_sha256) + " actual; token " +
+  else if (d.reason == "canonical") out += "a candidate's logit moved beyond the canonical tolerance; ";
+  if (!d.expected_sha256.empty() || !d.actual_sha256.empty()) {
+    out += (d.reason == "ids_sha256" ? "ids sha256 " : "logits sha256 ") + short_sha(d.expected_sha256) +
+           " expected, " + short_sha(d.actual_sha256) + " actual; ";
+  }
+  out += "token " +
          token(d.expected_token, d.expected_text) + " expected, " + token(d.actual_token, d.actual_text) +
          " actual";
   auto top = [&](const std::vector<std::pair<int32_t, float>>& list, const std::vector<std::string>& texts) {

@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "harness/canonical.h"
 #include "harness/cli/command.h"
 
 namespace lockstep::cli {
@@ -42,6 +43,7 @@ struct VerifyOptions {
   std::string golden;           // proof file to compare against (or to write with update_golden)
   bool update_golden = false;
   std::string golden_level = "bits";
+  double golden_tolerance = harness::kDefaultCanonicalTolerance;
   std::string worker;           // hidden: the run label of a worker process
   std::vector<std::string> argv;
 };

@@ -23,6 +23,7 @@ struct ProofOptions {
   std::string sign_file, key;       // sign
   std::string expected, actual;     // diff
   std::string level = "bits";
+  double tolerance = harness::kDefaultCanonicalTolerance;
   bool json = false;
 };
 
@@ -48,7 +49,7 @@ int diff(const ProofOptions& o) {
   const harness::ProofLevel level = harness::parse_proof_level(o.level);
   const harness::Proof expected = harness::read_proof(o.expected);
   const harness::Proof actual = harness::read_proof(o.actual);
-  const std::vector<harness::CaseVerdict> verdicts = harness::compare_proofs(expected, actual, level);
+  const std::vector<harness::CaseVerdict> verdicts = harness::compare_proofs(expected, actual, level, o.tolerance);
   int64_t differing = 0;
   for (const harness::CaseVerdict& v : verdicts) differing += !v.match;
   if (o.json) {
@@ -94,8 +95,11 @@ Command add_proof_command(CLI::App& parent) {
   CLI::App* compare = app->add_subcommand("diff", "Compare two proofs case by case; name the first divergence.");
   compare->add_option("expected", o->expected, "The reference proof (e.g. the golden file)")->required();
   compare->add_option("actual", o->actual, "The proof to compare with it")->required();
-  compare->add_option("--level", o->level, "bits (logits digests and tokens) or tokens (output ids only)")
+  compare->add_option("--level", o->level,
+                      "bits (tokens and every step's logits digest), tokens (output ids only) or canonical "
+                      "(tokens, and every step's top candidates' logits within --tolerance, rounded to 1/1024)")
       ->capture_default_str();
+  compare->add_option("--tolerance", o->tolerance, "Largest logit difference the canonical level accepts (default 1/256)");
   compare->add_flag("--json", o->json, "Print the verdicts as JSON on stdout");
   compare->footer("Exit codes: 0 same, 1 a case differs, 2 bad input (invalid proof, different models).");
   CLI::App* signer = app->add_subcommand("sign", "Add an Ed25519 signature of the digest to a proof file.");
@@ -113,7 +117,7 @@ Command add_proof_command(CLI::App& parent) {
                                  "Writes --out FILE atomically; an existing file is replaced only with --force. "
                                  "Compare proofs later with `proof diff` or `verify --golden`.",
                                  e);
-  for (const char* name : {"--golden", "--update-golden", "--golden-level"}) exporter->get_option(name)->group("");
+  for (const char* name : {"--golden", "--update-golden", "--golden-level", "--golden-tolerance"}) exporter->get_option(name)->group("");
   exporter->add_option("--out", e->golden, "Proof file to write")->required();
   exporter->add_flag("--force", *force, "Replace an existing file");
   return {app, [o, check, compare, signer, exporter, e, force] {

@@ -194,7 +194,7 @@ int run_check(const VerifyOptions& o) {
         check.written = true;
       }
     } else {
-      check.cases = harness::compare_proofs(*golden, mine, level);
+      check.cases = harness::compare_proofs(*golden, mine, level, o.golden_tolerance);
     }
     results.golden = std::move(check);
   }
@@ -233,8 +233,12 @@ CLI::App* add_check(CLI::App& parent, const char* name, const char* description,
                   "golden/smollm2-135m-instruct/cpu-x86_64.proof.json");
   app->add_flag("--update-golden", o->update_golden,
                 "Write this run's proof to --golden (replacing it) instead of comparing; only if the run passes");
-  app->add_option("--golden-level", o->golden_level, "bits (logits digests and tokens) or tokens (output ids only)")
+  app->add_option("--golden-level", o->golden_level,
+                  "bits (tokens and every step's logits digest), tokens (output ids only) or canonical (tokens, "
+                  "and every step's top candidates' logits within --golden-tolerance, rounded to 1/1024)")
       ->capture_default_str();
+  app->add_option("--golden-tolerance", o->golden_tolerance,
+                  "Largest logit difference the canonical level accepts (default 1/256)");
   return app;
 }
 

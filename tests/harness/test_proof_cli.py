@@ -17,12 +17,12 @@ PROMPTS = ["What is 2+2?", "Name a color."]
 GOLDEN_HASH_ALGORITHM = "sha256-canonical-json"
 
 
-def verify(binary, model, out_dir, golden, *extra):
+def verify(binary, model, out_dir, golden, *extra, env=None):
     args = ["verify", "--model", model, "--runs", "1", "--processes", "0", "--max-new-tokens", "6",
             "--out-dir", out_dir, "--golden", golden]
     for prompt in PROMPTS:
         args += ["--prompt", prompt]
-    return lockstep(binary, *args, *extra)
+    return lockstep(binary, *args, *extra, env=env)
 
 
 def canonical_digest(document):
@@ -110,6 +110,44 @@ def test_one_changed_logits_digest_is_a_determinism_failure_naming_case_and_step
     assert lockstep(lockstep_bin, "proof", "diff", golden, changed, "--level", "tokens").returncode == 0
 
 
+def test_canonical_level_tolerates_one_ulp_but_not_a_moved_logit(lockstep_bin, default_model, golden, tmp_path):
+    """A run whose step-0 top logit moved by one ULP fails at level bits and passes at level canonical;
+    a golden candidate moved by 1/64 fails canonical, naming the case, the step and the candidates."""
+    doc = json.loads(golden.read_text())
+    steps = doc["cases"][0]["step_top_canonical"]
+    assert len(steps) == len(doc["cases"][0]["output_ids"]) and all(len(s) == 5 for s in steps)
+    assert all(isinstance(units, int) for s in steps for _, units in s)
+    fault = {"LOCKSTEP_TEST_FAULT": "perturb-logit:run-1"}
+    bits = verify(lockstep_bin, default_model, tmp_path / "bits", golden, env=fault)
+    assert bits.returncode == 1 and "step 0" in bits.stderr, bits.stderr
+    canonical = verify(lockstep_bin, default_model, tmp_path / "canonical", golden, "--golden-level", "canonical",
+                       env=fault)
+    assert canonical.returncode == 0, canonical.stderr
+
+    doc["cases"][1]["step_top_canonical"][2][1][1] += 16
+    moved = tmp_path / "moved.proof.json"
+    moved.write_text(json.dumps(reseal(doc), indent=2))
+    diff = lockstep(lockstep_bin, "proof", "diff", golden, moved, "--level", "canonical")
+    assert diff.returncode == 1, diff.stderr
+    assert "prompt-2" in diff.stderr and "step 2" in diff.stderr and "canonical tolerance" in diff.stderr
+    loose = lockstep(lockstep_bin, "proof", "diff", golden, moved, "--level", "canonical", "--tolerance", "0.02")
+    assert loose.returncode == 0, loose.stderr
+    assert lockstep(lockstep_bin, "proof", "diff", golden, moved, "--level", "bits").returncode == 0
+    bad = lockstep(lockstep_bin, "proof", "diff", golden, moved, "--level", "canonical", "--tolerance", "-1")
+    assert bad.returncode == 2 and "tolerance" in bad.stderr
+
+
+def test_canonical_level_needs_the_rounded_candidates(lockstep_bin, golden, tmp_path):
+    doc = json.loads(golden.read_text())
+    for case in doc["cases"]:
+        del case["step_top_canonical"]
+    old = tmp_path / "old.proof.json"
+    old.write_text(json.dumps(reseal(doc), indent=2))
+    assert lockstep(lockstep_bin, "proof", "diff", golden, old, "--level", "bits").returncode == 0
+    result = lockstep(lockstep_bin, "proof", "diff", golden, old, "--level", "canonical")
+    assert result.returncode == 2 and "no rounded candidates" in result.stderr, result.stderr
+
+
 def edit(golden, tmp_path, name, change):
     doc = json.loads(golden.read_text())
     text = change(doc)
@@ -129,6 +167,10 @@ BAD_PROOFS = {
                      "5 logits digests for 6 output ids"),
     "bad hex": (lambda d: (d["cases"][0]["step_logits_sha256"].__setitem__(0, "XYZ"), reseal(d)) and None,
                 "expected a SHA-256 in lower-case hex"),
+    "canonical count": (lambda d: (d["cases"][0]["step_top_canonical"].pop(), reseal(d)) and None,
+                        "expected one list of candidates per output id"),
+    "canonical float": (lambda d: (d["cases"][0]["step_top_canonical"][0][0].__setitem__(1, 1.5), reseal(d)) and None,
+                        "expected [id, units] with integer units"),
 }
 
 
