@@ -3,7 +3,8 @@
 #   ci/proof-compare.sh DIR [LOCKSTEP_BIN]
 # Every *.proof.json under DIR (named <label>-<worker>.proof.json by ci/gpu-nightly.sh) is checked with
 # `lockstep proof verify`, copied into DIR/merged/, and compared with the first one by `lockstep proof
-# diff` at the bits and at the tokens level. Prints a Markdown table (appended to $GITHUB_STEP_SUMMARY
+# diff` at the bits and at the tokens level, and all of them are merged into DIR/merged/proofset.json
+# (`lockstep proof merge`: every proof embedded, per case who shares the same bits). Prints a Markdown table (appended to $GITHUB_STEP_SUMMARY
 # when set). Exit 1 when two proofs of one label (one GPU type) differ in any bit, or a proof is
 # invalid; differences across labels are reported, since batch-invariant mode promises equal bits on one
 # device type, not across them (portable mode will).
@@ -36,7 +37,8 @@ for p in "${proofs[@]}"; do
   fi
   table+=$'\n'"| $(basename "$p") | $label | $valid | $own | $(equal "$ref" "$p" bits) | $(equal "$ref" "$p" tokens) |"
 done
-summary="## lockstep proofs across hardware"$'\n\n'"$table"$'\n\n'"${#proofs[@]} proofs, ${#first[@]} label(s); $( ((rc)) && echo '❌ a label disagrees with itself or a proof is invalid' || echo '✅ every label agrees with itself bit for bit')"
+merge_log="$("$BIN" proof merge "${proofs[@]}" --out "$DIR/merged/proofset.json" --force 2>&1)" || { rc=1; echo "$merge_log" >&2; }
+summary="## lockstep proofs across hardware"$'\n\n'"$table"$'\n\n'"${#proofs[@]} proofs, ${#first[@]} label(s); $( ((rc)) && echo '❌ a label disagrees with itself or a proof is invalid' || echo '✅ every label agrees with itself bit for bit')"$'\n\n'"\`$(echo "$merge_log" | tail -1)\`"
 echo "$summary"
 [[ -n "${GITHUB_STEP_SUMMARY:-}" ]] && echo "$summary" >>"$GITHUB_STEP_SUMMARY"
 exit "$rc"

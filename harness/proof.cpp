@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/tokenizer/byte_level.h"
 #include "core/util/sha256.h"
 #include "harness/atomic_file.h"
 
@@ -34,6 +35,26 @@ const char* to_string(ProofLevel level) {
   return "?";
 }
 
+namespace {
+// Proof text fields are for people; a generation can stop inside a character, and the canonical
+// JSON needs valid UTF-8: malformed bytes become U+FFFD (one per byte), as in results.json.
+std::string valid_utf8(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t start = pos;
+    uint32_t cp = 0;
+    if (utf8::next(text, pos, cp)) {
+      out.append(text.substr(start, pos - start));
+    } else {
+      utf8::append(out, 0xFFFD);
+      ++pos;
+    }
+  }
+  return out;
+}
+}  // namespace
+
 Proof proof_of(const VerifyResults& results) {
   Proof proof;
   proof.created_at = results.started_at;
@@ -44,7 +65,7 @@ Proof proof_of(const VerifyResults& results) {
   proof.dtype = results.environment.dtype;
   proof.suite_name = results.suite_name;
   for (const CaseResult& c : results.cases) {
-    ProofCase pc{c.id, c.prompt, c.chat, c.max_new_tokens, c.text, c.reference};
+    ProofCase pc{c.id, valid_utf8(c.prompt), c.chat, c.max_new_tokens, valid_utf8(c.text), c.reference};
     pc.record.duration_s = 0.0;
     pc.canonical_top = canonical_top(c.reference.step_top);
     proof.cases.push_back(std::move(pc));
@@ -249,7 +270,7 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
   return p;
 }
 
-Proof read_proof(const std::string& path) {
+json read_proof_json(const std::string& path) {
   struct stat info {};
   if (::stat(path.c_str(), &info) != 0) throw bad_input(path + ": no such proof file");
   if (!S_ISREG(info.st_mode)) throw bad_input(path + ": not a regular file");
@@ -258,14 +279,14 @@ Proof read_proof(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   if (!in.good() && !in.eof()) throw bad_input(path + ": cannot be read");
-  json doc;
   try {
-    doc = json::parse(text.str());
+    return json::parse(text.str());
   } catch (const json::parse_error& e) {
     throw bad_input(path + ": not valid JSON (" + std::string(e.what()) + "); truncated or corrupted?");
   }
-  return proof_from_json(doc, path);
 }
+
+Proof read_proof(const std::string& path) { return proof_from_json(read_proof_json(path), path); }
 
 void write_proof(const std::string& path, const Proof& proof, bool overwrite, const std::string& flag_hint) {
   struct stat info {};

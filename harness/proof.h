@@ -64,6 +64,8 @@ Proof proof_from_json(const nlohmann::ordered_json& document, const std::string&
 // document without its "digest" and "signature" members.
 std::string proof_digest(const nlohmann::ordered_json& document);
 
+// The parsed JSON of a proof (or proof set) file; bad_input if missing, too large or not JSON.
+nlohmann::ordered_json read_proof_json(const std::string& path);
 // bad_input for a file that is missing, not JSON, or not a valid proof.
 Proof read_proof(const std::string& path);
 // Atomic. An existing file is replaced only with `overwrite`; otherwise

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -11,7 +12,9 @@
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/paths.h"
+#include "harness/atomic_file.h"
 #include "harness/proof.h"
+#include "harness/proof_merge.h"
 #include "harness/results.h"
 
 namespace lockstep::cli {
@@ -22,6 +25,10 @@ struct ProofOptions {
   std::string public_key;           // verify: require signatures by this key
   std::string sign_file, key;       // sign
   std::string expected, actual;     // diff
+  std::vector<std::string> merge_files;   // merge
+  std::string merge_out;
+  bool force = false;
+  std::string require = "none";
   std::string level = "bits";
   double tolerance = harness::kDefaultCanonicalTolerance;
   bool json = false;
@@ -30,7 +37,17 @@ struct ProofOptions {
 int verify_files(const ProofOptions& o) {
   const std::string trusted = o.public_key.empty() ? "" : harness::public_key_of(o.public_key);
   for (const std::string& path : o.files) {
-    const harness::Proof p = harness::read_proof(path);   // throws bad_input on any defect
+    const nlohmann::ordered_json doc = harness::read_proof_json(path);
+    if (doc.is_object() && doc.value("schema", "") == harness::kProofSetSchema) {
+      if (!trusted.empty()) throw bad_input(path + ": a proof set; --public-key applies to single proofs");
+      const harness::ProofSet set = harness::proofset_from_json(doc, path);
+      std::cout << fmt::format("{}: valid {} of {} proofs (each valid): suite '{}', {} cases, {} with identical bits "
+                               "and {} with identical tokens across all\n",
+                               path, harness::kProofSetSchema, set.sources.size(), set.sources.front().proof.suite_name,
+                               set.cases.size(), set.identical_bits(), set.identical_tokens());
+      continue;
+    }
+    const harness::Proof p = harness::proof_from_json(doc, path);   // throws bad_input on any defect
     if (!trusted.empty() && (!p.signature || p.signature->public_key != trusted)) {
       throw bad_input(path + ": " + (p.signature ? "signed by another key" : "not signed") + "; --public-key " +
                       o.public_key + " was required");
@@ -71,6 +88,53 @@ int diff(const ProofOptions& o) {
   return differing == 0 ? kOk : kDiverged;
 }
 
+std::string label_of(const std::string& path) {
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  for (const char* suffix : {".proof.json", ".json"}) {
+    const std::string sx = suffix;
+    if (name.size() > sx.size() && name.compare(name.size() - sx.size(), sx.size(), sx) == 0) {
+      return name.substr(0, name.size() - sx.size());
+    }
+  }
+  return name;
+}
+
+int merge(const ProofOptions& o) {
+  if (o.require != "none" && o.require != "bits" && o.require != "tokens") {
+    throw bad_input("--require-identical must be none, bits or tokens, not '" + o.require + "'");
+  }
+  if (!o.force && harness::is_regular_file(o.merge_out)) {
+    throw bad_input(o.merge_out + " exists; it is replaced only with --force");
+  }
+  harness::check_writable(o.merge_out);
+  std::vector<harness::MergeSource> sources;
+  for (const std::string& path : o.merge_files) sources.push_back({label_of(path), harness::read_proof(path)});
+  const harness::ProofSet set = harness::merge_proofs(std::move(sources));
+  const nlohmann::ordered_json doc = harness::proofset_to_json(set);
+  harness::write_file_atomically(o.merge_out, doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) + "\n");
+  if (o.json) std::cout << doc["summary"].dump(2) << "\n";
+  bool ok = true;
+  for (const harness::MergedCase& c : set.cases) {
+    const bool bits_same = c.bit_classes.size() == 1 && c.missing_from.empty();
+    const bool tokens_same = c.token_classes == 1 && c.missing_from.empty();
+    if (bits_same) continue;
+    std::string classes;
+    for (const auto& group : c.bit_classes) {
+      classes += classes.empty() ? "{" : " | {";
+      for (size_t i = 0; i < group.size(); ++i) classes += (i ? ", " : "") + group[i];
+      classes += "}";
+    }
+    std::cerr << fmt::format("proof merge: case '{}': {} bit variant(s) {}, {} token sequence(s){}\n", c.id,
+                             c.bit_classes.size(), classes, c.token_classes,
+                             c.missing_from.empty() ? "" : fmt::format(", missing from {}", fmt::join(c.missing_from, ", ")));
+    if (o.require == "bits" || (o.require == "tokens" && !tokens_same)) ok = false;
+  }
+  std::cerr << fmt::format("proof merge: wrote {}: {} proofs, {} cases: {} identical in every bit, {} in tokens\n",
+                           o.merge_out, set.sources.size(), set.cases.size(), set.identical_bits(),
+                           set.identical_tokens());
+  return ok ? kOk : kDiverged;
+}
+
 int sign(const ProofOptions& o) {
   harness::Proof p = harness::read_proof(o.sign_file);
   const std::string digest = harness::proof_to_json(p)["digest"]["value"].get<std::string>();
@@ -102,6 +166,23 @@ Command add_proof_command(CLI::App& parent) {
   compare->add_option("--tolerance", o->tolerance, "Largest logit difference the canonical level accepts (default 1/256)");
   compare->add_flag("--json", o->json, "Print the verdicts as JSON on stdout");
   compare->footer("Exit codes: 0 same, 1 a case differs, 2 bad input (invalid proof, different models).");
+  CLI::App* merger = app->add_subcommand(
+      "merge", "Merge proofs of one model and suite (several machines or GPU types) into one proof set.");
+  merger->add_option("files", o->merge_files, "Proof files (each labelled by its file name)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  merger->add_option("--out", o->merge_out, "Proof set file to write (lockstep.proofset/1)")->required();
+  merger->add_flag("--force", o->force, "Replace an existing --out file");
+  merger->add_option("--require-identical", o->require,
+                     "none (report only), bits (every case identical in every bit across all proofs: portable "
+                     "mode's promise) or tokens")
+      ->capture_default_str();
+  merger->add_flag("--json", o->json, "Print the summary as JSON on stdout");
+  merger->footer(
+      "Writes the sources whole (each keeps its digest and signature) and, per case, which sources share the "
+      "same bits and how many token sequences there are; `proof verify` checks a proof set.\n"
+      "Exit codes: 0 written (and, with --require-identical, every case identical), 1 a case differs where "
+      "required, 2 bad input (invalid proof, different models or suites).");
   CLI::App* signer = app->add_subcommand("sign", "Add an Ed25519 signature of the digest to a proof file.");
   signer->add_option("file", o->sign_file, "Proof file (rewritten atomically with the signature)")
       ->required()
@@ -120,8 +201,9 @@ Command add_proof_command(CLI::App& parent) {
   for (const char* name : {"--golden", "--update-golden", "--golden-level", "--golden-tolerance"}) exporter->get_option(name)->group("");
   exporter->add_option("--out", e->golden, "Proof file to write")->required();
   exporter->add_flag("--force", *force, "Replace an existing file");
-  return {app, [o, check, compare, signer, exporter, e, force] {
+  return {app, [o, check, compare, signer, merger, exporter, e, force] {
             if (check->parsed()) return verify_files(*o);
+            if (merger->parsed()) return merge(*o);
             if (signer->parsed()) return sign(*o);
             if (exporter->parsed()) {
               if (!*force && harness::is_regular_file(e->golden)) {

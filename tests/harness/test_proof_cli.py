@@ -307,3 +307,53 @@ def test_proof_export_writes_a_proof_that_diffs_equal_to_the_golden(lockstep_bin
     again = lockstep(lockstep_bin, *args)
     assert again.returncode == 2 and "replaced only with --force" in again.stderr
     assert lockstep(lockstep_bin, *args, "--force").returncode == 0
+
+
+def test_proof_merge_tables_agreement_across_sources_and_is_verifiable(lockstep_bin, golden, tmp_path):
+    """Three proofs of one suite: two identical, one with another step digest in case 2 (another GPU
+    type, say). The set names who agrees with whom, --require-identical bits fails on it, and the
+    written set verifies; a changed set or a member of another model is bad input."""
+    same = tmp_path / "h100-gpu1.proof.json"
+    same.write_text(golden.read_text())
+    doc = json.loads(golden.read_text())
+    doc["cases"][1]["step_logits_sha256"][2] = flip_hex(doc["cases"][1]["step_logits_sha256"][2])
+    other = tmp_path / "a100-gpu0.proof.json"
+    other.write_text(json.dumps(reseal(doc), indent=2))
+    out = tmp_path / "set.json"
+
+    report = lockstep(lockstep_bin, "proof", "merge", golden, same, "--out", out, "--require-identical", "bits")
+    assert report.returncode == 0, report.stderr
+    assert "2 proofs, 2 cases: 2 identical in every bit, 2 in tokens" in report.stderr
+    again = lockstep(lockstep_bin, "proof", "merge", golden, same, "--out", out)
+    assert again.returncode == 2 and "--force" in again.stderr
+
+    three = lockstep(lockstep_bin, "proof", "merge", golden, same, other, "--out", out, "--force",
+                     "--require-identical", "bits", "--json")
+    assert three.returncode == 1, three.stderr
+    assert "case 'prompt-2': 2 bit variant(s) {cpu-x86_64, h100-gpu1} | {a100-gpu0}, 1 token sequence(s)" in three.stderr
+    assert json.loads(three.stdout) == {"sources": 3, "cases": 2, "identical_bits": 1, "identical_tokens": 2}
+    assert lockstep(lockstep_bin, "proof", "merge", golden, same, other, "--out", out, "--force",
+                    "--require-identical", "tokens").returncode == 0
+    merged = json.loads(out.read_text())
+    assert merged["schema"] == "lockstep.proofset/1" and len(merged["proofs"]) == 3
+    assert merged["digest"]["value"] == canonical_digest(merged)
+    assert [s["label"] for s in merged["sources"]] == ["cpu-x86_64", "h100-gpu1", "a100-gpu0"]
+    verified = lockstep(lockstep_bin, "proof", "verify", out)
+    assert verified.returncode == 0 and "valid lockstep.proofset/1 of 3 proofs" in verified.stdout, verified.stderr
+
+    merged["cases"][1]["token_classes"] = 7
+    lied = tmp_path / "lied.json"
+    lied.write_text(json.dumps(merged))
+    result = lockstep(lockstep_bin, "proof", "verify", lied)
+    assert result.returncode == 2 and "the file was changed after it was written" in result.stderr
+    merged["digest"]["value"] = canonical_digest(merged)
+    lied.write_text(json.dumps(merged))
+    result = lockstep(lockstep_bin, "proof", "verify", lied)
+    assert result.returncode == 2 and "agreement table does not match" in result.stderr, result.stderr
+
+    doc["model"]["file_sha256"] = "0" * 64
+    foreign = tmp_path / "foreign.proof.json"
+    foreign.write_text(json.dumps(reseal(doc), indent=2))
+    result = lockstep(lockstep_bin, "proof", "merge", golden, foreign, "--out", tmp_path / "x.json")
+    assert result.returncode == 2 and "of another model" in result.stderr, result.stderr
+    assert not (tmp_path / "x.json").exists()
