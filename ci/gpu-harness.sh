@@ -45,9 +45,11 @@ nightly)
   LOCKSTEP_BIN="$LSK" /usr/bin/time -f "%e s wall" bash ci/gpu-nightly.sh --suite "$SUITE" --golden "$GOLDEN" \
     --out-dir "$OUT/nightly" || rc=$?
   for f in "$OUT"/nightly/*/lockstep.log "$OUT"/nightly/sweep.log "$OUT"/nightly/compare.log; do
-    echo "-- $f"; grep -E "PASS|FAIL|golden|unique|differ" "$f" | tail -6
+    echo "-- $f"; grep -E "PASS|FAIL|golden|unique|differ" "$f" | tail -6 || true
   done
-  cat "$OUT/nightly/summary.md" 2>/dev/null | head -60
+  # Few files come back from the device: the summary and the golden file loose, the rest in one archive.
+  cp "$OUT/nightly/summary.md" "$OUT/summary.md" 2>/dev/null || true
+  tar czf "$OUT/nightly-out.tgz" -C "$OUT" nightly export && rm -rf "$OUT/nightly" "$OUT/export"
   exit "$rc"
   ;;
 *) echo "unknown LOCKSTEP_GPU_STAGE" >&2; exit 2 ;;
