@@ -117,7 +117,8 @@ def test_verify_passes(passing_verify):
     assert result.returncode == 0, result.stderr
     assert "verify: case 1/2 'prompt-1' run 1/2" in result.stderr
     assert "verify: case 2/2 'prompt-2' process 1/1 ... ok" in result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["junit.xml", "results.json"]
+    assert sorted(p.name for p in out.iterdir()) == ["junit.xml", "proof.json", "results.json"]
+    assert json.loads((out / "proof.json").read_text())["schema"] == "lockstep.proof/1"
 
 
 def test_verify_results_json(passing_verify, default_model):
