@@ -105,7 +105,9 @@ TEST(Proof, RejectsStructuralDefectsWithTheFieldNamed) {
   reject([](json& d) { d["cases"][0]["output_ids"][0] = 99; }, "output_ids_sha256: does not match");
   reject([](json& d) { d["cases"][0]["chat"] = "yes"; }, "cases[0].chat: wrong type");
   reject([](json& d) { d["model"]["file_sha256"] = "ABC"; }, "model.file_sha256: expected a SHA-256");
-  EXPECT_THROW(parse_proof_level("canonical"), Error);
+  reject([](json& d) { d["runtime"]["dtype"] = "bf16"; }, "disagree with runtime.environment");
+  EXPECT_EQ(parse_proof_level("canonical"), ProofLevel::canonical);
+  EXPECT_THROW(parse_proof_level("rounded"), Error);
 }
 
 }  // namespace
