@@ -35,6 +35,24 @@ RunRecord record_for(const at::Tensor& logits, const std::vector<int32_t>& ids, 
   return r;
 }
 
+}  // namespace
+
+std::vector<int32_t> random_token_ids(std::mt19937_64& rng, size_t n, int64_t vocab) {
+  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
+  std::vector<int32_t> ids(n);
+  for (int32_t& x : ids) x = id(rng);
+  return ids;
+}
+
+at::Tensor logits_in_batch(const DecoderModel& model, const std::vector<int32_t>& target, int64_t batch, int64_t slot,
+                           std::mt19937_64& rng) {
+  std::vector<std::vector<int32_t>> rows;
+  for (int64_t i = 0; i < batch; ++i) {
+    rows.push_back(i == slot ? target : random_token_ids(rng, target.size(), model.config().vocab));
+  }
+  return model.forward_batch(rows)[slot];
+}
+
 // The target's tokens and step digests from one Engine, alone (batch 1) or
 // submitted at once with batch-1 random requests (random prompt lengths
 // 1..2L, random budgets 1..2N), so the batch it decodes in changes as they end.
@@ -66,24 +84,6 @@ RunRecord decode_in_engine(const std::shared_ptr<const DecoderModel>& model, con
     for (auto& f : futures) f.wait();
   }
   return record_of(futures[static_cast<size_t>(slot)].get(), since(t0));
-}
-
-}  // namespace
-
-std::vector<int32_t> random_token_ids(std::mt19937_64& rng, size_t n, int64_t vocab) {
-  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(vocab - 1));
-  std::vector<int32_t> ids(n);
-  for (int32_t& x : ids) x = id(rng);
-  return ids;
-}
-
-at::Tensor logits_in_batch(const DecoderModel& model, const std::vector<int32_t>& target, int64_t batch, int64_t slot,
-                           std::mt19937_64& rng) {
-  std::vector<std::vector<int32_t>> rows;
-  for (int64_t i = 0; i < batch; ++i) {
-    rows.push_back(i == slot ? target : random_token_ids(rng, target.size(), model.config().vocab));
-  }
-  return model.forward_batch(rows)[slot];
 }
 
 std::string logits_sha256(const at::Tensor& logits) {

@@ -19,6 +19,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -39,6 +40,11 @@ std::vector<int32_t> random_token_ids(std::mt19937_64& rng, size_t n, int64_t vo
 // `rng` in slot order).
 at::Tensor logits_in_batch(const DecoderModel& model, const std::vector<int32_t>& target, int64_t batch, int64_t slot,
                            std::mt19937_64& rng);
+// The target's tokens and step digests generated (greedy, EOS ignored, `tokens` of them) by one
+// Engine, alone (batch 1) or submitted at once with batch-1 random requests (random prompt lengths
+// 1..2L, random budgets 1..2N, drawn from `rng`), so the batch it decodes in shrinks as they end.
+RunRecord decode_in_engine(const std::shared_ptr<const DecoderModel>& model, const std::vector<int32_t>& target,
+                           int64_t tokens, int64_t batch, int64_t slot, std::mt19937_64& rng);
 // SHA-256 of fp32 logits' bytes (made contiguous first).
 std::string logits_sha256(const at::Tensor& logits);
 

@@ -21,6 +21,7 @@
 #include "harness/env.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
+#include "harness/run_record.h"
 #include "harness/sweep.h"
 #include "kernels/mode.h"
 
@@ -34,6 +35,7 @@ struct CompareOptions {
   int64_t length = 1;        // random target ids when no --prompt
   int64_t runs = 20;
   int64_t max_batch = 16;
+  int64_t decode_tokens = 8;   // 0: compare the prefill logits only
   uint64_t seed = 1;
   std::string device = "cpu";
   std::string dtype = "fp32";
@@ -44,6 +46,7 @@ struct CompareOptions {
 int compare(const CompareOptions& o) {
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.max_batch < 1) throw bad_input("--max-batch must be at least 1");
+  if (o.decode_tokens < 0) throw bad_input("--decode-tokens must not be negative");
   if (o.prompt.empty() && o.length < 1) throw bad_input("--length must be at least 1");
   const std::string out_path = harness::join_path(o.out_dir, "compare.json");
   harness::check_writable(out_path);
@@ -57,6 +60,7 @@ int compare(const CompareOptions& o) {
   const std::vector<int32_t> target =
       o.prompt.empty() ? harness::random_token_ids(target_rng, static_cast<size_t>(o.length), vocab) : bundle->prompt_ids(o.prompt, o.raw);
 
+  const std::shared_ptr<const DecoderModel> model(bundle, &bundle->model);
   nlohmann::ordered_json modes = nlohmann::ordered_json::object();
   std::map<std::string, size_t> unique;
   for (kernels::Mode mode : {kernels::Mode::off, kernels::Mode::batch_invariant}) {
@@ -67,7 +71,16 @@ int compare(const CompareOptions& o) {
     for (int64_t r = 0; r < o.runs; ++r) {
       const int64_t batch = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(o.max_batch));
       const int64_t slot = static_cast<int64_t>(rng() % static_cast<uint64_t>(batch));
-      const std::string digest = harness::logits_sha256(harness::logits_in_batch(bundle->model, target, batch, slot, rng));
+      std::string digest;
+      if (o.decode_tokens == 0) {
+        digest = harness::logits_sha256(harness::logits_in_batch(bundle->model, target, batch, slot, rng));
+      } else {
+        // The output: every generated token and every step's logits digest, through the engine.
+        const harness::RunRecord r = harness::decode_in_engine(model, target, o.decode_tokens, batch, slot, rng);
+        std::string all = r.ids_sha256;
+        for (const std::string& s : r.step_logits_sha256) all += s;
+        digest = sha256_hex(all);
+      }
       ++counts[digest];
       runs.push_back({{"batch", batch}, {"slot", slot}, {"logits_sha256", digest}});
     }
@@ -84,7 +97,7 @@ int compare(const CompareOptions& o) {
                                       {"model", {{"path", model_path}, {"file_sha256", model_sha256(model_path)}}},
                                       {"environment", environment},
                                       {"target_ids", target},
-                                      {"settings", {{"runs", o.runs}, {"max_batch", o.max_batch}, {"seed", o.seed}}},
+                                      {"settings", {{"runs", o.runs}, {"max_batch", o.max_batch}, {"seed", o.seed}, {"decode_tokens", o.decode_tokens}}},
                                       {"verdict", invariant_ok ? "pass" : "fail"},
                                       {"modes", modes}};
   harness::write_file_atomically(out_path, doc.dump(2) + "\n");
@@ -103,7 +116,9 @@ Command add_compare_command(CLI::App& parent) {
   app->footer(
       "The target (the --prompt's ids, or --length random ids from --seed) runs RUNS times inside batches of 1 to "
       "MAX_BATCH random requests at a random slot, with --mode off and with batch_invariant (the same batches). "
-      "The output is the SHA-256 of its prefill logits at every position.\n"
+      "The output is the SHA-256 of the target's generated tokens and every step's logits, decoded "
+      "(--decode-tokens, greedy) through the batching engine beside requests that end at random steps; with "
+      "--decode-tokens 0, of its prefill logits at every position.\n"
       "Exit codes: 0 batch_invariant gave exactly one output, 1 it gave more, 2 bad input, 3 environment.");
   app->add_option("--model", o->model, kModelHelp);
   app->add_option("--prompt", o->prompt, "Target prompt (chat-formatted unless --raw)");
@@ -111,6 +126,8 @@ Command add_compare_command(CLI::App& parent) {
   app->add_option("--length", o->length, "Random target length when no --prompt")->capture_default_str();
   app->add_option("--runs", o->runs, "Co-batched runs per mode")->capture_default_str();
   app->add_option("--max-batch", o->max_batch, "Largest batch")->capture_default_str();
+  app->add_option("--decode-tokens", o->decode_tokens, "Tokens the target decodes per run (0: prefill only)")
+      ->capture_default_str();
   app->add_option("--seed", o->seed, "Seed of the batches (and of a random target)")->capture_default_str();
   app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
   app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();

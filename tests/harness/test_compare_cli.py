@@ -26,3 +26,16 @@ def test_compare_with_a_prompt_and_bad_input(lockstep_bin, default_model, tmp_pa
     assert json.loads(result.stdout)["modes"]["batch_invariant"]["unique_outputs"] == 1
     assert lockstep(lockstep_bin, "compare", "--model", default_model, "--runs", "0").returncode == 2
     assert lockstep(lockstep_bin, "compare", "--model", default_model, "--max-batch", "0").returncode == 2
+
+
+def test_prefill_only_comparison_and_decode_settings(lockstep_bin, default_model, tmp_path):
+    """--decode-tokens 0 compares the prefill logits (stock CPU kernels drift there at length 1 too);
+    the default decodes 8 tokens through the engine, recorded in the settings."""
+    prefill = lockstep(lockstep_bin, "compare", "--model", default_model, "--length", "1", "--runs", "12",
+                       "--decode-tokens", "0", "--out-dir", tmp_path / "prefill")
+    assert prefill.returncode == 0, prefill.stderr[-2000:]
+    doc = json.loads((tmp_path / "prefill" / "compare.json").read_text())
+    assert doc["settings"]["decode_tokens"] == 0
+    assert doc["modes"]["off"]["unique_outputs"] > 1 and doc["modes"]["batch_invariant"]["unique_outputs"] == 1
+    bad = lockstep(lockstep_bin, "compare", "--model", default_model, "--decode-tokens", "-2", "--out-dir", tmp_path)
+    assert bad.returncode == 2 and "--decode-tokens must not be negative" in bad.stderr
