@@ -17,6 +17,7 @@ const char* mode_name(Mode mode) {
   switch (mode) {
     case Mode::off: return "off";
     case Mode::batch_invariant: return "batch_invariant";
+    case Mode::portable: return "portable";
   }
   return "unknown";
 }
@@ -24,7 +25,8 @@ const char* mode_name(Mode mode) {
 Mode parse_mode(const std::string& name) {
   if (name == "off") return Mode::off;
   if (name == "batch_invariant" || name == "batch-invariant") return Mode::batch_invariant;
-  throw bad_input("unknown mode '" + name + "' (expected off or batch_invariant)");
+  if (name == "portable") return Mode::portable;
+  throw bad_input("unknown mode '" + name + "' (expected off, batch_invariant or portable)");
 }
 
 }  // namespace lockstep::kernels

@@ -18,12 +18,14 @@ namespace lockstep::kernels {
 enum class Mode : int {
   off = 0,               // stock libtorch kernels
   batch_invariant = 1,   // lockstep kernels: reduction order fixed by static shape
+  portable = 2,          // fp32 kernels with one defined order and own math, the same bits on
+                         // x86 CPUs and NVIDIA GPUs (kernels/portable/)
 };
 
 Mode mode();
 void set_mode(Mode mode);
 const char* mode_name(Mode mode);
-// "off" | "batch_invariant" (also "batch-invariant"); bad_input otherwise.
+// "off" | "batch_invariant" (also "batch-invariant") | "portable"; bad_input otherwise.
 Mode parse_mode(const std::string& name);
 
 class ModeGuard {

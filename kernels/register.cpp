@@ -36,13 +36,18 @@
 #include <c10/util/Exception.h>
 #include <torch/library.h>
 
+#include <cmath>
 #include <initializer_list>
+#include <limits>
 #include <optional>
 #include <string>
 #include <tuple>
 
+#include <ATen/ops/rsqrt_cpu_dispatch.h>
+
 #include "kernels/cpu/ops.h"
 #include "kernels/mode.h"
+#include "kernels/portable/ops.h"
 
 #ifdef LOCKSTEP_WITH_CUDA
 #include <ATen/ops/_fused_rms_norm_cuda_dispatch.h>
@@ -54,6 +59,9 @@
 #include <ATen/ops/mm_cuda_dispatch.h>
 #include <ATen/ops/native_layer_norm_cuda_dispatch.h>
 #include <ATen/ops/sum_cuda_dispatch.h>
+#include <ATen/ops/rsqrt_cuda_dispatch.h>
+#include <ATen/ops/sigmoid_cuda_dispatch.h>
+#include <ATen/ops/silu_cuda_dispatch.h>
 
 #include "kernels/cuda/ops.h"
 #endif
@@ -68,6 +76,26 @@ bool is_float_or_bf16(at::ScalarType t) { return t == at::kFloat || t == at::kBF
 // One backend: lockstep's kernels, the stock ones, and what ours accept.
 struct Cpu {
   static constexpr c10::DeviceType kDevice = c10::DeviceType::CPU;
+  struct P {
+    static at::Tensor mm(const at::Tensor& a, const at::Tensor& b) { return portable::cpu::mm(a, b); }
+    static at::Tensor addmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b, double beta, double alpha) {
+      return portable::cpu::addmm(c, a, b, beta, alpha);
+    }
+    static at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) { return portable::cpu::bmm(a, b); }
+    static at::Tensor sum_last(const at::Tensor& x, bool keep, bool mean) { return portable::cpu::sum_last(x, keep, mean); }
+    static at::Tensor softmax_last(const at::Tensor& x, bool log) { return portable::cpu::softmax_last(x, log); }
+    static at::Tensor unary(const at::Tensor& x, int op) { return portable::cpu::unary(x, op); }
+    static at::Tensor rms_norm(const at::Tensor& x, const OptTensor& w, double eps) {
+      return portable::cpu::rms_norm(x, w, eps);
+    }
+    static at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const OptTensor& m, bool c,
+                           double scale) {
+      return portable::cpu::sdpa(q, k, v, m, c, scale);
+    }
+  };
+  static at::Tensor stock_rsqrt(const at::Tensor& x) { return at::cpu::rsqrt(x); }
+  static at::Tensor stock_silu(const at::Tensor& x) { return at::cpu::silu(x); }
+  static at::Tensor stock_sigmoid(const at::Tensor& x) { return at::cpu::sigmoid(x); }
   static bool gemm_dtype(at::ScalarType t) { return is_float_or_bf16(t); }
   static bool row_dtype(at::ScalarType t) { return is_float_or_bf16(t); }
 
@@ -132,6 +160,26 @@ struct Cpu {
 #ifdef LOCKSTEP_WITH_CUDA
 struct Cuda {
   static constexpr c10::DeviceType kDevice = c10::DeviceType::CUDA;
+  struct P {
+    static at::Tensor mm(const at::Tensor& a, const at::Tensor& b) { return portable::cuda::mm(a, b); }
+    static at::Tensor addmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b, double beta, double alpha) {
+      return portable::cuda::addmm(c, a, b, beta, alpha);
+    }
+    static at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) { return portable::cuda::bmm(a, b); }
+    static at::Tensor sum_last(const at::Tensor& x, bool keep, bool mean) { return portable::cuda::sum_last(x, keep, mean); }
+    static at::Tensor softmax_last(const at::Tensor& x, bool log) { return portable::cuda::softmax_last(x, log); }
+    static at::Tensor unary(const at::Tensor& x, int op) { return portable::cuda::unary(x, op); }
+    static at::Tensor rms_norm(const at::Tensor& x, const OptTensor& w, double eps) {
+      return portable::cuda::rms_norm(x, w, eps);
+    }
+    static at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const OptTensor& m, bool c,
+                           double scale) {
+      return portable::cuda::sdpa(q, k, v, m, c, scale);
+    }
+  };
+  static at::Tensor stock_rsqrt(const at::Tensor& x) { return at::cuda::rsqrt(x); }
+  static at::Tensor stock_silu(const at::Tensor& x) { return at::cuda::silu(x); }
+  static at::Tensor stock_sigmoid(const at::Tensor& x) { return at::cuda::sigmoid(x); }
   static bool gemm_dtype(at::ScalarType t) { return is_float_or_bf16(t) || t == at::kHalf; }
   static bool row_dtype(at::ScalarType t) { return is_float_or_bf16(t) || t == at::kHalf; }
 
@@ -196,6 +244,17 @@ struct Cuda {
 #endif
 
 bool on() { return mode() == Mode::batch_invariant; }
+bool portable_on() { return mode() == Mode::portable; }
+
+// Portable mode computes only what kernels/portable implements; anything else fails here with a
+// message instead of running a stock kernel whose bits differ between the CPU and the GPU.
+[[noreturn]] void portable_unsupported(const std::string& what) {
+  TORCH_CHECK(false, "portable mode: ", what, " is not implemented (portable kernels: fp32 mm/addmm/bmm, sum/mean ",
+              "and (log_)softmax over the last dimension, rms_norm, scaled_dot_product_attention, rsqrt, silu, ",
+              "sigmoid)");
+}
+
+bool is_last_dim(int64_t dim, int64_t ndim) { return dim == -1 || (ndim > 0 && dim == ndim - 1) || (ndim == 0 && dim == 0); }
 
 template <class B>
 bool dense_on(const at::Tensor& t) {
@@ -226,6 +285,7 @@ bool gemm_ok(const at::Tensor& a, const at::Tensor& b, int64_t dims) {
 
 template <class B>
 at::Tensor mm(const at::Tensor& a, const at::Tensor& b) {
+  if (portable_on()) return B::P::mm(a, b);
   return on() && gemm_ok<B>(a, b, 2) ? B::mm(a, b) : B::stock_mm(a, b);
 }
 
@@ -234,11 +294,13 @@ at::Tensor addmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b, 
                  const at::Scalar& alpha) {
   const bool ok = gemm_ok<B>(a, b, 2) && dense_on<B>(c) && c.scalar_type() == a.scalar_type() && c.dim() <= 2 &&
                   !beta.isComplex() && !alpha.isComplex();
+  if (portable_on()) return B::P::addmm(c, a, b, beta.toDouble(), alpha.toDouble());
   return on() && ok ? B::addmm(c, a, b, beta, alpha) : B::stock_addmm(c, a, b, beta, alpha);
 }
 
 template <class B>
 at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) {
+  if (portable_on()) return B::P::bmm(a, b);
   return on() && gemm_ok<B>(a, b, 3) ? B::bmm(a, b) : B::stock_bmm(a, b);
 }
 
@@ -246,12 +308,20 @@ at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) {
 template <class B>
 at::Tensor softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
   const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && !half_to_float;
+  if (portable_on()) {
+    if (!is_last_dim(dim, x.dim()) || half_to_float) portable_unsupported("softmax over a dimension but the last");
+    return B::P::softmax_last(x, false);
+  }
   return on() && ok ? B::softmax(x, dim, half_to_float) : B::stock_softmax(x, dim, half_to_float);
 }
 
 template <class B>
 at::Tensor log_softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
   const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && !half_to_float;
+  if (portable_on()) {
+    if (!is_last_dim(dim, x.dim()) || half_to_float) portable_unsupported("log_softmax over a dimension but the last");
+    return B::P::softmax_last(x, true);
+  }
   return on() && ok ? B::log_softmax(x, dim, half_to_float) : B::stock_log_softmax(x, dim, half_to_float);
 }
 
@@ -260,14 +330,28 @@ bool reduce_ok(const at::Tensor& x, std::optional<at::ScalarType> dtype) {
   return dense_on<B>(x) && B::row_dtype(x.scalar_type()) && (!dtype || B::row_dtype(*dtype));
 }
 
+// Portable reductions: over the last dimension only, in fp32.
+template <class B>
+at::Tensor portable_sum(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim,
+                        std::optional<at::ScalarType> dtype, bool mean) {
+  const bool last = dims.has_value() && dims->size() == 1 && is_last_dim((*dims)[0], x.dim());
+  const bool whole_1d = x.dim() == 1 && (!dims.has_value() || dims->empty() || last);
+  if (!(last || whole_1d) || (dtype && *dtype != at::kFloat)) {
+    portable_unsupported(std::string(mean ? "mean" : "sum") + " over dimensions other than the last");
+  }
+  return B::P::sum_last(x, keepdim, mean);
+}
+
 template <class B>
 at::Tensor sum(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim, std::optional<at::ScalarType> dtype) {
+  if (portable_on()) return portable_sum<B>(x, dims, keepdim, dtype, false);
   return on() && reduce_ok<B>(x, dtype) ? B::sum(x, dims, keepdim, dtype) : B::stock_sum(x, dims, keepdim, dtype);
 }
 
 template <class B>
 at::Tensor mean(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim,
                 std::optional<at::ScalarType> dtype) {
+  if (portable_on()) return portable_sum<B>(x, dims, keepdim, dtype, true);
   return on() && reduce_ok<B>(x, dtype) ? B::mean(x, dims, keepdim, dtype) : B::stock_mean(x, dims, keepdim, dtype);
 }
 
@@ -276,6 +360,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm(const at::Tensor& x, c
                                                           const OptTensor& w, const OptTensor& b, double eps) {
   const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && optional_param_ok<B>(w) &&
                   optional_param_ok<B>(b);
+  if (portable_on()) portable_unsupported("layer_norm (GPT-2's norm)");
   if (on() && ok) return B::layer_norm(x, C10_AS_INTARRAYREF_SLOW(shape), w, b, eps);
   return B::stock_layer_norm(x, shape, w, b, eps);
 }
@@ -289,6 +374,11 @@ bool rms_norm_ok(const at::Tensor& x, const OptTensor& w) {
 template <class B>
 std::tuple<at::Tensor, at::Tensor> fused_rms_norm(const at::Tensor& x, at::IntArrayRef shape, const OptTensor& w,
                                                   std::optional<double> eps) {
+  if (portable_on()) {
+    if (shape.size() != 1) portable_unsupported("rms_norm over more than the last dimension");
+    const at::Tensor out = B::P::rms_norm(x, w, eps.value_or(std::numeric_limits<float>::epsilon()));
+    return {out, at::Tensor()};
+  }
   return on() && rms_norm_ok<B>(x, w) ? B::rms_norm(x, shape, w, eps) : B::stock_fused_rms_norm(x, shape, w, eps);
 }
 
@@ -296,6 +386,10 @@ std::tuple<at::Tensor, at::Tensor> fused_rms_norm(const at::Tensor& x, at::IntAr
 // it does not even go through _fused_rms_norm, so it is overridden itself.
 template <class B>
 at::Tensor rms_norm(const at::Tensor& x, c10::SymIntArrayRef shape, const OptTensor& w, std::optional<double> eps) {
+  if (portable_on()) {
+    if (shape.size() != 1) portable_unsupported("rms_norm over more than the last dimension");
+    return B::P::rms_norm(x, w, eps.value_or(std::numeric_limits<float>::epsilon()));
+  }
   if (on() && rms_norm_ok<B>(x, w)) return std::get<0>(B::rms_norm(x, C10_AS_INTARRAYREF_SLOW(shape), w, eps));
   return at::compositeimplicitautograd::rms_norm_symint(x, shape, w, eps);
 }
@@ -309,9 +403,24 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c
   const bool mask_ok = !mask || !mask->defined() ||
                        (dense_on<B>(*mask) && (mask->scalar_type() == at::kBool || mask->scalar_type() == q.scalar_type()));
   const bool ok = qkv_ok && mask_ok && dropout_p == 0.0 && !records_grad({&q, &k, &v});
+  if (portable_on()) {
+    if (dropout_p != 0.0) portable_unsupported("attention with dropout");
+    if (!enable_gqa && q.size(-3) != k.size(-3)) portable_unsupported("attention with other key/value heads without enable_gqa");
+    // The default scale, 1/sqrt(D), once on the host in double (correctly rounded), then fp32.
+    const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+    return B::P::sdpa(q, k, v, mask, is_causal, static_cast<double>(static_cast<float>(s)));
+  }
   if (on() && ok) return B::sdpa(q, k, v, mask, is_causal, scale, enable_gqa);
   return at::compositeimplicitautograd::scaled_dot_product_attention(q, k, v, mask, dropout_p, is_causal, scale,
                                                                      enable_gqa);
+}
+
+// Elementwise ops whose stock kernels round differently on the CPU and the GPU (rsqrt on CUDA is
+// not correctly rounded): portable mode's own; otherwise stock (or, for silu/sigmoid on the CPU,
+// the batch-invariant ones below).
+template <class B>
+at::Tensor rsqrt(const at::Tensor& x) {
+  return portable_on() ? B::P::unary(x, portable::kRsqrt) : B::stock_rsqrt(x);
 }
 
 template <class B>
@@ -327,18 +436,43 @@ void register_overrides(torch::Library& m) {
   m.impl("_fused_rms_norm", TORCH_FN(fused_rms_norm<B>));
   m.impl("rms_norm", TORCH_FN(rms_norm<B>));
   m.impl("scaled_dot_product_attention", TORCH_FN(sdpa<B>));
+  m.impl("rsqrt", TORCH_FN(rsqrt<B>));
 }
 
 // Elementwise ops only the CPU needs (kernels/cpu/elementwise.cpp says
 // why; a CUDA thread computes each element with one formula). Registered
 // under the CPU key only, so the tensors here are CPU tensors.
 bool unary_ok(const at::Tensor& x) { return x.layout() == at::kStrided && is_float_or_bf16(x.scalar_type()); }
-at::Tensor silu_cpu(const at::Tensor& x) { return on() && unary_ok(x) ? cpu::silu(x) : at::cpu::silu(x); }
-at::Tensor& silu_cpu_(at::Tensor& x) { return on() && unary_ok(x) ? x.copy_(cpu::silu(x)) : at::cpu::silu_(x); }
-at::Tensor sigmoid_cpu(const at::Tensor& x) { return on() && unary_ok(x) ? cpu::sigmoid(x) : at::cpu::sigmoid(x); }
+at::Tensor silu_cpu(const at::Tensor& x) {
+  if (portable_on()) return portable::cpu::unary(x, portable::kSilu);
+  return on() && unary_ok(x) ? cpu::silu(x) : at::cpu::silu(x);
+}
+at::Tensor& silu_cpu_(at::Tensor& x) {
+  if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSilu));
+  return on() && unary_ok(x) ? x.copy_(cpu::silu(x)) : at::cpu::silu_(x);
+}
+at::Tensor sigmoid_cpu(const at::Tensor& x) {
+  if (portable_on()) return portable::cpu::unary(x, portable::kSigmoid);
+  return on() && unary_ok(x) ? cpu::sigmoid(x) : at::cpu::sigmoid(x);
+}
 at::Tensor& sigmoid_cpu_(at::Tensor& x) {
+  if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSigmoid));
   return on() && unary_ok(x) ? x.copy_(cpu::sigmoid(x)) : at::cpu::sigmoid_(x);
 }
+#ifdef LOCKSTEP_WITH_CUDA
+at::Tensor silu_cuda(const at::Tensor& x) {
+  return portable_on() ? portable::cuda::unary(x, portable::kSilu) : at::cuda::silu(x);
+}
+at::Tensor& silu_cuda_(at::Tensor& x) {
+  return portable_on() ? x.copy_(portable::cuda::unary(x, portable::kSilu)) : at::cuda::silu_(x);
+}
+at::Tensor sigmoid_cuda(const at::Tensor& x) {
+  return portable_on() ? portable::cuda::unary(x, portable::kSigmoid) : at::cuda::sigmoid(x);
+}
+at::Tensor& sigmoid_cuda_(at::Tensor& x) {
+  return portable_on() ? x.copy_(portable::cuda::unary(x, portable::kSigmoid)) : at::cuda::sigmoid_(x);
+}
+#endif
 
 void set_mode_op(std::string name) { set_mode(parse_mode(name)); }
 std::string get_mode_op() { return mode_name(mode()); }
@@ -393,7 +527,13 @@ TORCH_LIBRARY_IMPL(aten, CPU, m) {
 }
 
 #ifdef LOCKSTEP_WITH_CUDA
-TORCH_LIBRARY_IMPL(aten, CUDA, m) { lockstep::kernels::register_overrides<lockstep::kernels::Cuda>(m); }
+TORCH_LIBRARY_IMPL(aten, CUDA, m) {
+  lockstep::kernels::register_overrides<lockstep::kernels::Cuda>(m);
+  m.impl("silu", TORCH_FN(lockstep::kernels::silu_cuda));
+  m.impl("silu_", TORCH_FN(lockstep::kernels::silu_cuda_));
+  m.impl("sigmoid", TORCH_FN(lockstep::kernels::sigmoid_cuda));
+  m.impl("sigmoid_", TORCH_FN(lockstep::kernels::sigmoid_cuda_));
+}
 #endif
 
 namespace lockstep::kernels {

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "core/models/decoder.h"
 #include "core/models/rope.h"
+#include "kernels/mode.h"
 #include "core/weights/tensor_source.h"
 
 namespace lockstep {
@@ -128,6 +129,15 @@ DecoderModel DecoderModel::load(const ModelConfig& config, const TensorSource& w
       config.n_kv_heads <= 0 || config.n_heads % config.n_kv_heads != 0) {
     throw bad_input(weights.origin() + ": inconsistent model config");
   }
+  // Portable mode's kernels are fp32 and cover the Llama family (RMSNorm, SiLU, RoPE); refuse
+  // what they cannot compute here, at load, rather than at the first unsupported op.
+  const bool portable = kernels::mode() == kernels::Mode::portable;
+  if (portable && options.dtype != at::kFloat) {
+    throw bad_input("portable mode computes in fp32 only: run it with --dtype fp32");
+  }
+  if (portable && config.is_gpt2()) {
+    throw bad_input("portable mode covers Llama-family models; GPT-2 (LayerNorm, GELU) is not implemented in it");
+  }
   DecoderModel m;
   m.config_ = config;
   m.options_ = options;
@@ -137,7 +147,7 @@ DecoderModel DecoderModel::load(const ModelConfig& config, const TensorSource& w
   } else {
     if (config.head_dim % 2 != 0) throw bad_input(weights.origin() + ": odd head dimension");
     loader.llama();
-    auto [cos, sin] = rope_tables(config, config.context);
+    auto [cos, sin] = rope_tables(config, config.context, portable);
     m.rope_cos_ = cos.to(options.device);
     m.rope_sin_ = sin.to(options.device);
   }

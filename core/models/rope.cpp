@@ -3,15 +3,17 @@
 #include <cmath>
 
 #include "core/error.h"
+#include "kernels/portable/math.h"
 
 namespace lockstep {
 
-std::vector<float> rope_inverse_frequencies(const ModelConfig& c) {
+std::vector<float> rope_inverse_frequencies(const ModelConfig& c, bool own_math) {
   const int64_t half = c.head_dim / 2;
   std::vector<double> inv(static_cast<size_t>(half));
   for (int64_t i = 0; i < half; ++i) {
     inv[static_cast<size_t>(i)] =
-        1.0 / std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(c.head_dim));
+        1.0 / (own_math ? kernels::portable::d_pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(c.head_dim))
+                        : std::pow(c.rope_theta, static_cast<double>(2 * i) / static_cast<double>(c.head_dim)));
   }
   const RopeScaling& s = c.rope_scaling;
   if (s.type == "linear") {
@@ -39,8 +41,8 @@ std::vector<float> rope_inverse_frequencies(const ModelConfig& c) {
   return out;
 }
 
-std::pair<at::Tensor, at::Tensor> rope_tables(const ModelConfig& c, int64_t positions) {
-  const std::vector<float> inv = rope_inverse_frequencies(c);
+std::pair<at::Tensor, at::Tensor> rope_tables(const ModelConfig& c, int64_t positions, bool own_math) {
+  const std::vector<float> inv = rope_inverse_frequencies(c, own_math);
   const int64_t half = c.head_dim / 2;
   at::Tensor cos = at::empty({positions, c.head_dim}, at::kFloat);
   at::Tensor sin = at::empty({positions, c.head_dim}, at::kFloat);
@@ -49,8 +51,15 @@ std::pair<at::Tensor, at::Tensor> rope_tables(const ModelConfig& c, int64_t posi
   for (int64_t p = 0; p < positions; ++p) {
     for (int64_t i = 0; i < half; ++i) {
       const float angle = static_cast<float>(p) * inv[static_cast<size_t>(i)];
-      const float cv = static_cast<float>(std::cos(static_cast<double>(angle)));
-      const float sv = static_cast<float>(std::sin(static_cast<double>(angle)));
+      double cd, sd;
+      if (own_math) {
+        kernels::portable::d_sincos(static_cast<double>(angle), &sd, &cd);
+      } else {
+        cd = std::cos(static_cast<double>(angle));
+        sd = std::sin(static_cast<double>(angle));
+      }
+      const float cv = static_cast<float>(cd);
+      const float sv = static_cast<float>(sd);
       cos_out[p * c.head_dim + i] = cos_out[p * c.head_dim + i + half] = cv;
       sin_out[p * c.head_dim + i] = sin_out[p * c.head_dim + i + half] = sv;
     }

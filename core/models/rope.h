@@ -17,10 +17,12 @@
 namespace lockstep {
 
 // inv_freq for head_dim / 2 frequencies, after the config's scaling.
-std::vector<float> rope_inverse_frequencies(const ModelConfig& config);
+// own_math: lockstep's own pow/sin/cos (kernels/portable/math.h) instead of glibc's, so the tables
+// do not depend on the host's C library (portable mode).
+std::vector<float> rope_inverse_frequencies(const ModelConfig& config, bool own_math = false);
 
 // {cos, sin}: fp32 CPU [positions, head_dim], each half repeating the
 // frequencies (the rotate_half layout).
-std::pair<at::Tensor, at::Tensor> rope_tables(const ModelConfig& config, int64_t positions);
+std::pair<at::Tensor, at::Tensor> rope_tables(const ModelConfig& config, int64_t positions, bool own_math = false);
 
 }  // namespace lockstep

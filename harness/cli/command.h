@@ -38,7 +38,8 @@ inline constexpr const char* kDefaultMode = "batch_invariant";
 
 // Shared --mode option text.
 inline constexpr const char* kModeHelp =
-    "Kernels: off (stock libtorch) or batch_invariant (lockstep's kernels: a request's bits do not "
-    "depend on the batch it runs in)";
+    "Kernels: off (stock libtorch), batch_invariant (lockstep's kernels: a request's bits do not "
+    "depend on the batch it runs in) or portable (fp32, one defined order and own math: the same bits "
+    "on x86 CPUs and NVIDIA GPUs)";
 
 }  // namespace lockstep::cli
