@@ -20,6 +20,7 @@
 
 #include "kernels/cuda/cublaslt_pinned.h"
 #include "kernels/cuda/ops.h"
+#include "kernels/portable/ops.h"
 
 namespace {
 
@@ -174,11 +175,51 @@ void bench_norm(benchmark::State& state, NormOp op, int64_t rows, int64_t length
   set_rates(state, 0.0, static_cast<double>(bytes));
 }
 
+// Portable mode's fp32 GEMM (nn.Linear layout: B = W^T) against cuBLAS fp32 with TF32 off — the
+// only fair stock comparison, since portable mode uses no tensor cores.
+void bench_portable_gemm(benchmark::State& state, int64_t m, int64_t n, int64_t k, bool portable) {
+  at::globalContext().setAllowTF32CuBLAS(false);
+  const int sets = rotations_for((m * k + n * k + m * n) * 4);
+  std::vector<at::Tensor> a, w;
+  for (int i = 0; i < sets; ++i) {
+    a.push_back(at::randn({m, k}, cuda_opts(at::kFloat)));
+    w.push_back(at::randn({n, k}, cuda_opts(at::kFloat)));
+  }
+  time_calls(state, sets, [&](int i) {
+    if (portable) {
+      (void)lockstep::kernels::portable::cuda::mm(a[i], w[i].t());
+    } else {
+      (void)at::mm(a[i], w[i].t());   // the dispatcher's stock CUDA mm (no lockstep mode is set here)
+    }
+  });
+  set_rates(state, 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k), 0.0);
+}
+
 // Every benchmark here: CUDA-event timing (time_calls), short runs, microseconds.
 void timed(benchmark::internal::Benchmark* b) { b->UseManualTime()->MinTime(0.05)->Unit(benchmark::kMicrosecond); }
 
 void register_all() {
   auto impl = [](bool invariant) { return invariant ? std::string("ours") : std::string("stock"); };
+  struct PortableShape {
+    const char* name;
+    int64_t n, k;
+  };
+  for (const PortableShape& s : {PortableShape{"smollm2_q_o", 576, 576}, PortableShape{"smollm2_gate_up", 1536, 576},
+                                 PortableShape{"smollm2_down", 576, 1536}, PortableShape{"smollm2_lm_head", 49152, 576}}) {
+    for (int64_t m : {1, 32, 256, 1024}) {
+      for (bool portable : {true, false}) {
+        const std::string name = std::string("gemm_fp32_portable/") + s.name + "/N=" + std::to_string(s.n) +
+                                 "/K=" + std::to_string(s.k) + "/M=" + std::to_string(m) +
+                                 (portable ? "/portable" : "/cublas_fp32");
+        timed(benchmark::RegisterBenchmark(name.c_str(), bench_portable_gemm, m, s.n, s.k, portable));
+      }
+    }
+  }
+  for (bool portable : {true, false}) {
+    timed(benchmark::RegisterBenchmark(portable ? "gemm_fp32_portable/square/N=4096/K=4096/M=4096/portable"
+                                                : "gemm_fp32_portable/square/N=4096/K=4096/M=4096/cublas_fp32",
+                                       bench_portable_gemm, 4096, 4096, 4096, portable));
+  }
   for (const GemmShape& s : kGemmShapes) {
     for (int64_t m : kGemmMs) {
       for (bool inv : {true, false}) {

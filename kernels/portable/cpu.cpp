@@ -66,17 +66,96 @@ __attribute__((target("avx2,fma"))) void micro_avx2(const float* a, int64_t sa0,
   }
 }
 
+// Few rows times nn.Linear's weight (B = W^T, W row-major [N][K]): no packing. Eight outputs
+// n..n+7 at once: an 8x8 block of W (8 rows, 8 consecutive k) is transposed in registers, so
+// column t holds W[n+j][k+t], and acc_j = fma(x[k+t], W[n+j][k+t], acc_j) for t in order: each
+// output's k order is the sequential one. The k tail and the n tail go through the same steps.
+__attribute__((target("avx2,fma"))) void rows_times_wt_avx2(const float* x, int64_t sx1, const float* w, int64_t ldw,
+                                                            int64_t n0, int64_t n1, int64_t K, float* out) {
+  int64_t n = n0;
+  for (; n + 8 <= n1; n += 8) {
+    __m256 acc = _mm256_setzero_ps();
+    const float* r[8];
+    for (int j = 0; j < 8; ++j) r[j] = w + (n + j) * ldw;
+    int64_t k = 0;
+    for (; k + 8 <= K; k += 8) {
+      __m256 v0 = _mm256_loadu_ps(r[0] + k), v1 = _mm256_loadu_ps(r[1] + k), v2 = _mm256_loadu_ps(r[2] + k),
+             v3 = _mm256_loadu_ps(r[3] + k), v4 = _mm256_loadu_ps(r[4] + k), v5 = _mm256_loadu_ps(r[5] + k),
+             v6 = _mm256_loadu_ps(r[6] + k), v7 = _mm256_loadu_ps(r[7] + k);
+      const __m256 t0 = _mm256_unpacklo_ps(v0, v1), t1 = _mm256_unpackhi_ps(v0, v1);
+      const __m256 t2 = _mm256_unpacklo_ps(v2, v3), t3 = _mm256_unpackhi_ps(v2, v3);
+      const __m256 t4 = _mm256_unpacklo_ps(v4, v5), t5 = _mm256_unpackhi_ps(v4, v5);
+      const __m256 t6 = _mm256_unpacklo_ps(v6, v7), t7 = _mm256_unpackhi_ps(v6, v7);
+      const __m256 s0 = _mm256_shuffle_ps(t0, t2, 0x44), s1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+      const __m256 s2 = _mm256_shuffle_ps(t1, t3, 0x44), s3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+      const __m256 s4 = _mm256_shuffle_ps(t4, t6, 0x44), s5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+      const __m256 s6 = _mm256_shuffle_ps(t5, t7, 0x44), s7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+      const __m256 col[8] = {_mm256_permute2f128_ps(s0, s4, 0x20), _mm256_permute2f128_ps(s1, s5, 0x20),
+                             _mm256_permute2f128_ps(s2, s6, 0x20), _mm256_permute2f128_ps(s3, s7, 0x20),
+                             _mm256_permute2f128_ps(s0, s4, 0x31), _mm256_permute2f128_ps(s1, s5, 0x31),
+                             _mm256_permute2f128_ps(s2, s6, 0x31), _mm256_permute2f128_ps(s3, s7, 0x31)};
+      for (int t = 0; t < 8; ++t) acc = _mm256_fmadd_ps(_mm256_set1_ps(x[(k + t) * sx1]), col[t], acc);
+    }
+    for (; k < K; ++k) {
+      const __m256 col = _mm256_setr_ps(r[0][k], r[1][k], r[2][k], r[3][k], r[4][k], r[5][k], r[6][k], r[7][k]);
+      acc = _mm256_fmadd_ps(_mm256_set1_ps(x[k * sx1]), col, acc);
+    }
+    _mm256_storeu_ps(out + (n - n0), acc);
+  }
+  for (; n < n1; ++n) {
+    float acc = 0.0f;
+    for (int64_t k = 0; k < K; ++k) acc = std::fma(x[k * sx1], w[n * ldw + k], acc);
+    out[n - n0] = acc;
+  }
+}
+
+void rows_times_wt_scalar(const float* x, int64_t sx1, const float* w, int64_t ldw, int64_t n0, int64_t n1, int64_t K,
+                          float* out) {
+  for (int64_t n = n0; n < n1; ++n) {
+    float acc = 0.0f;
+    for (int64_t k = 0; k < K; ++k) acc = std::fma(x[k * sx1], w[n * ldw + k], acc);
+    out[n - n0] = acc;
+  }
+}
+
+bool have_avx2_fma() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+
 using Micro = void (*)(const float*, int64_t, int64_t, int, const float*, int64_t, float*);
 
-Micro pick_micro() {
-  static const Micro micro = (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? micro_avx2 : micro_scalar;
-  return micro;
-}
+Micro pick_micro() { return have_avx2_fma() ? micro_avx2 : micro_scalar; }
 
 // C[M,N] (row stride ldc) = A[M,K] @ B[K,N], any strides; then out = acc*alpha + beta*bias (each
 // step only when it changes something; bias [M,N] strides sbm/sbn, or null).
 void gemm(const float* A, int64_t sa0, int64_t sa1, const float* B, int64_t sb0, int64_t sb1, float* C, int64_t ldc,
           int64_t M, int64_t N, int64_t K, const float* bias, int64_t sbm, int64_t sbn, float beta, float alpha) {
+  auto finish = [&](float v, int64_t m, int64_t n) {
+    if (alpha != 1.0f) v = v * alpha;
+    if (bias != nullptr && beta != 0.0f) {
+      float b = bias[m * sbm + n * sbn];
+      if (beta != 1.0f) b = b * beta;
+      v = v + b;
+    }
+    C[m * ldc + n] = v;
+  };
+  if (sb0 == 1 && M < 16) {   // decode-shaped: x @ W^T without packing W
+    const auto rows_times_wt = have_avx2_fma() ? rows_times_wt_avx2 : rows_times_wt_scalar;
+    constexpr int64_t kChunk = 256;
+    at::parallel_for(0, (N + kChunk - 1) / kChunk, std::max<int64_t>(1, 8192 / std::max<int64_t>(K, 1)),
+                     [&](int64_t c0, int64_t c1) {
+      float tmp[kChunk];
+      for (int64_t c = c0; c < c1; ++c) {
+        const int64_t n0 = c * kChunk, n1 = std::min(N, n0 + kChunk);
+        for (int64_t m = 0; m < M; ++m) {
+          rows_times_wt(A + m * sa0, sa1, B, sb1, n0, n1, K, tmp);
+          for (int64_t n = n0; n < n1; ++n) finish(tmp[n - n0], m, n);
+        }
+      }
+    });
+    return;
+  }
   const int64_t panels = (N + kPanel - 1) / kPanel;
   const Micro micro = pick_micro();
   // Enough panels per task that a small GEMM does not pay for waking threads.
@@ -103,16 +182,7 @@ void gemm(const float* A, int64_t sa0, int64_t sa1, const float* B, int64_t sb0,
         const int rows = static_cast<int>(std::min<int64_t>(kRowBlock, M - m0));
         micro(A + m0 * sa0, sa0, sa1, rows, bp.data(), K, acc.data());
         for (int r = 0; r < rows; ++r) {
-          for (int64_t j = 0; j < width; ++j) {
-            float v = acc[r * kPanel + j];
-            if (alpha != 1.0f) v = v * alpha;
-            if (bias != nullptr && beta != 0.0f) {
-              float b = bias[(m0 + r) * sbm + (n0 + j) * sbn];
-              if (beta != 1.0f) b = b * beta;
-              v = v + b;
-            }
-            C[(m0 + r) * ldc + n0 + j] = v;
-          }
+          for (int64_t j = 0; j < width; ++j) finish(acc[r * kPanel + j], m0 + r, n0 + j);
         }
       }
     }
