@@ -69,7 +69,9 @@ int compare(const CompareOptions& o) {
     std::map<std::string, int64_t> counts;
     nlohmann::ordered_json runs = nlohmann::ordered_json::array();
     for (int64_t r = 0; r < o.runs; ++r) {
-      const int64_t batch = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(o.max_batch));
+      // Run 1 is the request alone; the others share a random batch with it.
+      const int64_t drawn = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(o.max_batch));
+      const int64_t batch = r == 0 ? 1 : drawn;
       const int64_t slot = static_cast<int64_t>(rng() % static_cast<uint64_t>(batch));
       std::string digest;
       if (o.decode_tokens == 0) {
@@ -114,8 +116,8 @@ Command add_compare_command(CLI::App& parent) {
   CLI::App* app = parent.add_subcommand(
       "compare", "Count the different outputs one request gets across co-batched runs: stock vs invariant kernels.");
   app->footer(
-      "The target (the --prompt's ids, or --length random ids from --seed) runs RUNS times inside batches of 1 to "
-      "MAX_BATCH random requests at a random slot, with --mode off and with batch_invariant (the same batches). "
+      "The target (the --prompt's ids, or --length random ids from --seed) runs RUNS times: alone, then inside "
+      "batches of 1 to MAX_BATCH random requests at a random slot, with --mode off and with batch_invariant (the same batches). "
       "The output is the SHA-256 of the target's generated tokens and every step's logits, decoded "
       "(--decode-tokens, greedy) through the batching engine beside requests that end at random steps; with "
       "--decode-tokens 0, of its prefill logits at every position.\n"
