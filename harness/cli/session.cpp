@@ -1,5 +1,6 @@
 // `lockstep session trace | replay | diff`: multi-turn chats with tool-call
 // steps, recorded bit for bit (lockstep.trace/1) and checked again.
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -58,13 +59,16 @@ struct Loaded {
   harness::Environment environment;
 };
 
-Loaded load(const std::string& command, const std::string& model, const std::string& device, const std::string& dtype) {
+// `check` runs once the model file's identity is known, before it is loaded.
+Loaded load(const std::string& command, const std::string& model, const std::string& device, const std::string& dtype,
+            const std::function<void(const Loaded&)>& check = {}) {
   const LoadOptions options = harness::parse_load_options(device, dtype);
   Loaded l;
   l.path = harness::resolve_model_path(model);
   l.environment = harness::collect_environment();
   harness::describe_device(l.environment, options);
   l.sha256 = model_sha256(l.path);
+  if (check) check(l);
   std::cerr << "session " << command << ": loading model " << l.path << "\n";
   l.bundle = ModelBundle::load(l.path, options);
   return l;
@@ -139,16 +143,19 @@ int replay(const SessionOptions& o) {
   const std::string device = o.device.empty() ? expected.environment.device : o.device;
   const std::string dtype = o.dtype.empty() ? expected.environment.dtype : o.dtype;
   const kernels::ModeGuard mode(kernels::parse_mode(mode_name));
-  Loaded l = load("replay", o.model, device, dtype);
+  Loaded l = load("replay", o.model, device, dtype, [&](const Loaded& here) {
+    if (here.sha256 != expected.model_sha256) {
+      throw bad_input(fmt::format("{} was traced with model {} (sha256 {}…); {} is another model (sha256 {}…): use --model",
+                                  o.trace, expected.model_name, expected.model_sha256.substr(0, 16), here.path,
+                                  here.sha256.substr(0, 16)));
+    }
+    harness::Environment env = here.environment;
+    env.mode = mode_name;
+    if (const std::string why = harness::incomparable_reason(expected.environment, env); !why.empty()) {
+      throw bad_input(o.trace + " cannot be replayed bit for bit here: " + why);
+    }
+  });
   l.environment.mode = mode_name;
-  if (l.sha256 != expected.model_sha256) {
-    throw bad_input(fmt::format("{} was traced with model {} (sha256 {}…); {} is another model (sha256 {}…): use --model",
-                                o.trace, expected.model_name, expected.model_sha256.substr(0, 16), l.path,
-                                l.sha256.substr(0, 16)));
-  }
-  if (const std::string why = harness::incomparable_reason(expected.environment, l.environment); !why.empty()) {
-    throw bad_input(o.trace + " cannot be replayed bit for bit here: " + why);
-  }
   harness::Trace actual = expected;
   actual.environment = l.environment;
   actual.turns = harness::run_session(*l.bundle, script, run_options("replay"));
