@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "harness/case_runner.h"
+#include "harness/proof.h"
 
 namespace lockstep::harness {
 
@@ -86,11 +87,14 @@ std::vector<TraceTurn> run_session(const ModelBundle& bundle, const SessionScrip
                                          fault_observer(options.fault, options.run_label + "-turn-" + std::to_string(i)));
       const TimedGeneration timed = generate_timed(bundle, ids, generate, observer);
       t.record = record_of(timed.generation, 0.0);
-      t.text = answer_text(bundle, timed.generation);
-      const ParsedToolCalls parsed = parse_tool_calls(t.text);
+      // The conversation keeps the answer's bytes; the trace's text must be valid UTF-8 (a
+      // generation can stop inside a character).
+      const std::string answer = answer_text(bundle, timed.generation);
+      t.text = valid_utf8(answer);
+      const ParsedToolCalls parsed = parse_tool_calls(answer);
       t.tool_calls = parsed.calls;
-      t.tool_call_errors = parsed.errors;
-      messages.push_back({"assistant", t.text});
+      for (const std::string& e : parsed.errors) t.tool_call_errors.push_back(valid_utf8(e));
+      messages.push_back({"assistant", answer});
       pending = parsed.calls;
     }
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
