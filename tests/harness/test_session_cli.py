@@ -193,3 +193,13 @@ def test_help_lists_the_options(lockstep_bin):
     top = lockstep(lockstep_bin, "session", "--help")
     assert top.returncode == 0 and all(s in top.stdout for s in ("trace", "replay", "diff"))
     assert lockstep(lockstep_bin, "session").returncode == 2
+
+
+def test_environment_problems_exit_3(lockstep_bin, traced, tmp_path):
+    path, _, _ = traced
+    missing = tmp_path / "none.gguf"
+    for args in (["trace", "--script", SCRIPT, "--out", tmp_path / "t.json", "--model", missing],
+                 ["replay", path, "--model", missing]):
+        proc = lockstep(lockstep_bin, "session", *args)
+        assert proc.returncode == 3 and "model file not found" in proc.stderr, proc.stderr
+    assert not (tmp_path / "t.json").exists()
