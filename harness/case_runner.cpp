@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "core/error.h"
+
 namespace lockstep::harness {
 
 GenerateOptions generate_options_for(const ModelBundle& bundle, int64_t max_new_tokens,
@@ -43,6 +45,25 @@ TimedGeneration generate_timed(const ModelBundle& bundle, const std::vector<int3
 TimedGeneration run_case(const ModelBundle& bundle, const SuiteCase& c, const StepObserver& observer) {
   const GenerateOptions options = generate_options_for(bundle, c.max_new_tokens);
   return generate_timed(bundle, bundle.prompt_ids(c.prompt, !c.chat), options, observer);
+}
+
+std::string token_text(const ModelBundle& bundle, const std::optional<int32_t>& id) {
+  if (!id) return "";
+  try {
+    return bundle.tokenizer.decode_token(*id);
+  } catch (const Error&) {
+    return "";   // an id outside the vocabulary is itself visible in the report
+  }
+}
+
+// Fills in the text of a divergence's tokens and top candidates.
+void name_tokens(const ModelBundle& bundle, Divergence& d) {
+  d.expected_text = token_text(bundle, d.expected_token);
+  d.actual_text = token_text(bundle, d.actual_token);
+  d.expected_top_text.clear();
+  d.actual_top_text.clear();
+  for (const auto& [id, logit] : d.expected_top) d.expected_top_text.push_back(token_text(bundle, id));
+  for (const auto& [id, logit] : d.actual_top) d.actual_top_text.push_back(token_text(bundle, id));
 }
 
 }  // namespace lockstep::harness

@@ -2,6 +2,7 @@
 // stop tokens of the model's chat format, timing, and the answer text.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "core/engine/generate.h"
@@ -26,6 +27,12 @@ struct TimedGeneration {
 
 TimedGeneration generate_timed(const ModelBundle& bundle, const std::vector<int32_t>& prompt_ids,
                                const GenerateOptions& options, const StepObserver& observer = {});
+
+// One token's text ("" for none, or an id outside the vocabulary).
+std::string token_text(const ModelBundle& bundle, const std::optional<int32_t>& id);
+
+// Fills in the text of a divergence's tokens and top candidates.
+void name_tokens(const ModelBundle& bundle, Divergence& d);
 
 // A suite case, greedy.
 TimedGeneration run_case(const ModelBundle& bundle, const SuiteCase& c, const StepObserver& observer = {});

@@ -4,6 +4,8 @@
 //   perturb-logit:<run label>  in that run ("run-2", "process-1"), for every
 //                              case, step 0's largest logit moves up by one ULP
 //                              (std::nextafter toward +inf) before it is hashed;
+//                              `session trace|replay` are runs "trace" / "replay",
+//                              and "replay-turn-N" perturbs model turn N only;
 //   abort:<worker label>       that worker process ("process-1") aborts after
 //                              writing a line to stderr.
 // Never set it outside tests.

@@ -35,9 +35,6 @@ const char* to_string(ProofLevel level) {
   return "?";
 }
 
-namespace {
-// Proof text fields are for people; a generation can stop inside a character, and the canonical
-// JSON needs valid UTF-8: malformed bytes become U+FFFD (one per byte), as in results.json.
 std::string valid_utf8(std::string_view text) {
   std::string out;
   size_t pos = 0;
@@ -53,7 +50,6 @@ std::string valid_utf8(std::string_view text) {
   }
   return out;
 }
-}  // namespace
 
 Proof proof_of(const VerifyResults& results) {
   Proof proof;

@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json_fwd.hpp>
@@ -51,6 +52,10 @@ struct Proof {
   // read, so a signed file cannot be changed without the key.
   std::optional<Signature> signature;
 };
+
+// Proof text fields are for people; a generation can stop inside a character, and the canonical
+// JSON needs valid UTF-8: malformed bytes become U+FFFD (one per byte), as in results.json.
+std::string valid_utf8(std::string_view text);
 
 // The reference run of every case of a verify run.
 Proof proof_of(const VerifyResults& results);

@@ -38,25 +38,6 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
-std::string token_text(const ModelBundle& bundle, const std::optional<int32_t>& id) {
-  if (!id) return "";
-  try {
-    return bundle.tokenizer.decode_token(*id);
-  } catch (const Error&) {
-    return "";   // an id outside the vocabulary is itself visible in the report
-  }
-}
-
-// Fills in the text of a divergence's tokens and top candidates.
-void name_tokens(const ModelBundle& bundle, Divergence& d) {
-  d.expected_text = token_text(bundle, d.expected_token);
-  d.actual_text = token_text(bundle, d.actual_token);
-  d.expected_top_text.clear();
-  d.actual_top_text.clear();
-  for (const auto& [id, logit] : d.expected_top) d.expected_top_text.push_back(token_text(bundle, id));
-  for (const auto& [id, logit] : d.actual_top) d.actual_top_text.push_back(token_text(bundle, id));
-}
-
 class Verifier {
  public:
   Verifier(const VerifyPlan& plan, const Progress& progress) : plan_(plan), progress_(progress) {}

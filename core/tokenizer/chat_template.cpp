@@ -132,6 +132,13 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Qwen2.5 / Qwen3: a run of tool messages is one user turn of <tool_response> blocks.
+void qwen_tool_block(std::string& out, const std::vector<ChatMessage>& m, size_t i) {
+  if (i == 0 || m[i - 1].role != "tool") out += std::string(kImStart) + "user";
+  out += "\n<tool_response>\n" + m[i].content + "\n</tool_response>";
+  if (i + 1 == m.size() || m[i + 1].role != "tool") out += std::string(kImEnd) + "\n";
+}
+
 std::string render_qwen3(const std::vector<ChatMessage>& m, bool generation_prompt) {
   std::string out;
   if (m[0].role == "system") chatml_block(out, "system", m[0].content);
@@ -147,6 +154,8 @@ std::string render_qwen3(const std::vector<ChatMessage>& m, bool generation_prom
   for (size_t i = 0; i < m.size(); ++i) {
     if (m[i].role == "user" || (m[i].role == "system" && i > 0)) {
       chatml_block(out, m[i].role, m[i].content);
+    } else if (m[i].role == "tool") {
+      qwen_tool_block(out, m, i);
     } else if (m[i].role == "assistant") {
       std::string content = m[i].content;
       std::string reasoning;
@@ -204,6 +213,7 @@ ChatTemplate ChatTemplate::from_source(const std::string& source, const std::str
       t.family_ = "qwen3";
     } else {
       t.family_ = "chatml";
+      t.qwen_tools_ = contains(source, "<tool_response>");
       if (std::optional<std::string> found = find_default_system(source)) {
         t.default_system_ = std::move(*found);
       }
@@ -247,9 +257,10 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
   for (const ChatMessage& m : messages) {
     // Templates treat other roles (tool, ipython) each their own way; refuse
     // rather than render something the model never saw.
+    if (m.role == "tool" && supports_tool_role()) continue;
     if (m.role != "system" && m.role != "user" && m.role != "assistant") {
       throw bad_input("chat role \"" + m.role + "\" is not supported by the built-in " + family_ +
-                      " template (use system, user or assistant)");
+                      " template (use system, user or assistant" + (supports_tool_role() ? ", or tool" : "") + ")");
     }
   }
   const bool has_system = messages[0].role == "system";
@@ -258,7 +269,13 @@ std::string ChatTemplate::render(const std::vector<ChatMessage>& messages,
   if (family_ == "qwen3") return render_qwen3(messages, add_generation_prompt);
   if (family_ == "chatml") {
     if (!default_system_.empty() && !has_system) chatml_block(out, "system", default_system_);
-    for (const ChatMessage& m : messages) chatml_block(out, m.role, m.content);
+    for (size_t i = 0; i < messages.size(); ++i) {
+      if (messages[i].role == "tool" && qwen_tools_) {
+        qwen_tool_block(out, messages, i);
+      } else {
+        chatml_block(out, messages[i].role, messages[i].content);
+      }
+    }
     if (add_generation_prompt) out += std::string(kImStart) + "assistant\n";
   } else if (family_ == "llama3" || family_ == "llama3.1") {
     out += bos_;

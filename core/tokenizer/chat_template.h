@@ -27,6 +27,13 @@
 // - "mistral-system": [INST] with the system prompt prepended to the last user
 //               turn (Mistral-Instruct v0.3 style, "[/INST]" without a space).
 // - "zephyr":   <|user|> and <|assistant|> (Zephyr, TinyLlama-Chat).
+// Tool results (role "tool") are rendered by the ChatML families only: as
+// their own <|im_start|>tool block by templates that render every role alike
+// (SmolLM2, Qwen2), and Qwen's way by templates that know <tool_response>
+// (Qwen2.5, Qwen3): consecutive tool messages share one user block, each
+// wrapped in "\n<tool_response>\n...\n</tool_response>". A tool call is an
+// assistant message whose content holds it (harness/session.h writes Qwen's
+// "<tool_call>\n{...}\n</tool_call>" form).
 // GPT-2 and base models have no template. An empty or unrecognised template
 // is a bad_input error from from_source; callers that only sometimes format
 // chats keep the error for when formatting is asked for.
@@ -54,11 +61,13 @@ class ChatTemplate {
   static ChatTemplate for_tokenizer(const Tokenizer& tokenizer);
 
   // bad_input for an empty conversation (transformers refuses one too), for
-  // roles other than system, user and assistant, and where the family's
+  // roles other than system, user and assistant (and tool, where
+  // supports_tool_role()), and where the family's
   // template raises an exception (roles that do not alternate).
   std::string render(const std::vector<ChatMessage>& messages,
                      bool add_generation_prompt) const;
   const std::string& family() const { return family_; }
+  bool supports_tool_role() const { return family_ == "chatml" || family_ == "qwen3"; }
   const std::string& default_system() const { return default_system_; }
 
  private:
@@ -68,6 +77,7 @@ class ChatTemplate {
   std::string eos_;
   std::string date_;             // llama3.1: the "Today Date" line
   bool space_after_eos_ = false; // mistral v0.1
+  bool qwen_tools_ = false;      // chatml: the template wraps tool messages in <tool_response>
 };
 
 }  // namespace lockstep

@@ -28,6 +28,7 @@ Command add_reload_command(CLI::App& parent, const std::vector<std::string>& arg
 Command add_stress_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_report_command(CLI::App& parent);
 Command add_throughput_command(CLI::App& parent);
+Command add_session_command(CLI::App& parent);
 
 // Shared --model option text.
 inline constexpr const char* kModelHelp =

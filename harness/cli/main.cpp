@@ -25,7 +25,8 @@ int main(int argc, char** argv) {
                                    cli::add_reload_command(app, args), cli::add_stress_command(app, args),
                                    cli::add_sweep_command(app, args), cli::add_bench_command(app, args), cli::add_scan_command(app),
                                    cli::add_compare_command(app), cli::add_suite_command(app, args),
-                                   cli::add_report_command(app), cli::add_throughput_command(app)};
+                                   cli::add_report_command(app), cli::add_throughput_command(app),
+                                   cli::add_session_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

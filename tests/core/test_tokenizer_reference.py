@@ -221,6 +221,58 @@ def test_chat_template_renders_like_transformers(template, fixtures, tokenize_to
         assert got == want, messages
 
 
+# Tool calls and tool results (lockstep session scripts): the ChatML families only. A tool call is an
+# assistant message holding Qwen's "<tool_call>" text (what harness/session_script.cpp writes); the
+# Qwen2.5 template renders it exactly as its structured tool_calls (checked below).
+TOOL_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "days": [1, 2]}}\n</tool_call>'
+TOOL_CONVERSATIONS = [
+    [{"role": "system", "content": "You can call tools."}, {"role": "user", "content": "Weather in Paris?"},
+     {"role": "assistant", "content": TOOL_CALL}, {"role": "tool", "content": '{"sky": "rain"}'}],
+    [{"role": "user", "content": "Two calls"},
+     {"role": "assistant", "content": TOOL_CALL + "\n" + TOOL_CALL},
+     {"role": "tool", "content": "first"}, {"role": "tool", "content": "second ünï"},
+     {"role": "assistant", "content": "Rain, twice."}, {"role": "user", "content": "Thanks"}],
+    [{"role": "user", "content": "q"}, {"role": "tool", "content": "lonely answer"}],
+]
+TOOL_TEMPLATES = ["chatml", "qwen2", "qwen2.5", "qwen3"]
+
+
+@pytest.mark.parametrize("template", TOOL_TEMPLATES)
+def test_chat_template_renders_tool_messages_like_transformers(template, fixtures, tokenize_tool, tmp_path):
+    base, family = TEMPLATES[template]
+    folder = tmp_path / template
+    folder.mkdir()
+    (folder / "tokenizer.json").write_bytes((fixtures[base] / "tokenizer.json").read_bytes())
+    config = json.loads((fixtures[base] / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["chat_template"] = hf_fixtures.template(template)
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    conversations = tmp_path / "conversations.json"
+    conversations.write_text(json.dumps(TOOL_CONVERSATIONS, ensure_ascii=False), encoding="utf-8")
+    out = run_tool(tokenize_tool, folder, "--chat", conversations)
+    assert out["family"] == family
+    hf = load_hf(folder)
+    bos = hf.id_to_token(out["tokenizer"]["bos_id"]) if out["tokenizer"]["bos_id"] >= 0 else None
+    eos = hf.id_to_token(out["tokenizer"]["eos_id"]) if out["tokenizer"]["eos_id"] >= 0 else None
+    for messages, got in zip(TOOL_CONVERSATIONS, out["results"]):
+        want = [render_reference(config["chat_template"], messages, g, bos, eos) for g in (True, False)]
+        assert got == want, (template, messages)
+    if template in ("qwen2.5", "qwen3"):
+        structured = [{"role": "user", "content": "Weather in Paris?"},
+                      {"role": "assistant", "content": "",
+                       "tool_calls": [{"type": "function", "function": {
+                           "name": "get_weather", "arguments": {"city": "Paris", "days": [1, 2]}}}]}]
+        as_text = [structured[0], {"role": "assistant", "content": TOOL_CALL}]
+        assert (render_reference(config["chat_template"], structured, False, bos, eos)
+                == render_reference(config["chat_template"], as_text, False, bos, eos))
+
+
+def test_chat_template_refuses_tool_role_outside_chatml(fixtures, tokenize_tool, tmp_path):
+    conversations = tmp_path / "conversations.json"
+    conversations.write_text(json.dumps(TOOL_CONVERSATIONS[:1]), encoding="utf-8")
+    out = run_tool(tokenize_tool, fixtures["llama3"], "--chat", conversations)
+    assert "error" in out["results"][0] and 'role "tool" is not supported' in out["results"][0]["error"]
+
+
 # ------------------------------------------------------------------ CLI
 
 def test_cli_tokenize_reads_tokenizer_json(lockstep_bin, fixtures, tmp_path):

@@ -471,7 +471,24 @@ TEST(ChatTemplate, OtherFamiliesAreBadInput) {
 
 TEST(ChatTemplate, UnsupportedRolesAreBadInput) {
   const ChatTemplate t = ChatTemplate::from_source(source_of("qwen2.5"));
-  expect_bad_input([&] { t.render({{"user", "hi"}, {"tool", "42"}}, true); }, "tool");
+  expect_bad_input([&] { t.render({{"user", "hi"}, {"ipython", "42"}}, true); }, "ipython");
+  const ChatTemplate zephyr = ChatTemplate::from_source("{{ '<|user|>' }}{{ '<|assistant|>' }}", "<s>", "</s>");
+  expect_bad_input([&] { zephyr.render({{"user", "hi"}, {"tool", "42"}}, true); }, "tool");
+  EXPECT_FALSE(zephyr.supports_tool_role());
+}
+
+// Tool messages (session scripts): SmolLM2-style templates render every role alike; Qwen2.5's
+// groups consecutive tool messages into one user turn of <tool_response> blocks
+// (tests/core/test_tokenizer_reference.py checks both against transformers).
+TEST(ChatTemplate, ToolMessagesInTheChatMLFamilies) {
+  const ChatTemplate chatml = ChatTemplate::from_source(source_of("chatml"));
+  EXPECT_EQ(chatml.render({{"user", "hi"}, {"tool", "42"}}, false),
+            "<|im_start|>user\nhi<|im_end|>\n<|im_start|>tool\n42<|im_end|>\n");
+  const ChatTemplate qwen = ChatTemplate::from_source(source_of("qwen2.5"));
+  EXPECT_EQ(qwen.render({{"system", "s"}, {"user", "hi"}, {"tool", "a"}, {"tool", "b"}, {"assistant", "ok"}}, true),
+            "<|im_start|>system\ns<|im_end|>\n<|im_start|>user\nhi<|im_end|>\n<|im_start|>user\n<tool_response>\na\n"
+            "</tool_response>\n<tool_response>\nb\n</tool_response><|im_end|>\n<|im_start|>assistant\nok<|im_end|>\n"
+            "<|im_start|>assistant\n");
 }
 
 TEST(ChatTemplate, EmptyConversationIsBadInput) {
