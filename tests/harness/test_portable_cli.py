@@ -10,14 +10,23 @@ from test_cli import lockstep
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "golden" / "smollm2-135m-instruct" / "portable.proof.json"
 CPU_GOLDEN = ROOT / "golden" / "smollm2-135m-instruct" / "cpu-x86_64.proof.json"
+# Made on the lent H100 by ci/gpu-portable.sh (lockstep proof export --mode portable --device cuda).
+H100_PROOF = ROOT / "kernels" / "notes" / "h100-2026-11-23-portable" / "portable-h100.proof.json"
 
 
-def test_the_portable_golden_reproduces_on_this_cpu(lockstep_bin, default_model, tmp_path):
+def test_a_proof_made_on_the_h100_verifies_bit_for_bit_on_this_cpu(lockstep_bin, default_model, tmp_path):
+    """The cross-hardware promise: this CPU run reproduces the H100's proof at level bits (a golden file
+    of another device class is accepted in portable mode only), and the H100's proof is bitwise the
+    committed CPU-made golden that the GPU verified in turn."""
+    gpu = json.loads(H100_PROOF.read_text())
+    assert gpu["runtime"]["device"] == "cuda" and gpu["runtime"]["environment"]["gpu_name"].startswith("NVIDIA H100")
     result = lockstep(lockstep_bin, "verify", "--model", default_model, "--suite", ROOT / "suites" / "ci-gate.json",
-                      "--mode", "portable", "--runs", "1", "--processes", "0", "--golden", GOLDEN,
+                      "--mode", "portable", "--runs", "1", "--processes", "0", "--golden", H100_PROOF,
                       "--out-dir", tmp_path, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "golden (bits): 0 of 8 cases differ" in result.stderr
+    same = lockstep(lockstep_bin, "proof", "diff", GOLDEN, H100_PROOF, "--level", "bits")
+    assert same.returncode == 0 and "0 of 8 cases differ" in same.stderr, same.stderr
     proof = json.loads(GOLDEN.read_text())
     assert proof["runtime"]["environment"]["mode"] == "portable" and proof["runtime"]["dtype"] == "fp32"
 
