@@ -7,6 +7,7 @@
 #   ci/fuzz.sh smoke [SECONDS]  build, then run each target SECONDS (default 20): CI
 #   ci/fuzz.sh long [TARGET...] build, then run each target for 1,000,000
 #                               executions or 600 s, whichever comes first
+#                               (LOCKSTEP_FUZZ_PARALLEL=1: the targets at once)
 #
 # safetensors, gguf, tokenizer and suite need no libtorch. The proof target
 # does (harness/proof.h reads runtime.environment through harness/env.h):
@@ -118,7 +119,13 @@ case "$mode" in
     build
     (($#)) && TARGETS=("$@")
     failed=0
-    for t in "${TARGETS[@]}"; do run_target "$t" -runs=1000000 -max_total_time=600 || failed=1; done
+    if [[ "${LOCKSTEP_FUZZ_PARALLEL:-0}" == 1 ]]; then   # all targets at once, one process each
+      pids=()
+      for t in "${TARGETS[@]}"; do run_target "$t" -runs=1000000 -max_total_time=600 & pids+=($!); done
+      for p in "${pids[@]}"; do wait "$p" || failed=1; done
+    else
+      for t in "${TARGETS[@]}"; do run_target "$t" -runs=1000000 -max_total_time=600 || failed=1; done
+    fi
     exit $failed ;;
   *) echo "usage: ci/fuzz.sh build|smoke [SECONDS]|long [TARGET...]" >&2; exit 2 ;;
 esac
