@@ -340,7 +340,7 @@ TEST_F(HfTokenizer, HugeTokenIdIsRefusedBeforeAllocating) {
   EXPECT_EQ(error_of(doc), f + "model.vocab: no token has id 9 (ids must be 0..2147483646 without gaps)");
   doc = byte_level_doc();
   doc["added_tokens"] = {{{"id", 2000000000}, {"content", "<x>"}, {"special", true}}};
-  EXPECT_EQ(error_of(doc), f + "model.vocab: no token has id 7 (ids must be 0..1999999999 without gaps)");
+  EXPECT_EQ(error_of(doc), f + "model.vocab: no token has id 7 (ids must be 0..2000000000 without gaps)");
 }
 
 TEST_F(HfTokenizer, FromJsonTextIsTheSameParseWithoutTheConfig) {
