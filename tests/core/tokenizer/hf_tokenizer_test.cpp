@@ -357,6 +357,15 @@ TEST_F(HfTokenizer, FromJsonTextIsTheSameParseWithoutTheConfig) {
     EXPECT_EQ(e.kind(), ErrorKind::bad_input);
     EXPECT_EQ(std::string(e.what()).rfind("mem.json: invalid JSON", 0), 0u) << e.what();
   }
+  // Found by fuzz/tokenizer_fuzz.cpp: a number beyond double range is
+  // nlohmann's out_of_range, which escaped as an uncaught exception.
+  try {
+    (void)Tokenizer::from_hf_json("{\"model\": 8E88888}", "mem.json");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::bad_input);
+    EXPECT_EQ(std::string(e.what()).rfind("mem.json: invalid JSON", 0), 0u) << e.what();
+  }
 }
 
 TEST_F(HfTokenizer, OtherInvalidModels) {
