@@ -14,8 +14,10 @@ say() { echo "[setup] $*" >&2; }
 die() { echo "[setup] ERROR: $*" >&2; exit 3; }
 
 # chromium: the report tests render the HTML report headless and screenshot it.
+# clang, libclang-rt-dev: ci/fuzz.sh builds the libFuzzer targets with them.
 DEBIAN_PACKAGES=(build-essential cmake ninja-build pkg-config git python3 python3-venv
-                 nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libicu-dev libssl-dev libgtest-dev chromium)
+                 nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libicu-dev libssl-dev libgtest-dev chromium
+                 clang libclang-rt-dev)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <fstream>
 #include <map>
 #include <cmath>
@@ -115,6 +116,11 @@ struct Reader {
     if (it == in.end()) fail(where, std::string("missing field '") + key + "'");
     return *it;
   }
+  // An integer (not a float) within [lo, hi].
+  static bool in_range(const json& v, int64_t lo, int64_t hi) {
+    if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(hi);
+    return v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
+  }
   template <typename T>
   T get(const json& in, const std::string& where, const char* key) const {
     const json& v = at(in, where, key);
@@ -123,6 +129,14 @@ struct Reader {
         if (!v.is_string()) throw std::invalid_argument("");
       } else if constexpr (std::is_same_v<T, bool>) {
         if (!v.is_boolean()) throw std::invalid_argument("");
+      } else if constexpr (std::is_same_v<T, int64_t>) {
+        // nlohmann converts a float by static_cast: undefined out of range.
+        if (!in_range(v, INT64_MIN, INT64_MAX)) throw std::invalid_argument("");
+      } else if constexpr (std::is_same_v<T, std::vector<int32_t>>) {
+        if (!v.is_array()) throw std::invalid_argument("");
+        for (const json& e : v) {
+          if (!in_range(e, INT32_MIN, INT32_MAX)) throw std::invalid_argument("");
+        }
       }
       return v.get<T>();
     } catch (const std::exception&) {
@@ -249,9 +263,9 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
         if (!step.is_array() || step.size() > 64) r.fail(w, "expected a list of at most 64 [id, units] pairs per step");
         auto& row = pc.canonical_top.emplace_back();
         for (const json& pair : step) {
-          if (!pair.is_array() || pair.size() != 2 || !pair[0].is_number_integer() ||
-              !(pair[1].is_number_integer() || pair[1].is_null())) {
-            r.fail(w, "expected [id, units] with integer units (or null)");
+          if (!pair.is_array() || pair.size() != 2 || !Reader::in_range(pair[0], 0, INT32_MAX) ||
+              !(Reader::in_range(pair[1], INT64_MIN, INT64_MAX) || pair[1].is_null())) {
+            r.fail(w, "expected [id, units] with integer units (or null) and an id in 0..2^31-1");
           }
           row.emplace_back(pair[0].get<int32_t>(),
                            pair[1].is_null() ? std::nullopt : std::optional<int64_t>(pair[1].get<int64_t>()));

@@ -4,6 +4,8 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -36,6 +38,18 @@ double peak_rss_mib() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
+}
+
+// Resident set of this process now (VmRSS of /proc/self/status), MiB; -1
+// where that file cannot be read. The reload check prints it after every
+// load, and tests/harness/test_reload_rss.py holds it flat over 100 reloads.
+double current_rss_mib() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;  // kB
+  }
+  return -1.0;
 }
 
 class Verifier {
@@ -76,7 +90,8 @@ class Verifier {
     const auto start = Clock::now();
     bundle_.reset();   // the old weights go before the new ones arrive
     bundle_ = ModelBundle::load(plan_.model_path, plan_.load);
-    progress_(fmt::format("verify: {} ... {:.1f}s (peak RSS {:.0f} MiB)", what, since(start), peak_rss_mib()));
+    progress_(fmt::format("verify: {} ... {:.1f}s (RSS {:.1f} MiB, peak RSS {:.0f} MiB)", what, since(start),
+                          current_rss_mib(), peak_rss_mib()));
   }
 
   void in_process_run(int64_t r) {

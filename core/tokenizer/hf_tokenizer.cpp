@@ -5,6 +5,7 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include "core/error.h"
@@ -136,7 +137,17 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
   const std::string file = json_path.string();
   const std::optional<std::string> text = read_file(json_path);
   if (!text) throw environment_error(file + ": cannot read the file");
-  const nlohmann::json doc = parse_json(*text, file);
+  const fs::path folder = json_path.parent_path();
+  return build_hf(*text, file, (folder.empty() ? fs::path(".") : folder).string());
+}
+
+Tokenizer Tokenizer::from_hf_json(const std::string& json_text, const std::string& origin) {
+  return build_hf(json_text, origin, "");
+}
+
+Tokenizer Tokenizer::build_hf(const std::string& text, const std::string& file,
+                              const std::string& config_folder) {
+  const nlohmann::json doc = parse_json(text, file);
   const JsonAt root(doc, file, "");
   (void)root.object();
 
@@ -199,25 +210,31 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
   int32_t n = by_id.empty() ? 0 : by_id.rbegin()->first + 1;
   for (const AddedToken& t : all_added) n = std::max(n, t.id + 1);
   if (n == 0) vocab_json.fail("the vocabulary is empty");
+  // Ids 0..n-1 must all name a token: checked on the ids themselves before
+  // tables of n entries are allocated (an id near 2^31 in a tiny file would
+  // otherwise ask for gigabytes).
+  std::set<int32_t> ids;
+  for (const auto& [id, token] : by_id) ids.insert(id);
+  for (const AddedToken& t : all_added) ids.insert(t.id);
+  int32_t expected = 0;
+  for (const int32_t id : ids) {
+    if (id != expected) break;
+    ++expected;
+  }
+  if (expected != n) {
+    vocab_json.fail("no token has id " + std::to_string(expected) + " (ids must be 0.." +
+                    std::to_string(n - 1) + " without gaps)");
+  }
   impl->tokens.assign(n, std::string());
   impl->types.assign(n, TokenType::normal);
-  std::vector<bool> known(n, false);
   for (const auto& [id, token] : by_id) {
     impl->tokens[id] = token;
     impl->types[id] = type_of_token(token, id, options);
-    known[id] = true;
   }
   for (const AddedToken& t : all_added) {
     impl->tokens[t.id] = t.content;
     impl->types[t.id] = t.special ? TokenType::control : TokenType::user_defined;
-    known[t.id] = true;
     added_by_id[t.id] = &t;
-  }
-  for (int32_t id = 0; id < n; ++id) {
-    if (!known[id]) {
-      vocab_json.fail("no token has id " + std::to_string(id) + " (ids must be 0.." +
-                      std::to_string(n - 1) + " without gaps)");
-    }
   }
   impl->by_text.reserve(n);
   impl->pieces.reserve(n);
@@ -250,8 +267,8 @@ Tokenizer Tokenizer::from_hf(const std::string& path) {
   }
 
   // BOS/EOS: the config names them; the post-processor says what encode adds.
-  const fs::path folder = json_path.parent_path();
-  const Config config = read_config(folder.empty() ? fs::path(".") : folder);
+  const fs::path folder(config_folder);
+  const Config config = config_folder.empty() ? Config{} : read_config(folder);
   hf::PostProcessor post;
   if (std::optional<JsonAt> p = root.find("post_processor")) post = hf::post_processor(*p);
   for (const auto* side : {&post.before, &post.after}) {

@@ -80,7 +80,7 @@ bool JsonAt::bool_or(const char* key, bool fallback) const {
 nlohmann::json parse_json(const std::string& text, const std::string& file) {
   try {
     return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error; out_of_range for 1e999
     // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ..."
     std::string message = e.what();
     const size_t at = message.find("] ");

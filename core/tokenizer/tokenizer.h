@@ -51,6 +51,9 @@ class Tokenizer {
   // anything malformed or unsupported; environment_error if tokenizer.json
   // cannot be read.
   static Tokenizer from_hf(const std::string& path);
+  // tokenizer.json text alone (no tokenizer_config.json, no chat template):
+  // the same parse, for fuzzing and tests; `origin` names it in messages.
+  static Tokenizer from_hf_json(const std::string& json_text, const std::string& origin);
   static Tokenizer from_vocab(TokenizerVocab vocab);
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
@@ -92,6 +95,9 @@ class Tokenizer {
  private:
   struct Impl;
   explicit Tokenizer(std::unique_ptr<Impl> impl);
+  // from_hf's body; config_folder empty: no tokenizer_config.json.
+  static Tokenizer build_hf(const std::string& text, const std::string& file,
+                            const std::string& config_folder);
   std::unique_ptr<Impl> impl_;
 };
 

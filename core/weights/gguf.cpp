@@ -226,6 +226,7 @@ struct File::Impl {
   uint64_t data_start = 0;
 
   explicit Impl(const std::string& p) : path(p), mapping(p) {}
+  Impl(const uint8_t* data, size_t size, const std::string& name) : path(name), mapping(data, size) {}
   void parse();
   const Value& lookup(const std::string& key) const;
   [[noreturn]] void wrong_type(const std::string& key, const char* expected) const;
@@ -320,6 +321,12 @@ File::~File() = default;
 
 File File::open(const std::string& path) {
   auto impl = std::make_unique<Impl>(path);
+  impl->parse();
+  return File(std::move(impl));
+}
+
+File File::from_bytes(const uint8_t* data, size_t size, const std::string& name) {
+  auto impl = std::make_unique<Impl>(data, size, name);
   impl->parse();
   return File(std::move(impl));
 }

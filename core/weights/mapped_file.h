@@ -14,6 +14,9 @@ class MappedFile {
   // environment_error if the file cannot be opened, is not a regular file,
   // or cannot be mapped. An empty file maps to data() == nullptr, size() 0.
   explicit MappedFile(const std::string& path);
+  // Borrows `size` bytes at `data` (not copied, not unmapped): the parsers'
+  // in-memory entry points (fuzzing, tests). The bytes must outlive this.
+  MappedFile(const uint8_t* data, size_t size) : data_(data), size_(size), owned_(false) {}
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
   ~MappedFile();
@@ -24,6 +27,7 @@ class MappedFile {
  private:
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  bool owned_ = true;
 };
 
 }  // namespace lockstep

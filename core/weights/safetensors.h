@@ -44,6 +44,9 @@ constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 class File {
  public:
   static File open(const std::string& path);
+  // The same parse over bytes in memory (fuzzing, tests); `name` stands for
+  // the path in messages. The bytes are borrowed and must outlive the File.
+  static File from_bytes(const uint8_t* data, size_t size, const std::string& name);
   File(File&&) noexcept;
   File& operator=(File&&) noexcept;
   ~File();

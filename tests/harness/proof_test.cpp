@@ -106,6 +106,11 @@ TEST(Proof, RejectsStructuralDefectsWithTheFieldNamed) {
   reject([](json& d) { d["cases"][0]["chat"] = "yes"; }, "cases[0].chat: wrong type");
   reject([](json& d) { d["model"]["file_sha256"] = "ABC"; }, "model.file_sha256: expected a SHA-256");
   reject([](json& d) { d["runtime"]["dtype"] = "bf16"; }, "disagree with runtime.environment");
+  // Found by fuzz/proof_fuzz.cpp: a float where an integer belongs was cast
+  // by nlohmann with static_cast, undefined behaviour out of range.
+  reject([](json& d) { d["cases"][0]["input_ids"][0] = 9.2e22; }, "cases[0].input_ids: wrong type");
+  reject([](json& d) { d["cases"][0]["output_ids"][0] = 4294967296; }, "cases[0].output_ids: wrong type");
+  reject([](json& d) { d["cases"][0]["max_new_tokens"] = 1e300; }, "cases[0].max_new_tokens: wrong type");
   EXPECT_EQ(parse_proof_level("canonical"), ProofLevel::canonical);
   EXPECT_THROW(parse_proof_level("rounded"), Error);
 }

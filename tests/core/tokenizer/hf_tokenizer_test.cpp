@@ -330,6 +330,44 @@ TEST_F(HfTokenizer, MissingOrBadMerges) {
   EXPECT_EQ(error_of(doc), f + "model: missing");
 }
 
+// An id near 2^31 in a file of a few hundred bytes is refused by looking at
+// the ids, before tables of 2^31 entries are allocated (the fuzz limit of
+// ci/fuzz.sh is 2 GiB of RSS; this allocation would be ~100 GiB).
+TEST_F(HfTokenizer, HugeTokenIdIsRefusedBeforeAllocating) {
+  const std::string f = json_path() + ": ";
+  nlohmann::json doc = byte_level_doc();
+  doc["model"]["vocab"]["far"] = 2147483646;
+  EXPECT_EQ(error_of(doc), f + "model.vocab: no token has id 9 (ids must be 0..2147483646 without gaps)");
+  doc = byte_level_doc();
+  doc["added_tokens"] = {{{"id", 2000000000}, {"content", "<x>"}, {"special", true}}};
+  EXPECT_EQ(error_of(doc), f + "model.vocab: no token has id 7 (ids must be 0..2000000000 without gaps)");
+}
+
+TEST_F(HfTokenizer, FromJsonTextIsTheSameParseWithoutTheConfig) {
+  const nlohmann::json doc = byte_level_doc();
+  write("tokenizer.json", doc);
+  const Tokenizer from_file = Tokenizer::from_hf(json_path());
+  const Tokenizer from_text = Tokenizer::from_hf_json(doc.dump(), "mem.json");
+  EXPECT_EQ(from_text.vocab_size(), from_file.vocab_size());
+  EXPECT_EQ(from_text.encode("abcabbc"), from_file.encode("abcabbc"));
+  try {
+    (void)Tokenizer::from_hf_json("{\"model\": ", "mem.json");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::bad_input);
+    EXPECT_EQ(std::string(e.what()).rfind("mem.json: invalid JSON", 0), 0u) << e.what();
+  }
+  // Found by fuzz/tokenizer_fuzz.cpp: a number beyond double range is
+  // nlohmann's out_of_range, which escaped as an uncaught exception.
+  try {
+    (void)Tokenizer::from_hf_json("{\"model\": 8E88888}", "mem.json");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::bad_input);
+    EXPECT_EQ(std::string(e.what()).rfind("mem.json: invalid JSON", 0), 0u) << e.what();
+  }
+}
+
 TEST_F(HfTokenizer, OtherInvalidModels) {
   const std::string f = json_path() + ": ";
   nlohmann::json doc = byte_level_doc();

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Sanitizer builds (gcc, CPU only: -DLOCKSTEP_CUDA=OFF) in their own build
+# folders, beside the normal build:
+#
+#   ci/sanitize.sh asan                ASan+UBSan build of the GoogleTest suites; ctest
+#   ci/sanitize.sh tsan [WORKERS]      TSan build of `lockstep`; `lockstep stress --suite
+#                                      suites/stress.json --workers WORKERS --threads 8`
+#                                      (default 2000, the full stress; CI passes fewer)
+#   ci/sanitize.sh all [WORKERS]       both
+#
+# Any sanitizer report fails the run: UBSan does not recover
+# (-fno-sanitize-recover=undefined, halt_on_error), ASan and TSan exit
+# non-zero on their first report. What is suppressed, and why, is in
+# ci/sanitize.supp/ (one file per sanitizer); nothing in lockstep's own
+# code (kernels/, core/, harness/) is suppressed.
+# Exit status: 0 clean, 1 a sanitizer report or a failing test, 3 build failure.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build}"
+VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
+JOBS="${LOCKSTEP_JOBS:-$(nproc)}"
+SUPP="$ROOT/ci/sanitize.supp"
+mode="${1:-all}"
+workers="${2:-2000}"
+
+configure_build() {  # dir, sanitizer flags, targets...
+  local dir="$1" flags="$2"; shift 2
+  if [[ ! -f "$dir/build.ninja" ]]; then
+    mkdir -p "$dir"
+    echo "[sanitize] configuring $dir ($flags)" >&2
+    cmake -S "$ROOT" -B "$dir" -G Ninja -DLOCKSTEP_PYTHON="$VENV/bin/python" -DLOCKSTEP_CUDA=OFF \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" -DCMAKE_C_FLAGS="$flags -fno-omit-frame-pointer" \
+      -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" >"$dir/configure.log" 2>&1 \
+      || { cat "$dir/configure.log" >&2; echo "[sanitize] ERROR: configure failed" >&2; return 3; }
+  fi
+  echo "[sanitize] building $* in $dir" >&2
+  cmake --build "$dir" -j "$JOBS" --target "$@" || { echo "[sanitize] ERROR: build failed" >&2; return 3; }
+}
+
+run_asan() {
+  local dir="$BUILD-asan" start=$SECONDS
+  configure_build "$dir" "-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+    weights_test tokenizer_test kernels_test core_test harness_test lockstep || return $?
+  echo "[sanitize] asan: build $((SECONDS - start)) s" >&2
+  start=$SECONDS
+  # libtorch and libgomp are not instrumented; ASan still checks every
+  # access our code makes and every heap block, torch's included (malloc is
+  # intercepted process-wide). LSan reports leaks whose allocation stack
+  # is in uninstrumented third-party code only as listed in lsan.supp.
+  ( cd "$dir" && \
+    ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_odr_violation=0:strict_string_checks=1" \
+    LSAN_OPTIONS="suppressions=$SUPP/lsan.supp:print_suppressions=0" \
+    UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$SUPP/ubsan.supp" \
+    ctest --output-on-failure --timeout 1800 ${LOCKSTEP_SANITIZE_CTEST_EXCLUDE:+-E "$LOCKSTEP_SANITIZE_CTEST_EXCLUDE"} )
+  local rc=$?
+  echo "[sanitize] asan: ctest $((SECONDS - start)) s, exit $rc" >&2
+  ((rc == 0)) || return 1
+}
+
+run_tsan() {
+  local dir="$BUILD-tsan" start=$SECONDS
+  configure_build "$dir" "-fsanitize=thread" lockstep || return $?
+  echo "[sanitize] tsan: build $((SECONDS - start)) s" >&2
+  start=$SECONDS
+  local out; out="$(mktemp -d)"
+  # OMP_NUM_THREADS=1: libgomp is not instrumented, so TSan cannot see its
+  # barriers and would report every OpenMP team as racing. With one OpenMP
+  # thread, the only concurrency left is lockstep's own: the stress workers
+  # (std::thread) running generations through one shared model.
+  OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$SUPP/tsan.supp" \
+    "$dir/harness/lockstep" stress --suite "$ROOT/suites/stress.json" --workers "$workers" --threads 8 \
+      --out-dir "$out"
+  local rc=$?
+  echo "[sanitize] tsan: stress of $workers workers $((SECONDS - start)) s, exit $rc" >&2
+  rm -rf "$out"
+  ((rc == 0)) || return 1
+}
+
+case "$mode" in
+  asan) run_asan ;;
+  tsan) run_tsan ;;
+  all) run_asan; a=$?; run_tsan; t=$?; ((a == 0 && t == 0)) || exit $((a == 3 || t == 3 ? 3 : 1)) ;;
+  *) echo "usage: ci/sanitize.sh asan|tsan [WORKERS]|all [WORKERS]" >&2; exit 2 ;;
+esac
