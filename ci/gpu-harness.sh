@@ -6,6 +6,10 @@
 #   LOCKSTEP_GPU_STAGE=build    carry .deps .snap    build lockstep (Release)
 #   LOCKSTEP_GPU_STAGE=stage    carry .model-a       stage part a of the GGUF
 #   LOCKSTEP_GPU_STAGE=nightly  carry .model-b .snap golden proof + nightly + reports into $OUT
+#   LOCKSTEP_GPU_STAGE=compare  carry .model-b       `compare` (stock vs invariant) over a matrix of
+#                                                    dtypes, target lengths, batch limits and decode
+#                                                    lengths (LOCKSTEP_COMPARE_MATRIX: one config per
+#                                                    line, the compare options), then `sweep --mode off`
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 STAGE_DIR=/tmp/lockstep-model
@@ -51,6 +55,27 @@ nightly)
   cp "$OUT/nightly/summary.md" "$OUT/summary.md" 2>/dev/null || true
   tar czf "$OUT/nightly-out.tgz" -C "$OUT" nightly export && rm -rf "$OUT/nightly" "$OUT/export"
   exit "$rc"
+  ;;
+compare)
+  if [[ ! -f "$MODEL" ]]; then
+    cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-ab >"$MODEL"
+  fi
+  # Each line: the compare options of one configuration (device cuda is added).
+  MATRIX="${LOCKSTEP_COMPARE_MATRIX:-"--dtype fp32 --length 16 --decode-tokens 0 --runs 20 --max-batch 32
+--dtype fp32 --length 1 --decode-tokens 8 --runs 20 --max-batch 32
+--dtype bf16 --length 16 --decode-tokens 8 --runs 20 --max-batch 64
+--dtype bf16 --length 64 --decode-tokens 16 --runs 20 --max-batch 64"}"
+  n=0
+  while IFS= read -r cfg; do
+    [[ -n "$cfg" ]] || continue
+    n=$((n + 1))
+    echo "== compare $n: $cfg"
+    # shellcheck disable=SC2086
+    /usr/bin/time -f "compare $n: %e s wall" timeout "${LOCKSTEP_COMPARE_TIMEOUT:-150}" \
+      "$LSK" compare --device cuda $cfg --out-dir "$OUT/compare-$n" >"$OUT/compare-$n.log" 2>&1
+    echo "exit $?"; grep -E "unique|PASS|FAIL|wall|rror" "$OUT/compare-$n.log" | tail -4
+  done <<<"$MATRIX"
+  tar czf "$OUT/compare-out.tgz" -C "$OUT" $(cd "$OUT" && ls -d compare-*) && rm -rf "$OUT"/compare-[0-9]*
   ;;
 *) echo "unknown LOCKSTEP_GPU_STAGE" >&2; exit 2 ;;
 esac
