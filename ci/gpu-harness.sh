@@ -57,9 +57,10 @@ nightly)
   exit "$rc"
   ;;
 compare)
-  if [[ ! -f "$MODEL" ]]; then
+  if [[ "$(sha256sum "$MODEL" 2>/dev/null | cut -d' ' -f1)" != "$(cat .model-b/SHA256)" ]]; then
     cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-ab >"$MODEL"
   fi
+  [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]] || { echo "model parts do not match"; exit 3; }
   # Each line: the compare options of one configuration (device cuda is added).
   MATRIX="${LOCKSTEP_COMPARE_MATRIX:-"--dtype fp32 --length 16 --decode-tokens 0 --runs 20 --max-batch 32
 --dtype fp32 --length 1 --decode-tokens 8 --runs 20 --max-batch 32
@@ -72,8 +73,8 @@ compare)
     echo "== compare $n: $cfg"
     # shellcheck disable=SC2086
     /usr/bin/time -f "compare $n: %e s wall" timeout "${LOCKSTEP_COMPARE_TIMEOUT:-150}" \
-      "$LSK" compare --device cuda $cfg --out-dir "$OUT/compare-$n" >"$OUT/compare-$n.log" 2>&1
-    echo "exit $?"; grep -E "unique|PASS|FAIL|wall|rror" "$OUT/compare-$n.log" | tail -4
+      "$LSK" compare --device cuda $cfg --out-dir "$OUT/compare-$n" >"$OUT/compare-$n.log" 2>&1 && rc=0 || rc=$?
+    echo "exit $rc"; grep -E "unique|PASS|FAIL|wall|rror" "$OUT/compare-$n.log" | tail -4
   done <<<"$MATRIX"
   tar czf "$OUT/compare-out.tgz" -C "$OUT" $(cd "$OUT" && ls -d compare-*) && rm -rf "$OUT"/compare-[0-9]*
   ;;
