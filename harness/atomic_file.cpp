@@ -1,6 +1,7 @@
 #include "harness/atomic_file.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,10 +14,34 @@ namespace lockstep::harness {
 void ensure_parent_directory(const std::string& path) { make_directories(parent_directory(path)); }
 
 void check_writable(const std::string& path) {
-  ensure_parent_directory(path);
-  const std::string probe = path + ".probe." + std::to_string(::getpid());
+  struct stat info {};
+  if (::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode)) {
+    throw environment_error("cannot write '" + path + "': it is a directory");
+  }
+  // The nearest ancestor that exists: the parent, or where the first missing
+  // directory would be created. Nothing is created here, so a command that
+  // fails later (bad input) leaves no empty output directory behind.
+  const std::string parent = parent_directory(path).empty() ? "." : parent_directory(path);
+  std::string existing = parent;
+  while (::stat(existing.c_str(), &info) != 0) {
+    const int error = errno;
+    const std::string up = parent_directory(existing).empty() ? "." : parent_directory(existing);
+    if ((error != ENOENT && error != ENOTDIR) || up == existing) {
+      throw environment_error("cannot write '" + path + "': " + existing + ": " + std::strerror(error));
+    }
+    existing = up;
+  }
+  if (!S_ISDIR(info.st_mode)) {
+    throw environment_error("cannot create directory '" + parent + "': '" + existing + "' is not a directory");
+  }
+  // A probe file in it shows that the file (or the directory) can be created.
+  const std::string probe = join_path(existing, ".lockstep-probe." + std::to_string(::getpid()));
   const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0) throw environment_error("cannot write '" + path + "': " + std::strerror(errno));
+  if (fd < 0) {
+    const std::string reason = std::strerror(errno);
+    if (existing != parent) throw environment_error("cannot create directory '" + parent + "': " + reason);
+    throw environment_error("cannot write '" + path + "': " + reason);
+  }
   ::close(fd);
   ::unlink(probe.c_str());
 }

@@ -52,10 +52,22 @@ TEST(AtomicFile, ReplacesContentsAndChecksWritability) {
   write_file_atomically(dir / "x/out.txt", "two");
   EXPECT_EQ(testing::read_file(dir / "x/out.txt"), "two");
   EXPECT_EQ(testing::entries_in(dir / "x"), 1);
-  EXPECT_NO_THROW(check_writable(dir / "y/out.txt"));
-  EXPECT_EQ(testing::entries_in(dir / "y"), 0);   // the probe is gone
+  EXPECT_NO_THROW(check_writable(dir / "x/new.txt"));
+  EXPECT_EQ(testing::entries_in(dir / "x"), 1);   // the probe is gone
+  // A missing directory is checked in its nearest existing ancestor, and not created.
+  EXPECT_NO_THROW(check_writable(dir / "y/z/out.txt"));
+  EXPECT_EQ(testing::entries_in(dir / "y"), -1);
+  EXPECT_EQ(testing::entries_in(dir.path()), 1);
   testing::write_file(dir / "f", "x");
   EXPECT_THROW(check_writable(dir / "f/out.txt"), Error);
+  EXPECT_THROW(check_writable(dir / "f/deeper/out.txt"), Error);
+  try {
+    check_writable(dir.path() + "/x");   // a directory where the file should go
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::environment);
+    EXPECT_NE(std::string(e.what()).find("it is a directory"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
