@@ -1,7 +1,7 @@
 """GGUF files: truncated, corrupted, unknown types, unsupported architecture, mismatched tokenizer."""
 import struct
 
-from case import Case, run_args
+from bad_case import Case, run_args
 from tiny_models import gguf_llama
 
 

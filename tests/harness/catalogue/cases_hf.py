@@ -2,7 +2,7 @@
 import json
 import struct
 
-from case import Case, run_args
+from bad_case import Case, run_args
 from tiny_models import llama_tensors, safetensors_bytes, tokenizer_json
 
 ST = "model/model.safetensors"
@@ -77,7 +77,8 @@ CASES = [
     hf_case("st-header-bad-json", "a '{' where a key's quote belongs in the JSON header",
             bytes_st(corrupt_json_byte), 2, r"model\.safetensors: header is not valid JSON: .*parse error"),
     hf_case("st-truncated-data", "the last 1000 bytes of tensor data cut off", bytes_st(lambda b: b[:-1000]), 2,
-            r"model\.safetensors: truncated: tensor '[\w.]+' data_offsets \[\d+, \d+\] extend past the \d+-byte data section"),
+            r"model\.safetensors: truncated: tensor '[\w.]+' data_offsets \[\d+, \d+\] extend past the "
+            r"\d+-byte data section"),
     hf_case("st-offsets-out-of-range", "q_proj's data_offsets end 2^40 bytes in",
             edit_st(lambda h: h[Q_PROJ].__setitem__("data_offsets", [h[Q_PROJ]["data_offsets"][0], 1 << 40])), 2,
             rf"model\.safetensors: truncated: tensor '{Q_PROJ}' data_offsets \[\d+, 1099511627776\] extend past"),

@@ -2,7 +2,7 @@
 import json
 import os
 
-from case import Case, run_args
+from bad_case import Case, run_args
 
 
 def option_case(id, input, extra, code, message, skip=None):
@@ -31,11 +31,14 @@ CASES = [
                 r"max_new_tokens must be at least 1"),
     option_case("opt-not-a-number", "run --max-new-tokens ten", ["--max-new-tokens", "ten"], 2,
                 r"--max-new-tokens.*ten|ten.*--max-new-tokens"),
-    option_case("opt-unknown-flag", "run --bogus", ["--bogus"], 2, r"The following arguments? (was|were) not expected: --bogus"),
-    option_case("opt-dtype-fp8", "run --dtype fp8", ["--dtype", "fp8"], 2, r"--dtype must be fp32, bf16 or fp16, not 'fp8'"),
+    option_case("opt-unknown-flag", "run --bogus", ["--bogus"], 2,
+                r"The following arguments? (was|were) not expected: --bogus"),
+    option_case("opt-dtype-fp8", "run --dtype fp8", ["--dtype", "fp8"], 2,
+                r"--dtype must be fp32, bf16 or fp16, not 'fp8'"),
     option_case("opt-dtype-fp16-cpu", "run --dtype fp16 on the CPU", ["--dtype", "fp16"], 2,
                 r"--dtype fp16 runs on CUDA only; use fp32 or bf16 on the CPU"),
-    option_case("opt-device-tpu", "run --device tpu", ["--device", "tpu"], 2, r"--device must be cpu or cuda\[:N\], not 'tpu'"),
+    option_case("opt-device-tpu", "run --device tpu", ["--device", "tpu"], 2,
+                r"--device must be cpu or cuda\[:N\], not 'tpu'"),
     option_case("opt-mode-foo", "run --mode foo", ["--mode", "foo"], 2,
                 r"unknown mode 'foo' \(expected off, batch_invariant or portable\)"),
     option_case("opt-cuda-without-gpu", "run --device cuda on a machine without a GPU", ["--device", "cuda"], 3,

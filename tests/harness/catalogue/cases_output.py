@@ -1,7 +1,9 @@
 """Outputs that cannot be written: a file where a directory belongs, a read-only file system, a full
 disk under the golden file. The tmpfs cases (`mount`) run in a private mount namespace (mounted.py);
 `stage/` holds the files put on the tmpfs before the command runs."""
-from case import Case, run_args, verify_args
+import os
+
+from bad_case import Case, run_args, verify_args
 
 TINY_DISK = {"size": "64k"}
 
@@ -35,6 +37,19 @@ def export_on_full_disk(ws):
             "--out-dir", ws.path("out")]
 
 
+def no_permission(ws):
+    locked = ws.path("locked")
+    locked.mkdir()
+    locked.chmod(0o500)
+    return verify_args(ws.hf_model(), locked / "out")
+
+
+def as_root():
+    if os.geteuid() == 0:
+        return "root may write to a mode-0500 directory (out-dir-read-only covers this as root)"
+    return None
+
+
 def out_dir_on_tmpfs(ws):
     return verify_args(ws.hf_model(), on_tmpfs(ws))
 
@@ -51,11 +66,13 @@ CASES = [
          lambda ws: verify_args(ws.hf_model(), blocker(ws) / "out"), 3,
          r"cannot create directory '.*/blocker/out': '.*/blocker' is not a directory"),
     Case("results-is-directory", "--results names an existing directory",
-         lambda ws: verify_args(ws.hf_model(), ws.path("out"), "--results", ws.path("taken").mkdir() or ws.path("taken")),
+         lambda ws: verify_args(ws.hf_model(), ws.path("out"), "--results", ws.mkdir("taken")),
          3, r"cannot write '.*/taken': it is a directory"),
     Case("dump-logits-unwritable", "run --dump-logits below a regular file",
          lambda ws: run_args(ws.hf_model(), "--dump-logits", blocker(ws) / "logits.npy"), 3,
          r"cannot create directory '.*/blocker': '.*/blocker' is not a directory"),
+    Case("out-dir-no-permission", "--out-dir below a directory of mode 0500 (not as root)", no_permission, 3,
+         r"cannot create directory '.*/locked/out': Permission denied", skip=as_root),
     Case("out-dir-read-only", "--out-dir on a read-only file system (tmpfs remounted ro)", out_dir_below_tmpfs, 3,
          r"cannot create directory '.*/mnt/out': Read-only file system", mount={**TINY_DISK, "readonly": True}),
     Case("out-dir-disk-full", "--out-dir: the root of a full 64 KiB tmpfs", out_dir_on_tmpfs, 3,

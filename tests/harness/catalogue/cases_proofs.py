@@ -3,7 +3,7 @@ that must not be overwritten."""
 import hashlib
 import json
 
-from case import Case, verify_args
+from bad_case import Case, verify_args
 
 RUN_OUTPUTS = ("out/results.json", "out/junit.xml", "out/proof.json")
 
@@ -59,13 +59,18 @@ CASES = [
                 lambda d: d["cases"][0]["output_ids"].__setitem__(0, d["cases"][0]["output_ids"][0] + 1), 2,
                 r"golden\.proof\.json: .*the file was changed after it was written"),
     golden_case("proof-wrong-schema", "schema 'lockstep.proof/0', re-sealed",
-                lambda d: (d.__setitem__("schema", "lockstep.proof/0"), reseal(d)) and None, 2, r"golden\.proof\.json: .*'lockstep\.proof/0' is not supported"),
+                lambda d: (d.__setitem__("schema", "lockstep.proof/0"), reseal(d)) and None, 2,
+                r"golden\.proof\.json: .*'lockstep\.proof/0' is not supported"),
     golden_case("proof-not-object", "a JSON array instead of a proof", lambda d: "[1, 2, 3]", 2,
                 r"golden\.proof\.json: .*expected a JSON object"),
     golden_case("proof-wrong-model", "a valid golden of another model (same shapes, other weights)", None, 2,
                 r"golden\.proof\.json: the golden proof and this run are of different models: model \(sha256 "
                 r"[0-9a-f]{16}…\) vs .*/ws/model \(sha256 [0-9a-f]{16}…\); use the golden file of this model",
                 model="hf-other"),
+    golden_case("proof-model-sha-edited", "the golden's model.file_sha256 edited, re-sealed",
+                lambda d: (d["model"].__setitem__("file_sha256", "ab" * 32), reseal(d)) and None, 2,
+                r"golden\.proof\.json: the golden proof and this run are of different models: model \(sha256 "
+                r"abababababababab…\) vs .*/ws/model \(sha256 [0-9a-f]{16}…\)"),
     golden_case("proof-logits-digest-changed", "one step's logits digest changed and the file re-sealed",
                 change_logits_digest, 1,
                 r"verify: golden \(bits\): 1 of 1 cases differ .*\nverify: golden: first differing case 'prompt-1': "
@@ -74,7 +79,8 @@ CASES = [
          lambda ws: verify_args(ws.hf_model(), ws.path("out"), "--golden", ws.path("g.proof.json")), 2,
          r"g\.proof\.json does not exist; create it with --update-golden"),
     golden_case("proof-bad-level", "--golden-level fuzzy", None, 2,
-                r"unknown proof level 'fuzzy' \(expected bits, tokens or canonical\)", extra=("--golden-level", "fuzzy")),
+                r"unknown proof level 'fuzzy' \(expected bits, tokens or canonical\)",
+                extra=("--golden-level", "fuzzy")),
     Case("golden-update-without-path", "--update-golden without --golden",
          lambda ws: verify_args(ws.hf_model(), ws.path("out"), "--update-golden"), 2,
          r"--update-golden needs --golden PATH"),

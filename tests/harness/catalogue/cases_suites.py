@@ -1,7 +1,7 @@
 """Malformed suite files, run by `lockstep verify --suite` (they must fail before the model loads)."""
 import json
 
-from case import Case
+from bad_case import Case
 
 
 def good_suite():
@@ -39,7 +39,7 @@ CASES = [
                r"suite .*suite\.json: cases\[0\]\.max_new_tokens: must be between 1 and \d+, got -5"),
     suite_case("suite-wrong-type", "max_new_tokens \"8\" (a string)", case0("max_new_tokens", "8"),
                r"suite .*suite\.json: cases\[0\]\.max_new_tokens: expected an integer, got string"),
-    suite_case("suite-duplicate-id", "two cases with id 'a'", case0("id", "b"),
+    suite_case("suite-duplicate-id", "two cases with id 'b'", case0("id", "b"),
                r"suite .*suite\.json: cases\[1\]\.id: duplicate id 'b' \(first used by cases\[0\]"),
     suite_case("suite-missing-prompt", "a case without 'prompt'", lambda s: s["cases"][0].pop("prompt") and None,
                r"suite .*suite\.json: cases\[0\]: missing required key 'prompt'"),

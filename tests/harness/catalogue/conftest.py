@@ -7,8 +7,8 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 
-from disk import run  # noqa: E402
-from case import verify_args  # noqa: E402
+from disk_check import run  # noqa: E402
+from bad_case import verify_args  # noqa: E402
 from tiny_models import gguf_llama, write_hf_llama  # noqa: E402
 
 

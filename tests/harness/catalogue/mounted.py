@@ -7,7 +7,7 @@ SPEC: {"mount": DIR, "size": "64k", "stage": DIR, "fill_leave": BYTES or null, "
        "argv": [...], "cwd": DIR, "env": {...}}. The tmpfs is mounted on DIR, the files of "stage"
 are copied onto it, then (fill_leave) a filler file takes all its space but BYTES, or (readonly) it
 is remounted read-only. Prints one JSON object: the command's returncode, stdout and stderr, and
-snapshots (disk.snapshot) of the tmpfs before and after it. Exit 77 if the mount fails (the caller
+snapshots (disk_check.snapshot) of the tmpfs before and after it. Exit 77 if the mount fails (the caller
 tries the next way, then skips).
 """
 import json
@@ -18,7 +18,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from disk import snapshot  # noqa: E402
+from disk_check import snapshot  # noqa: E402
 
 
 def fill(mount, leave):

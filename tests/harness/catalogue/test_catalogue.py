@@ -21,9 +21,9 @@ import cases_options
 import cases_output
 import cases_proofs
 import cases_suites
-from case import Workspace, run_args
+from bad_case import Workspace, run_args
 from cases_suites import good_suite
-from disk import assert_clean_failure, describe_change, run, snapshot, temp_files
+from disk_check import assert_clean_failure, describe_change, run, snapshot, temp_files
 
 CASES = (cases_gguf.CASES + cases_hf.CASES + cases_suites.CASES + cases_proofs.CASES + cases_options.CASES
          + cases_output.CASES)
@@ -111,3 +111,16 @@ def test_bad_input(lockstep_bin, originals, tmp_path, case_id):
             after.pop(rel, None)
     assert after == before, f"the workspace changed: {describe_change(before, after)}\n{result.stderr[-2000:]}"
     assert temp_files(ws.root) == []
+    record(case, args, ws, result)
+
+
+def record(case, args, ws, result):
+    """With $LOCKSTEP_CATALOGUE_RECORD set, appends the case's command and message there (render_table.py)."""
+    path = os.environ.get("LOCKSTEP_CATALOGUE_RECORD")
+    if not path:
+        return
+    short = lambda text: str(text).replace(str(ws.root) + "/", "").replace(str(ws.root), ".")  # noqa: E731
+    errors = [line for line in result.stderr.splitlines() if re.search(case.message.split(r"\n")[-1], line)]
+    with open(path, "a") as f:
+        f.write(json.dumps({"id": case.id, "command": " ".join(short(a) for a in args),
+                            "message": short(errors[0] if errors else result.stderr.strip().splitlines()[-1])}) + "\n")

@@ -180,7 +180,8 @@ def gguf_llama(seed=7, n_tokens=VOCAB):
            ("llama.rope.dimension_count", GGUF_U32, head_dim),
            ("tokenizer.ggml.model", GGUF_STRING, "gpt2"),
            ("tokenizer.ggml.tokens", GGUF_ARRAY, (GGUF_STRING, tokens)),
-           ("tokenizer.ggml.token_type", GGUF_ARRAY, (GGUF_I32, [1] * 256 + [3] * len(SPECIALS) + [1] * (len(tokens) - 259))),
+           ("tokenizer.ggml.token_type", GGUF_ARRAY,
+            (GGUF_I32, [1] * 256 + [3] * len(SPECIALS) + [1] * (len(tokens) - 256 - len(SPECIALS)))),
            ("tokenizer.ggml.merges", GGUF_ARRAY, (GGUF_STRING, [])),
            ("tokenizer.ggml.bos_token_id", GGUF_U32, 258), ("tokenizer.ggml.eos_token_id", GGUF_U32, 257),
            ("tokenizer.chat_template", GGUF_STRING, CHAT_TEMPLATE)]

@@ -46,6 +46,11 @@ class Workspace:
             path.write_text(data if isinstance(data, str) else json.dumps(data, indent=1))
         return path
 
+    def mkdir(self, name):
+        path = self.root / name
+        path.mkdir(parents=True)
+        return path
+
     def hf_model(self, name="model", which="hf"):
         """A copy of a tiny HF Llama folder (which: 'hf' or 'hf-other', another seed)."""
         target = self.root / name

@@ -56,8 +56,8 @@ def temp_files(root):
 def run(binary, args, cwd, env=None, timeout=300):
     full_env = {k: v for k, v in os.environ.items() if k not in ("LOCKSTEP_TEST_FAULT", "LOCKSTEP_MODEL")}
     full_env.update(env or {})
-    return subprocess.run([os.path.abspath(binary), *map(str, args)], capture_output=True, text=True, cwd=cwd, env=full_env,
-                          timeout=timeout)
+    return subprocess.run([os.path.abspath(binary), *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          env=full_env, timeout=timeout)
 
 
 def assert_clean_failure(result, code, message):
