@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "core/error.h"
 #include "harness/paths.h"
@@ -47,11 +48,14 @@ void check_writable(const std::string& path) {
 }
 
 void write_file_atomically(const std::string& path, std::string_view bytes) {
-  ensure_parent_directory(path);
+  const std::vector<std::string> created = make_directories(parent_directory(path));
   const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  // A failed write leaves the disk as it was: no temporary file, and no
+  // directory this call created (the innermost first).
   auto fail = [&](const std::string& what) {
     const std::string reason = std::strerror(errno);
     ::unlink(temp.c_str());
+    for (auto it = created.rbegin(); it != created.rend(); ++it) ::rmdir(it->c_str());
     return environment_error("cannot write '" + path + "': " + what + ": " + reason);
   };
   const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

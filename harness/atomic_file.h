@@ -8,7 +8,8 @@
 
 namespace lockstep::harness {
 
-// environment_error if the directory cannot be created or the file written.
+// environment_error if the directory cannot be created or the file written;
+// then neither the temporary file nor a directory this call created is left.
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
 // Creates `path`'s parent directories; environment_error if that fails (for

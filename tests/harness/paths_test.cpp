@@ -30,8 +30,9 @@ TEST(Paths, AbsolutePath) {
 
 TEST(Paths, MakeDirectories) {
   const testing::TempDir dir;
-  make_directories(dir / "a/b/c");
-  make_directories(dir / "a/b/c");   // existing is fine
+  const std::vector<std::string> created = make_directories(dir / "a/b/c");
+  EXPECT_EQ(created, (std::vector<std::string>{dir / "a", dir / "a/b", dir / "a/b/c"}));
+  EXPECT_TRUE(make_directories(dir / "a/b/c").empty());   // existing is fine, and nothing new
   struct stat info {};
   ASSERT_EQ(::stat((dir / "a/b/c").c_str(), &info), 0);
   EXPECT_TRUE(S_ISDIR(info.st_mode));

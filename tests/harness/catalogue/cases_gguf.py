@@ -26,7 +26,7 @@ CASES = [
               r"model\.gguf: truncated while reading header \(need 4 bytes at offset 0, file has 0\)"),
     gguf_case("gguf-truncated-header", "the first 12 bytes only (magic, version, half the tensor count)",
               lambda g: g.data[:12], 2, r"model\.gguf: truncated while reading header"),
-    gguf_case("gguf-truncated-metadata", "cut inside the tokenizer's token list",
+    gguf_case("gguf-truncated-metadata", "cut inside the tokenizer's metadata (its token types)",
               lambda g: g.data[:g.tensor_infos - 700], 2,
               r"model\.gguf: (truncated while reading metadata|metadata .*cannot fit|tensor count \d+ cannot fit)"),
     gguf_case("gguf-truncated-tensor-info", "cut inside the first tensor info (before its type id)",
