@@ -8,15 +8,19 @@
 
 namespace lockstep::harness {
 
-// environment_error if the directory cannot be created or the file written.
+// environment_error if the directory cannot be created or the file written;
+// then neither the temporary file nor a directory this call created is left.
 void write_file_atomically(const std::string& path, std::string_view bytes);
 
 // Creates `path`'s parent directories; environment_error if that fails (for
 // example when a component is a regular file).
 void ensure_parent_directory(const std::string& path);
 
-// ensure_parent_directory, then a probe file is created and removed there:
-// lets a command fail before it spends minutes on work it could not save.
+// environment_error unless `path` could be written: it is not a directory,
+// and a probe file can be created (and is removed again) in its parent, or,
+// where the parent is missing, in the nearest existing ancestor (which must be
+// a directory). Creates nothing: lets a command fail before it spends minutes
+// on work it could not save, without leaving an empty directory behind.
 void check_writable(const std::string& path);
 
 }  // namespace lockstep::harness

@@ -25,13 +25,16 @@ std::string join_path(const std::string& directory, const std::string& name) {
   return directory.back() == '/' ? directory + name : directory + "/" + name;
 }
 
-void make_directories(const std::string& path) {
-  if (path.empty()) return;
+std::vector<std::string> make_directories(const std::string& path) {
+  std::vector<std::string> created;
+  if (path.empty()) return created;
   // Create each prefix in turn; an existing directory is fine, anything else
   // that exists (a regular file) is the error a user needs to see.
   for (size_t end = path.find('/', 1);; end = path.find('/', end + 1)) {
     const std::string prefix = path.substr(0, end);
-    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0755) == 0) {
+      created.push_back(prefix);
+    } else if (!prefix.empty() && errno != EEXIST) {
       throw environment_error("cannot create directory '" + prefix + "': " + std::strerror(errno));
     }
     struct stat info {};
@@ -40,6 +43,7 @@ void make_directories(const std::string& path) {
     }
     if (end == std::string::npos) break;
   }
+  return created;
 }
 
 bool is_regular_file(const std::string& path) {

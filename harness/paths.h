@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace lockstep::harness {
 
@@ -16,8 +17,8 @@ std::string parent_directory(const std::string& path);
 std::string join_path(const std::string& directory, const std::string& name);
 
 // mkdir -p; environment_error naming `path` and the reason if it fails or a
-// component is not a directory.
-void make_directories(const std::string& path);
+// component is not a directory. Returns the directories it created, outermost first.
+std::vector<std::string> make_directories(const std::string& path);
 
 bool is_regular_file(const std::string& path);
 

@@ -66,7 +66,7 @@ class Verifier {
     results_.runs = plan_.runs;
     results_.processes = plan_.processes;
     results_.model.path = plan_.model_path;
-    results_.model.file_sha256 = model_sha256(plan_.model_path);
+    results_.model.file_sha256 = plan_.model_sha256.empty() ? model_sha256(plan_.model_path) : plan_.model_sha256;
     load_model("loading model " + plan_.model_path);
     results_.model.name = bundle_->name;
     for (const SuiteCase& c : plan_.suite.cases) {

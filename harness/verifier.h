@@ -22,6 +22,7 @@ namespace lockstep::harness {
 struct VerifyPlan {
   Suite suite;
   std::string model_path;
+  std::string model_sha256;     // model_sha256(model_path) if already known; empty: computed
   LoadOptions load;             // device and dtype of every load, workers' included
   int64_t runs = 3;
   int64_t processes = 2;

@@ -30,12 +30,21 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// Every id the tokenizer can produce must have an embedding row.
+void check_vocab(const ModelBundle& bundle, int64_t embeddings) {
+  if (bundle.tokenizer.vocab_size() > embeddings) {
+    throw bad_input(bundle.path + ": the tokenizer has " + std::to_string(bundle.tokenizer.vocab_size()) +
+                    " tokens but the model only " + std::to_string(embeddings) + " embeddings");
+  }
+}
+
 std::shared_ptr<ModelBundle> load_gguf(const std::string& path, const LoadOptions& options) {
   const gguf::File file = gguf::File::open(path);
   const ModelConfig config = gguf_model_config(file);
   auto bundle = std::shared_ptr<ModelBundle>(new ModelBundle{
       path, file.get_string("general.architecture"), file.get_string("general.name", ""),
       DecoderModel::load(config, GgufSource(file, config), options), Tokenizer::from_gguf(file), std::nullopt, ""});
+  check_vocab(*bundle, config.vocab);
   try {
     bundle->chat_template = ChatTemplate::for_tokenizer(bundle->tokenizer);
   } catch (const Error& e) {
@@ -50,10 +59,7 @@ std::shared_ptr<ModelBundle> load_hf(const std::string& folder, const LoadOption
   auto bundle = std::shared_ptr<ModelBundle>(new ModelBundle{folder, config.model_type, base_name(folder),
                                                              DecoderModel::load(config, *weights, options),
                                                              Tokenizer::from_hf(folder), std::nullopt, ""});
-  if (bundle->tokenizer.vocab_size() > config.vocab) {
-    throw bad_input(folder + ": the tokenizer has " + std::to_string(bundle->tokenizer.vocab_size()) +
-                    " tokens but the model only " + std::to_string(config.vocab) + " embeddings");
-  }
+  check_vocab(*bundle, config.vocab);
   try {
     bundle->chat_template = ChatTemplate::for_tokenizer(bundle->tokenizer);
   } catch (const Error& e) {

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/engine/model_bundle.h"
 #include "core/error.h"
 #include "harness/cli/check.h"
 #include "harness/device_options.h"
@@ -139,6 +140,7 @@ int run_check(const VerifyOptions& o) {
   harness::check_writable(proof_path);
   // A bad golden file fails before the run, not after it.
   std::optional<harness::Proof> golden;
+  std::string model_sha;   // computed once where the golden file needs it
   const harness::ProofLevel level = harness::parse_proof_level(o.golden_level);
   if (o.update_golden && o.golden.empty()) throw bad_input("--update-golden needs --golden PATH");
   if (!o.golden.empty() && !o.update_golden) {
@@ -151,6 +153,14 @@ int run_check(const VerifyOptions& o) {
     harness::describe_device(here, load);
     const std::string why = harness::incomparable_reason(golden->environment, here);
     if (!why.empty()) throw bad_input(o.golden + " cannot be compared bit for bit with this run: " + why);
+    // Another model's golden fails now, not after the whole run.
+    model_sha = model_sha256(model_path);
+    if (golden->model_sha256 != model_sha) {
+      throw bad_input(fmt::format("{}: the golden proof and this run are of different models: {} (sha256 {}…) vs {} "
+                                  "(sha256 {}…); use the golden file of this model",
+                                  o.golden, golden->model_name, golden->model_sha256.substr(0, 16), model_path,
+                                  model_sha.substr(0, 16)));
+    }
   }
   if (o.update_golden) harness::check_writable(o.golden);
   if (fault) std::cerr << "verify: TEST-ONLY fault injection active: " << harness::describe(*fault) << "\n";
@@ -158,6 +168,7 @@ int run_check(const VerifyOptions& o) {
   harness::VerifyPlan plan;
   plan.suite = std::move(suite);
   plan.model_path = model_path;
+  plan.model_sha256 = model_sha;
   plan.load = load;
   plan.runs = o.runs;
   plan.processes = o.processes;

@@ -30,8 +30,9 @@ TEST(Paths, AbsolutePath) {
 
 TEST(Paths, MakeDirectories) {
   const testing::TempDir dir;
-  make_directories(dir / "a/b/c");
-  make_directories(dir / "a/b/c");   // existing is fine
+  const std::vector<std::string> created = make_directories(dir / "a/b/c");
+  EXPECT_EQ(created, (std::vector<std::string>{dir / "a", dir / "a/b", dir / "a/b/c"}));
+  EXPECT_TRUE(make_directories(dir / "a/b/c").empty());   // existing is fine, and nothing new
   struct stat info {};
   ASSERT_EQ(::stat((dir / "a/b/c").c_str(), &info), 0);
   EXPECT_TRUE(S_ISDIR(info.st_mode));
@@ -52,10 +53,22 @@ TEST(AtomicFile, ReplacesContentsAndChecksWritability) {
   write_file_atomically(dir / "x/out.txt", "two");
   EXPECT_EQ(testing::read_file(dir / "x/out.txt"), "two");
   EXPECT_EQ(testing::entries_in(dir / "x"), 1);
-  EXPECT_NO_THROW(check_writable(dir / "y/out.txt"));
-  EXPECT_EQ(testing::entries_in(dir / "y"), 0);   // the probe is gone
+  EXPECT_NO_THROW(check_writable(dir / "x/new.txt"));
+  EXPECT_EQ(testing::entries_in(dir / "x"), 1);   // the probe is gone
+  // A missing directory is checked in its nearest existing ancestor, and not created.
+  EXPECT_NO_THROW(check_writable(dir / "y/z/out.txt"));
+  EXPECT_EQ(testing::entries_in(dir / "y"), -1);
+  EXPECT_EQ(testing::entries_in(dir.path()), 1);
   testing::write_file(dir / "f", "x");
   EXPECT_THROW(check_writable(dir / "f/out.txt"), Error);
+  EXPECT_THROW(check_writable(dir / "f/deeper/out.txt"), Error);
+  try {
+    check_writable(dir.path() + "/x");   // a directory where the file should go
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_EQ(e.kind(), ErrorKind::environment);
+    EXPECT_NE(std::string(e.what()).find("it is a directory"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
