@@ -7,9 +7,10 @@
 
 A row is "detected" when verify exited 1 and named a divergence: for the golden variant a case
 that differs from the golden proof, for run-2 a run that differs from run 1. `tokens` says
-whether the fault also changed output ids (golden variant: some case's output ids differ from
+whether the fault also changed ids (golden variant: some case's prompt or output ids differ from
 the golden proof; run-2: the first divergence is a token, length or prompt one), i.e. whether a
-gate at --golden-level tokens would still see it.
+gate at --golden-level tokens (which compares prompt and output ids) would still see it; "bits
+only": only the logits digests differ, which --golden-level bits (the default) sees.
 """
 import argparse
 import json
@@ -36,8 +37,8 @@ def golden_divergence(results):
 
 def tokens_changed(results, golden_path):
     golden = json.load(open(golden_path, encoding="utf-8"))
-    want = {c["id"]: c["output_ids"] for c in golden["cases"]}
-    return any(c["output_ids"] != want.get(c["id"]) for c in results.get("cases", []))
+    want = {c["id"]: (c["input_ids"], c["output_ids"]) for c in golden["cases"]}
+    return any((c["prompt_ids"], c["output_ids"]) != want.get(c["id"]) for c in results.get("cases", []))
 
 
 def row(args):
