@@ -14,6 +14,16 @@ echo "[test] ctest" >&2
 (cd "$BUILD" && ctest --output-on-failure --timeout 900)
 ctest_rc=$?
 
+# Detection power (harness/DETECTION.md): builds lockstep_fault in the same build dir (only the
+# hook sources are compiled again) and runs the gate against every injected fault; before pytest,
+# so that tests/harness/test_detection.py finds the binary. LOCKSTEP_CI_DETECT=0 skips it.
+detect_rc=0
+if [[ "${LOCKSTEP_CI_DETECT:-1}" != 0 ]]; then
+  echo "[test] detection power" >&2
+  LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/detect.sh"
+  detect_rc=$?
+fi
+
 echo "[test] pytest" >&2
 LOCKSTEP_BIN="$BUILD/harness/lockstep" LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so" "$VENV/bin/python" -m pytest "$ROOT/tests" -q -p no:cacheprovider
 pytest_rc=$?
@@ -37,8 +47,8 @@ if [[ "${LOCKSTEP_CI_SANITIZE:-0}" != 0 ]]; then
   tsan_rc=$?
 fi
 
-if ((ctest_rc != 0 || pytest_rc != 0 || fuzz_rc != 0 || asan_rc != 0 || tsan_rc != 0)); then
-  echo "[test] FAILED (ctest exit $ctest_rc, pytest exit $pytest_rc, fuzz exit $fuzz_rc," \
+if ((ctest_rc != 0 || detect_rc != 0 || pytest_rc != 0 || fuzz_rc != 0 || asan_rc != 0 || tsan_rc != 0)); then
+  echo "[test] FAILED (ctest exit $ctest_rc, detect exit $detect_rc, pytest exit $pytest_rc, fuzz exit $fuzz_rc," \
        "asan exit $asan_rc, tsan exit $tsan_rc)" >&2
   exit 1
 fi

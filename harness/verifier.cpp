@@ -19,6 +19,9 @@
 #include "harness/case_runner.h"
 #include "harness/fault_hook.h"
 #include "harness/subprocess.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault.h"
+#endif
 
 namespace lockstep::harness {
 namespace {
@@ -98,6 +101,9 @@ class Verifier {
     const std::string label = "run-" + std::to_string(r);
     const bool reload = r > 1 && (plan_.reload_every_run || r == plan_.runs);
     if (reload) load_model(fmt::format("re-loading model for {}", label));
+#ifdef LOCKSTEP_FAULT_INJECTION
+    kernels::fault::set_run_label(label);
+#endif
     const StepObserver observer = fault_observer(plan_.fault, label);
     const size_t n = plan_.suite.cases.size();
     for (size_t i = 0; i < n; ++i) {
@@ -133,6 +139,9 @@ class Verifier {
         for (int64_t w = next++; w < plan_.workers; w = next++) {
           const size_t i = static_cast<size_t>(w) % n;
           const std::string label = "worker-" + std::to_string(w + 1);
+#ifdef LOCKSTEP_FAULT_INJECTION
+          kernels::fault::set_run_label(label);
+#endif
           const TimedGeneration timed = run_case(*bundle_, plan_.suite.cases[i], fault_observer(plan_.fault, label));
           const RunRecord record = record_of(timed.generation, timed.duration_s);
           RunResult run;
@@ -251,6 +260,9 @@ VerifyResults run_verify(const VerifyPlan& plan, const Progress& progress) {
 json worker_output(const Suite& suite, const std::string& model_path, const LoadOptions& load, const std::string& label,
                    const std::optional<Fault>& fault) {
   abort_if_requested(fault, label);
+#ifdef LOCKSTEP_FAULT_INJECTION
+  kernels::fault::set_run_label(label);
+#endif
   const Bundle bundle = ModelBundle::load(model_path, load);
   const StepObserver observer = fault_observer(fault, label);
   json cases = json::array();

@@ -8,6 +8,9 @@
 #include "core/engine/sampling.h"
 #include "core/error.h"
 #include "core/util/sha256.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault_tensor.h"
+#endif
 
 namespace lockstep {
 
@@ -95,6 +98,9 @@ void Decoding::accept(at::Tensor logits) {
   const int64_t step = static_cast<int64_t>(g_.output_ids.size());
   at::Tensor row = logits.contiguous().clone();
   if (observer_) observer_(step, row);
+#ifdef LOCKSTEP_FAULT_INJECTION
+  kernels::fault::maybe_flip_logit(step, options_.max_new_tokens, g_.prompt_ids, row);
+#endif
   g_.step_logits_sha256.push_back(sha256_hex(row.data_ptr<float>(), row.numel() * sizeof(float)));
   g_.step_top.push_back(top_logits(row));
   const int32_t token = choose_token(row, options_.sampling, static_cast<uint64_t>(step));

@@ -7,6 +7,9 @@
 #include <string>
 
 #include "core/error.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault.h"
+#endif
 
 namespace lockstep {
 namespace {
@@ -144,6 +147,9 @@ void DecoderModel::check_ids(const std::vector<int32_t>& ids) const {
 at::Tensor DecoderModel::run(const std::vector<int32_t>& ids, const std::vector<Segment>& segments,
                              bool last_only) const {
   check_ids(ids);
+#ifdef LOCKSTEP_FAULT_INJECTION
+  kernels::fault::set_step_sequences(static_cast<int64_t>(segments.size()));
+#endif
   const at::Tensor index = at::tensor(ids, at::kInt).to(at::kLong).to(options_.device);
   at::Tensor x = embedding_.index_select(0, index);
   if (positions_.defined()) {

@@ -5,6 +5,9 @@
 
 #include "core/error.h"
 #include "core/tokenizer/byte_level.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault.h"
+#endif
 
 namespace lockstep {
 namespace {
@@ -140,6 +143,9 @@ void BpeModel::merge(std::vector<int32_t>& ids) const {
     const int32_t next = symbols[pos].next;
     if (next < 0) return;
     const auto it = merges_.find(pair_key(symbols[pos].id, symbols[next].id));
+#ifdef LOCKSTEP_FAULT_INJECTION
+    if (it != merges_.end() && kernels::fault::drop_merge(it->second.rank)) return;
+#endif
     if (it != merges_.end()) queue.push({it->second.rank, pos, it->second.new_id});
   };
   for (int32_t pos = 0; pos + 1 < n; ++pos) consider(pos);

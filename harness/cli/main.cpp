@@ -1,6 +1,8 @@
 // lockstep: makes LLM inference deterministic and proves it.
+#include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <stdexcept>
 
 #include <CLI/CLI.hpp>
 
@@ -8,6 +10,9 @@
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/env.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault.h"
+#endif
 
 int main(int argc, char** argv) {
   using namespace lockstep;
@@ -33,6 +38,22 @@ int main(int argc, char** argv) {
     return cli::exit_code_for_parse(app.exit(e));
   }
   try {
+    // The test-only fault injector (kernels/fault/fault.h) lives in the lockstep_fault binary only.
+#ifdef LOCKSTEP_FAULT_INJECTION
+    try {
+      if (const auto& fault = kernels::fault::active(); fault.kind != kernels::fault::Kind::none) {
+        std::cerr << "lockstep: TEST-ONLY fault injection active: " << kernels::fault::describe(fault) << "\n";
+      }
+    } catch (const std::invalid_argument& e) {
+      throw bad_input(e.what());
+    }
+#else
+    if (const char* fault = std::getenv("LOCKSTEP_INJECT_FAULT"); fault != nullptr && *fault != '\0') {
+      throw bad_input(std::string("LOCKSTEP_INJECT_FAULT=") + fault +
+                      " is set, but this binary has no fault injector (a test-only build: configure with "
+                      "-DLOCKSTEP_FAULT_INJECTION=ON and run the lockstep_fault binary, see ci/detect.sh)");
+    }
+#endif
     for (const cli::Command& command : commands) {
       if (command.app->parsed()) return command.run();
     }

@@ -5,6 +5,9 @@
 #include <c10/util/Exception.h>
 
 #include "kernels/argmax.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault.h"
+#endif
 
 namespace lockstep::kernels {
 
@@ -19,12 +22,18 @@ at::Tensor argmax_cpu(const at::Tensor& logits) {
   at::Tensor out = at::empty({n_rows}, at::kLong);
   const float* data = rows.data_ptr<float>();
   int64_t* result = out.data_ptr<int64_t>();
+#ifdef LOCKSTEP_FAULT_INJECTION
+  const bool largest_wins = fault::largest_id_wins_tie();
+#endif
   for (int64_t r = 0; r < n_rows; ++r) {
     const float* row = data + r * n;
     int64_t best = 0;
     for (int64_t i = 0; i < n; ++i) {
       TORCH_CHECK(!std::isnan(row[i]), "argmax: NaN logit at row ", r, ", index ", i);
       if (row[i] > row[best]) best = i;
+#ifdef LOCKSTEP_FAULT_INJECTION
+      if (largest_wins && row[i] == row[best]) best = i;
+#endif
     }
     result[r] = best;
   }

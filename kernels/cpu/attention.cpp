@@ -32,6 +32,9 @@
 #include "kernels/cpu/lanes.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/splits.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault_tensor.h"
+#endif
 
 namespace lockstep::kernels::cpu {
 namespace {
@@ -417,6 +420,9 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
               Hkv, " kv heads need ", enable_gqa ? "Hq a multiple of Hkv" : "enable_gqa=true");
   TORCH_CHECK(!(is_causal && mask && mask->defined()),
               "lockstep sdpa: pass either is_causal or an explicit mask, not both (as stock)");
+#ifdef LOCKSTEP_FAULT_INJECTION
+  if (const int64_t s = fault::attention_kv_split(); s > 0 && q.dim() == 4) return fault::split_sdpa(q, k, v, mask, is_causal, scale, s);
+#endif
 
   const at::Tensor q4 = canonical(q), k4 = canonical(k), v4 = canonical(v);
   Problem p{};

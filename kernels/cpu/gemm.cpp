@@ -14,6 +14,9 @@
 
 #include "kernels/cpu/gemm_kernel.h"
 #include "kernels/cpu/ops.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault_tensor.h"
+#endif
 
 namespace lockstep::kernels::cpu {
 namespace gemm {
@@ -220,6 +223,9 @@ at::Tensor gemm_2d(const at::Tensor& a_in, const at::Tensor& b_in, const at::Ten
 
 at::Tensor mm(const at::Tensor& a, const at::Tensor& b) {
   check_operands("lockstep mm", a, b, 2);
+#ifdef LOCKSTEP_FAULT_INJECTION
+  if (const int64_t s = fault::gemm_k_splits(a.size(0), a.size(1)); s > 1) return fault::split_k(a, b, nullptr, 1.0f, 0.0f, s, gemm_2d);
+#endif
   return gemm_2d(a, b, nullptr, 1.0f, 0.0f);
 }
 
@@ -229,6 +235,9 @@ at::Tensor addmm(const at::Tensor& bias, const at::Tensor& a, const at::Tensor& 
   TORCH_CHECK(bias.device().is_cpu() && bias.scalar_type() == a.scalar_type(),
               "lockstep addmm: bias must be a CPU tensor of the operands' dtype");
   TORCH_CHECK(bias.dim() <= 2, "lockstep addmm: bias must broadcast to [M, N], got ", bias.sizes());
+#ifdef LOCKSTEP_FAULT_INJECTION
+  if (const int64_t s = fault::gemm_k_splits(a.size(0), a.size(1)); s > 1) return fault::split_k(a, b, &bias, alpha.to<float>(), beta.to<float>(), s, gemm_2d);
+#endif
   return gemm_2d(a, b, &bias, alpha.to<float>(), beta.to<float>());
 }
 

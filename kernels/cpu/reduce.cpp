@@ -7,6 +7,9 @@
 #include "kernels/cpu/lanes.h"
 #include "kernels/cpu/ops.h"
 #include "kernels/cpu/rows.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault_tensor.h"
+#endif
 
 namespace lockstep::kernels::cpu {
 namespace {
@@ -66,6 +69,9 @@ at::Tensor reduce(const at::Tensor& input, at::OptionalIntArrayRef dims_arg, boo
       n *= x.size(d);
     }
   }
+#ifdef LOCKSTEP_FAULT_INJECTION
+  if (fault::reverse_reduction(n == 0 ? 0 : x.numel() / n)) x = fault::reverse_dims(x, reduced);
+#endif
   const at::Tensor xr = x.permute(perm).contiguous();
   at::Tensor y = at::empty(out_shape, x.options());
   const int64_t nrows = y.numel();
