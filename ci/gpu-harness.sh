@@ -16,6 +16,15 @@ STAGE_DIR=/tmp/lockstep-model
 MODEL="$STAGE_DIR/model.gguf"
 LSK="$BUILD/harness/lockstep"
 
+# The model from the staged part a and the carried part b (re-joined unless it already has the
+# SHA-256 in .model-b/SHA256); exit 3 if the parts do not make that file.
+join_model() {
+  if [[ "$(sha256sum "$MODEL" 2>/dev/null | cut -d' ' -f1)" != "$(cat .model-b/SHA256)" ]]; then
+    cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-ab >"$MODEL"
+  fi
+  [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]] || { echo "model parts do not match"; exit 3; }
+}
+
 case "${LOCKSTEP_GPU_STAGE:?set LOCKSTEP_GPU_STAGE to build, stage or nightly}" in
 build)
   {
@@ -32,11 +41,7 @@ stage)
   mkdir -p "$STAGE_DIR" && cp .model-a/* "$STAGE_DIR/" && ls -la "$STAGE_DIR"
   ;;
 nightly)
-  if [[ ! -f "$MODEL" ]]; then
-    cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-ab >"$MODEL"
-  fi
-  [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256 2>/dev/null || sha256sum "$MODEL" | cut -d' ' -f1)" ]] ||
-    { echo "model parts do not match"; exit 3; }
+  join_model
   cmake --build "$BUILD" -j "$(nproc)" --target lockstep >"$OUT/build.log" 2>&1 ||
     { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
   SUITE="${LOCKSTEP_SUITE:-suites/nightly.json}"
@@ -57,10 +62,7 @@ nightly)
   exit "$rc"
   ;;
 compare)
-  if [[ "$(sha256sum "$MODEL" 2>/dev/null | cut -d' ' -f1)" != "$(cat .model-b/SHA256)" ]]; then
-    cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-ab >"$MODEL"
-  fi
-  [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]] || { echo "model parts do not match"; exit 3; }
+  join_model
   # Each line: the compare options of one configuration (device cuda is added).
   MATRIX="${LOCKSTEP_COMPARE_MATRIX:-"--dtype fp32 --length 16 --decode-tokens 0 --runs 20 --max-batch 32
 --dtype fp32 --length 1 --decode-tokens 8 --runs 20 --max-batch 32

@@ -25,6 +25,8 @@ import pathlib
 import random
 import struct
 
+from byte_level import byte_level_alphabet
+
 HIDDEN, LAYERS, HEADS, KV_HEADS, HEAD_DIM, FFN = 128, 2, 2, 1, 64, 256
 TIE_A, TIE_B = ord("x"), ord("y")
 CONSTANT, TIE_WEIGHT = 8.0, 40.0
@@ -32,22 +34,8 @@ MERGES = [("Ġ", "t"), ("h", "e"), ("Ġt", "he")]
 EOS_TEXT = "<|endoftext|>"
 
 
-def byte_symbols():
-    """GPT-2's byte-level alphabet: printable Latin-1 bytes stand for themselves, the others
-    map to 256 + n in byte order."""
-    keep = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    symbols, extra = {}, 0
-    for b in range(256):
-        if b in keep:
-            symbols[b] = chr(b)
-        else:
-            symbols[b] = chr(256 + extra)
-            extra += 1
-    return symbols
-
-
 def tokenizer():
-    symbols = byte_symbols()
+    symbols = byte_level_alphabet()
     vocab = {symbols[b]: b for b in range(256)}
     for left, right in MERGES:
         vocab[left + right] = len(vocab)

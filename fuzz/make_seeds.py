@@ -8,8 +8,11 @@ the CPU golden proof (whole, and trimmed to one case)."""
 import json
 import os
 import struct
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "ci"))
+from byte_level import byte_level_alphabet  # noqa: E402
 CORPUS = os.path.join(ROOT, "fuzz", "corpus")
 
 
@@ -51,19 +54,6 @@ def gguf_file(kvs, tensors, alignment=32):
     out += infos
     out += b"\0" * (-len(out) % alignment)
     return out + data
-
-
-def byte_level_alphabet():
-    # GPT-2's byte-to-unicode table: printable bytes map to themselves.
-    keep = list(range(33, 127)) + list(range(161, 173)) + list(range(174, 256))
-    chars, n = {}, 0
-    for b in range(256):
-        if b in keep:
-            chars[b] = chr(b)
-        else:
-            chars[b] = chr(256 + n)
-            n += 1
-    return [chars[b] for b in range(256)]
 
 
 def main():

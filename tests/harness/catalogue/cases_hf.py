@@ -68,6 +68,11 @@ def remove(name):
     return lambda ws, folder: (folder / name).unlink()
 
 
+def cut(name, size):
+    """The folder's file `name` keeps only its first `size` characters."""
+    return lambda ws, folder: ws.write(f"model/{name}", (folder / name).read_text()[:size])
+
+
 CASES = [
     hf_case("st-truncated-length", "model.safetensors of 4 bytes", bytes_st(lambda b: b[:4]), 2,
             r"model\.safetensors: truncated: 4 bytes, shorter than the 8-byte header length"),
@@ -101,7 +106,7 @@ CASES = [
     hf_case("config-missing", "no config.json", remove("config.json"), 3,
             r"model/config\.json: cannot open model config"),
     hf_case("config-bad-json", "config.json cut in half",
-            lambda ws, folder: ws.write("model/config.json", (folder / "config.json").read_text()[:60]), 2,
+            cut("config.json", 60), 2,
             r"model/config\.json: not valid JSON"),
     hf_case("config-unsupported-architecture", "MambaForCausalLM (model_type 'mamba')",
             json_file("config.json", lambda d: {**d, "architectures": ["MambaForCausalLM"], "model_type": "mamba"}), 2,
@@ -112,7 +117,7 @@ CASES = [
     hf_case("tokenizer-missing", "no tokenizer.json", remove("tokenizer.json"), 3,
             r"model/tokenizer\.json: cannot read the file"),
     hf_case("tokenizer-corrupt", "tokenizer.json cut after 500 bytes",
-            lambda ws, folder: ws.write("model/tokenizer.json", (folder / "tokenizer.json").read_text()[:500]), 2,
+            cut("tokenizer.json", 500), 2,
             r"model/tokenizer\.json: .*(JSON|parse)"),
     hf_case("tokenizer-mismatch", "tokenizer of 403 tokens for a model of 300 embeddings",
             lambda ws, folder: ws.write("model/tokenizer.json", json.dumps(tokenizer_json(n_tokens=403))), 2,

@@ -11,26 +11,17 @@ import dataclasses
 import json
 import pathlib
 import struct
+import sys
 
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[3] / "ci"))
+from byte_level import byte_level_alphabet  # noqa: E402
 
 VOCAB, HIDDEN, LAYERS, HEADS, KV_HEADS, FFN, CONTEXT = 300, 64, 1, 4, 2, 128, 256
 SPECIALS = ["<|im_start|>", "<|im_end|>", "<|endoftext|>"]   # ids 256, 257, 258
 CHAT_TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
                  "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
-
-
-def byte_tokens():
-    """GPT-2's byte-to-unicode map: token i spells byte i."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    chars, extra = {}, 0
-    for b in range(256):
-        if b in printable:
-            chars[b] = chr(b)
-        else:
-            chars[b] = chr(256 + extra)
-            extra += 1
-    return [chars[b] for b in range(256)]
 
 
 def llama_config(vocab=VOCAB, **overrides):
@@ -82,7 +73,7 @@ def padding_tokens(n_tokens):
 
 
 def tokenizer_json(n_tokens=VOCAB):
-    vocab = {t: i for i, t in enumerate(byte_tokens())}
+    vocab = {t: i for i, t in enumerate(byte_level_alphabet())}
     vocab.update({t: 256 + len(SPECIALS) + i for i, t in enumerate(padding_tokens(n_tokens))})
     added = [{"id": 256 + i, "content": s, "single_word": False, "lstrip": False, "rstrip": False,
               "normalized": False, "special": True} for i, s in enumerate(SPECIALS)]
@@ -170,7 +161,7 @@ def gguf_llama(seed=7, n_tokens=VOCAB):
         elif hf_name.endswith("k_proj.weight"):
             w = permute(w, KV_HEADS)
         tensors[names[hf_name]] = np.ascontiguousarray(w)
-    tokens = byte_tokens() + SPECIALS + padding_tokens(n_tokens)
+    tokens = byte_level_alphabet() + SPECIALS + padding_tokens(n_tokens)
     kvs = [("general.architecture", GGUF_STRING, "llama"), ("general.name", GGUF_STRING, "tiny-llama"),
            ("llama.block_count", GGUF_U32, LAYERS), ("llama.embedding_length", GGUF_U32, HIDDEN),
            ("llama.feed_forward_length", GGUF_U32, FFN), ("llama.attention.head_count", GGUF_U32, HEADS),
