@@ -3,10 +3,25 @@
 # folders, beside the normal build:
 #
 #   ci/sanitize.sh asan                ASan+UBSan build of the GoogleTest suites; ctest
-#   ci/sanitize.sh tsan [WORKERS]      TSan build of `lockstep`; `lockstep stress --suite
-#                                      suites/stress.json --workers WORKERS --threads 8`
-#                                      (default 2000, the full stress; CI passes fewer)
-#   ci/sanitize.sh all [WORKERS]       both
+#   ci/sanitize.sh tsan [WORKERS] [MODEL_WORKERS]
+#                                      TSan build of `lockstep`; the stress suite
+#                                      (suites/stress.json, 8 threads through one shared model)
+#                                      with WORKERS requests (default 2000, the full stress) on a
+#                                      tiny synthetic Llama, then MODEL_WORKERS (default 16) on the
+#                                      embedded SmolLM2-135M
+#   ci/sanitize.sh all [WORKERS] [MODEL_WORKERS]   both
+#
+# Sanitizer builds compile at -O1 -g1 (line tables: enough for every report's stack) with
+# <ATen/ATen.h> precompiled (LOCKSTEP_PCH): about 3x less compile time than -O2 -g.
+# Floating-point results do not depend on that: -ffp-contract=off and no -ffast-math, so the
+# compiler may not reorder or fuse a float operation at any level (the goldens still match).
+#
+# Why two models for TSan: under TSan every memory access of lockstep's own code is checked,
+# its CPU GEMM included, which makes one SmolLM2 token cost about 2 s on 2 cores; 2000 workers
+# would take hours. The tiny model (tests/harness/catalogue/tiny_models.py: byte-level BPE,
+# ChatML template, 1 layer) runs the same code paths (loader, tokenizer, chat template, engine,
+# kernels, every lock) at 2000 workers in minutes; SmolLM2 adds the GGUF loader and its
+# tokenizer under the same concurrency.
 #
 # Any sanitizer report fails the run: UBSan does not recover
 # (-fno-sanitize-recover=undefined, halt_on_error), ASan and TSan exit
@@ -22,6 +37,8 @@ JOBS="${LOCKSTEP_JOBS:-$(nproc)}"
 SUPP="$ROOT/ci/sanitize.supp"
 mode="${1:-all}"
 workers="${2:-2000}"
+model_workers="${3:-16}"
+PY="$VENV/bin/python"
 
 configure_build() {  # dir, sanitizer flags, targets...
   local dir="$1" flags="$2"; shift 2
@@ -29,7 +46,8 @@ configure_build() {  # dir, sanitizer flags, targets...
     mkdir -p "$dir"
     echo "[sanitize] configuring $dir ($flags)" >&2
     cmake -S "$ROOT" -B "$dir" -G Ninja -DLOCKSTEP_PYTHON="$VENV/bin/python" -DLOCKSTEP_CUDA=OFF \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+      -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
       -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" -DCMAKE_C_FLAGS="$flags -fno-omit-frame-pointer" \
       -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" >"$dir/configure.log" 2>&1 \
       || { cat "$dir/configure.log" >&2; echo "[sanitize] ERROR: configure failed" >&2; return 3; }
@@ -62,19 +80,30 @@ run_tsan() {
   local dir="$BUILD-tsan" start=$SECONDS
   configure_build "$dir" "-fsanitize=thread" lockstep || return $?
   echo "[sanitize] tsan: build $((SECONDS - start)) s" >&2
-  start=$SECONDS
-  local out; out="$(mktemp -d)"
-  # OMP_NUM_THREADS=1: libgomp is not instrumented, so TSan cannot see its
-  # barriers and would report every OpenMP team as racing. With one OpenMP
-  # thread, the only concurrency left is lockstep's own: the stress workers
-  # (std::thread) running generations through one shared model.
-  OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$SUPP/tsan.supp" \
-    "$dir/harness/lockstep" stress --suite "$ROOT/suites/stress.json" --workers "$workers" --threads 8 \
-      --out-dir "$out"
-  local rc=$?
-  echo "[sanitize] tsan: stress of $workers workers $((SECONDS - start)) s, exit $rc" >&2
+  local out rc=0; out="$(mktemp -d)"
+  "$PY" -c "import sys; sys.path.insert(0, '$ROOT/tests/harness/catalogue'); import tiny_models; tiny_models.write_hf_llama('$out/tiny')" \
+    || { echo "[sanitize] ERROR: cannot write the tiny model" >&2; rm -rf "$out"; return 3; }
+  stress tiny "$workers" --model "$out/tiny" || rc=1
+  if ((rc == 0 && model_workers > 0)); then stress smollm2 "$model_workers" || rc=1; fi
   rm -rf "$out"
-  ((rc == 0)) || return 1
+  return $rc
+}
+
+# stress NAME WORKERS [lockstep options]: the stress suite under TSan.
+# OMP_NUM_THREADS=1: libgomp is not instrumented, so TSan cannot see its
+# barriers and would report every OpenMP team as racing. With one OpenMP
+# thread, the only concurrency left is lockstep's own: the stress workers
+# (std::thread) running generations through one shared model.
+stress() {
+  local name=$1 n=$2 start=$SECONDS log="$out/$1.log"; shift 2
+  OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$SUPP/tsan.supp" \
+    "$BUILD-tsan/harness/lockstep" stress --suite "$ROOT/suites/stress.json" --workers "$n" --threads 8 \
+      --out-dir "$out/$name" "$@" >"$log" 2>&1
+  local rc=$?
+  # A report's first lines name the racing accesses: show the head of a failed run's log.
+  if ((rc == 0)); then tail -n 4 "$log" >&2; else head -n 150 "$log" >&2; fi
+  echo "[sanitize] tsan: stress of $n workers on $name: $((SECONDS - start)) s, exit $rc" >&2
+  ((rc == 0))
 }
 
 case "$mode" in

@@ -28,22 +28,23 @@ echo "[test] pytest" >&2
 LOCKSTEP_BIN="$BUILD/harness/lockstep" LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so" "$VENV/bin/python" -m pytest "$ROOT/tests" -q -p no:cacheprovider
 pytest_rc=$?
 
-# Reliability (fuzz/FUZZ.md): a fuzz smoke of the five parsers (LOCKSTEP_CI_FUZZ=0 skips it), and
-# with LOCKSTEP_CI_SANITIZE=1 the unit tests under ASan+UBSan and a TSan stress. The sanitizer runs
-# are not yet in CI by default: they have not completed on a CI-like machine (fuzz/FUZZ.md); the
-# long fuzz runs and the 2000-worker TSan stress run by hand, recorded in fuzz/FUZZ.md.
+# Reliability (fuzz/FUZZ.md): a fuzz smoke of the five parsers, the unit tests again under
+# ASan+UBSan (build-asan/), and the stress suite under TSan (build-tsan/: 2000 workers on a tiny
+# synthetic model, then LOCKSTEP_TSAN_MODEL_WORKERS on SmolLM2). LOCKSTEP_CI_FUZZ=0 and
+# LOCKSTEP_CI_SANITIZE=0 skip them; the long fuzz runs are by hand, recorded in fuzz/FUZZ.md.
 fuzz_rc=0 asan_rc=0 tsan_rc=0
 if [[ "${LOCKSTEP_CI_FUZZ:-1}" != 0 ]]; then
   echo "[test] fuzz smoke" >&2
   LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/fuzz.sh" smoke "${LOCKSTEP_FUZZ_SMOKE_S:-20}"
   fuzz_rc=$?
 fi
-if [[ "${LOCKSTEP_CI_SANITIZE:-0}" != 0 ]]; then
+if [[ "${LOCKSTEP_CI_SANITIZE:-1}" != 0 ]]; then
   echo "[test] ASan+UBSan unit tests" >&2
   LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/sanitize.sh" asan
   asan_rc=$?
   echo "[test] TSan stress" >&2
-  LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/sanitize.sh" tsan "${LOCKSTEP_TSAN_WORKERS:-64}"
+  LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/sanitize.sh" tsan "${LOCKSTEP_TSAN_WORKERS:-2000}" \
+    "${LOCKSTEP_TSAN_MODEL_WORKERS:-16}"
   tsan_rc=$?
 fi
 
