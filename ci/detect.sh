@@ -99,6 +99,26 @@ expect_rejected() {
   echo "[detect] LOCKSTEP_INJECT_FAULT='$value' $(basename "$bin"): rejected, exit $rc" >&2
 }
 
+# The real gate, ci/gate.sh (the ci-gate suite, then the tie canary), with the tie-break fault: the
+# one fault the ci-gate cases cannot show (no exact tie in them), so its canary must fail it.
+gate_tie_break() {
+  local dir="$OUT/faults/tie-break/gate" start=$SECONDS rc
+  mkdir -p "$dir"
+  LOCKSTEP_INJECT_FAULT=tie-break LOCKSTEP_GATE_BIN="$FAULT_BIN" LOCKSTEP_OUT="$dir" LOCKSTEP_BUILD_DIR="$BUILD" \
+    LOCKSTEP_VENV="$VENV" "$ROOT/ci/gate.sh" >"$dir/log" 2>&1
+  rc=$?
+  echo "[detect] tie-break on ci/gate.sh: exit $rc in $((SECONDS - start))s: $(grep -m1 -E 'golden: first differing' "$dir/log" || echo 'no divergence named')" >&2
+  "$PY" "$ROOT/ci/detect_report.py" row --fault tie-break --suite "ci/gate.sh canary" --variant golden --exit "$rc" \
+    --results "$dir/tie/results.json" --golden "$TIE_GOLDEN" \
+    --command "LOCKSTEP_INJECT_FAULT=tie-break LOCKSTEP_GATE_BIN=lockstep_fault ci/gate.sh" >>"$OUT/faults/rows.jsonl"
+  # Detected: exit 1, and the canary's proof is the one that differs.
+  if [[ $rc == 1 ]] && grep -q "[1-9][0-9]* of [0-9]* cases differ from .*detect-tie/cpu-x86_64.proof.json" "$dir/log"; then
+    return 0
+  fi
+  echo "[detect] FAIL: ci/gate.sh did not catch the tie-break fault with its canary (log: $dir/log)" >&2
+  return 1
+}
+
 faults() {
   rm -rf "$OUT/faults" && mkdir -p "$OUT/faults" || die "cannot create $OUT/faults"
   build
@@ -119,6 +139,7 @@ faults() {
       run_gate "$fault" "$name" run-2
     done
   done
+  gate_tie_break || bad=1
   "$PY" "$ROOT/ci/detect_report.py" table "$OUT/faults/rows.jsonl" | tee "$OUT/faults/table.md"
   local rc=${PIPESTATUS[0]}
   ((rc != 0 || bad != 0)) && { echo "[detect] FAILED" >&2; return 1; }

@@ -13,8 +13,6 @@
 set -euo pipefail
 export LOCKSTEP_BUILD_DIR="${LOCKSTEP_BUILD_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/build-clean}"
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
-STAGE_DIR=/tmp/lockstep-model
-MODEL="$STAGE_DIR/model.gguf"
 BIN="$BUILD/harness/lockstep_fault"
 
 case "${LOCKSTEP_GPU_STAGE:?set LOCKSTEP_GPU_STAGE to build or run}" in
@@ -31,10 +29,7 @@ build)
   echo "build ok in $((SECONDS - start)) s"
   ;;
 run)
-  if [[ "$(sha256sum "$MODEL" 2>/dev/null | cut -d' ' -f1)" != "$(cat .model-b/SHA256)" ]]; then
-    cat "$STAGE_DIR"/lockstep-model-part-aa .model-b/lockstep-model-part-ab >"$MODEL"
-  fi
-  [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]] || { echo "model parts do not match"; exit 3; }
+  join_model
   jobs_n="${LOCKSTEP_CLEAN_JOBS:-4}" runs="${LOCKSTEP_CLEAN_RUNS:-250}"
   threads=$(( $(nproc) / jobs_n )); ((threads >= 1)) || threads=1
   echo "== $jobs_n processes x $runs clean runs (+1 fresh process each), OMP_NUM_THREADS=$threads, $(date -u +%T)"

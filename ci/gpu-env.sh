@@ -22,3 +22,15 @@ if [[ -d "$DEPS/usr" ]]; then
   export PKG_CONFIG_PATH="$DEPS/usr/lib/x86_64-linux-gnu/pkgconfig"
   PREFIX=(-DCMAKE_PREFIX_PATH="$DEPS/usr")
 fi
+
+# The embedded GGUF on the device: part a staged in $STAGE_DIR by an earlier call, part b carried
+# in .model-b (ci/device-prepare.sh). join_model re-joins them unless $MODEL already has the
+# SHA-256 in .model-b/SHA256; exit 3 if the parts do not make that file.
+STAGE_DIR=/tmp/lockstep-model
+MODEL="$STAGE_DIR/model.gguf"
+join_model() {
+  if [[ "$(sha256sum "$MODEL" 2>/dev/null | cut -d' ' -f1)" != "$(cat .model-b/SHA256)" ]]; then
+    cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-ab >"$MODEL"
+  fi
+  [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]] || { echo "model parts do not match"; exit 3; }
+}

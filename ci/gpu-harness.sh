@@ -12,18 +12,7 @@
 #                                                    line, the compare options), then `sweep --mode off`
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
-STAGE_DIR=/tmp/lockstep-model
-MODEL="$STAGE_DIR/model.gguf"
 LSK="$BUILD/harness/lockstep"
-
-# The model from the staged part a and the carried part b (re-joined unless it already has the
-# SHA-256 in .model-b/SHA256); exit 3 if the parts do not make that file.
-join_model() {
-  if [[ "$(sha256sum "$MODEL" 2>/dev/null | cut -d' ' -f1)" != "$(cat .model-b/SHA256)" ]]; then
-    cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-ab >"$MODEL"
-  fi
-  [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]] || { echo "model parts do not match"; exit 3; }
-}
 
 case "${LOCKSTEP_GPU_STAGE:?set LOCKSTEP_GPU_STAGE to build, stage or nightly}" in
 build)

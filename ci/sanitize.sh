@@ -10,6 +10,8 @@
 #                                      tiny synthetic Llama, then MODEL_WORKERS (default 16) on the
 #                                      embedded SmolLM2-135M
 #   ci/sanitize.sh all [WORKERS] [MODEL_WORKERS]   both
+# (0 workers skips that stress.) Environment: LOCKSTEP_TSAN_THREADS (default 8) stress threads;
+# LOCKSTEP_SANITIZE_CMAKE_ARGS extra CMake arguments for the first configure.
 #
 # Sanitizer builds compile at -O1 -g1 (line tables: enough for every report's stack) with
 # <ATen/ATen.h> precompiled (LOCKSTEP_PCH): about 3x less compile time than -O2 -g.
@@ -49,7 +51,8 @@ configure_build() {  # dir, sanitizer flags, targets...
       -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
       -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
       -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" -DCMAKE_C_FLAGS="$flags -fno-omit-frame-pointer" \
-      -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" >"$dir/configure.log" 2>&1 \
+      -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" ${LOCKSTEP_SANITIZE_CMAKE_ARGS:-} \
+      >"$dir/configure.log" 2>&1 \
       || { cat "$dir/configure.log" >&2; echo "[sanitize] ERROR: configure failed" >&2; return 3; }
   fi
   echo "[sanitize] building $* in $dir" >&2
@@ -83,7 +86,7 @@ run_tsan() {
   local out rc=0; out="$(mktemp -d)"
   "$PY" -c "import sys; sys.path.insert(0, '$ROOT/tests/harness/catalogue'); import tiny_models; tiny_models.write_hf_llama('$out/tiny')" \
     || { echo "[sanitize] ERROR: cannot write the tiny model" >&2; rm -rf "$out"; return 3; }
-  stress tiny "$workers" --model "$out/tiny" || rc=1
+  if ((workers > 0)); then stress tiny "$workers" --model "$out/tiny" || rc=1; fi
   if ((rc == 0 && model_workers > 0)); then stress smollm2 "$model_workers" || rc=1; fi
   rm -rf "$out"
   return $rc
@@ -97,7 +100,7 @@ run_tsan() {
 stress() {
   local name=$1 n=$2 start=$SECONDS log="$out/$1.log"; shift 2
   OMP_NUM_THREADS=1 TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$SUPP/tsan.supp" \
-    "$BUILD-tsan/harness/lockstep" stress --suite "$ROOT/suites/stress.json" --workers "$n" --threads 8 \
+    "$BUILD-tsan/harness/lockstep" stress --suite "$ROOT/suites/stress.json" --workers "$n" --threads "${LOCKSTEP_TSAN_THREADS:-8}" \
       --out-dir "$out/$name" "$@" >"$log" 2>&1
   local rc=$?
   # A report's first lines name the racing accesses: show the head of a failed run's log.
