@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <exception>
+#include <optional>
+#include <string>
 #include <utility>
 
 #include "core/error.h"
@@ -14,6 +16,26 @@ Engine::Engine(std::shared_ptr<const DecoderModel> model, std::vector<int32_t> e
   if (options_.max_batch < 1 || options_.max_prefill_tokens < 1) {
     throw bad_input("Engine: max_batch and max_prefill_tokens must be at least 1");
   }
+  if (options_.kv_cache_bytes < 0 || options_.kv_block_size < 1) {
+    throw bad_input("Engine: the KV-cache budget must be >= 0 bytes and the block size >= 1");
+  }
+  const ModelConfig& c = model_->config();
+  const int64_t per_position = KvPool::bytes_per_position(c, model_->dtype());
+  int64_t bytes = options_.kv_cache_bytes;
+  if (bytes == 0) {
+    const int64_t cap = model_->device().is_cpu() ? (int64_t{2} << 30) : (int64_t{8} << 30);
+    const int64_t full = std::min<int64_t>(options_.max_batch, int64_t{1} << 20) * c.context * per_position;
+    bytes = std::min(cap, full);
+  }
+  const int64_t blocks = bytes / (per_position * options_.kv_block_size);
+  if (blocks < 1) {
+    throw bad_input("Engine: a KV-cache budget of " + std::to_string(bytes) + " bytes holds no block of " +
+                    std::to_string(options_.kv_block_size) + " positions (" + std::to_string(per_position) +
+                    " bytes each)");
+  }
+  pool_ = model_->new_pool(blocks, options_.kv_block_size);
+  stats_.kv_blocks = blocks;
+  stats_.kv_block_size = options_.kv_block_size;
   scheduler_ = std::thread([this] { loop(); });
 }
 
@@ -39,8 +61,15 @@ std::future<Generation> Engine::submit(std::vector<int32_t> prompt_ids, Generate
     throw bad_input("prompt + max_new_tokens = " + std::to_string(decoding.capacity()) +
                     " tokens exceeds the model's context of " + std::to_string(model_->config().context));
   }
-  auto active = std::unique_ptr<Active>(
-      new Active{std::move(decoding), model_->new_cache(0), std::promise<Generation>()});
+  if (pool_->blocks_for(decoding.capacity()) > pool_->blocks()) {
+    const double gib = double(KvPool::bytes_per_position(model_->config(), model_->dtype())) * double(decoding.capacity()) /
+                       double(int64_t{1} << 30);
+    throw bad_input("prompt + max_new_tokens = " + std::to_string(decoding.capacity()) + " positions need " +
+                    std::to_string(gib) + " GiB of KV cache, more than the whole budget of " +
+                    std::to_string(pool_->blocks() * pool_->block_size()) +
+                    " positions: raise the KV-cache budget (--kv-cache-gb) or shorten the request");
+  }
+  auto active = std::unique_ptr<Active>(new Active{std::move(decoding), KvCache(), std::promise<Generation>(), 0});
   std::future<Generation> future = active->promise.get_future();
   {
     const std::lock_guard<std::mutex> lock(mutex_);
@@ -65,31 +94,63 @@ void Engine::loop() {
       std::unique_lock<std::mutex> lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !waiting_.empty() || !running.empty(); });
       if (stopping_ && waiting_.empty() && running.empty()) return;
-      // Admit waiting requests while the step has room.
-      int64_t prefill = 0;
-      while (!waiting_.empty() && static_cast<int64_t>(running.size()) < options_.max_batch) {
-        const int64_t tokens = static_cast<int64_t>(waiting_.front()->decoding.next_input().size());
-        if (prefill > 0 && prefill + tokens > options_.max_prefill_tokens) break;
-        prefill += tokens;
-        running.push_back(std::move(waiting_.front()));
-        waiting_.pop_front();
-      }
+      admit(running);
     }
     step(running);
   }
 }
 
+// Under the lock: waiting requests join, first come first served, while the
+// batch has room and the pool has their blocks.
+void Engine::admit(std::vector<std::unique_ptr<Active>>& running) {
+  while (!waiting_.empty() && static_cast<int64_t>(running.size()) < options_.max_batch) {
+    Active& a = *waiting_.front();
+    std::optional<KvCache> cache = KvCache::try_reserve(pool_, a.decoding.capacity());
+    if (!cache) {
+      ++stats_.waited_for_memory;
+      break;
+    }
+    a.cache = std::move(*cache);
+    running.push_back(std::move(waiting_.front()));
+    waiting_.pop_front();
+  }
+}
+
 void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
+  // Decodes first, then prompt chunks in arrival order up to the prefill budget.
   std::vector<SequenceChunk> chunks;
+  std::vector<Active*> members;
+  std::vector<bool> completes;   // the chunk ends the prompt (or is a decode): its logits choose a token
+  int64_t budget = options_.max_prefill_tokens;
   for (auto& a : running) {
-    if (a->cache.capacity() == 0) a->cache = model_->new_cache(a->decoding.capacity());
+    if (a->prefilled < static_cast<int64_t>(a->decoding.result().prompt_ids.size())) continue;
     chunks.push_back(SequenceChunk{a->decoding.next_input(), &a->cache});
+    members.push_back(a.get());
+    completes.push_back(true);
+  }
+  for (auto& a : running) {
+    const std::vector<int32_t>& prompt = a->decoding.result().prompt_ids;
+    const int64_t left = static_cast<int64_t>(prompt.size()) - a->prefilled;
+    if (left == 0 || budget == 0) continue;
+    const int64_t take = std::min(left, budget);
+    budget -= take;
+    chunks.push_back(SequenceChunk{std::vector<int32_t>(prompt.begin() + a->prefilled,
+                                                        prompt.begin() + a->prefilled + take),
+                                   &a->cache});
+    members.push_back(a.get());
+    completes.push_back(take == left);
   }
   int64_t produced = 0;
+  const auto batch = static_cast<int64_t>(chunks.size());
   try {
     const at::Tensor logits = model_->forward_last(chunks);
-    for (size_t i = 0; i < running.size(); ++i) {
-      running[i]->decoding.accept(logits[static_cast<int64_t>(i)]);
+    for (int64_t i = 0; i < batch; ++i) {
+      Active& a = *members[static_cast<size_t>(i)];
+      if (a.prefilled < static_cast<int64_t>(a.decoding.result().prompt_ids.size())) {
+        a.prefilled += static_cast<int64_t>(chunks[static_cast<size_t>(i)].ids.size());
+      }
+      if (!completes[static_cast<size_t>(i)]) continue;
+      a.decoding.accept(logits[i], StepPlace{batch, i});
       ++produced;
     }
   } catch (...) {
@@ -101,7 +162,7 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.steps;
-    stats_.largest_batch = std::max<int64_t>(stats_.largest_batch, static_cast<int64_t>(running.size()));
+    stats_.largest_batch = std::max(stats_.largest_batch, batch);
     stats_.tokens += produced;
   }
   auto finished = std::stable_partition(running.begin(), running.end(), [](const auto& a) { return !a->decoding.done(); });

@@ -1,14 +1,24 @@
 // A thread-safe request API over one model: any number of threads submit
 // requests; one scheduler thread batches them dynamically. Each step runs, in
-// one ragged batch (DecoderModel::forward_last), the whole prompt of every
-// newly admitted request and the last token of every running one; a request
-// joins at the next step after it arrives and leaves the step it finishes.
+// one ragged batch (DecoderModel::forward_last), the last token of every
+// decoding request and prompt chunks of newly admitted ones, up to
+// max_prefill_tokens tokens in all (a long prompt is prefilled over several
+// steps, beside the decodes); a request joins at the next step after it
+// arrives and leaves the step it finishes.
+//
+// Memory: the KV cache is one paged pool (core/models/kv_cache.h) of
+// kv_cache_bytes. A request is admitted when the pool has the blocks for its
+// prompt + max_new_tokens, else it waits (first come, first served) until
+// finished requests free them; one that needs more than the whole pool is
+// refused at submit() with bad_input. Nothing is preempted.
 //
 // Under kernels::ModeGuard(batch_invariant) (the scheduler thread sets the
 // engine's mode; the mode is process-wide) every request's tokens and per-step
 // logits digests are bitwise those of generate() alone: projections, norms
-// and MLP are computed row by row independently of the batch, attention runs
-// per sequence, and sampling draws from (seed, stream, step).
+// and MLP are computed row by row independently of the batch, attention
+// reduces each sequence's own keys in an order fixed by positions (whatever
+// the chunking of its prompt or the blocks it got), and sampling draws from
+// (seed, stream, step).
 #pragma once
 
 #include <condition_variable>
@@ -30,6 +40,10 @@ struct EngineOptions {
   int64_t max_batch = 64;                  // requests in one step
   int64_t max_prefill_tokens = 8192;       // prompt tokens admitted per step (at least one request)
   kernels::Mode mode = kernels::Mode::batch_invariant;
+  // KV-cache budget in bytes; 0: min(max_batch full contexts, 2 GiB on the
+  // CPU or 8 GiB on a GPU).
+  int64_t kv_cache_bytes = 0;
+  int64_t kv_block_size = KvPool::kDefaultBlockSize;
 };
 
 struct EngineStats {
@@ -37,6 +51,9 @@ struct EngineStats {
   int64_t requests = 0;
   int64_t largest_batch = 0;               // most requests in one step
   int64_t tokens = 0;                      // tokens generated
+  int64_t kv_blocks = 0;                   // blocks in the KV pool
+  int64_t kv_block_size = 0;               // positions per block
+  int64_t waited_for_memory = 0;           // steps in which a request waited for KV blocks
 };
 
 class Engine {
@@ -48,7 +65,8 @@ class Engine {
   Engine& operator=(const Engine&) = delete;
 
   // Validates at once (bad_input thrown here for bad options, token ids out
-  // of the vocabulary, or an empty or too long prompt); the future holds the result or the error of the step.
+  // of the vocabulary, an empty or too long prompt, or a request larger than
+  // the whole KV cache); the future holds the result or the error of the step.
   std::future<Generation> submit(std::vector<int32_t> prompt_ids, GenerateOptions options,
                                  StepObserver observer = {});
   EngineStats stats() const;
@@ -56,15 +74,18 @@ class Engine {
  private:
   struct Active {
     Decoding decoding;
-    KvCache cache;
+    KvCache cache;               // empty until admitted
     std::promise<Generation> promise;
+    int64_t prefilled = 0;       // prompt tokens already in the cache
   };
   void loop();
+  void admit(std::vector<std::unique_ptr<Active>>& running);
   void step(std::vector<std::unique_ptr<Active>>& running);
 
   std::shared_ptr<const DecoderModel> model_;
   std::vector<int32_t> eos_ids_;
   EngineOptions options_;
+  std::shared_ptr<KvPool> pool_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Active>> waiting_;

@@ -93,7 +93,7 @@ int64_t Decoding::capacity() const {
   return static_cast<int64_t>(g_.prompt_ids.size()) + options_.max_new_tokens;
 }
 
-void Decoding::accept(at::Tensor logits) {
+void Decoding::accept(at::Tensor logits, StepPlace place) {
   if (done_) throw std::logic_error("Decoding::accept after the end");
   const int64_t step = static_cast<int64_t>(g_.output_ids.size());
   at::Tensor row = logits.contiguous().clone();
@@ -105,6 +105,7 @@ void Decoding::accept(at::Tensor logits) {
   g_.step_top.push_back(top_logits(row));
   const int32_t token = choose_token(row, options_.sampling, static_cast<uint64_t>(step));
   g_.output_ids.push_back(token);
+  g_.step_places.push_back(place);
   next_ = {token};
   if (options_.stop_at_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end()) {
     g_.stop_reason = "eos";

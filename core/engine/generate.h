@@ -52,6 +52,12 @@ struct TopLogit {
 };
 inline constexpr int64_t kTopLogits = 5;
 
+// Where a step ran: the sequences in it and this request's row among them.
+struct StepPlace {
+  int64_t batch = 1;
+  int64_t row = 0;
+};
+
 struct Generation {
   std::vector<int32_t> prompt_ids;
   std::vector<int32_t> output_ids;
@@ -60,6 +66,8 @@ struct Generation {
   // so a divergence can show both sides' candidates and how far they moved.
   std::vector<std::vector<TopLogit>> step_top;
   std::string stop_reason;                       // "eos", "stop_id", "stop_string", "max_tokens"
+  // The step that produced each token: sequences in it and this request's row.
+  std::vector<StepPlace> step_places;
 };
 
 // Called with each step's logits [vocab] (fp32, contiguous, CPU) before they
@@ -80,8 +88,9 @@ class Decoding {
   // Tokens the KV cache must hold: prompt + max_new_tokens.
   int64_t capacity() const;
   bool done() const { return done_; }
-  // `logits`: fp32 CPU [vocab], the step's last-token logits.
-  void accept(at::Tensor logits);
+  // `logits`: fp32 CPU [vocab], the step's last-token logits; `place`: the
+  // step's batch, recorded beside the token.
+  void accept(at::Tensor logits, StepPlace place = {});
   const Generation& result() const { return g_; }
   Generation take() { return std::move(g_); }
 

@@ -6,21 +6,25 @@
 // libtorch ops only, so that under kernels::ModeGuard(batch_invariant) every
 // op runs on lockstep's invariant kernels.
 //
-// Batching is ragged: the tokens of every sequence in a step (a whole prompt
-// for a new request, one token for a running one) are stacked into one
-// [tokens, hidden] matrix for the projections, norms and MLP, whose kernels
-// compute each row independently of the others; attention runs per sequence
-// against that sequence's own KV cache. A sequence's bits therefore do not
-// depend on who else is in the step.
+// Batching is ragged: the tokens of every sequence in a step (a prompt or a
+// chunk of one for a new request, one token for a running one) are stacked
+// into one [tokens, hidden] matrix for the projections, norms, RoPE, the KV
+// cache write and the MLP, whose kernels compute each row independently of
+// the others; attention is one call per layer over the paged KV cache
+// (kernels/paged_attention.h), each query reducing its own sequence's keys in
+// an order fixed by positions. A sequence's bits therefore do not depend on
+// who else is in the step.
 #pragma once
 
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/models/kv_cache.h"
 #include "core/models/model_config.h"
 
 namespace lockstep {
@@ -30,22 +34,6 @@ class TensorSource;
 struct LoadOptions {
   at::Device device = at::kCPU;
   at::ScalarType dtype = at::kFloat;   // kFloat, kBFloat16, kHalf
-};
-
-// Keys and values of every layer for one sequence, preallocated to capacity,
-// on the model's device in its dtype.
-class KvCache {
- public:
-  KvCache(const ModelConfig& config, int64_t capacity, const at::TensorOptions& options);
-  int64_t length() const { return length_; }
-  int64_t capacity() const { return capacity_; }
-
- private:
-  friend class DecoderModel;
-  std::vector<at::Tensor> keys_;     // per layer: [n_kv_heads, capacity, head_dim]
-  std::vector<at::Tensor> values_;
-  int64_t length_ = 0;
-  int64_t capacity_ = 0;
 };
 
 // One sequence's part of a step: `ids` run at positions cache->length() ..
@@ -63,6 +51,9 @@ class DecoderModel {
   const ModelConfig& config() const { return config_; }
   at::Device device() const { return options_.device; }
   at::ScalarType dtype() const { return options_.dtype; }
+  // A pool of `blocks` blocks for the sequences of one engine.
+  std::shared_ptr<KvPool> new_pool(int64_t blocks, int64_t block_size = KvPool::kDefaultBlockSize) const;
+  // A cache of `capacity` positions in a pool of its own.
   KvCache new_cache(int64_t capacity) const;
 
   // Runs `ids` after the cache's tokens, appends their keys/values and
@@ -70,8 +61,8 @@ class DecoderModel {
   at::Tensor forward(const std::vector<int32_t>& ids, KvCache& cache) const;
 
   // One step of a ragged batch: every chunk runs after its own cache (which
-  // it extends). Returns fp32 CPU logits of each chunk's last token:
-  // [chunks.size(), vocab].
+  // it extends); all caches must share one pool. Returns fp32 CPU logits of
+  // each chunk's last token: [chunks.size(), vocab].
   at::Tensor forward_last(const std::vector<SequenceChunk>& chunks) const;
 
   // Causal prefill of B sequences (any lengths) with no cache: fp32 CPU
@@ -88,18 +79,15 @@ class DecoderModel {
     at::Tensor q_norm, k_norm;                 // qwen3
     at::Tensor w_gate, w_up, w_down, b_up, b_down, b_gate;   // gpt2: w_up = c_fc, w_down = c_proj
   };
-  struct Segment {
-    int64_t offset = 0, length = 0, pos0 = 0;
-    KvCache* cache = nullptr;
-  };
   friend struct DecoderLoader;
+  struct Step;
 
-  at::Tensor run(const std::vector<int32_t>& ids, const std::vector<Segment>& segments, bool last_only) const;
-  at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x,
-                       const std::vector<Segment>& segments) const;
+  // Runs `chunks` (checked: ids, capacity, one pool) as one step and extends their caches.
+  at::Tensor step(const std::vector<SequenceChunk>& chunks, bool last_only) const;
+  at::Tensor run(const std::vector<int32_t>& ids, const Step& step, bool last_only) const;
+  at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
   at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
-  at::Tensor rope(const at::Tensor& x, int64_t pos0) const;
   void check_ids(const std::vector<int32_t>& ids) const;
 
   ModelConfig config_;

@@ -1,4 +1,6 @@
-// Batch-invariant scaled-dot-product attention (aten SDPA, dropout 0).
+// Batch-invariant scaled-dot-product attention (dropout 0): the kernel behind
+// aten SDPA (sdpa.cpp) and the engine's paged attention (paged_attention.cpp);
+// attention_problem.h says how each lays out its rows and keys.
 //
 // THE ORDER, per query row i of head h (kv head h / (Hq / Hkv)):
 //  * A key j is hidden when causality (j > i), a false bool mask entry or an
@@ -20,24 +22,21 @@
 //  * out = ACC / L; a row that sees no key gives zeros (stock CPU SDPA
 //    gives zeros too).
 // The order depends on D, Dv and the key positions only, never on the batch,
-// Tq, Tk beyond the row's keys, threads or the ISA.
+// Tq, Tk beyond the row's keys, threads or the ISA (nor, paged, on the block
+// size or which blocks hold the keys: a key is read where the table says).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
-#include <vector>
 
-#include <ATen/Parallel.h>
-
+#include "kernels/cpu/attention_problem.h"
 #include "kernels/cpu/lanes.h"
-#include "kernels/cpu/ops.h"
 #include "kernels/splits.h"
-#ifdef LOCKSTEP_FAULT_INJECTION
-#include "kernels/fault/fault_tensor.h"
-#endif
 
 namespace lockstep::kernels::cpu {
 namespace {
+
+using attention::Problem;
 
 using BF16 = c10::BFloat16;
 using lanes::F16;
@@ -46,23 +45,44 @@ using lanes::kLanes;
 constexpr int64_t kSplit = kKvSplit;
 static_assert(kSplit % kLanes == 0, "splits must start on a lane boundary");
 
-// One SDPA problem in canonical [B, H, T, D] form; the last dim of q/k/v is
-// contiguous, other dims go by element strides (a KV cache slice works
-// without a copy). The output is contiguous [B, Hq, Tq, Dv].
-struct Problem {
-  const void* q;
-  const void* k;
-  const void* v;
-  void* out;
-  int64_t B, Hq, Hkv, Tq, Tk, D, Dv;
-  int64_t qs[3], ks[3], vs[3];  // strides of b, h, t
-  const bool* bool_mask = nullptr;
-  const float* add_mask = nullptr;
-  int64_t ms[4] = {0, 0, 0, 0};  // mask strides of b, h, i, j (0 = broadcast)
-  bool causal = false;
-  float scale = 1.0f;
-  const void* zero_row = nullptr;  // D zeros of the input dtype, read for hidden keys
+// Where query row `row` of a Problem reads and writes, and which keys it sees.
+struct RowPlace {
+  int64_t b = 0, hk = 0;   // sequence and kv head (shared by a bundle)
+  int64_t q = 0, out = 0;  // element offsets of the query row and the output row
+  int64_t moff = 0;        // mask offset of (b, h, i)
+  int64_t kmin = 0, kmax = 0;  // keys [kmin, kmax) exist for this row (causality, window)
 };
+
+LOCKSTEP_LANES_INLINE RowPlace place(const Problem& p, int64_t row) {
+  RowPlace r;
+  if (p.tables != nullptr) {
+    // row = (token * Hkv + hk) * G + g: a bundle shares the token and kv head
+    const int64_t G = p.Hq / p.Hkv, n = row / p.Hq, h = row % p.Hq;
+    r.b = p.tok_seq[n];
+    r.hk = h / G;
+    r.q = n * p.qs[0] + h * p.qs[1];
+    r.out = row * p.Dv;
+    r.kmax = p.tok_pos[n] + 1;
+    r.kmin = p.window > 0 ? std::max<int64_t>(0, r.kmax - p.window) : 0;
+    return r;
+  }
+  const int64_t i = row % p.Tq, h = (row / p.Tq) % p.Hq;
+  r.b = row / (p.Tq * p.Hq);
+  r.hk = h / (p.Hq / p.Hkv);
+  r.q = r.b * p.qs[0] + h * p.qs[1] + i * p.qs[2];
+  r.out = row * p.Dv;
+  r.moff = r.b * p.ms[0] + h * p.ms[1] + i * p.ms[2];
+  r.kmax = p.causal ? std::min(p.Tk, i + 1) : p.Tk;
+  return r;
+}
+
+// Element offset of key (or value) position j of sequence b, kv head already
+// applied: contiguous positions, or slot table[j / block] * block + j % block.
+LOCKSTEP_LANES_INLINE int64_t key_at(const Problem& p, int64_t b, int64_t j, int64_t stride) {
+  if (p.tables == nullptr) return j * stride;
+  const int64_t slot = int64_t{p.tables[b * p.table_stride + j / p.block]} * p.block + j % p.block;
+  return slot * stride;
+}
 
 template <class T>
 LOCKSTEP_LANES_INLINE F16 load_chunk(const T* row, int64_t at, int64_t len) {
@@ -95,6 +115,7 @@ LOCKSTEP_LANES_INLINE F16 tree_sum16(const F16* acc) {
 
 // Head dims up to 16 chunks of 16 (256) keep their accumulators on the stack.
 constexpr int64_t kMaxChunks = 16;
+static_assert(kMaxChunks * kLanes == attention::kMaxHeadDim, "the head dims the entry points accept");
 // Rows computed together (see attention_bundle).
 constexpr int kMaxBundle = 4;
 
@@ -169,7 +190,7 @@ struct QueryRow {
   float M = 0.0f, L = 0.0f;
   bool any = false;    // some split had a visible key
   int64_t moff = 0;    // mask offset of (b, h, i)
-  int64_t kmax = 0;    // keys [0, kmax) exist for this row (causality)
+  int64_t kmin = 0, kmax = 0;  // keys [kmin, kmax) exist for this row (causality, window)
   int64_t n = 0;       // keys of the current split, 0 if none
   T* out = nullptr;
 };
@@ -190,23 +211,25 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
   const T* zero = static_cast<const T*>(p.zero_row);
   float* wide_keys = work + kMaxBundle * kSplit;           // 16 keys of nd chunks
   const float* wide_zero = wide_keys + kLanes * kMaxChunks * kLanes;  // nd zero chunks
-  const int64_t b = row0 / (p.Tq * p.Hq), hk = (row0 / p.Tq) % p.Hq / (p.Hq / p.Hkv);
-  const T* kb = static_cast<const T*>(p.k) + b * p.ks[0] + hk * p.ks[1];
-  const T* vb = static_cast<const T*>(p.v) + b * p.vs[0] + hk * p.vs[1];
+  const RowPlace first = place(p, row0);
+  const int64_t b = first.b;
+  const int64_t bk = p.tables != nullptr ? 0 : b;  // a paged cache addresses sequences by slot
+  const T* kb = static_cast<const T*>(p.k) + bk * p.ks[0] + first.hk * p.ks[1];
+  const T* vb = static_cast<const T*>(p.v) + bk * p.vs[0] + first.hk * p.vs[1];
   alignas(16) uint8_t vis[R][kSplit];
   QueryRow<T, kChunks> rows[R];
   int64_t kmax = 0;
 #pragma GCC unroll 4
   for (int r = 0; r < R; ++r) {
     QueryRow<T, kChunks>& qr = rows[r];
-    const int64_t row = row0 + (r < nr ? r : 0);
-    const int64_t i = row % p.Tq, h = (row / p.Tq) % p.Hq;
-    const T* q = static_cast<const T*>(p.q) + b * p.qs[0] + h * p.qs[1] + i * p.qs[2];
+    const RowPlace at = place(p, row0 + (r < nr ? r : 0));
+    const T* q = static_cast<const T*>(p.q) + at.q;
     for (int64_t c = 0; c < kChunks; ++c) qr.qc[c] = c < nd ? load_chunk(q, c * kLanes, D) : lanes::splat(0.0f);
     for (int64_t c = 0; c < kChunks; ++c) qr.total[c] = lanes::splat(0.0f);
-    qr.moff = b * p.ms[0] + h * p.ms[1] + i * p.ms[2];
-    qr.kmax = r >= nr ? 0 : p.causal ? std::min(p.Tk, i + 1) : p.Tk;
-    qr.out = static_cast<T*>(p.out) + row * Dv;
+    qr.moff = at.moff;
+    qr.kmin = at.kmin;
+    qr.kmax = r >= nr ? 0 : at.kmax;
+    qr.out = static_cast<T*>(p.out) + at.out;
     kmax = std::max(kmax, qr.kmax);
   }
   for (int64_t j0 = 0; j0 < kmax; j0 += kSplit) {
@@ -222,6 +245,12 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
         for (int64_t jj = 0; jj < qr.n; ++jj) {
           const int64_t at = qr.moff + (j0 + jj) * p.ms[3];
           vis[r][jj] = p.bool_mask ? p.bool_mask[at] : p.add_mask[at] != neg_inf;
+          visible += vis[r][jj];
+        }
+      } else if (qr.kmin > j0) {  // a sliding window: what a bool mask of it would hide
+        visible = 0;
+        for (int64_t jj = 0; jj < qr.n; ++jj) {
+          vis[r][jj] = j0 + jj >= qr.kmin;
           visible += vis[r][jj];
         }
       } else {
@@ -242,7 +271,7 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
       if constexpr (!std::is_same_v<T, float>) {
         for (int64_t t = 0; t < std::min<int64_t>(kLanes, nmax - jb); ++t)
           for (int64_t c = 0; c < nd; ++c)
-            lanes::store16(wide_keys + t * dp + c * kLanes, load_chunk(kb + (j0 + jb + t) * p.ks[2], c * kLanes, D));
+            lanes::store16(wide_keys + t * dp + c * kLanes, load_chunk(kb + key_at(p, b, j0 + jb + t, p.ks[2]), c * kLanes, D));
       }
       for (int r = 0; r < R; ++r) {
         const QueryRow<T, kChunks>& qr = rows[r];
@@ -250,7 +279,7 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
         F16 s;
         if constexpr (std::is_same_v<T, float>) {
           const float* keys[kLanes];
-          for (int t = 0; t < kLanes; ++t) keys[t] = vis[r][jb + t] ? kb + (j0 + jb + t) * p.ks[2] : zero;
+          for (int t = 0; t < kLanes; ++t) keys[t] = vis[r][jb + t] ? kb + key_at(p, b, j0 + jb + t, p.ks[2]) : zero;
           s = dots16<float, kNd>(qr.qc, keys, D) * p.scale;
         } else {
           const float* keys[kLanes];
@@ -287,7 +316,7 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
     F16 acc[R][kChunks] = {};
     for (int64_t jj = 0; jj < nmax; ++jj) {
       F16 vv[kChunks];
-      load_row<T, kNd>(vv, vb + (j0 + jj) * p.vs[2], Dv);
+      load_row<T, kNd>(vv, vb + key_at(p, b, j0 + jj, p.vs[2]), Dv);
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         if (jj >= rows[r].n || !vis[r][jj]) continue;
@@ -332,6 +361,7 @@ LOCKSTEP_LANES_INLINE void attention_rows_body(const Problem& p, int64_t row0, i
   static_assert(R <= kMaxBundle, "work holds kMaxBundle splits of scores");
   const int64_t group = p.Hq / p.Hkv;
   auto kv_of = [&](int64_t row) {
+    if (p.tables != nullptr) return row / group;  // (token, kv head)
     const int64_t b = row / (p.Tq * p.Hq), h = (row / p.Tq) % p.Hq;
     return b * p.Hkv + h / group;
   };
@@ -366,6 +396,12 @@ LOCKSTEP_ATTENTION_FIXED(attention_bf16_d128, BF16, 8)
 #undef LOCKSTEP_ATTENTION_FIXED
 #undef LOCKSTEP_ATTENTION_ARGS
 
+}  // namespace
+
+namespace attention {
+
+int64_t work_floats() { return kMaxBundle * kSplit + (kLanes + 1) * kMaxChunks * kLanes; }
+
 void run_rows(const Problem& p, bool bf16, int64_t r0, int64_t r1, float* work) {
   using lanes::Isa;
   const Isa isa = lanes::active_isa();
@@ -383,101 +419,5 @@ void run_rows(const Problem& p, bool bf16, int64_t r0, int64_t r1, float* work) 
   return attention_bf16_any(p, r0, r1, work);
 }
 
-// [..., H, T, D] -> [B, H, T, D] with a unit last stride, copying only when
-// the leading dims cannot be merged or the last dim is strided.
-at::Tensor canonical(const at::Tensor& x) {
-  const int64_t batch = c10::multiply_integers(x.sizes().slice(0, x.dim() - 3));
-  at::Tensor r = x.reshape({batch, x.size(-3), x.size(-2), x.size(-1)});
-  return r.stride(-1) == 1 ? r : r.contiguous();
-}
-
-}  // namespace
-
-at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                const std::optional<at::Tensor>& mask, bool is_causal, std::optional<double> scale,
-                bool enable_gqa) {
-  TORCH_CHECK(q.device().is_cpu() && k.device().is_cpu() && v.device().is_cpu(),
-              "lockstep sdpa: expected CPU tensors");
-  TORCH_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kBFloat16,
-              "lockstep sdpa: supports float32 and bfloat16, got ", q.scalar_type());
-  TORCH_CHECK(k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type(),
-              "lockstep sdpa: q, k, v must share one dtype, got ", q.scalar_type(), ", ", k.scalar_type(), ", ",
-              v.scalar_type());
-  TORCH_CHECK(q.dim() >= 3 && k.dim() == q.dim() && v.dim() == q.dim(),
-              "lockstep sdpa: q, k, v must be [..., H, T, D] of one rank >= 3, got ", q.sizes(), ", ", k.sizes(),
-              ", ", v.sizes());
-  TORCH_CHECK(q.sizes().slice(0, q.dim() - 3).equals(k.sizes().slice(0, k.dim() - 3)) &&
-                  k.sizes().slice(0, k.dim() - 3).equals(v.sizes().slice(0, v.dim() - 3)),
-              "lockstep sdpa: q, k, v batch dims differ: ", q.sizes(), ", ", k.sizes(), ", ", v.sizes());
-  TORCH_CHECK(k.size(-1) == q.size(-1) && k.size(-2) == v.size(-2) && k.size(-3) == v.size(-3),
-              "lockstep sdpa: k must be [..., Hkv, Tk, D] and v [..., Hkv, Tk, Dv], got ", k.sizes(), ", ",
-              v.sizes());
-  TORCH_CHECK(q.size(-1) <= kMaxChunks * kLanes && v.size(-1) <= kMaxChunks * kLanes,
-              "lockstep sdpa: head dims up to ", kMaxChunks * kLanes, " are implemented, got ", q.size(-1), " and ",
-              v.size(-1));
-  const int64_t Hq = q.size(-3), Hkv = k.size(-3);
-  TORCH_CHECK(Hq == Hkv || (enable_gqa && Hkv > 0 && Hq % Hkv == 0), "lockstep sdpa: ", Hq, " query heads and ",
-              Hkv, " kv heads need ", enable_gqa ? "Hq a multiple of Hkv" : "enable_gqa=true");
-  TORCH_CHECK(!(is_causal && mask && mask->defined()),
-              "lockstep sdpa: pass either is_causal or an explicit mask, not both (as stock)");
-#ifdef LOCKSTEP_FAULT_INJECTION
-  if (const int64_t s = fault::attention_kv_split(); s > 0 && q.dim() == 4) return fault::split_sdpa(q, k, v, mask, is_causal, scale, s);
-#endif
-
-  const at::Tensor q4 = canonical(q), k4 = canonical(k), v4 = canonical(v);
-  Problem p{};
-  p.B = q4.size(0);
-  p.Hq = Hq;
-  p.Hkv = Hkv;
-  p.Tq = q.size(-2);
-  p.Tk = k.size(-2);
-  p.D = q.size(-1);
-  p.Dv = v.size(-1);
-  for (int d = 0; d < 3; ++d) {
-    p.qs[d] = q4.stride(d);
-    p.ks[d] = k4.stride(d);
-    p.vs[d] = v4.stride(d);
-  }
-  p.causal = is_causal;
-  p.scale = static_cast<float>(scale.value_or(1.0 / std::sqrt(static_cast<double>(p.D))));
-
-  at::Tensor m4;
-  if (mask && mask->defined()) {
-    const at::Tensor& m = *mask;
-    TORCH_CHECK(m.scalar_type() == at::kBool || m.scalar_type() == at::kFloat || m.scalar_type() == at::kBFloat16,
-                "lockstep sdpa: mask must be bool or float32/bfloat16 additive, got ", m.scalar_type());
-    std::vector<int64_t> full(q.sizes().begin(), q.sizes().end() - 1);
-    full.push_back(p.Tk);
-    // An additive bf16 mask is widened once (exactly); a broadcast mask
-    // keeps its zero strides through expand + reshape.
-    at::Tensor mx = m.scalar_type() == at::kBFloat16 ? m.to(at::kFloat) : m;
-    m4 = mx.expand(full).reshape({p.B, Hq, p.Tq, p.Tk});
-    for (int d = 0; d < 4; ++d) p.ms[d] = m4.stride(d);
-    if (m4.scalar_type() == at::kBool)
-      p.bool_mask = m4.data_ptr<bool>();
-    else
-      p.add_mask = m4.data_ptr<float>();
-  }
-
-  std::vector<int64_t> out_shape(q.sizes().begin(), q.sizes().end() - 1);
-  out_shape.push_back(p.Dv);
-  at::Tensor out = at::empty(out_shape, q.options());
-  p.q = q4.data_ptr();
-  p.k = k4.data_ptr();
-  p.v = v4.data_ptr();
-  p.out = out.data_ptr();
-  const at::Tensor zeros = at::zeros({p.D}, q.options());
-  p.zero_row = zeros.data_ptr();
-  const int64_t rows = p.B * Hq * p.Tq;
-  const bool bf16 = q.scalar_type() == at::kBFloat16;
-  // A row costs about Tk * (D + Dv) multiply-adds; aim for ~64K per task.
-  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, p.Tk * (p.D + p.Dv)));
-  at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
-    // scores, 16 widened keys, a zero row (zero-initialised)
-    std::vector<float> work(static_cast<size_t>(kMaxBundle * kSplit + (kLanes + 1) * kMaxChunks * kLanes));
-    run_rows(p, bf16, r0, r1, work.data());
-  });
-  return out;
-}
-
+}  // namespace attention
 }  // namespace lockstep::kernels::cpu

@@ -12,7 +12,9 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <regex>
 #include <string>
 #include <vector>
@@ -116,9 +118,14 @@ TEST_P(HfReference, RequestAloneEqualsRequestInRaggedBatches) {
   KvCache alone = model_->new_cache(64);
   const at::Tensor solo_prefill = model_->forward_last({{prompt, &alone}});
   const at::Tensor solo_decode = model_->forward_last({{{5}, &alone}});
-  // Neighbours: a longer prompt, a shorter one, and one already decoding.
-  KvCache target = model_->new_cache(64), a = model_->new_cache(64), b = model_->new_cache(64),
-          c = model_->new_cache(64);
+  // Neighbours: a longer prompt, a shorter one, and one already decoding, in
+  // one pool whose blocks the spacer scatters.
+  const std::shared_ptr<KvPool> pool = model_->new_pool(32, 8);
+  auto spacer = std::make_optional<KvCache>(pool, 20);
+  KvCache c(pool, 64);
+  spacer.reset();
+  KvCache target(pool, 64), a(pool, 64), b(pool, 64);
+  ASSERT_NE(target.blocks()[3], target.blocks()[2] + 1) << "the target's blocks should not be consecutive";
   model_->forward_last({{{9, 8, 7, 6, 5, 4, 3, 2, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}, &c}});
   const at::Tensor prefill = model_->forward_last(
       {{{3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4, 6}, &a}, {prompt, &target}, {{44}, &c}, {{7, 7}, &b}});

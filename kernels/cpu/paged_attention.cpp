@@ -1,0 +1,100 @@
+// The engine's attention on the CPU: the queries of every sequence of a step
+// against one paged KV cache, in one call. Each query row runs THE ORDER of
+// kernels/cpu/attention.cpp with the keys its sequence's block table names,
+// so its bits are those of aten SDPA over that sequence alone.
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <ATen/Parallel.h>
+
+#include "kernels/cpu/attention_problem.h"
+#include "kernels/cpu/ops.h"
+
+namespace lockstep::kernels::cpu {
+
+at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const at::Tensor& tables, const at::Tensor& tok_seq, const at::Tensor& tok_pos,
+                           int64_t block, int64_t window, double scale) {
+  TORCH_CHECK(q.device().is_cpu() && k_cache.device().is_cpu() && v_cache.device().is_cpu(),
+              "lockstep paged_attention: expected CPU tensors");
+  TORCH_CHECK(q.scalar_type() == at::kFloat || q.scalar_type() == at::kBFloat16,
+              "lockstep paged_attention: supports float32 and bfloat16, got ", q.scalar_type());
+  TORCH_CHECK(k_cache.scalar_type() == q.scalar_type() && v_cache.scalar_type() == q.scalar_type(),
+              "lockstep paged_attention: q and the cache must share one dtype");
+  TORCH_CHECK(q.dim() == 3 && k_cache.dim() == 3 && v_cache.dim() == 3,
+              "lockstep paged_attention: q [N, Hq, D] and caches [slots, Hkv, D], got ", q.sizes(), ", ",
+              k_cache.sizes(), ", ", v_cache.sizes());
+  const int64_t N = q.size(0), Hq = q.size(1), D = q.size(2), Hkv = k_cache.size(1), Dv = v_cache.size(2);
+  TORCH_CHECK(k_cache.size(2) == D && v_cache.size(0) == k_cache.size(0) && v_cache.size(1) == Hkv,
+              "lockstep paged_attention: k and v caches disagree: ", k_cache.sizes(), ", ", v_cache.sizes());
+  TORCH_CHECK(Hkv > 0 && Hq % Hkv == 0, "lockstep paged_attention: ", Hq, " query heads, ", Hkv, " kv heads");
+  TORCH_CHECK(D <= attention::kMaxHeadDim && Dv <= attention::kMaxHeadDim,
+              "lockstep paged_attention: head dims up to ", attention::kMaxHeadDim);
+  TORCH_CHECK(q.stride(2) == 1 && k_cache.stride(2) == 1 && v_cache.stride(2) == 1,
+              "lockstep paged_attention: the head dim must be contiguous");
+  TORCH_CHECK(tables.scalar_type() == at::kInt && tables.dim() == 2 && tables.is_contiguous(),
+              "lockstep paged_attention: tables must be contiguous int32 [sequences, blocks]");
+  TORCH_CHECK(tok_seq.scalar_type() == at::kLong && tok_pos.scalar_type() == at::kLong && tok_seq.numel() == N &&
+                  tok_pos.numel() == N && tok_seq.is_contiguous() && tok_pos.is_contiguous(),
+              "lockstep paged_attention: tok_seq and tok_pos must be contiguous int64 [N]");
+  TORCH_CHECK(block > 0 && window >= 0, "lockstep paged_attention: block must be > 0, window >= 0");
+
+  const int64_t slots = k_cache.size(0), seqs = tables.size(0), width = tables.size(1);
+  const int32_t* tab = tables.const_data_ptr<int32_t>();
+  const int64_t* seq = tok_seq.const_data_ptr<int64_t>();
+  const int64_t* pos = tok_pos.const_data_ptr<int64_t>();
+  int64_t cost = 0;  // multiply-adds, for the grain
+  for (int64_t n = 0; n < N; ++n) {
+    TORCH_CHECK(seq[n] >= 0 && seq[n] < seqs, "lockstep paged_attention: token ", n, " names sequence ", seq[n]);
+    TORCH_CHECK(pos[n] >= 0 && pos[n] / block < width, "lockstep paged_attention: token ", n, " at position ",
+                pos[n], " is past its block table");
+    for (int64_t j = 0; j <= pos[n] / block; ++j) {
+      const int32_t b = tab[seq[n] * width + j];
+      TORCH_CHECK(b >= 0 && (int64_t{b} + 1) * block <= slots, "lockstep paged_attention: block ", b,
+                  " is outside the cache");
+    }
+    cost += (pos[n] + 1) * Hq * (D + Dv);
+  }
+
+  attention::Problem p{};
+  p.B = seqs;
+  p.Hq = Hq;
+  p.Hkv = Hkv;
+  p.Tq = 1;
+  p.D = D;
+  p.Dv = Dv;
+  p.qs[0] = q.stride(0);
+  p.qs[1] = q.stride(1);
+  p.ks[1] = k_cache.stride(1);
+  p.ks[2] = k_cache.stride(0);
+  p.vs[1] = v_cache.stride(1);
+  p.vs[2] = v_cache.stride(0);
+  p.scale = static_cast<float>(scale);
+  p.tables = tab;
+  p.table_stride = width;
+  p.block = block;
+  p.window = window;
+  p.tok_seq = seq;
+  p.tok_pos = pos;
+
+  at::Tensor out = at::empty({N, Hq, Dv}, q.options());
+  if (N == 0) return out;
+  const at::Tensor zeros = at::zeros({D}, q.options());
+  p.q = q.const_data_ptr();
+  p.k = k_cache.const_data_ptr();
+  p.v = v_cache.const_data_ptr();
+  p.out = out.data_ptr();
+  p.zero_row = zeros.const_data_ptr();
+  const int64_t rows = N * Hq;
+  const bool bf16 = q.scalar_type() == at::kBFloat16;
+  // ~64K multiply-adds per task, at the average row's cost.
+  const int64_t grain = std::max<int64_t>(1, 65536 * rows / std::max<int64_t>(1, cost));
+  at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
+    std::vector<float> work(static_cast<size_t>(attention::work_floats()));
+    attention::run_rows(p, bf16, r0, r1, work.data());
+  });
+  return out;
+}
+
+}  // namespace lockstep::kernels::cpu

@@ -1,0 +1,119 @@
+#include "kernels/paged_attention.h"
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+
+#include "kernels/cpu/ops.h"
+#include "kernels/mode.h"
+#ifdef LOCKSTEP_FAULT_INJECTION
+#include "kernels/fault/fault.h"
+#endif
+
+namespace lockstep::kernels {
+namespace {
+
+// aten SDPA over one sequence's keys: the definition the fused kernel
+// matches. Query i sits at position pos0 + i and sees keys 0 .. pos0 + i
+// (with a window w, only those less than w behind it). SDPA's is_causal is
+// top-left aligned, right only when the queries start at 0; a single query
+// sees every key it is given; otherwise an explicit mask.
+at::Tensor sdpa_one(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t pos0, int64_t window,
+                    std::optional<double> scale) {
+  const int64_t t = q.size(2), total = k.size(2);
+  std::optional<at::Tensor> mask;
+  bool causal = false;
+  if (window > 0 && total > window) {
+    const at::Tensor rows = at::arange(pos0, total, at::kLong).unsqueeze(1);
+    const at::Tensor cols = at::arange(0, total, at::kLong).unsqueeze(0);
+    mask = ((cols <= rows) & (rows - cols < window)).to(q.device());
+  } else if (t > 1 && pos0 == 0) {
+    causal = true;
+  } else if (t > 1) {
+    mask = at::ones({t, total}, at::TensorOptions().dtype(at::kBool).device(q.device())).tril(pos0);
+  }
+  return at::scaled_dot_product_attention(q, k, v, mask, 0.0, causal, scale, /*enable_gqa=*/true);
+}
+
+// A sequence's keys 0 .. total-1 as [1, Hkv, total, D]: a view when its
+// blocks are consecutive, else a gather.
+at::Tensor keys_of(const at::Tensor& cache, const PagedStep::Sequence& s, int64_t block, int64_t total) {
+  const int64_t nblocks = (total + block - 1) / block;
+  bool consecutive = true;
+  for (int64_t i = 1; i < nblocks && consecutive; ++i) consecutive = s.blocks[i] == s.blocks[0] + i;
+  at::Tensor k;
+  if (consecutive) {
+    k = cache.narrow(0, int64_t{s.blocks[0]} * block, total);
+  } else {
+    std::vector<int64_t> slots(static_cast<size_t>(total));
+    for (int64_t j = 0; j < total; ++j) slots[j] = int64_t{s.blocks[j / block]} * block + j % block;
+    k = cache.index_select(0, at::tensor(slots, at::kLong).to(cache.device()));
+  }
+  return k.permute({1, 0, 2}).unsqueeze(0);
+}
+
+at::Tensor per_sequence(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                        const PagedStep& step, std::optional<double> scale) {
+  std::vector<at::Tensor> outs;
+  for (const PagedStep::Sequence& s : step.sequences()) {
+    const int64_t total = s.pos0 + s.length;
+    const at::Tensor qs = q.narrow(0, s.offset, s.length).transpose(0, 1).unsqueeze(0);
+    const at::Tensor k = keys_of(k_cache, s, step.block(), total), v = keys_of(v_cache, s, step.block(), total);
+    outs.push_back(sdpa_one(qs, k, v, s.pos0, step.window(), scale)[0].transpose(0, 1));
+  }
+  return outs.size() == 1 ? outs[0].contiguous() : at::cat(outs, 0);
+}
+
+}  // namespace
+
+PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, at::Device device)
+    : seqs_(std::move(sequences)), block_(block), window_(window) {
+  TORCH_CHECK(!seqs_.empty(), "PagedStep: no sequences");
+  TORCH_CHECK(block_ > 0 && window_ >= 0, "PagedStep: block must be > 0 and window >= 0");
+  int64_t width = 1;
+  for (const Sequence& s : seqs_) {
+    TORCH_CHECK(s.offset == tokens_ && s.length > 0 && s.pos0 >= 0,
+                "PagedStep: sequences must hold consecutive, non-empty runs of tokens");
+    TORCH_CHECK(static_cast<int64_t>(s.blocks.size()) * block_ >= s.pos0 + s.length,
+                "PagedStep: a block table is too short for its positions");
+    tokens_ += s.length;
+    width = std::max<int64_t>(width, static_cast<int64_t>(s.blocks.size()));
+  }
+  tables_ = at::zeros({static_cast<int64_t>(seqs_.size()), width}, at::kInt);
+  tok_seq_ = at::empty({tokens_}, at::kLong);
+  tok_pos_ = at::empty({tokens_}, at::kLong);
+  at::Tensor slots = at::empty({tokens_}, at::kLong);
+  int32_t* tab = tables_.data_ptr<int32_t>();
+  int64_t* seq = tok_seq_.data_ptr<int64_t>();
+  int64_t* pos = tok_pos_.data_ptr<int64_t>();
+  int64_t* slot = slots.data_ptr<int64_t>();
+  for (size_t b = 0; b < seqs_.size(); ++b) {
+    const Sequence& s = seqs_[b];
+    std::copy(s.blocks.begin(), s.blocks.end(), tab + static_cast<int64_t>(b) * width);
+    for (int64_t i = 0; i < s.length; ++i) {
+      const int64_t n = s.offset + i, p = s.pos0 + i;
+      seq[n] = static_cast<int64_t>(b);
+      pos[n] = p;
+      slot[n] = int64_t{s.blocks[p / block_]} * block_ + p % block_;
+    }
+  }
+  tok_pos_dev_ = device.is_cpu() ? tok_pos_ : tok_pos_.to(device);
+  slots_dev_ = device.is_cpu() ? slots : slots.to(device);
+}
+
+at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const PagedStep& step, std::optional<double> scale) {
+  TORCH_CHECK(q.dim() == 3 && q.size(0) == step.tokens(), "paged_attention: q must be [", step.tokens(),
+              ", Hq, D], got ", q.sizes());
+  bool fused = mode() == Mode::batch_invariant && q.is_cpu() &&
+               (q.scalar_type() == at::kFloat || q.scalar_type() == at::kBFloat16);
+#ifdef LOCKSTEP_FAULT_INJECTION
+  if (fault::attention_kv_split() > 0) fused = false;   // the fault lives in the SDPA path
+#endif
+  if (!fused) return per_sequence(q, k_cache, v_cache, step, scale);
+  return cpu::paged_attention(q.stride(2) == 1 ? q : q.contiguous(), k_cache, v_cache, step.tables_, step.tok_seq_,
+                              step.tok_pos_, step.block_, step.window_,
+                              scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(2)))));
+}
+
+}  // namespace lockstep::kernels

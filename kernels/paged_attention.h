@@ -1,0 +1,65 @@
+// The engine's attention: the queries of every sequence of a step against one
+// paged KV cache, in one call per layer.
+//
+// Layout. A layer's cache is [slots, Hkv, D] (keys) and [slots, Hkv, Dv]
+// (values), slots = blocks * block; key position j of a sequence lives in
+// slot table[j / block] * block + j % block. Queries are token-major
+// [N, Hq, D]: the tokens of sequence 0, then of sequence 1, ..; token n sits
+// at position tok_pos[n] of sequence tok_seq[n] and sees that sequence's
+// keys max(0, pos + 1 - window) .. pos (causal; window 0: no window). The
+// caller has written the step's own keys and values into the cache first.
+//
+// Bits. Under Mode::batch_invariant every query row gets exactly the bits of
+// aten SDPA over its own sequence alone (THE ORDER of the attention kernel:
+// keys in fixed splits of kKvSplit positions), so a row does not depend on
+// the other sequences, the block size or which blocks it was given. Where no
+// fused kernel exists (mode off, portable, CUDA for now, other dtypes), the
+// same function runs aten SDPA per sequence over a view or gather of its
+// keys: the reference the fused kernel is tested against.
+#pragma once
+
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+namespace lockstep::kernels {
+
+// One step's view of the cache, made once per step and shared by its layers.
+class PagedStep {
+ public:
+  struct Sequence {
+    int64_t offset = 0;   // first token of the sequence in q
+    int64_t length = 0;   // its tokens in this step
+    int64_t pos0 = 0;     // position of its first token
+    std::vector<int32_t> blocks;   // block table, at least ceil((pos0 + length) / block) entries
+  };
+  // bad_input-style c10::Error for an empty step, overlapping or unordered
+  // tokens, or a table too short for its positions.
+  PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, at::Device device);
+
+  const std::vector<Sequence>& sequences() const { return seqs_; }
+  int64_t block() const { return block_; }
+  int64_t window() const { return window_; }
+  int64_t tokens() const { return tokens_; }
+  // int64 [N] on the device: the position of every token (RoPE, learned positions).
+  const at::Tensor& positions() const { return tok_pos_dev_; }
+  // int64 [N] on the device: the cache slot every token's key and value go to.
+  const at::Tensor& slots() const { return slots_dev_; }
+
+ private:
+  friend at::Tensor paged_attention(const at::Tensor&, const at::Tensor&, const at::Tensor&, const PagedStep&,
+                                    std::optional<double>);
+  std::vector<Sequence> seqs_;
+  int64_t block_ = 0, window_ = 0, tokens_ = 0;
+  at::Tensor tables_, tok_seq_, tok_pos_;   // on the host (the CPU kernel reads them there)
+  at::Tensor tok_pos_dev_, slots_dev_;
+};
+
+// q [N, Hq, D]; caches [slots, Hkv, D] / [slots, Hkv, Dv]. Returns [N, Hq, Dv].
+// scale: 1 / sqrt(D) when not given (as aten SDPA).
+at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const PagedStep& step, std::optional<double> scale);
+
+}  // namespace lockstep::kernels
