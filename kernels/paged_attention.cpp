@@ -35,21 +35,19 @@ at::Tensor sdpa_one(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
   return at::scaled_dot_product_attention(q, k, v, mask, 0.0, causal, scale, /*enable_gqa=*/true);
 }
 
-// A sequence's keys 0 .. total-1 as [1, Hkv, total, D]: a view when its
-// blocks are consecutive, else a gather.
+// A sequence's keys 0 .. total-1 as [1, Hkv, total, D]: its blocks (a view
+// when they are consecutive, else a gather), heads first, cut to total.
 at::Tensor keys_of(const at::Tensor& cache, const PagedStep::Sequence& s, int64_t block, int64_t total) {
   const int64_t nblocks = (total + block - 1) / block;
   bool consecutive = true;
   for (int64_t i = 1; i < nblocks && consecutive; ++i) consecutive = s.blocks[i] == s.blocks[0] + i;
-  at::Tensor k;
-  if (consecutive) {
-    k = cache.narrow(0, int64_t{s.blocks[0]} * block, total);
-  } else {
-    std::vector<int64_t> slots(static_cast<size_t>(total));
-    for (int64_t j = 0; j < total; ++j) slots[j] = int64_t{s.blocks[j / block]} * block + j % block;
-    k = cache.index_select(0, at::tensor(slots, at::kLong).to(cache.device()));
-  }
-  return k.permute({1, 0, 2}).unsqueeze(0);
+  const at::Tensor blocks =
+      consecutive ? cache.narrow(0, s.blocks[0], nblocks)
+                  : cache.index_select(0, at::tensor(std::vector<int32_t>(s.blocks.begin(), s.blocks.begin() + nblocks),
+                                                     at::kInt).to(cache.device()));
+  // [nblocks, Hkv, block, D] -> [Hkv, nblocks * block, D]
+  const at::Tensor heads = blocks.permute({1, 0, 2, 3}).reshape({cache.size(1), nblocks * block, cache.size(3)});
+  return heads.narrow(1, 0, total).unsqueeze(0);
 }
 
 at::Tensor per_sequence(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
@@ -66,10 +64,11 @@ at::Tensor per_sequence(const at::Tensor& q, const at::Tensor& k_cache, const at
 
 }  // namespace
 
-PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, at::Device device)
-    : seqs_(std::move(sequences)), block_(block), window_(window) {
+PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, int64_t kv_heads,
+                     at::Device device)
+    : seqs_(std::move(sequences)), block_(block), window_(window), kv_heads_(kv_heads) {
   TORCH_CHECK(!seqs_.empty(), "PagedStep: no sequences");
-  TORCH_CHECK(block_ > 0 && window_ >= 0, "PagedStep: block must be > 0 and window >= 0");
+  TORCH_CHECK(block_ > 0 && window_ >= 0 && kv_heads_ > 0, "PagedStep: block and kv_heads must be > 0, window >= 0");
   int64_t width = 1;
   for (const Sequence& s : seqs_) {
     TORCH_CHECK(s.offset == tokens_ && s.length > 0 && s.pos0 >= 0,
@@ -82,11 +81,11 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
   tables_ = at::zeros({static_cast<int64_t>(seqs_.size()), width}, at::kInt);
   tok_seq_ = at::empty({tokens_}, at::kLong);
   tok_pos_ = at::empty({tokens_}, at::kLong);
-  at::Tensor slots = at::empty({tokens_}, at::kLong);
+  at::Tensor rows = at::empty({tokens_ * kv_heads_}, at::kLong);
   int32_t* tab = tables_.data_ptr<int32_t>();
   int64_t* seq = tok_seq_.data_ptr<int64_t>();
   int64_t* pos = tok_pos_.data_ptr<int64_t>();
-  int64_t* slot = slots.data_ptr<int64_t>();
+  int64_t* row = rows.data_ptr<int64_t>();
   for (size_t b = 0; b < seqs_.size(); ++b) {
     const Sequence& s = seqs_[b];
     std::copy(s.blocks.begin(), s.blocks.end(), tab + static_cast<int64_t>(b) * width);
@@ -94,11 +93,20 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
       const int64_t n = s.offset + i, p = s.pos0 + i;
       seq[n] = static_cast<int64_t>(b);
       pos[n] = p;
-      slot[n] = int64_t{s.blocks[p / block_]} * block_ + p % block_;
+      for (int64_t h = 0; h < kv_heads_; ++h) {
+        row[n * kv_heads_ + h] = (int64_t{s.blocks[p / block_]} * kv_heads_ + h) * block_ + p % block_;
+      }
     }
   }
   tok_pos_dev_ = device.is_cpu() ? tok_pos_ : tok_pos_.to(device);
-  slots_dev_ = device.is_cpu() ? slots : slots.to(device);
+  rows_dev_ = device.is_cpu() ? rows : rows.to(device);
+}
+
+void PagedStep::write(const at::Tensor& cache, const at::Tensor& x) const {
+  TORCH_CHECK(cache.dim() == 4 && cache.size(1) == kv_heads_ && cache.size(2) == block_ && cache.is_contiguous() &&
+                  x.dim() == 3 && x.size(0) == tokens_ && x.size(1) == kv_heads_ && x.size(2) == cache.size(3),
+              "PagedStep::write: cache ", cache.sizes(), " and rows ", x.sizes(), " do not fit the step");
+  cache.view({-1, cache.size(3)}).index_copy_(0, rows_dev_, x.reshape({tokens_ * kv_heads_, x.size(2)}));
 }
 
 at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,

@@ -1,9 +1,10 @@
 // The engine's attention: the queries of every sequence of a step against one
 // paged KV cache, in one call per layer.
 //
-// Layout. A layer's cache is [slots, Hkv, D] (keys) and [slots, Hkv, Dv]
-// (values), slots = blocks * block; key position j of a sequence lives in
-// slot table[j / block] * block + j % block. Queries are token-major
+// Layout. A layer's cache is [blocks, Hkv, block, D] (keys) and
+// [blocks, Hkv, block, Dv] (values): key position j of a sequence lives in
+// block table[j / block] at position j % block, so one head's keys of a
+// block are contiguous (a kernel streams them). Queries are token-major
 // [N, Hq, D]: the tokens of sequence 0, then of sequence 1, ..; token n sits
 // at position tok_pos[n] of sequence tok_seq[n] and sees that sequence's
 // keys max(0, pos + 1 - window) .. pos (causal; window 0: no window). The
@@ -37,7 +38,7 @@ class PagedStep {
   };
   // bad_input-style c10::Error for an empty step, overlapping or unordered
   // tokens, or a table too short for its positions.
-  PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, at::Device device);
+  PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, int64_t kv_heads, at::Device device);
 
   const std::vector<Sequence>& sequences() const { return seqs_; }
   int64_t block() const { return block_; }
@@ -45,19 +46,21 @@ class PagedStep {
   int64_t tokens() const { return tokens_; }
   // int64 [N] on the device: the position of every token (RoPE, learned positions).
   const at::Tensor& positions() const { return tok_pos_dev_; }
-  // int64 [N] on the device: the cache slot every token's key and value go to.
-  const at::Tensor& slots() const { return slots_dev_; }
+  // Writes the step's keys or values x [N, Hkv, D] into a cache
+  // [blocks, Hkv, block, D] at every token's position (one index_copy_).
+  void write(const at::Tensor& cache, const at::Tensor& x) const;
 
  private:
   friend at::Tensor paged_attention(const at::Tensor&, const at::Tensor&, const at::Tensor&, const PagedStep&,
                                     std::optional<double>);
   std::vector<Sequence> seqs_;
-  int64_t block_ = 0, window_ = 0, tokens_ = 0;
+  int64_t block_ = 0, window_ = 0, kv_heads_ = 0, tokens_ = 0;
   at::Tensor tables_, tok_seq_, tok_pos_;   // on the host (the CPU kernel reads them there)
-  at::Tensor tok_pos_dev_, slots_dev_;
+  at::Tensor tok_pos_dev_;
+  at::Tensor rows_dev_;   // int64 [N * Hkv]: row of (token, head) in a cache seen as [blocks * Hkv * block, D]
 };
 
-// q [N, Hq, D]; caches [slots, Hkv, D] / [slots, Hkv, Dv]. Returns [N, Hq, Dv].
+// q [N, Hq, D]; caches [blocks, Hkv, block, D] / [.., Dv]. Returns [N, Hq, Dv].
 // scale: 1 / sqrt(D) when not given (as aten SDPA).
 at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                            const PagedStep& step, std::optional<double> scale);

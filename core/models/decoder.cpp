@@ -91,8 +91,8 @@ at::Tensor DecoderModel::attention(const Layer& layer, int64_t index, const at::
     q = q * step.cos + rotate_half(q) * step.sin;
     k = k * step.cos + rotate_half(k) * step.sin;
   }
-  step.pool->keys(index).index_copy_(0, step.paged.slots(), k);
-  step.pool->values(index).index_copy_(0, step.paged.slots(), v);
+  step.paged.write(step.pool->keys(index), k);
+  step.paged.write(step.pool->values(index), v);
   const at::Tensor out =
       kernels::paged_attention(q, step.pool->keys(index), step.pool->values(index), step.paged, std::nullopt);
   return linear(out.reshape({n, c.n_heads * c.head_dim}), layer.wo, layer.bo);
@@ -156,7 +156,8 @@ at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool las
   }
   check_ids(ids);
   const c10::InferenceMode inference;
-  Step step{pool, kernels::PagedStep(std::move(seqs), pool->block_size(), config_.sliding_window, options_.device),
+  Step step{pool, kernels::PagedStep(std::move(seqs), pool->block_size(), config_.sliding_window,
+                                                config_.n_kv_heads, options_.device),
             {}, {}};
   if (!config_.is_gpt2()) {
     step.cos = rope_cos_.index_select(0, step.paged.positions()).to(options_.dtype).unsqueeze(1);

@@ -13,10 +13,9 @@ KvPool::KvPool(const ModelConfig& config, int64_t blocks, int64_t block_size, co
     : blocks_(blocks), block_size_(block_size) {
   if (blocks < 1 || block_size < 1) throw bad_input("KvPool: blocks and block_size must be at least 1");
   if (blocks > INT32_MAX) throw bad_input("KvPool: at most 2^31 - 1 blocks");
-  const int64_t slots = blocks * block_size;
   for (int64_t i = 0; i < config.n_layers; ++i) {
-    keys_.push_back(at::empty({slots, config.n_kv_heads, config.head_dim}, options));
-    values_.push_back(at::empty({slots, config.n_kv_heads, config.head_dim}, options));
+    keys_.push_back(at::empty({blocks, config.n_kv_heads, block_size, config.head_dim}, options));
+    values_.push_back(at::empty({blocks, config.n_kv_heads, block_size, config.head_dim}, options));
   }
   free_.resize(static_cast<size_t>(blocks));
   for (int64_t b = 0; b < blocks; ++b) free_[static_cast<size_t>(b)] = static_cast<int32_t>(blocks - 1 - b);

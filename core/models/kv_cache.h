@@ -2,8 +2,8 @@
 // sequences of one engine, and one sequence's share of it (KvCache).
 //
 // A pool holds `blocks` blocks of `block_size` positions for every layer, as
-// [blocks * block_size, n_kv_heads, head_dim] tensors for the keys and for
-// the values (kernels/paged_attention.h has the layout). A sequence reserves
+// [blocks, n_kv_heads, block_size, head_dim] tensors for the keys and for the
+// values (kernels/paged_attention.h has the layout). A sequence reserves
 // the blocks for its whole capacity (prompt + max_new_tokens) when it is
 // made, so a running sequence never runs out of room and nothing is ever
 // preempted; a request that does not fit waits (core/engine/engine.h). Which

@@ -76,12 +76,28 @@ LOCKSTEP_LANES_INLINE RowPlace place(const Problem& p, int64_t row) {
   return r;
 }
 
-// Element offset of key (or value) position j of sequence b, kv head already
-// applied: contiguous positions, or slot table[j / block] * block + j % block.
-LOCKSTEP_LANES_INLINE int64_t key_at(const Problem& p, int64_t b, int64_t j, int64_t stride) {
-  if (p.tables == nullptr) return j * stride;
-  const int64_t slot = int64_t{p.tables[b * p.table_stride + j / p.block]} * p.block + j % p.block;
-  return slot * stride;
+// Element offsets of keys (and values) j0 .. j0 + n - 1 of sequence b, past
+// its kv head: j * position stride, or (paged) table[j / block] * block
+// stride + (j % block) * position stride, one table lookup per block.
+LOCKSTEP_LANES_INLINE void split_offsets(const Problem& p, int64_t b, int64_t j0, int64_t n, int64_t* koff,
+                                         int64_t* voff) {
+  if (p.tables == nullptr) {
+    for (int64_t jj = 0; jj < n; ++jj) {
+      koff[jj] = (j0 + jj) * p.ks[2];
+      voff[jj] = (j0 + jj) * p.vs[2];
+    }
+    return;
+  }
+  for (int64_t jj = 0; jj < n;) {
+    const int64_t j = j0 + jj, blk = j / p.block, in = j - blk * p.block;
+    const int64_t id = p.tables[b * p.table_stride + blk];
+    const int64_t run = std::min(p.block - in, n - jj);
+    for (int64_t r = 0; r < run; ++r) {
+      koff[jj + r] = id * p.ks[0] + (in + r) * p.ks[2];
+      voff[jj + r] = id * p.vs[0] + (in + r) * p.vs[2];
+    }
+    jj += run;
+  }
 }
 
 template <class T>
@@ -213,7 +229,7 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
   const float* wide_zero = wide_keys + kLanes * kMaxChunks * kLanes;  // nd zero chunks
   const RowPlace first = place(p, row0);
   const int64_t b = first.b;
-  const int64_t bk = p.tables != nullptr ? 0 : b;  // a paged cache addresses sequences by slot
+  const int64_t bk = p.tables != nullptr ? 0 : b;  // paged: the block table places every key
   const T* kb = static_cast<const T*>(p.k) + bk * p.ks[0] + first.hk * p.ks[1];
   const T* vb = static_cast<const T*>(p.v) + bk * p.vs[0] + first.hk * p.vs[1];
   alignas(16) uint8_t vis[R][kSplit];
@@ -265,13 +281,15 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) mvec[r] = lanes::splat(neg_inf);
     const int64_t nmax = std::min(kSplit, kmax - j0);
+    int64_t koff[kSplit], voff[kSplit];
+    split_offsets(p, b, j0, nmax, koff, voff);
     for (int64_t jb = 0; jb < nmax; jb += kLanes) {
       // bf16 keys are widened (exactly) once per block, not once per row
       const int64_t dp = nd * kLanes;
       if constexpr (!std::is_same_v<T, float>) {
         for (int64_t t = 0; t < std::min<int64_t>(kLanes, nmax - jb); ++t)
           for (int64_t c = 0; c < nd; ++c)
-            lanes::store16(wide_keys + t * dp + c * kLanes, load_chunk(kb + key_at(p, b, j0 + jb + t, p.ks[2]), c * kLanes, D));
+            lanes::store16(wide_keys + t * dp + c * kLanes, load_chunk(kb + koff[jb + t], c * kLanes, D));
       }
       for (int r = 0; r < R; ++r) {
         const QueryRow<T, kChunks>& qr = rows[r];
@@ -279,7 +297,7 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
         F16 s;
         if constexpr (std::is_same_v<T, float>) {
           const float* keys[kLanes];
-          for (int t = 0; t < kLanes; ++t) keys[t] = vis[r][jb + t] ? kb + key_at(p, b, j0 + jb + t, p.ks[2]) : zero;
+          for (int t = 0; t < kLanes; ++t) keys[t] = vis[r][jb + t] ? kb + koff[jb + t] : zero;
           s = dots16<float, kNd>(qr.qc, keys, D) * p.scale;
         } else {
           const float* keys[kLanes];
@@ -316,7 +334,7 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
     F16 acc[R][kChunks] = {};
     for (int64_t jj = 0; jj < nmax; ++jj) {
       F16 vv[kChunks];
-      load_row<T, kNd>(vv, vb + key_at(p, b, j0 + jj, p.vs[2]), Dv);
+      load_row<T, kNd>(vv, vb + voff[jj], Dv);
 #pragma GCC unroll 4
       for (int r = 0; r < R; ++r) {
         if (jj >= rows[r].n || !vis[r][jj]) continue;

@@ -19,7 +19,7 @@ struct Problem {
   const void* v;
   void* out;
   int64_t B, Hq, Hkv, Tq, Tk, D, Dv;
-  // Dense: strides of b, h, t. Paged: qs = {token, head, -}, ks/vs = {-, head, slot}.
+  // Dense: strides of b, h, t. Paged: qs = {token, head, -}, ks/vs = {block, head, position in block}.
   int64_t qs[3], ks[3], vs[3];
   const bool* bool_mask = nullptr;
   const float* add_mask = nullptr;
@@ -30,8 +30,8 @@ struct Problem {
   // Paged (tables != nullptr): rows are (token, head) with token-major q
   // [N, Hq, D]; token n belongs to sequence tok_seq[n] and sits at position
   // tok_pos[n], seeing keys max(0, pos + 1 - window) .. pos (window 0: all);
-  // key position j of sequence b lives in slot
-  // tables[b * table_stride + j / block] * block + j % block.
+  // key position j of sequence b lives in block tables[b * table_stride +
+  // j / block], at position j % block.
   const int32_t* tables = nullptr;
   int64_t table_stride = 0, block = 0, window = 0;
   const int64_t* tok_seq = nullptr;

@@ -50,7 +50,7 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                 bool enable_gqa);
 
 // The engine's attention over a paged KV cache (kernels/paged_attention.h
-// has the contract): q [N, Hq, D]; caches [slots, Hkv, D]; tables int32
+// has the contract): q [N, Hq, D]; caches [blocks, Hkv, block, D]; tables int32
 // [sequences, blocks]; tok_seq / tok_pos int64 [N]. Every query row gets the
 // bits sdpa above gives it over its own sequence's keys.
 at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,

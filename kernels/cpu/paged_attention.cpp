@@ -22,16 +22,18 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
               "lockstep paged_attention: supports float32 and bfloat16, got ", q.scalar_type());
   TORCH_CHECK(k_cache.scalar_type() == q.scalar_type() && v_cache.scalar_type() == q.scalar_type(),
               "lockstep paged_attention: q and the cache must share one dtype");
-  TORCH_CHECK(q.dim() == 3 && k_cache.dim() == 3 && v_cache.dim() == 3,
-              "lockstep paged_attention: q [N, Hq, D] and caches [slots, Hkv, D], got ", q.sizes(), ", ",
+  TORCH_CHECK(q.dim() == 3 && k_cache.dim() == 4 && v_cache.dim() == 4,
+              "lockstep paged_attention: q [N, Hq, D] and caches [blocks, Hkv, block, D], got ", q.sizes(), ", ",
               k_cache.sizes(), ", ", v_cache.sizes());
-  const int64_t N = q.size(0), Hq = q.size(1), D = q.size(2), Hkv = k_cache.size(1), Dv = v_cache.size(2);
-  TORCH_CHECK(k_cache.size(2) == D && v_cache.size(0) == k_cache.size(0) && v_cache.size(1) == Hkv,
-              "lockstep paged_attention: k and v caches disagree: ", k_cache.sizes(), ", ", v_cache.sizes());
+  const int64_t N = q.size(0), Hq = q.size(1), D = q.size(2), Hkv = k_cache.size(1), Dv = v_cache.size(3);
+  TORCH_CHECK(k_cache.size(3) == D && v_cache.size(0) == k_cache.size(0) && v_cache.size(1) == Hkv &&
+                  k_cache.size(2) == block && v_cache.size(2) == block,
+              "lockstep paged_attention: caches disagree with each other or the block size ", block, ": ",
+              k_cache.sizes(), ", ", v_cache.sizes());
   TORCH_CHECK(Hkv > 0 && Hq % Hkv == 0, "lockstep paged_attention: ", Hq, " query heads, ", Hkv, " kv heads");
   TORCH_CHECK(D <= attention::kMaxHeadDim && Dv <= attention::kMaxHeadDim,
               "lockstep paged_attention: head dims up to ", attention::kMaxHeadDim);
-  TORCH_CHECK(q.stride(2) == 1 && k_cache.stride(2) == 1 && v_cache.stride(2) == 1,
+  TORCH_CHECK(q.stride(2) == 1 && k_cache.stride(3) == 1 && v_cache.stride(3) == 1,
               "lockstep paged_attention: the head dim must be contiguous");
   TORCH_CHECK(tables.scalar_type() == at::kInt && tables.dim() == 2 && tables.is_contiguous(),
               "lockstep paged_attention: tables must be contiguous int32 [sequences, blocks]");
@@ -40,7 +42,7 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
               "lockstep paged_attention: tok_seq and tok_pos must be contiguous int64 [N]");
   TORCH_CHECK(block > 0 && window >= 0, "lockstep paged_attention: block must be > 0, window >= 0");
 
-  const int64_t slots = k_cache.size(0), seqs = tables.size(0), width = tables.size(1);
+  const int64_t blocks = k_cache.size(0), seqs = tables.size(0), width = tables.size(1);
   const int32_t* tab = tables.const_data_ptr<int32_t>();
   const int64_t* seq = tok_seq.const_data_ptr<int64_t>();
   const int64_t* pos = tok_pos.const_data_ptr<int64_t>();
@@ -51,8 +53,7 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
                 pos[n], " is past its block table");
     for (int64_t j = 0; j <= pos[n] / block; ++j) {
       const int32_t b = tab[seq[n] * width + j];
-      TORCH_CHECK(b >= 0 && (int64_t{b} + 1) * block <= slots, "lockstep paged_attention: block ", b,
-                  " is outside the cache");
+      TORCH_CHECK(b >= 0 && b < blocks, "lockstep paged_attention: block ", b, " is outside the cache");
     }
     cost += (pos[n] + 1) * Hq * (D + Dv);
   }
@@ -66,10 +67,10 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
   p.Dv = Dv;
   p.qs[0] = q.stride(0);
   p.qs[1] = q.stride(1);
-  p.ks[1] = k_cache.stride(1);
-  p.ks[2] = k_cache.stride(0);
-  p.vs[1] = v_cache.stride(1);
-  p.vs[2] = v_cache.stride(0);
+  for (int d = 0; d < 3; ++d) {
+    p.ks[d] = k_cache.stride(d);
+    p.vs[d] = v_cache.stride(d);
+  }
   p.scale = static_cast<float>(scale);
   p.tables = tab;
   p.table_stride = width;

@@ -53,8 +53,8 @@ void check(const Case& c, uint64_t seed) {
   }
   const int64_t nblocks = blocks_needed + 3;
   // Garbage (not zeros) in every slot nobody owns: a row must never read it.
-  const at::Tensor kc = (at::randn({nblocks * c.block, c.hkv, c.d}, g) * 1e4).to(c.dtype);
-  const at::Tensor vc = (at::randn({nblocks * c.block, c.hkv, c.d}, g) * 1e4).to(c.dtype);
+  const at::Tensor kc = (at::randn({nblocks, c.hkv, c.block, c.d}, g) * 1e4).to(c.dtype);
+  const at::Tensor vc = (at::randn({nblocks, c.hkv, c.block, c.d}, g) * 1e4).to(c.dtype);
   std::vector<int32_t> order(static_cast<size_t>(nblocks));
   std::iota(order.begin(), order.end(), 0);
   std::shuffle(order.begin(), order.end(), rng);
@@ -69,16 +69,15 @@ void check(const Case& c, uint64_t seed) {
     for (int64_t b = 0; b < (total + c.block - 1) / c.block; ++b) p.blocks.push_back(order[next++]);
     const at::Tensor k = at::randn({total, c.hkv, c.d}, g).to(c.dtype), v = at::randn({total, c.hkv, c.d}, g).to(c.dtype);
     for (int64_t j = 0; j < total; ++j) {
-      const int64_t slot = int64_t{p.blocks[j / c.block]} * c.block + j % c.block;
-      kc[slot].copy_(k[j]);
-      vc[slot].copy_(v[j]);
+      kc.select(0, p.blocks[j / c.block]).select(1, j % c.block).copy_(k[j]);
+      vc.select(0, p.blocks[j / c.block]).select(1, j % c.block).copy_(v[j]);
     }
     dense_k.push_back(k);
     dense_v.push_back(v);
     seqs.push_back(std::move(p));
     offset += s.length;
   }
-  const PagedStep step(seqs, c.block, c.window, at::kCPU);
+  const PagedStep step(seqs, c.block, c.window, c.hkv, at::kCPU);
   const at::Tensor out = paged_attention(q, kc, vc, step, std::nullopt);
   ASSERT_EQ(out.sizes(), (std::vector<int64_t>{tokens, c.hq, c.d}));
   for (size_t i = 0; i < c.seqs.size(); ++i) {
@@ -122,18 +121,33 @@ TEST(PagedAttention, ARowDoesNotDependOnItsNeighbours) {
   }
 }
 
+// PagedStep::write puts every token's row where the table says.
+TEST(PagedAttention, WritePlacesEveryTokenAtItsBlockAndPosition) {
+  const at::Tensor cache = at::zeros({4, 2, 3, 5});
+  const PagedStep step({{0, 2, 2, {3, 1}}, {2, 1, 0, {0}}}, 3, 0, 2, at::kCPU);
+  const at::Tensor x = at::arange(30, at::kFloat).view({3, 2, 5});
+  step.write(cache, x);
+  EXPECT_TRUE(at::equal(cache[3].select(1, 2), x[0]));   // position 2: block 3, slot 2
+  EXPECT_TRUE(at::equal(cache[1].select(1, 0), x[1]));   // position 3: block 1, slot 0
+  EXPECT_TRUE(at::equal(cache[0].select(1, 0), x[2]));   // the second sequence's position 0
+  EXPECT_EQ(cache.count_nonzero().item<int64_t>() + 1, x.numel());   // nothing else written (x[0][0][0] is 0)
+  EXPECT_THROW(step.write(cache, at::zeros({2, 2, 5})), c10::Error);
+}
+
 TEST(PagedAttention, RefusesBadLayouts) {
   const ModeGuard guard(Mode::batch_invariant);
-  const at::Tensor kc = at::zeros({32, 2, 64}), q = at::zeros({2, 4, 64});
-  EXPECT_THROW(PagedStep({}, 16, 0, at::kCPU), c10::Error);                             // no sequence
-  EXPECT_THROW(PagedStep({{0, 2, 20, {0}}}, 16, 0, at::kCPU), c10::Error);              // table too short
-  EXPECT_THROW(PagedStep({{1, 2, 0, {0}}}, 16, 0, at::kCPU), c10::Error);               // not consecutive
-  const PagedStep past({{0, 2, 14, {5}}}, 16, 0, at::kCPU);                           // block 5 of 2
+  const at::Tensor kc = at::zeros({2, 2, 16, 64}), q = at::zeros({2, 4, 64});
+  EXPECT_THROW(PagedStep({}, 16, 0, 2, at::kCPU), c10::Error);                           // no sequence
+  EXPECT_THROW(PagedStep({{0, 2, 20, {0}}}, 16, 0, 2, at::kCPU), c10::Error);            // table too short
+  EXPECT_THROW(PagedStep({{1, 2, 0, {0}}}, 16, 0, 2, at::kCPU), c10::Error);             // not consecutive
+  const PagedStep past({{0, 2, 14, {5}}}, 16, 0, 2, at::kCPU);                         // block 5 of 2
   EXPECT_THROW(paged_attention(q, kc, kc, past, std::nullopt), c10::Error);
-  const PagedStep ok({{0, 2, 0, {1}}}, 16, 0, at::kCPU);
-  EXPECT_THROW(paged_attention(at::zeros({3, 4, 64}), kc, kc, ok, std::nullopt), c10::Error);   // q rows
-  EXPECT_THROW(paged_attention(q, kc, at::zeros({16, 2, 64}), ok, std::nullopt), c10::Error);  // k vs v slots
-  EXPECT_THROW(paged_attention(at::zeros({2, 3, 64}), kc, kc, ok, std::nullopt), c10::Error);  // 3 heads, 2 kv
+  const PagedStep ok({{0, 2, 0, {1}}}, 16, 0, 2, at::kCPU);
+  EXPECT_THROW(paged_attention(at::zeros({3, 4, 64}), kc, kc, ok, std::nullopt), c10::Error);        // q rows
+  EXPECT_THROW(paged_attention(q, kc, at::zeros({1, 2, 16, 64}), ok, std::nullopt), c10::Error);    // k vs v blocks
+  EXPECT_THROW(paged_attention(q, kc, kc, PagedStep({{0, 2, 0, {1}}}, 8, 0, 2, at::kCPU), std::nullopt),
+               c10::Error);                                                                     // block size
+  EXPECT_THROW(paged_attention(at::zeros({2, 3, 64}), kc, kc, ok, std::nullopt), c10::Error);        // 3 heads, 2 kv
   EXPECT_NO_THROW(paged_attention(q, kc, kc, ok, std::nullopt));
 }
 
