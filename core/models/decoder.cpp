@@ -80,9 +80,21 @@ at::Tensor DecoderModel::norm(const at::Tensor& x, const at::Tensor& w, const at
 at::Tensor DecoderModel::attention(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const {
   const ModelConfig& c = config_;
   const int64_t n = x.size(0);
-  at::Tensor q = linear(x, layer.wq, layer.bq).view({n, c.n_heads, c.head_dim});
-  at::Tensor k = linear(x, layer.wk, layer.bk).view({n, c.n_kv_heads, c.head_dim});
-  const at::Tensor v = linear(x, layer.wv, layer.bv).view({n, c.n_kv_heads, c.head_dim});
+  const int64_t qd = c.n_heads * c.head_dim, kvd = c.n_kv_heads * c.head_dim;
+  at::Tensor q, k, v;
+  if (layer.w_qkv.defined()) {
+    const at::Tensor qkv = linear(x, layer.w_qkv, layer.b_qkv);
+    q = qkv.narrow(1, 0, qd);
+    k = qkv.narrow(1, qd, kvd);
+    v = qkv.narrow(1, qd + kvd, kvd);
+  } else {
+    q = linear(x, layer.wq, layer.bq);
+    k = linear(x, layer.wk, layer.bk);
+    v = linear(x, layer.wv, layer.bv);
+  }
+  q = q.view({n, c.n_heads, c.head_dim});
+  k = k.view({n, c.n_kv_heads, c.head_dim});
+  v = v.view({n, c.n_kv_heads, c.head_dim});
   if (c.qk_norm) {
     q = rms_norm(q, layer.q_norm, c.norm_eps);
     k = rms_norm(k, layer.k_norm, c.norm_eps);
@@ -101,6 +113,11 @@ at::Tensor DecoderModel::attention(const Layer& layer, int64_t index, const at::
 at::Tensor DecoderModel::mlp(const Layer& layer, const at::Tensor& h) const {
   if (config_.is_gpt2()) {
     return linear(activation(config_.activation, linear(h, layer.w_up, layer.b_up)), layer.w_down, layer.b_down);
+  }
+  if (layer.w_gate_up.defined()) {
+    const at::Tensor gu = linear(h, layer.w_gate_up, layer.b_gate_up);
+    return linear(activation(config_.activation, gu.narrow(1, 0, config_.ffn)) * gu.narrow(1, config_.ffn, config_.ffn),
+                  layer.w_down, layer.b_down);
   }
   return linear(activation(config_.activation, linear(h, layer.w_gate, layer.b_gate)) * linear(h, layer.w_up, layer.b_up),
                 layer.w_down, layer.b_down);

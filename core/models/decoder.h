@@ -78,6 +78,12 @@ class DecoderModel {
     at::Tensor wq, wk, wv, wo, bq, bk, bv, bo;
     at::Tensor q_norm, k_norm;                 // qwen3
     at::Tensor w_gate, w_up, w_down, b_up, b_down, b_gate;   // gpt2: w_up = c_fc, w_down = c_proj
+    // On the CPU, q/k/v and gate/up as one weight each (one GEMM instead of
+    // three and two; the separate tensors above are views of these). The CPU
+    // GEMM's order depends on K only, so an output element gets the same
+    // bits either way; a CUDA GEMM's pinned algorithm depends on N, so CUDA
+    // keeps them apart.
+    at::Tensor w_qkv, b_qkv, w_gate_up, b_gate_up;
   };
   friend struct DecoderLoader;
   struct Step;

@@ -50,6 +50,24 @@ struct DecoderLoader {
     return wanted ? get(name, expected) : at::Tensor();
   }
 
+  // On the CPU, one weight (and bias) for several projections of one input:
+  // the parts become views of the fused tensor, under their own names.
+  void fuse(at::Tensor& fused, std::vector<at::Tensor*> parts) const {
+    if (!m.options_.device.is_cpu() || !parts[0]->defined()) return;
+    std::vector<at::Tensor> whole;
+    for (at::Tensor* part : parts) whole.push_back(*part);
+    fused = at::cat(whole, 0);
+    int64_t at = 0;
+    for (at::Tensor* part : parts) {
+      const at::Tensor view = fused.narrow(0, at, part->size(0));
+      for (auto& [name, tensor] : m.params_) {
+        if (tensor.is_same(*part)) tensor = view;
+      }
+      *part = view;
+      at += view.size(0);
+    }
+  }
+
   void llama() const {
     const int64_t q_dim = c.n_heads * c.head_dim, kv_dim = c.n_kv_heads * c.head_dim;
     m.embedding_ = get("model.embed_tokens.weight", {c.vocab, c.hidden});
@@ -74,6 +92,10 @@ struct DecoderLoader {
       l.b_gate = get_if(c.mlp_bias, p + "mlp.gate_proj.bias", {c.ffn});
       l.b_up = get_if(c.mlp_bias, p + "mlp.up_proj.bias", {c.ffn});
       l.b_down = get_if(c.mlp_bias, p + "mlp.down_proj.bias", {c.hidden});
+      fuse(l.w_qkv, {&l.wq, &l.wk, &l.wv});
+      fuse(l.b_qkv, {&l.bq, &l.bk, &l.bv});
+      fuse(l.w_gate_up, {&l.w_gate, &l.w_up});
+      fuse(l.b_gate_up, {&l.b_gate, &l.b_up});
       m.layers_.push_back(std::move(l));
     }
     m.final_norm_w_ = get("model.norm.weight", {c.hidden});
