@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "kernels/argmax.h"
 
 namespace lockstep {
 
@@ -34,6 +35,8 @@ Engine::Engine(std::shared_ptr<const DecoderModel> model, std::vector<int32_t> e
                     " bytes each)");
   }
   pool_ = model_->new_pool(blocks, options_.kv_block_size);
+  digests_ = std::make_unique<DigestPool>(options_.digest_threads < 0 ? DigestPool::default_threads()
+                                                                      : options_.digest_threads);
   stats_.kv_blocks = blocks;
   stats_.kv_block_size = options_.kv_block_size;
   scheduler_ = std::thread([this] { loop(); });
@@ -143,14 +146,31 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
   int64_t produced = 0;
   const auto batch = static_cast<int64_t>(chunks.size());
   try {
-    const at::Tensor logits = model_->forward_last(chunks);
+    const at::Tensor logits = model_->forward_last_on_device(chunks);
+    // Greedy tokens of the whole step in one argmax on the device; the one
+    // synchronisation a step needs is copying them (and the rows) back.
+    std::vector<int64_t> greedy_rows;
+    for (int64_t i = 0; i < batch; ++i) {
+      if (completes[static_cast<size_t>(i)] && members[static_cast<size_t>(i)]->decoding.greedy()) greedy_rows.push_back(i);
+    }
+    at::Tensor greedy;
+    if (!greedy_rows.empty()) {
+      const at::Tensor rows = at::tensor(greedy_rows, at::kLong).to(logits.device());
+      greedy = kernels::argmax_smallest_index(logits.index_select(0, rows)).to(at::kCPU);
+    }
+    const at::Tensor host = logits.to(at::kCPU);
+    size_t next_greedy = 0;
     for (int64_t i = 0; i < batch; ++i) {
       Active& a = *members[static_cast<size_t>(i)];
       if (a.prefilled < static_cast<int64_t>(a.decoding.result().prompt_ids.size())) {
         a.prefilled += static_cast<int64_t>(chunks[static_cast<size_t>(i)].ids.size());
       }
       if (!completes[static_cast<size_t>(i)]) continue;
-      a.decoding.accept(logits[i], StepPlace{batch, i});
+      StepInputs in{StepPlace{batch, i}, std::nullopt, digests_.get(), options_.digests};
+      if (next_greedy < greedy_rows.size() && greedy_rows[next_greedy] == i) {
+        in.greedy = static_cast<int32_t>(greedy.const_data_ptr<int64_t>()[next_greedy++]);
+      }
+      a.decoding.accept(host[i], in);
       ++produced;
     }
   } catch (...) {
@@ -166,7 +186,13 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
     stats_.tokens += produced;
   }
   auto finished = std::stable_partition(running.begin(), running.end(), [](const auto& a) { return !a->decoding.done(); });
-  for (auto it = finished; it != running.end(); ++it) (*it)->promise.set_value((*it)->decoding.take());
+  for (auto it = finished; it != running.end(); ++it) {
+    try {
+      (*it)->promise.set_value((*it)->decoding.take());
+    } catch (...) {
+      (*it)->promise.set_exception(std::current_exception());
+    }
+  }
   running.erase(finished, running.end());
 }
 

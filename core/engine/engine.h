@@ -30,6 +30,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/engine/digest_pool.h"
 #include "core/engine/generate.h"
 #include "core/models/decoder.h"
 #include "kernels/mode.h"
@@ -44,6 +45,11 @@ struct EngineOptions {
   // CPU or 8 GiB on a GPU).
   int64_t kv_cache_bytes = 0;
   int64_t kv_block_size = KvPool::kDefaultBlockSize;
+  // Threads that hash each step's logits while the next step runs; -1:
+  // DigestPool::default_threads(), 0: inline on the scheduler thread.
+  int64_t digest_threads = -1;
+  // false: no per-step digests or top candidates (to measure their cost).
+  bool digests = true;
 };
 
 struct EngineStats {
@@ -86,6 +92,7 @@ class Engine {
   std::vector<int32_t> eos_ids_;
   EngineOptions options_;
   std::shared_ptr<KvPool> pool_;
+  std::unique_ptr<DigestPool> digests_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<Active>> waiting_;

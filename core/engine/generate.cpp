@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <memory>
 #include <string>
 
+#include "core/engine/digest_pool.h"
 #include "core/engine/sampling.h"
 #include "core/error.h"
 #include "core/util/sha256.h"
@@ -45,7 +47,7 @@ namespace {
 // it: NaN ranks last, ties go to the smaller id (a total order, so the list
 // is deterministic).
 std::vector<TopLogit> top_logits(const at::Tensor& row) {
-  const float* v = row.data_ptr<float>();
+  const float* v = row.const_data_ptr<float>();
   auto before = [&](int32_t a, int32_t b) {
     const bool na = std::isnan(v[a]), nb = std::isnan(v[b]);
     if (na != nb) return nb;
@@ -93,19 +95,44 @@ int64_t Decoding::capacity() const {
   return static_cast<int64_t>(g_.prompt_ids.size()) + options_.max_new_tokens;
 }
 
-void Decoding::accept(at::Tensor logits, StepPlace place) {
+void Decoding::accept(at::Tensor logits, const StepInputs& in) {
   if (done_) throw std::logic_error("Decoding::accept after the end");
   const int64_t step = static_cast<int64_t>(g_.output_ids.size());
-  at::Tensor row = logits.contiguous().clone();
-  if (observer_) observer_(step, row);
+  bool inline_only = static_cast<bool>(observer_);
 #ifdef LOCKSTEP_FAULT_INJECTION
-  kernels::fault::maybe_flip_logit(step, options_.max_new_tokens, g_.prompt_ids, row);
+  inline_only = true;   // the fault hook changes the row before it is hashed and a token chosen
 #endif
-  g_.step_logits_sha256.push_back(sha256_hex(row.data_ptr<float>(), row.numel() * sizeof(float)));
-  g_.step_top.push_back(top_logits(row));
-  const int32_t token = choose_token(row, options_.sampling, static_cast<uint64_t>(step));
+  at::Tensor row;
+  if (inline_only) {
+    row = logits.contiguous().clone();
+    if (observer_) observer_(step, row);
+#ifdef LOCKSTEP_FAULT_INJECTION
+    kernels::fault::maybe_flip_logit(step, options_.max_new_tokens, g_.prompt_ids, row);
+#endif
+  } else {
+    row = logits.contiguous();
+  }
+  const size_t at = g_.step_logits_sha256.size();
+  g_.step_logits_sha256.emplace_back();
+  g_.step_top.emplace_back();
+  if (in.digests) {
+    if (in.pool != nullptr && !inline_only) {
+      // The worker fills a record of its own; take() copies it into place.
+      auto record = std::make_shared<StepRecord>();
+      std::future<void> done = in.pool->submit([row, record] {
+        record->sha256 = sha256_hex(row.const_data_ptr<float>(), row.numel() * sizeof(float));
+        record->top = top_logits(row);
+      });
+      pending_.push_back(Pending{at, std::move(record), std::move(done)});
+    } else {
+      g_.step_logits_sha256[at] = sha256_hex(row.const_data_ptr<float>(), row.numel() * sizeof(float));
+      g_.step_top[at] = top_logits(row);
+    }
+  }
+  const bool use_greedy = in.greedy && !inline_only && options_.sampling.temperature == 0.0;
+  const int32_t token = use_greedy ? *in.greedy : choose_token(row, options_.sampling, static_cast<uint64_t>(step));
+  g_.step_places.push_back(in.place);
   g_.output_ids.push_back(token);
-  g_.step_places.push_back(place);
   next_ = {token};
   if (options_.stop_at_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end()) {
     g_.stop_reason = "eos";
@@ -119,6 +146,22 @@ void Decoding::accept(at::Tensor logits, StepPlace place) {
   } else if (step + 1 == options_.max_new_tokens) {
     done_ = true;
   }
+}
+
+Decoding::~Decoding() {
+  for (Pending& p : pending_) {
+    if (p.done.valid()) p.done.wait();
+  }
+}
+
+Generation Decoding::take() {
+  for (Pending& p : pending_) {
+    p.done.get();
+    g_.step_logits_sha256[p.step] = std::move(p.record->sha256);
+    g_.step_top[p.step] = std::move(p.record->top);
+  }
+  pending_.clear();
+  return std::move(g_);
 }
 
 Generation generate(const DecoderModel& model, const std::vector<int32_t>& prompt_ids, int32_t eos_id,

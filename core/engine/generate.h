@@ -9,6 +9,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -58,6 +60,21 @@ struct StepPlace {
   int64_t row = 0;
 };
 
+class DigestPool;
+
+// What the batching engine hands Decoding::accept besides the logits.
+struct StepInputs {
+  StepPlace place;
+  // The argmax of the row, computed for the whole batch at once (on the
+  // device); used by greedy requests without an observer.
+  std::optional<int32_t> greedy;
+  // Where the digest and top candidates are computed (null: inline). Requests
+  // with an observer always record inline, after the observer.
+  DigestPool* pool = nullptr;
+  // false: no digest and no top candidates (throughput measurements only).
+  bool digests = true;
+};
+
 struct Generation {
   std::vector<int32_t> prompt_ids;
   std::vector<int32_t> output_ids;
@@ -83,16 +100,24 @@ class Decoding {
   // bad_input for invalid options or an empty prompt.
   Decoding(std::vector<int32_t> prompt_ids, std::vector<int32_t> eos_ids, GenerateOptions options,
            StepObserver observer = {});
+  // Waits for pending digests.
+  ~Decoding();
+  Decoding(Decoding&&) = default;
+  Decoding& operator=(Decoding&&) = default;
   // The prompt before the first step, then the last chosen token.
   const std::vector<int32_t>& next_input() const { return next_; }
   // Tokens the KV cache must hold: prompt + max_new_tokens.
   int64_t capacity() const;
   bool done() const { return done_; }
-  // `logits`: fp32 CPU [vocab], the step's last-token logits; `place`: the
-  // step's batch, recorded beside the token.
-  void accept(at::Tensor logits, StepPlace place = {});
+  // Greedy decoding with no observer: the engine may choose its token in a batched argmax.
+  bool greedy() const { return options_.sampling.temperature == 0.0 && !observer_; }
+  // `logits`: fp32 CPU [vocab], the step's last-token logits (not modified;
+  // with a pool they must stay unchanged until take()).
+  void accept(at::Tensor logits, const StepInputs& in = {});
+  // The prompt, tokens and stop reason so far (digests may still be pending).
   const Generation& result() const { return g_; }
-  Generation take() { return std::move(g_); }
+  // The whole record, once every pending digest is done (rethrows its error).
+  Generation take();
 
  private:
   std::vector<int32_t> eos_ids_;
@@ -103,6 +128,16 @@ class Decoding {
 
   std::vector<int32_t> next_;
   bool done_ = false;
+  struct StepRecord {
+    std::string sha256;
+    std::vector<TopLogit> top;
+  };
+  struct Pending {   // a step's digest being computed in a DigestPool
+    size_t step = 0;
+    std::shared_ptr<StepRecord> record;
+    std::future<void> done;
+  };
+  std::vector<Pending> pending_;
 };
 
 Generation generate(const DecoderModel& model, const std::vector<int32_t>& prompt_ids,

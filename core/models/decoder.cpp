@@ -129,7 +129,7 @@ void DecoderModel::check_ids(const std::vector<int32_t>& ids) const {
   }
 }
 
-at::Tensor DecoderModel::run(const std::vector<int32_t>& ids, const Step& step, bool last_only) const {
+at::Tensor DecoderModel::run(const std::vector<int32_t>& ids, const Step& step, bool last_only, bool to_host) const {
 #ifdef LOCKSTEP_FAULT_INJECTION
   kernels::fault::set_step_sequences(static_cast<int64_t>(step.paged.sequences().size()));
 #endif
@@ -146,11 +146,11 @@ at::Tensor DecoderModel::run(const std::vector<int32_t>& ids, const Step& step, 
     for (const auto& s : step.paged.sequences()) last.push_back(s.offset + s.length - 1);
     x = x.index_select(0, at::tensor(last, at::kLong).to(options_.device));
   }
-  at::Tensor logits = at::linear(norm(x, final_norm_w_, final_norm_b_), output_);
-  return logits.to(at::kFloat).to(at::kCPU).contiguous();
+  const at::Tensor logits = at::linear(norm(x, final_norm_w_, final_norm_b_), output_).to(at::kFloat);
+  return (to_host ? logits.to(at::kCPU) : logits).contiguous();
 }
 
-at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool last_only) const {
+at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host) const {
   if (chunks.empty()) throw bad_input("forward: no sequences");
   std::vector<int32_t> ids;
   std::vector<kernels::PagedStep::Sequence> seqs;
@@ -180,7 +180,7 @@ at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool las
     step.cos = rope_cos_.index_select(0, step.paged.positions()).to(options_.dtype).unsqueeze(1);
     step.sin = rope_sin_.index_select(0, step.paged.positions()).to(options_.dtype).unsqueeze(1);
   }
-  at::Tensor logits = run(ids, step, last_only);
+  at::Tensor logits = run(ids, step, last_only, to_host);
   for (const SequenceChunk& chunk : chunks) chunk.cache->length_ += static_cast<int64_t>(chunk.ids.size());
   return logits;
 }
@@ -192,6 +192,10 @@ at::Tensor DecoderModel::forward(const std::vector<int32_t>& ids, KvCache& cache
 
 at::Tensor DecoderModel::forward_last(const std::vector<SequenceChunk>& chunks) const {
   return step(chunks, /*last_only=*/true);
+}
+
+at::Tensor DecoderModel::forward_last_on_device(const std::vector<SequenceChunk>& chunks) const {
+  return step(chunks, /*last_only=*/true, /*to_host=*/false);
 }
 
 at::Tensor DecoderModel::forward_batch(const std::vector<std::vector<int32_t>>& batch) const {

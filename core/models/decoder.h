@@ -64,6 +64,9 @@ class DecoderModel {
   // it extends); all caches must share one pool. Returns fp32 CPU logits of
   // each chunk's last token: [chunks.size(), vocab].
   at::Tensor forward_last(const std::vector<SequenceChunk>& chunks) const;
+  // The same, as fp32 logits left on the model's device (the engine chooses
+  // greedy tokens there and copies the rows to the host for the digests).
+  at::Tensor forward_last_on_device(const std::vector<SequenceChunk>& chunks) const;
 
   // Causal prefill of B sequences (any lengths) with no cache: fp32 CPU
   // logits [B, T, vocab] for equal lengths T.
@@ -89,8 +92,8 @@ class DecoderModel {
   struct Step;
 
   // Runs `chunks` (checked: ids, capacity, one pool) as one step and extends their caches.
-  at::Tensor step(const std::vector<SequenceChunk>& chunks, bool last_only) const;
-  at::Tensor run(const std::vector<int32_t>& ids, const Step& step, bool last_only) const;
+  at::Tensor step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host = true) const;
+  at::Tensor run(const std::vector<int32_t>& ids, const Step& step, bool last_only, bool to_host) const;
   at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
   at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;

@@ -31,6 +31,9 @@ struct ThroughputOptions {
   int64_t new_tokens = 32;
   int64_t prompt_tokens = 32;
   int64_t repeats = 1;
+  double kv_cache_gb = 0;
+  int64_t digest_threads = -1;
+  bool no_digests = false;
   bool json = false;
 };
 
@@ -42,7 +45,11 @@ struct Timing {
 
 Timing time_batch(const std::shared_ptr<const DecoderModel>& model, int64_t batch, const ThroughputOptions& o,
                   std::mt19937& rng) {
-  Engine engine(model, {}, EngineOptions{batch, 1 << 30, kernels::parse_mode(o.mode)});
+  EngineOptions eo{batch, 1 << 30, kernels::parse_mode(o.mode)};
+  eo.kv_cache_bytes = static_cast<int64_t>(o.kv_cache_gb * double(int64_t{1} << 30));
+  eo.digest_threads = o.digest_threads;
+  eo.digests = !o.no_digests;
+  Engine engine(model, {}, eo);
   std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(model->config().vocab) - 1);
   GenerateOptions options;
   options.max_new_tokens = o.new_tokens;
@@ -65,6 +72,9 @@ int run(const ThroughputOptions& o) {
   const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
   for (int64_t b : o.batches) {
     if (b < 1 || b > 4096) throw bad_input("--batches: each batch size must be in 1..4096");
+  }
+  if (!(o.kv_cache_gb >= 0) || o.digest_threads < -1) {
+    throw bad_input("--kv-cache-gb must be >= 0 and --digest-threads >= -1");
   }
   if (o.new_tokens < 1 || o.prompt_tokens < 1 || o.repeats < 1) {
     throw bad_input("--new-tokens, --prompt-tokens and --repeats must be at least 1");
@@ -103,6 +113,7 @@ int run(const ThroughputOptions& o) {
                                         {"mode", kernels::mode_name(mode)},
                                         {"prompt_tokens", o.prompt_tokens},
                                         {"new_tokens", o.new_tokens},
+                                        {"digests", !o.no_digests},
                                         {"results", rows}};
     std::cout << harness::dump_json(out) << "\n";
   }
@@ -123,6 +134,13 @@ Command add_throughput_command(CLI::App& parent) {
   app->add_option("--new-tokens", o->new_tokens, "Tokens each request generates")->capture_default_str();
   app->add_option("--prompt-tokens", o->prompt_tokens, "Prompt length (random token ids)")->capture_default_str();
   app->add_option("--repeats", o->repeats, "Runs per batch size; the fastest counts")->capture_default_str();
+  app->add_option("--kv-cache-gb", o->kv_cache_gb,
+                  "KV-cache budget in GiB (0: min(batch full contexts, 2 GiB on the CPU, 8 GiB on a GPU))")
+      ->capture_default_str();
+  app->add_option("--digest-threads", o->digest_threads,
+                  "Threads hashing the logits beside the next step (-1: a quarter of the cores, at most 4; 0: inline)")
+      ->capture_default_str();
+  app->add_flag("--no-digests", o->no_digests, "Skip the per-step logits digests (to measure what they cost)");
   app->add_flag("--json", o->json, "Print a JSON record instead of the table");
   return {app, [o] { return run(*o); }};
 }
