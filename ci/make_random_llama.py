@@ -1,6 +1,8 @@
 """A Llama-shaped random-weight model of about 1B parameters, for the GPU checks.
 
     make_random_llama.py --out DIR --tokenizer-from TOKDIR [--layers 16]
+    make_random_llama.py --out DIR --tiny       # 2 layers, hidden 256, vocab 2048, context 4096:
+                                                # the engine's CPU property test (no tokenizer)
 
 Writes DIR/config.json (model_type llama: hidden 2048, 16 layers, 32 heads, 8 kv heads, ffn 8192,
 vocab 49152, Llama-3 RoPE scaling, tied embeddings, bf16) and DIR/model.safetensors (bf16, weights
@@ -21,12 +23,17 @@ import torch
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True)
-    ap.add_argument("--tokenizer-from", required=True)
+    ap.add_argument("--tokenizer-from")
     ap.add_argument("--layers", type=int, default=16)
+    ap.add_argument("--tiny", action="store_true", help="a small model for CPU tests")
     args = ap.parse_args()
+    if not args.tiny and not args.tokenizer_from:
+        ap.error("--tokenizer-from is required unless --tiny")
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     hidden, heads, kv_heads, ffn, vocab = 2048, 32, 8, 8192, 49152
+    if args.tiny:
+        hidden, heads, kv_heads, ffn, vocab, args.layers = 256, 4, 2, 512, 2048, 2
     head_dim = hidden // heads
     config = {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
@@ -68,11 +75,11 @@ def main():
         f.write(blob)
         for t in tensors.values():
             f.write(t.contiguous().view(torch.int16).numpy().tobytes())
-    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja") if args.tokenizer_from else ():
         if (pathlib.Path(args.tokenizer_from) / name).exists():
             shutil.copy(pathlib.Path(args.tokenizer_from) / name, out / name)
     params = sum(t.numel() for t in tensors.values())
-    print(f"wrote {out}: {params / 1e9:.2f}B parameters, {offset / 2**30:.2f} GiB")
+    print(f"wrote {out}: {params / 1e6:.1f}M parameters, {offset / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":
