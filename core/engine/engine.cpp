@@ -86,7 +86,9 @@ std::future<Generation> Engine::submit(std::vector<int32_t> prompt_ids, Generate
 
 EngineStats Engine::stats() const {
   const std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  EngineStats out = stats_;
+  out.evicted_blocks = pool_->evictions();
+  return out;
 }
 
 void Engine::loop() {
@@ -108,12 +110,15 @@ void Engine::loop() {
 void Engine::admit(std::vector<std::unique_ptr<Active>>& running) {
   while (!waiting_.empty() && static_cast<int64_t>(running.size()) < options_.max_batch) {
     Active& a = *waiting_.front();
-    std::optional<KvCache> cache = KvCache::try_reserve(pool_, a.decoding.capacity());
+    std::optional<KvCache> cache = KvCache::try_reserve(
+        pool_, a.decoding.capacity(), options_.prefix_cache ? &a.decoding.result().prompt_ids : nullptr);
     if (!cache) {
       ++stats_.waited_for_memory;
       break;
     }
     a.cache = std::move(*cache);
+    a.prefilled = a.cache.reused();
+    stats_.reused_positions += a.prefilled;
     running.push_back(std::move(waiting_.front()));
     waiting_.pop_front();
   }
@@ -172,6 +177,15 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
       }
       a.decoding.accept(host[i], in);
       ++produced;
+    }
+    if (options_.prefix_cache) {
+      for (Active* a : members) {
+        if (!a->cache.has_unpublished_block()) continue;
+        std::vector<int32_t> tokens = a->decoding.result().prompt_ids;
+        const std::vector<int32_t>& out = a->decoding.result().output_ids;
+        tokens.insert(tokens.end(), out.begin(), out.end());
+        a->cache.publish(tokens);
+      }
     }
   } catch (...) {
     // A failed step fails every request in it; the engine keeps serving.

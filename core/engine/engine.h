@@ -10,7 +10,9 @@
 // kv_cache_bytes. A request is admitted when the pool has the blocks for its
 // prompt + max_new_tokens, else it waits (first come, first served) until
 // finished requests free them; one that needs more than the whole pool is
-// refused at submit() with bad_input. Nothing is preempted.
+// refused at submit() with bad_input. Nothing is preempted. With
+// prefix_cache, a request starts after the longest prefix of its prompt whose
+// blocks an earlier request computed and published.
 //
 // Under kernels::ModeGuard(batch_invariant) (the scheduler thread sets the
 // engine's mode; the mode is process-wide) every request's tokens and per-step
@@ -50,6 +52,10 @@ struct EngineOptions {
   int64_t digest_threads = -1;
   // false: no per-step digests or top candidates (to measure their cost).
   bool digests = true;
+  // Reuse the computed KV of earlier requests' common prefixes (a system
+  // prompt, a session's earlier turns): bitwise the same as recomputing them
+  // in batch_invariant mode (core/models/kv_cache.h).
+  bool prefix_cache = true;
 };
 
 struct EngineStats {
@@ -60,6 +66,8 @@ struct EngineStats {
   int64_t kv_blocks = 0;                   // blocks in the KV pool
   int64_t kv_block_size = 0;               // positions per block
   int64_t waited_for_memory = 0;           // steps in which a request waited for KV blocks
+  int64_t reused_positions = 0;            // prompt positions taken from the prefix cache
+  int64_t evicted_blocks = 0;              // published blocks evicted to make room
 };
 
 class Engine {

@@ -146,5 +146,88 @@ TEST_F(EngineProperty, ARequestLargerThanTheCacheIsRefusedAndOthersGoOn) {
   EXPECT_GT(engine.stats().waited_for_memory, 0);
 }
 
+// Requests that share a system prompt, and a session's second turn whose
+// prompt holds the first turn and its answer, reuse published blocks; every
+// one is bitwise its solo run (a full recompute), also when the pool is so
+// small that published blocks are evicted and recomputed. With the mode off,
+// reusing a prefix changes bits (the negative control).
+std::vector<TimedRequest> shared_prefix_requests(uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int32_t> system(100);
+  for (auto& t : system) t = static_cast<int32_t>(rng() % 2048);
+  std::vector<TimedRequest> out;
+  for (int i = 0; i < 24; ++i) {
+    TimedRequest r;
+    r.prompt = system;
+    const uint64_t suffix = i == 0 ? 30 : 1 + rng() % 40;   // request 0: 130 + 12 positions
+    for (uint64_t t = 0; t < suffix; ++t) r.prompt.push_back(static_cast<int32_t>(rng() % 2048));
+    r.options.max_new_tokens = i == 0 ? 12 : 1 + static_cast<int64_t>(rng() % 20);
+    r.options.stop_at_eos = false;
+    r.delay_us = static_cast<int64_t>(rng() % 20000);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+int differing_with_prefix_cache(kernels::Mode mode, const std::vector<TimedRequest>& reqs, int64_t kv_positions,
+                                EngineStats* stats, const DecoderModel& model,
+                                const std::shared_ptr<const DecoderModel>& shared) {
+  EngineOptions options;
+  options.max_batch = 6;
+  options.mode = mode;
+  options.kv_cache_bytes = kv_positions * KvPool::bytes_per_position(model.config(), model.dtype());
+  Engine engine(shared, {}, options);
+  // Warm the cache with the first request alone, then the rest concurrently.
+  const std::vector<Generation> first = submit_concurrently(engine, {reqs[0]}, 1);
+  const std::vector<Generation> rest =
+      submit_concurrently(engine, std::vector<TimedRequest>(reqs.begin() + 1, reqs.end()), 4);
+  // A second turn: the first request's prompt and answer, then more text.
+  TimedRequest turn2 = reqs[0];
+  turn2.prompt.insert(turn2.prompt.end(), first[0].output_ids.begin(), first[0].output_ids.end());
+  for (int t = 0; t < 17; ++t) turn2.prompt.push_back(100 + t);
+  const Generation second = submit_concurrently(engine, {turn2}, 1)[0];
+  *stats = engine.stats();
+  const kernels::ModeGuard guard(mode);
+  int differ = 0;
+  auto compare = [&](const TimedRequest& r, const Generation& g) {
+    const Generation solo = generate(model, r.prompt, -1, r.options);
+    differ += g.output_ids == solo.output_ids && g.step_logits_sha256 == solo.step_logits_sha256 ? 0 : 1;
+  };
+  compare(reqs[0], first[0]);
+  for (size_t i = 1; i < reqs.size(); ++i) compare(reqs[i], rest[i - 1]);
+  compare(turn2, second);
+  return differ;
+}
+
+TEST_F(EngineProperty, PrefixReuseIsBitwiseAFullRecompute) {
+  const std::vector<TimedRequest> reqs = shared_prefix_requests(5);
+  EngineStats stats;
+  EXPECT_EQ(differing_with_prefix_cache(kernels::Mode::batch_invariant, reqs, 4096, &stats, *model_, model_), 0);
+  std::cout << "prefix cache: " << stats.reused_positions << " positions reused\n";
+  // Every later request reuses the 96 positions of the system prompt's full
+  // blocks; turn 2 the 128 of request 0's 141 computed positions.
+  EXPECT_EQ(stats.reused_positions, 23 * 96 + 128);
+  EXPECT_EQ(stats.evicted_blocks, 0);
+}
+
+TEST_F(EngineProperty, PrefixReuseSurvivesEvictions) {
+  const std::vector<TimedRequest> reqs = shared_prefix_requests(6);
+  EngineStats stats;
+  // Room for about two requests: published blocks are evicted, then recomputed and published again.
+  EXPECT_EQ(differing_with_prefix_cache(kernels::Mode::batch_invariant, reqs, 320, &stats, *model_, model_), 0);
+  std::cout << "prefix cache, small pool: " << stats.reused_positions << " positions reused, "
+            << stats.evicted_blocks << " blocks evicted\n";
+  EXPECT_GT(stats.evicted_blocks, 0);
+  EXPECT_GT(stats.reused_positions, 0);
+}
+
+TEST_F(EngineProperty, WithTheModeOffPrefixReuseChangesBits) {
+  const std::vector<TimedRequest> reqs = shared_prefix_requests(5);
+  EngineStats stats;
+  const int differ = differing_with_prefix_cache(kernels::Mode::off, reqs, 4096, &stats, *model_, model_);
+  std::cout << "mode off, prefix cache: " << differ << " of " << reqs.size() + 1 << " requests differ\n";
+  EXPECT_GT(differ, 0);
+}
+
 }  // namespace
 }  // namespace lockstep
