@@ -50,6 +50,10 @@ run)
   LOCKSTEP_ENGINE_MODEL="$BIG" "$BUILD/tests/core_test" --gtest_filter='EngineCuda.*:EngineTest.*' \
     --gtest_output="xml:$OUT/engine-tests.xml" >"$OUT/engine-tests.log" 2>&1 || rc=1
   grep -E "^mode |OK \]|FAILED|PASSED|SKIPPED" "$OUT/engine-tests.log" | tail -20
+  echo "== engine property (200 requests, 8 threads, prompts to 2048, sampling, prefix reuse) on the 1B model"
+  LOCKSTEP_PROPERTY_MODEL="$BIG" LOCKSTEP_PROPERTY_DEVICE=cuda "$BUILD/tests/core_test" --gtest_filter='EngineProperty.*' \
+    --gtest_output="xml:$OUT/engine-property.xml" >"$OUT/engine-property.log" 2>&1 || rc=1
+  grep -E "^(batch_invariant|mode off|prefix)|OK \]|FAILED|PASSED" "$OUT/engine-property.log" | tail -12
   echo "== throughput (bf16, CUDA, prompt 64, 64 new tokens)"
   for m in "$MODEL" "$BIG"; do
     for mode in off batch_invariant; do

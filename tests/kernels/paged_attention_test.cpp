@@ -3,7 +3,7 @@
 // bits of aten SDPA over its own sequence alone (the invariant kernel),
 // whatever the other sequences, the block size, the order of the blocks or
 // the chunk the query came in; with a sliding window too. Bad layouts are
-// refused. The reference is built here, independently of paged_attention.cpp.
+// refused. The reference is built here, independently of kernels/paged_attention_dispatch.cpp.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -34,9 +34,10 @@ class EngineProperty : public ::testing::Test {
   static void SetUpTestSuite() {
     // Made once per version of the generator, in the build tree, renamed into
     // place so that concurrent test processes never see half a folder.
+    const char* given = std::getenv("LOCKSTEP_PROPERTY_MODEL");
     const std::string script = LOCKSTEP_SOURCE_DIR "/ci/make_random_llama.py";
     const std::string dir = std::string(LOCKSTEP_BINARY_DIR) + "/tiny-llama-" + sha256_file(script).substr(0, 16);
-    if (::access((dir + "/model.safetensors").c_str(), R_OK) != 0) {
+    if (given == nullptr && ::access((dir + "/model.safetensors").c_str(), R_OK) != 0) {
       const std::string tmp = dir + ".tmp-" + std::to_string(::getpid());
       const std::string cmd = "'" LOCKSTEP_PYTHON "' '" + script + "' --tiny --out '" + tmp + "' >/dev/null 2>&1";
       if (std::system(cmd.c_str()) != 0) {
@@ -45,7 +46,17 @@ class EngineProperty : public ::testing::Test {
       }
       if (::rename(tmp.c_str(), dir.c_str()) != 0) std::system(("rm -rf '" + tmp + "'").c_str());
     }
-    model_ = std::make_shared<const DecoderModel>(DecoderModel::load(read_hf_config(dir), *open_safetensors(dir)));
+    // On the GPU machine (ci/gpu-engine.sh): LOCKSTEP_PROPERTY_MODEL (an HF folder, e.g. the 1B
+    // random Llama) on CUDA in bf16 instead of the tiny model on the CPU.
+    LoadOptions load;
+    if (given != nullptr) {
+      const char* device = std::getenv("LOCKSTEP_PROPERTY_DEVICE");
+      load.device = at::Device(device != nullptr ? device : "cuda");
+      load.dtype = at::kBFloat16;
+    }
+    const std::string path = given != nullptr ? given : dir;
+    model_ = std::make_shared<const DecoderModel>(DecoderModel::load(read_hf_config(path), *open_safetensors(path), load));
+    vocab_ = model_->config().vocab;
   }
   void SetUp() override { ASSERT_TRUE(failure_.empty()) << failure_; }
 
@@ -57,7 +68,7 @@ class EngineProperty : public ::testing::Test {
       TimedRequest r;
       // Mostly short prompts, a long one now and then (chunked over several steps).
       const int64_t len = uniform(0, 7) == 0 ? uniform(513, 2048) : uniform(1, 160);
-      for (int64_t t = 0; t < len; ++t) r.prompt.push_back(static_cast<int32_t>(uniform(0, 2047)));
+      for (int64_t t = 0; t < len; ++t) r.prompt.push_back(static_cast<int32_t>(uniform(0, vocab_ - 1)));
       r.options.max_new_tokens = uniform(1, 24);
       r.options.stop_at_eos = false;
       if (i % 2 == 1) {   // seeded sampling, each with its own settings
@@ -103,6 +114,7 @@ class EngineProperty : public ::testing::Test {
 
   static inline std::string failure_;
   static inline std::shared_ptr<const DecoderModel> model_;
+  static inline int64_t vocab_ = 0;
 };
 
 TEST_F(EngineProperty, EveryRequestEqualsItsSoloRunUnderLoad) {

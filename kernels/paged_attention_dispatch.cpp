@@ -1,3 +1,5 @@
+// kernels/paged_attention.h: the step's view of the cache and the choice
+// between the fused kernel and per-sequence SDPA.
 #include "kernels/paged_attention.h"
 
 #include <algorithm>
