@@ -178,6 +178,7 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
       a.decoding.accept(host[i], in);
       ++produced;
     }
+    digests_->run_queued();
     if (options_.prefix_cache) {
       for (Active* a : members) {
         if (!a->cache.has_unpublished_block()) continue;
@@ -189,6 +190,7 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
     }
   } catch (...) {
     // A failed step fails every request in it; the engine keeps serving.
+    digests_->run_queued();   // the requests' destructors wait for their queued digests
     for (auto& a : running) a->promise.set_exception(std::current_exception());
     running.clear();
     return;

@@ -48,7 +48,8 @@ struct EngineOptions {
   int64_t kv_cache_bytes = 0;
   int64_t kv_block_size = KvPool::kDefaultBlockSize;
   // Threads that hash each step's logits while the next step runs; -1:
-  // DigestPool::default_threads(), 0: inline on the scheduler thread.
+  // DigestPool::default_threads(), 0: after each step's token choice, spread
+  // over libtorch's intra-op threads.
   int64_t digest_threads = -1;
   // false: no per-step digests or top candidates (to measure their cost).
   bool digests = true;

@@ -55,10 +55,24 @@ std::vector<TopLogit> top_logits(const at::Tensor& row) {
     return a < b;
   };
   std::vector<int32_t> best;
-  for (int32_t id = 0; id < static_cast<int32_t>(row.numel()); ++id) {
-    if (static_cast<int64_t>(best.size()) == kTopLogits && !before(id, best.back())) continue;
-    best.insert(std::upper_bound(best.begin(), best.end(), id, before), id);
-    if (static_cast<int64_t>(best.size()) > kTopLogits) best.pop_back();
+  const auto n = static_cast<int32_t>(row.numel());
+  constexpr int32_t kChunk = 16;
+  for (int32_t id0 = 0; id0 < n; id0 += kChunk) {
+    const int32_t end = std::min(n, id0 + kChunk);
+    // With the list full and its last entry a number t, a later id enters
+    // only with a value above t (a tie goes to the earlier id; NaN ranks
+    // last): most chunks are skipped after one vectorisable comparison.
+    if (static_cast<int64_t>(best.size()) == kTopLogits && !std::isnan(v[best.back()])) {
+      const float t = v[best.back()];
+      bool above = false;
+      for (int32_t id = id0; id < end; ++id) above |= v[id] > t;
+      if (!above) continue;
+    }
+    for (int32_t id = id0; id < end; ++id) {
+      if (static_cast<int64_t>(best.size()) == kTopLogits && !before(id, best.back())) continue;
+      best.insert(std::upper_bound(best.begin(), best.end(), id, before), id);
+      if (static_cast<int64_t>(best.size()) > kTopLogits) best.pop_back();
+    }
   }
   std::vector<TopLogit> top;
   for (int32_t id : best) top.push_back({id, v[id]});

@@ -68,7 +68,8 @@ struct StepInputs {
   // The argmax of the row, computed for the whole batch at once (on the
   // device); used by greedy requests without an observer.
   std::optional<int32_t> greedy;
-  // Where the digest and top candidates are computed (null: inline). Requests
+  // Where the digest and top candidates are computed (null: inline; a pool
+  // without threads must be drained by DigestPool::run_queued()). Requests
   // with an observer always record inline, after the observer.
   DigestPool* pool = nullptr;
   // false: no digest and no top candidates (throughput measurements only).

@@ -138,7 +138,7 @@ Command add_throughput_command(CLI::App& parent) {
                   "KV-cache budget in GiB (0: min(batch full contexts, 2 GiB on the CPU, 8 GiB on a GPU))")
       ->capture_default_str();
   app->add_option("--digest-threads", o->digest_threads,
-                  "Threads hashing the logits beside the next step (-1: a quarter of the cores, at most 4; 0: inline)")
+                  "Threads hashing the logits beside the next step (-1: a quarter of the cores, 1 to 4; 0: after each step)")
       ->capture_default_str();
   app->add_flag("--no-digests", o->no_digests, "Skip the per-step logits digests (to measure what they cost)");
   app->add_flag("--json", o->json, "Print a JSON record instead of the table");

@@ -164,13 +164,6 @@ void run(const Batch& batch) {
       q.a = offset(p.a, b * batch.stride_a, in_elem);
       q.b = offset(p.b, b * batch.stride_b, in_elem);
       q.c = offset(p.c, b * batch.stride_c, out_elem);
-      if (t + 1 < end && (t + 1) % row_blocks == 0) {   // the next task starts another panel
-        const int64_t nb = (t + 1) / per_batch, nn0 = ((t + 1) % per_batch / row_blocks) * col_block;
-        q.next_b = static_cast<const char*>(offset(p.b, nb * batch.stride_b + nn0 * p.ldb, in_elem));
-        q.next_rows = std::min(col_block, p.N - nn0);
-        q.next_ld = p.ldb * in_elem;
-        q.next_row_bytes = p.K * in_elem;
-      }
       run_task(isa, q, m0, std::min(m0 + row_block, p.M), n0, std::min(n0 + col_block, p.N));
     }
   });

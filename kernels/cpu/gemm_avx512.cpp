@@ -165,13 +165,7 @@ LOCKSTEP_AVX512 void rows(const Problem& p, int64_t m, int64_t n0, int64_t n1) {
 template <typename T>
 LOCKSTEP_AVX512 void run(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   int64_t m = m0;
-  // The first group streams this panel from memory; the others reuse it
-  // from cache, and meanwhile bring in the next one.
-  const int64_t groups = (m1 - m0) / 4;
-  for (; m + 4 <= m1; m += 4) {
-    if (m > m0) prefetch_next_panel(p, (m - m0) / 4 - 1, groups - 1);
-    rows<T, 4, 4>(p, m, n0, n1);
-  }
+  for (; m + 4 <= m1; m += 4) rows<T, 4, 4>(p, m, n0, n1);
   switch (m1 - m) {
     case 3: rows<T, 3, 5>(p, m, n0, n1); break;
     case 2: rows<T, 2, 8>(p, m, n0, n1); break;

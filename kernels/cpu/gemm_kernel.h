@@ -57,22 +57,7 @@ struct Problem {
   float beta = 0.0f;
   const void* bias = nullptr;  // nullptr: no bias term (also when beta == 0)
   int64_t bias_sm = 0, bias_sn = 0;  // element strides, 0 for broadcast
-  // The B panel the thread computes next (rows of `next_row_bytes` bytes,
-  // `next_ld` bytes apart): a block of several row groups prefetches it into
-  // L2 while its later groups reuse the current panel from cache, so DRAM
-  // streams under the arithmetic. A hint only: it never changes a result.
-  const char* next_b = nullptr;
-  int64_t next_rows = 0, next_ld = 0, next_row_bytes = 0;
 };
-
-// Prefetches share `part` of `parts` of p's next panel (see Problem::next_b).
-inline void prefetch_next_panel(const Problem& p, int64_t part, int64_t parts) {
-  if (p.next_b == nullptr || parts < 1) return;
-  const int64_t lines_per_row = (p.next_row_bytes + 63) / 64, lines = p.next_rows * lines_per_row;
-  for (int64_t l = lines * part / parts; l < lines * (part + 1) / parts; ++l) {
-    __builtin_prefetch(p.next_b + (l / lines_per_row) * p.next_ld + (l % lines_per_row) * 64, 0, 2);
-  }
-}
 
 // Computes C[m0:m1, n0:n1] of `p`. Each ISA's version is a complete
 // implementation of THE ORDER above; the driver only picks one.

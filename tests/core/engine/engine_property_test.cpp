@@ -188,6 +188,7 @@ int differing_with_prefix_cache(kernels::Mode mode, const std::vector<TimedReque
   options.max_batch = 6;
   options.mode = mode;
   options.kv_cache_bytes = kv_positions * KvPool::bytes_per_position(model.config(), model.dtype());
+  options.digest_threads = 0;   // digests after each step (DigestPool::run_queued), the other pool mode
   Engine engine(shared, {}, options);
   // Warm the cache with the first request alone, then the rest concurrently.
   const std::vector<Generation> first = submit_concurrently(engine, {reqs[0]}, 1);
