@@ -1,8 +1,11 @@
 // `lockstep compare`: the same request co-batched N times with random
 // neighbours, once with stock kernels and once with lockstep's; how many
 // different outputs does each give? (Stock: often several; invariant: one.)
-// The output compared is the SHA-256 of the request's prefill logits at
-// every prompt position, from DecoderModel::forward_batch.
+// The output compared is the SHA-256 of the request's tokens and step
+// digests decoded in the engine (or of its prefill logits). --one-engine:
+// the copies and random fillers all go to one engine at once
+// (harness/shared_engine_compare.h).
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -22,6 +25,7 @@
 #include "harness/model_source.h"
 #include "harness/paths.h"
 #include "harness/run_record.h"
+#include "harness/shared_engine_compare.h"
 #include "harness/sweep.h"
 #include "kernels/mode.h"
 
@@ -41,12 +45,45 @@ struct CompareOptions {
   std::string dtype = "fp32";
   std::string out_dir = "lockstep-out";
   bool json = false;
+  bool one_engine = false;
+  int64_t fillers = 1000;
+  int64_t filler_max_prompt = 1000;
+  int64_t filler_max_new = 100;
+  int64_t threads = 8;
 };
+
+// --one-engine: per mode, the run counts and time of harness::run_shared_engine.
+nlohmann::ordered_json one_engine_mode(const std::shared_ptr<const DecoderModel>& model,
+                                       const std::vector<int32_t>& target, kernels::Mode mode,
+                                       const CompareOptions& o, std::map<std::string, size_t>& unique) {
+  harness::SharedEngineSettings s;
+  s.copies = o.runs;
+  s.fillers = o.fillers;
+  s.decode_tokens = o.decode_tokens;
+  s.filler_max_prompt = o.filler_max_prompt;
+  s.filler_max_new = o.filler_max_new;
+  s.max_batch = o.max_batch;
+  s.threads = o.threads;
+  s.seed = o.seed;
+  const std::string name = kernels::mode_name(mode);
+  std::cerr << fmt::format("compare: mode {}: {} copies and {} fillers into one engine ...\n", name, o.runs, o.fillers);
+  const harness::SharedEngineResult r = harness::run_shared_engine(model, target, mode, s);
+  unique[name] = static_cast<size_t>(std::max(r.unique_tokens, r.unique_bits));
+  std::cerr << fmt::format("compare: mode {:<16} {} unique token sequence(s), {} unique bit patterns over {} copies "
+                           "({:.1f} s, {} steps, largest batch {})\n",
+                           name, r.unique_tokens, r.unique_bits, o.runs, r.seconds, r.stats.steps, r.stats.largest_batch);
+  nlohmann::ordered_json histogram = nlohmann::ordered_json::array();
+  for (const auto& [digest, count] : r.histogram) histogram.push_back({{"logits_sha256", digest}, {"runs", count}});
+  return {{"unique_outputs", r.unique_bits}, {"unique_token_outputs", r.unique_tokens}, {"histogram", histogram},
+          {"seconds", r.seconds}, {"steps", r.stats.steps}, {"largest_batch", r.stats.largest_batch},
+          {"tokens", r.stats.tokens}};
+}
 
 int compare(const CompareOptions& o) {
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.max_batch < 1) throw bad_input("--max-batch must be at least 1");
   if (o.decode_tokens < 0) throw bad_input("--decode-tokens must not be negative");
+  if (o.one_engine && o.decode_tokens == 0) throw bad_input("--one-engine decodes: give --decode-tokens >= 1");
   if (o.prompt.empty() && o.length < 1) throw bad_input("--length must be at least 1");
   const std::string out_path = harness::join_path(o.out_dir, "compare.json");
   harness::check_writable(out_path);
@@ -64,6 +101,10 @@ int compare(const CompareOptions& o) {
   nlohmann::ordered_json modes = nlohmann::ordered_json::object();
   std::map<std::string, size_t> unique;
   for (kernels::Mode mode : {kernels::Mode::off, kernels::Mode::batch_invariant}) {
+    if (o.one_engine) {
+      modes[kernels::mode_name(mode)] = one_engine_mode(model, target, mode, o, unique);
+      continue;
+    }
     const kernels::ModeGuard guard(mode);
     std::mt19937_64 rng(o.seed * 7919 + 1);   // the same batches for both modes
     std::map<std::string, int64_t> counts;
@@ -99,7 +140,9 @@ int compare(const CompareOptions& o) {
                                       {"model", {{"path", model_path}, {"file_sha256", model_sha256(model_path)}}},
                                       {"environment", environment},
                                       {"target_ids", target},
-                                      {"settings", {{"runs", o.runs}, {"max_batch", o.max_batch}, {"seed", o.seed}, {"decode_tokens", o.decode_tokens}}},
+                                      {"settings", {{"runs", o.runs}, {"max_batch", o.max_batch}, {"seed", o.seed},
+                                                    {"decode_tokens", o.decode_tokens}, {"one_engine", o.one_engine},
+                                                    {"fillers", o.one_engine ? o.fillers : 0}}},
                                       {"verdict", invariant_ok ? "pass" : "fail"},
                                       {"modes", modes}};
   harness::write_file_atomically(out_path, doc.dump(2) + "\n");
@@ -134,6 +177,15 @@ Command add_compare_command(CLI::App& parent) {
   app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
   app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
   app->add_option("--out-dir", o->out_dir, "Directory for compare.json")->capture_default_str();
+  app->add_flag("--one-engine", o->one_engine,
+                "RUNS copies of the target and --fillers random requests submitted at once to ONE engine per mode "
+                "(the Thinking Machines experiment); unique outputs counted by tokens and by bits");
+  app->add_option("--fillers", o->fillers, "--one-engine: random requests beside the copies")->capture_default_str();
+  app->add_option("--filler-max-prompt", o->filler_max_prompt, "--one-engine: filler prompts are 1..N random ids")
+      ->capture_default_str();
+  app->add_option("--filler-max-new", o->filler_max_new, "--one-engine: fillers generate 1..N tokens")
+      ->capture_default_str();
+  app->add_option("--threads", o->threads, "--one-engine: submitting threads")->capture_default_str();
   app->add_flag("--json", o->json, "Also print compare.json on stdout");
   return {app, [o] { return compare(*o); }};
 }
