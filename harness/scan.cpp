@@ -39,7 +39,7 @@ const std::set<std::string> kExact = {
     "square", "relu", "relu_", "threshold", "clamp", "clamp_min", "clamp_max", "maximum", "minimum", "where",
     "masked_fill", "masked_fill_", "eq", "ne", "lt", "le", "gt", "ge", "logical_not", "logical_and", "bitwise_and",
     "max", "min", "argmax", "argmin", "amax", "topk", "sort", "cat", "stack", "embedding", "index_select", "gather",
-    "index", "index_put_", "scatter", "view", "as_strided", "transpose", "permute", "clone", "copy_",
+    "index", "index_put_", "index_copy", "index_copy_", "scatter", "view", "as_strided", "transpose", "permute", "clone", "copy_",
     "detach", "empty", "empty_like", "empty_strided", "zeros", "zeros_like", "ones", "ones_like", "full",
     "full_like", "fill_", "zero_", "arange", "slice", "select", "narrow", "expand", "unsqueeze", "squeeze",
     "to", "_to_copy", "resize_", "set_", "lift_fresh", "alias", "split_with_sizes", "triu", "tril", "roll",
