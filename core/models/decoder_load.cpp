@@ -27,13 +27,16 @@ struct DecoderLoader {
   DecoderModel& m;
 
   // The tensor `name` as fp32 on the CPU, checked against `expected`.
-  at::Tensor read(const std::string& name, const std::vector<int64_t>& expected) const {
+  void check(const std::string& name, const std::vector<int64_t>& expected) const {
     const TensorMeta* meta = src.find(name);
     if (meta == nullptr) throw bad_input(src.origin() + ": tensor " + name + " is missing");
     if (meta->shape != expected) {
       throw bad_input(src.origin() + ": tensor " + name + " has shape " + shape_str(meta->shape) + ", expected " +
                       shape_str(expected));
     }
+  }
+  at::Tensor read(const std::string& name, const std::vector<int64_t>& expected) const {
+    check(name, expected);
     at::Tensor out = at::empty(expected, at::kFloat);
     src.read_f32(name, out.data_ptr<float>());
     return out;
@@ -50,21 +53,33 @@ struct DecoderLoader {
     return wanted ? get(name, expected) : at::Tensor();
   }
 
-  // On the CPU, one weight (and bias) for several projections of one input:
-  // the parts become views of the fused tensor, under their own names.
-  void fuse(at::Tensor& fused, std::vector<at::Tensor*> parts) const {
-    if (!m.options_.device.is_cpu() || !parts[0]->defined()) return;
-    std::vector<at::Tensor> whole;
-    for (at::Tensor* part : parts) whole.push_back(*part);
-    fused = at::cat(whole, 0);
-    int64_t at = 0;
-    for (at::Tensor* part : parts) {
-      const at::Tensor view = fused.narrow(0, at, part->size(0));
-      for (auto& [name, tensor] : m.params_) {
-        if (tensor.is_same(*part)) tensor = view;
+  // On the CPU, one weight (and bias) for several projections of one input,
+  // read straight into one tensor; the parts are views of it under their
+  // own names. Elsewhere, separate tensors (`fused` stays undefined).
+  void fused(at::Tensor& whole, const std::vector<std::pair<std::string, at::Tensor*>>& parts,
+             const std::vector<int64_t>& rows, int64_t cols) const {
+    if (!m.options_.device.is_cpu()) {
+      for (size_t i = 0; i < parts.size(); ++i) {
+        *parts[i].second = get(parts[i].first, cols > 0 ? std::vector<int64_t>{rows[i], cols} : std::vector<int64_t>{rows[i]});
       }
-      *part = view;
-      at += view.size(0);
+      return;
+    }
+    int64_t total = 0;
+    for (int64_t r : rows) total += r;
+    at::Tensor buffer = at::empty(cols > 0 ? std::vector<int64_t>{total, cols} : std::vector<int64_t>{total}, at::kFloat);
+    int64_t at = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const std::vector<int64_t> shape = cols > 0 ? std::vector<int64_t>{rows[i], cols} : std::vector<int64_t>{rows[i]};
+      check(parts[i].first, shape);
+      src.read_f32(parts[i].first, buffer.narrow(0, at, rows[i]).data_ptr<float>());
+      at += rows[i];
+    }
+    whole = buffer.to(m.options_.dtype).contiguous();
+    at = 0;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      *parts[i].second = whole.narrow(0, at, rows[i]);
+      m.params_.emplace_back(parts[i].first, *parts[i].second);
+      at += rows[i];
     }
   }
 
@@ -75,27 +90,24 @@ struct DecoderLoader {
       const std::string p = "model.layers." + std::to_string(i) + ".";
       DecoderModel::Layer l;
       l.norm1_w = get(p + "input_layernorm.weight", {c.hidden});
-      l.wq = get(p + "self_attn.q_proj.weight", {q_dim, c.hidden});
-      l.wk = get(p + "self_attn.k_proj.weight", {kv_dim, c.hidden});
-      l.wv = get(p + "self_attn.v_proj.weight", {kv_dim, c.hidden});
-      l.bq = get_if(c.qkv_bias, p + "self_attn.q_proj.bias", {q_dim});
-      l.bk = get_if(c.qkv_bias, p + "self_attn.k_proj.bias", {kv_dim});
-      l.bv = get_if(c.qkv_bias, p + "self_attn.v_proj.bias", {kv_dim});
+      fused(l.w_qkv, {{p + "self_attn.q_proj.weight", &l.wq}, {p + "self_attn.k_proj.weight", &l.wk},
+                      {p + "self_attn.v_proj.weight", &l.wv}}, {q_dim, kv_dim, kv_dim}, c.hidden);
+      if (c.qkv_bias) {
+        fused(l.b_qkv, {{p + "self_attn.q_proj.bias", &l.bq}, {p + "self_attn.k_proj.bias", &l.bk},
+                        {p + "self_attn.v_proj.bias", &l.bv}}, {q_dim, kv_dim, kv_dim}, 0);
+      }
       l.wo = get(p + "self_attn.o_proj.weight", {c.hidden, q_dim});
       l.bo = get_if(c.o_bias, p + "self_attn.o_proj.bias", {c.hidden});
       l.q_norm = get_if(c.qk_norm, p + "self_attn.q_norm.weight", {c.head_dim});
       l.k_norm = get_if(c.qk_norm, p + "self_attn.k_norm.weight", {c.head_dim});
       l.norm2_w = get(p + "post_attention_layernorm.weight", {c.hidden});
-      l.w_gate = get(p + "mlp.gate_proj.weight", {c.ffn, c.hidden});
-      l.w_up = get(p + "mlp.up_proj.weight", {c.ffn, c.hidden});
+      fused(l.w_gate_up, {{p + "mlp.gate_proj.weight", &l.w_gate}, {p + "mlp.up_proj.weight", &l.w_up}},
+            {c.ffn, c.ffn}, c.hidden);
       l.w_down = get(p + "mlp.down_proj.weight", {c.hidden, c.ffn});
-      l.b_gate = get_if(c.mlp_bias, p + "mlp.gate_proj.bias", {c.ffn});
-      l.b_up = get_if(c.mlp_bias, p + "mlp.up_proj.bias", {c.ffn});
+      if (c.mlp_bias) {
+        fused(l.b_gate_up, {{p + "mlp.gate_proj.bias", &l.b_gate}, {p + "mlp.up_proj.bias", &l.b_up}}, {c.ffn, c.ffn}, 0);
+      }
       l.b_down = get_if(c.mlp_bias, p + "mlp.down_proj.bias", {c.hidden});
-      fuse(l.w_qkv, {&l.wq, &l.wk, &l.wv});
-      fuse(l.b_qkv, {&l.bq, &l.bk, &l.bv});
-      fuse(l.w_gate_up, {&l.w_gate, &l.w_up});
-      fuse(l.b_gate_up, {&l.b_gate, &l.b_up});
       m.layers_.push_back(std::move(l));
     }
     m.final_norm_w_ = get("model.norm.weight", {c.hidden});
