@@ -46,6 +46,9 @@ class PagedStep {
   int64_t tokens() const { return tokens_; }
   // int64 [N] on the device: the position of every token (RoPE, learned positions).
   const at::Tensor& positions() const { return tok_pos_dev_; }
+  // int32 block ids of sequence i's positions on the device, or undefined
+  // when they are consecutive (the per-sequence path then takes a view).
+  const at::Tensor& gather(size_t i) const { return gathers_[i]; }
   // Writes the step's keys or values x [N, Hkv, D] into a cache
   // [blocks, Hkv, block, D] at every token's position (one index_copy_).
   void write(const at::Tensor& cache, const at::Tensor& x) const;
@@ -57,6 +60,7 @@ class PagedStep {
   int64_t block_ = 0, window_ = 0, kv_heads_ = 0, tokens_ = 0;
   at::Tensor tables_, tok_seq_, tok_pos_;   // on the host (the CPU kernel reads them there)
   at::Tensor tok_pos_dev_;
+  std::vector<at::Tensor> gathers_;   // see gather()
   at::Tensor rows_dev_;   // int64 [N * Hkv]: row of (token, head) in a cache seen as [blocks * Hkv * block, D]
 };
 

@@ -38,15 +38,11 @@ at::Tensor sdpa_one(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
 }
 
 // A sequence's keys 0 .. total-1 as [1, Hkv, total, D]: its blocks (a view
-// when they are consecutive, else a gather), heads first, cut to total.
-at::Tensor keys_of(const at::Tensor& cache, const PagedStep::Sequence& s, int64_t block, int64_t total) {
+// when they are consecutive, else gathered by `gather`), heads first, cut to total.
+at::Tensor keys_of(const at::Tensor& cache, const PagedStep::Sequence& s, const at::Tensor& gather, int64_t block,
+                   int64_t total) {
   const int64_t nblocks = (total + block - 1) / block;
-  bool consecutive = true;
-  for (int64_t i = 1; i < nblocks && consecutive; ++i) consecutive = s.blocks[i] == s.blocks[0] + i;
-  const at::Tensor blocks =
-      consecutive ? cache.narrow(0, s.blocks[0], nblocks)
-                  : cache.index_select(0, at::tensor(std::vector<int32_t>(s.blocks.begin(), s.blocks.begin() + nblocks),
-                                                     at::kInt).to(cache.device()));
+  const at::Tensor blocks = gather.defined() ? cache.index_select(0, gather) : cache.narrow(0, s.blocks[0], nblocks);
   // [nblocks, Hkv, block, D] -> [Hkv, nblocks * block, D]
   const at::Tensor heads = blocks.permute({1, 0, 2, 3}).reshape({cache.size(1), nblocks * block, cache.size(3)});
   return heads.narrow(1, 0, total).unsqueeze(0);
@@ -55,10 +51,12 @@ at::Tensor keys_of(const at::Tensor& cache, const PagedStep::Sequence& s, int64_
 at::Tensor per_sequence(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                         const PagedStep& step, std::optional<double> scale) {
   std::vector<at::Tensor> outs;
-  for (const PagedStep::Sequence& s : step.sequences()) {
+  for (size_t i = 0; i < step.sequences().size(); ++i) {
+    const PagedStep::Sequence& s = step.sequences()[i];
     const int64_t total = s.pos0 + s.length;
     const at::Tensor qs = q.narrow(0, s.offset, s.length).transpose(0, 1).unsqueeze(0);
-    const at::Tensor k = keys_of(k_cache, s, step.block(), total), v = keys_of(v_cache, s, step.block(), total);
+    const at::Tensor k = keys_of(k_cache, s, step.gather(i), step.block(), total);
+    const at::Tensor v = keys_of(v_cache, s, step.gather(i), step.block(), total);
     outs.push_back(sdpa_one(qs, k, v, s.pos0, step.window(), scale)[0].transpose(0, 1));
   }
   return outs.size() == 1 ? outs[0].contiguous() : at::cat(outs, 0);
@@ -101,6 +99,14 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
     }
   }
   tok_pos_dev_ = device.is_cpu() ? tok_pos_ : tok_pos_.to(device);
+  for (const Sequence& s : seqs_) {
+    const int64_t nblocks = (s.pos0 + s.length + block_ - 1) / block_;
+    bool consecutive = true;
+    for (int64_t i = 1; i < nblocks && consecutive; ++i) consecutive = s.blocks[i] == s.blocks[0] + i;
+    gathers_.push_back(consecutive ? at::Tensor()
+                                   : at::tensor(std::vector<int32_t>(s.blocks.begin(), s.blocks.begin() + nblocks),
+                                                at::kInt).to(device));
+  }
   rows_dev_ = device.is_cpu() ? rows : rows.to(device);
 }
 

@@ -29,7 +29,6 @@ class DigestPool {
   // batch 32: digests cost 4% of tokens/s with one thread, 6% spread over
   // the intra-op threads after each step; core/PERF.md).
   static int64_t default_threads();
-  int64_t threads() const { return static_cast<int64_t>(workers_.size()); }
   std::future<void> submit(std::function<void()> task);
   // Without threads: runs the queued tasks now, spread over libtorch's
   // intra-op threads (at::parallel_for), and returns when they are done.

@@ -58,19 +58,17 @@ struct DecoderLoader {
   // own names. Elsewhere, separate tensors (`fused` stays undefined).
   void fused(at::Tensor& whole, const std::vector<std::pair<std::string, at::Tensor*>>& parts,
              const std::vector<int64_t>& rows, int64_t cols) const {
+    auto shape = [&](int64_t r) { return cols > 0 ? std::vector<int64_t>{r, cols} : std::vector<int64_t>{r}; };
     if (!m.options_.device.is_cpu()) {
-      for (size_t i = 0; i < parts.size(); ++i) {
-        *parts[i].second = get(parts[i].first, cols > 0 ? std::vector<int64_t>{rows[i], cols} : std::vector<int64_t>{rows[i]});
-      }
+      for (size_t i = 0; i < parts.size(); ++i) *parts[i].second = get(parts[i].first, shape(rows[i]));
       return;
     }
     int64_t total = 0;
     for (int64_t r : rows) total += r;
-    at::Tensor buffer = at::empty(cols > 0 ? std::vector<int64_t>{total, cols} : std::vector<int64_t>{total}, at::kFloat);
+    at::Tensor buffer = at::empty(shape(total), at::kFloat);
     int64_t at = 0;
     for (size_t i = 0; i < parts.size(); ++i) {
-      const std::vector<int64_t> shape = cols > 0 ? std::vector<int64_t>{rows[i], cols} : std::vector<int64_t>{rows[i]};
-      check(parts[i].first, shape);
+      check(parts[i].first, shape(rows[i]));
       src.read_f32(parts[i].first, buffer.narrow(0, at, rows[i]).data_ptr<float>());
       at += rows[i];
     }

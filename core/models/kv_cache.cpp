@@ -34,11 +34,6 @@ int64_t KvPool::free_blocks() const {
   return static_cast<int64_t>(free_.size() + idle_.size());
 }
 
-int64_t KvPool::cached_blocks() const {
-  const std::lock_guard<std::mutex> lock(mutex_);
-  return static_cast<int64_t>(published_.size());
-}
-
 int64_t KvPool::evictions() const {
   const std::lock_guard<std::mutex> lock(mutex_);
   return evictions_;
@@ -125,16 +120,14 @@ bool KvPool::publish(int32_t block, const std::string& key) {
   return true;
 }
 
-KvCache::KvCache(std::shared_ptr<KvPool> pool, int64_t capacity) : pool_(std::move(pool)), capacity_(capacity) {
-  if (!pool_) throw bad_input("KvCache: no pool");
-  if (capacity < 0) throw bad_input("KvCache: negative capacity");
-  std::optional<std::vector<int32_t>> blocks = pool_->try_allocate(capacity);
-  if (!blocks) {
+KvCache::KvCache(std::shared_ptr<KvPool> pool, int64_t capacity) {
+  std::optional<KvCache> cache = try_reserve(pool, capacity);
+  if (!cache) {
     throw bad_input("KV cache full: " + std::to_string(capacity) + " positions need " +
-                    std::to_string(pool_->blocks_for(capacity)) + " blocks, " +
-                    std::to_string(pool_->free_blocks()) + " of " + std::to_string(pool_->blocks()) + " are free");
+                    std::to_string(pool->blocks_for(capacity)) + " blocks, " + std::to_string(pool->free_blocks()) +
+                    " of " + std::to_string(pool->blocks()) + " are free");
   }
-  blocks_ = std::move(*blocks);
+  *this = std::move(*cache);
 }
 
 std::optional<KvCache> KvCache::try_reserve(std::shared_ptr<KvPool> pool, int64_t capacity,

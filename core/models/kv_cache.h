@@ -53,8 +53,7 @@ class KvPool {
   int64_t blocks_for(int64_t positions) const { return (positions + block_size_ - 1) / block_size_; }
   // Blocks not held by any cache (published ones nobody holds included).
   int64_t free_blocks() const;
-  // Blocks published in the prefix cache, and published blocks evicted so far.
-  int64_t cached_blocks() const;
+  // Published blocks evicted so far.
   int64_t evictions() const;
   // The blocks for `positions` positions (lowest free ids first, then the
   // least recently released published ones), or nothing when too few are
