@@ -3,6 +3,9 @@
     make_random_llama.py --out DIR --tokenizer-from TOKDIR [--layers 16]
     make_random_llama.py --out DIR --tiny       # 2 layers, hidden 256, vocab 2048, context 4096:
                                                 # the engine's CPU property test (no tokenizer)
+    make_random_llama.py --out DIR --smollm2 --tokenizer-from TOKDIR
+                        # SmolLM2-135M's shapes (30 layers, hidden 576, 9 heads / 3 kv heads,
+                        # ffn 1536, rope theta 1e5, no scaling): its speed without its 93 MB file
 
 Writes DIR/config.json (model_type llama: hidden 2048, 16 layers, 32 heads, 8 kv heads, ffn 8192,
 vocab 49152, Llama-3 RoPE scaling, tied embeddings, bf16) and DIR/model.safetensors (bf16, weights
@@ -26,6 +29,7 @@ def main():
     ap.add_argument("--tokenizer-from")
     ap.add_argument("--layers", type=int, default=16)
     ap.add_argument("--tiny", action="store_true", help="a small model for CPU tests")
+    ap.add_argument("--smollm2", action="store_true", help="SmolLM2-135M's shapes with random weights")
     args = ap.parse_args()
     if not args.tiny and not args.tokenizer_from:
         ap.error("--tokenizer-from is required unless --tiny")
@@ -34,6 +38,8 @@ def main():
     hidden, heads, kv_heads, ffn, vocab = 2048, 32, 8, 8192, 49152
     if args.tiny:
         hidden, heads, kv_heads, ffn, vocab, args.layers = 256, 4, 2, 512, 2048, 2
+    if args.smollm2:
+        hidden, heads, kv_heads, ffn, args.layers = 576, 9, 3, 1536, 30
     head_dim = hidden // heads
     config = {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,
@@ -45,6 +51,9 @@ def main():
         "tie_word_embeddings": True, "hidden_act": "silu", "bos_token_id": 1, "eos_token_id": 2,
         "torch_dtype": "bfloat16",
     }
+    if args.smollm2:
+        config.update({"rope_theta": 100000.0, "max_position_embeddings": 8192})
+        del config["rope_scaling"]
     (out / "config.json").write_text(json.dumps(config, indent=2))
     gen = torch.Generator().manual_seed(2026)
 

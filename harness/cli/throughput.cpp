@@ -16,6 +16,7 @@
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/device_options.h"
+#include "harness/kineto_trace.h"
 #include "harness/model_source.h"
 #include "harness/results.h"
 
@@ -34,6 +35,7 @@ struct ThroughputOptions {
   double kv_cache_gb = 0;
   int64_t digest_threads = -1;
   bool no_digests = false;
+  std::string profile;
   bool json = false;
 };
 
@@ -97,7 +99,13 @@ int run(const ThroughputOptions& o) {
     Timing best{b, 1e300, 0};
     for (int64_t r = 0; r < o.repeats; ++r) {
       std::cerr << "throughput: batch " << b << " run " << (r + 1) << "/" << o.repeats << "\n";
+      // The last batch size's last run is the one profiled (its time still counts).
+      std::unique_ptr<harness::KinetoTrace> trace;
+      if (!o.profile.empty() && b == o.batches.back() && r + 1 == o.repeats) {
+        trace = std::make_unique<harness::KinetoTrace>(o.profile, load.device.is_cuda());
+      }
       const Timing t = time_batch(model, b, o, rng);
+      if (trace) trace->save();
       if (t.seconds < best.seconds) best = t;
     }
     const double tps = static_cast<double>(best.tokens) / best.seconds;
@@ -141,6 +149,9 @@ Command add_throughput_command(CLI::App& parent) {
                   "Threads hashing the logits beside the next step (-1: a quarter of the cores, 1 to 4; 0: after each step)")
       ->capture_default_str();
   app->add_flag("--no-digests", o->no_digests, "Skip the per-step logits digests (to measure what they cost)");
+  app->add_option("--profile", o->profile,
+                  "Write a torch profiler (Kineto) Chrome trace of the last batch size's last run to this file "
+                  "(summarise it with ci/trace_summary.py)");
   app->add_flag("--json", o->json, "Print a JSON record instead of the table");
   return {app, [o] { return run(*o); }};
 }

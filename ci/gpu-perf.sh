@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The engine's speed and bits on the lent GPU, in ONE call (the machine goes
+# back 30 s after a call, so nothing is staged across calls). Carry .deps and
+# .tok (ci/GPU.md says how to fill them):
+#   run(command="LOCKSTEP_COMMIT=$(git rev-parse --short HEAD) bash ci/gpu-perf.sh", carry=[".deps", ".tok"])
+# Builds (Release, CUDA), writes the random 1.07B Llama and a random model of
+# SmolLM2-135M's shapes (ci/make_random_llama.py; same speed as the real one,
+# whose 93 MB file does not fit a call), then, each step under a time limit:
+#   ctest-style checks: kernels_test (CUDA), core_test EngineCuda/EngineProperty/Paged*
+#   lockstep throughput for both models, mode off and batch_invariant, batches
+#   1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
+#   transformers generate() on the 1B model, stock and with lockstep's kernels
+#   lockstep compare --one-engine (the 1000 + 1000 experiment) per mode
+# LOCKSTEP_PERF_STEPS (default "test bench hf compare") picks steps.
+# Logs and tables in $OUT: perf.txt (the summary), *.log, trace-*.txt.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
+STEPS="${LOCKSTEP_PERF_STEPS:-test bench hf compare}"
+BIG=/tmp/lockstep-1b
+SMOL=/tmp/lockstep-smollm2-shape
+LSK="$BUILD/harness/lockstep"
+SUMMARY="$OUT/perf.txt"
+rc=0
+say() { echo "$@" | tee -a "$SUMMARY"; }
+has() { [[ " $STEPS " == *" $1 "* ]]; }
+
+say "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown} steps: $STEPS"
+nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv,noheader | tee -a "$SUMMARY"
+python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)' | tee -a "$SUMMARY"
+
+t0=$SECONDS
+cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
+  "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
+cmake --build "$BUILD" -j "$(nproc)" --target lockstep core_test kernels_test lockstep_kernels >"$OUT/build.log" 2>&1 ||
+  { grep -E "error" "$OUT/build.log" | head -40; exit 3; }
+say "build ok ($((SECONDS - t0)) s)"
+python3 ci/make_random_llama.py --out "$BIG" --tokenizer-from .tok | tee -a "$SUMMARY"
+python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok | tee -a "$SUMMARY"
+
+if has test; then
+  t0=$SECONDS
+  timeout 120 "$BUILD/tests/kernels_test" --gtest_filter='*Cuda*:*Paged*' >"$OUT/kernels-test.log" 2>&1 || rc=1
+  say "kernels_test CUDA + paged: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  grep -E "^\[  FAILED  \] [A-Z]" "$OUT/kernels-test.log" | head -20 | tee -a "$SUMMARY"
+  t0=$SECONDS
+  LOCKSTEP_ENGINE_MODEL="$BIG" timeout 120 "$BUILD/tests/core_test" --gtest_filter='EngineCuda.*:EngineTest.*' \
+    >"$OUT/engine-tests.log" 2>&1 || rc=1
+  say "EngineCuda/EngineTest: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/engine-tests.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  grep -E "^mode |FAILED  \] [A-Z]" "$OUT/engine-tests.log" | head -10 | tee -a "$SUMMARY"
+  t0=$SECONDS
+  LOCKSTEP_PROPERTY_MODEL="$BIG" LOCKSTEP_PROPERTY_DEVICE=cuda timeout 240 "$BUILD/tests/core_test" \
+    --gtest_filter='EngineProperty.*' >"$OUT/engine-property.log" 2>&1 || rc=1
+  say "EngineProperty (1B, CUDA): $(grep -E '^\[  (PASSED|FAILED)' "$OUT/engine-property.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  grep -E "^(batch_invariant|mode off|prefix)|FAILED  \] [A-Z]" "$OUT/engine-property.log" | head -12 | tee -a "$SUMMARY"
+fi
+
+if has bench; then
+  for m in "$BIG" "$SMOL"; do
+    for mode in off batch_invariant; do
+      name="$(basename "$m")-$mode"
+      timeout 150 "$LSK" throughput --model "$m" --device cuda --dtype bf16 --mode "$mode" --batches 1,32 \
+        --prompt-tokens 64 --new-tokens 64 --repeats 2 --profile "$OUT/$name.trace.json" 2>"$OUT/throughput-$name.log" |
+        tee -a "$SUMMARY" || rc=1
+      python3 ci/trace_summary.py "$OUT/$name.trace.json" --top 15 >"$OUT/trace-$name.txt" 2>&1 &&
+        head -1 "$OUT/trace-$name.txt" | tee -a "$SUMMARY"
+      rm -f "$OUT/$name.trace.json"
+    done
+  done
+  timeout 60 "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 --mode batch_invariant --batches 32 \
+    --prompt-tokens 64 --new-tokens 64 --repeats 2 --no-digests 2>/dev/null | sed 's/^/no digests: /' | tee -a "$SUMMARY"
+fi
+
+if has hf; then
+  for k in stock batch_invariant; do
+    LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so" timeout 150 python3 ci/hf_generate_bench.py \
+      --model "$BIG" --kernels "$k" --batches 1,32 2>"$OUT/hf-$k.log" | tee -a "$SUMMARY" || { rc=1; tail -5 "$OUT/hf-$k.log"; }
+  done
+fi
+
+if has compare; then
+  t0=$SECONDS
+  timeout 300 "$LSK" compare --model "$BIG" --device cuda --dtype bf16 --one-engine --runs 1000 --fillers 1000 \
+    --decode-tokens 100 --max-batch 64 --out-dir "$OUT/compare" >"$OUT/compare.log" 2>&1 || rc=1
+  say "compare --one-engine, 1000 + 1000 requests ($((SECONDS - t0)) s):"
+  tail -12 "$OUT/compare.log" | tee -a "$SUMMARY"
+fi
+say "== done rc=$rc"
+exit "$rc"

@@ -1,0 +1,64 @@
+"""Tabulate a Kineto Chrome trace (lockstep throughput --profile, or torch.profiler's export).
+
+    trace_summary.py TRACE.json [--top 25]
+
+Prints: the span of the trace, the GPU's busy time (union of kernel and copy
+intervals) and so its idle share, kernel time by name, the CUDA runtime calls
+(launches, syncs, copies) by count and time, and the CPU operators by total time.
+A GPU idle most of the span means the step is bound by host work, not kernels.
+"""
+import argparse
+import collections
+import json
+
+
+def union_length(intervals):
+    total, end = 0.0, None
+    for s, e in sorted(intervals):
+        if end is None or s > end:
+            total += e - s
+            end = e
+        elif e > end:
+            total += e - end
+            end = e
+    return total
+
+
+def table(title, rows, top, span):
+    print(f"\n{title}")
+    print(f"{'total ms':>10} {'% span':>7} {'count':>8} {'mean us':>9}  name")
+    for name, (total, count) in sorted(rows.items(), key=lambda kv: -kv[1][0])[:top]:
+        print(f"{total / 1e3:>10.2f} {100 * total / span:>7.1f} {count:>8} {total / count:>9.1f}  {name[:110]}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("trace")
+    ap.add_argument("--top", type=int, default=25)
+    args = ap.parse_args()
+    with open(args.trace) as f:
+        events = [e for e in json.load(f)["traceEvents"] if e.get("ph") == "X" and "dur" in e]
+    if not events:
+        raise SystemExit("no complete events in the trace")
+    start = min(e["ts"] for e in events)
+    span = max(e["ts"] + e["dur"] for e in events) - start
+    by_cat = collections.defaultdict(lambda: collections.defaultdict(lambda: [0.0, 0]))
+    device = []
+    for e in events:
+        cat = e.get("cat", "")
+        row = by_cat[cat][e["name"]]
+        row[0] += e["dur"]
+        row[1] += 1
+        if cat in ("kernel", "gpu_memcpy", "gpu_memset"):
+            device.append((e["ts"], e["ts"] + e["dur"]))
+    busy = union_length(device)
+    print(f"trace span {span / 1e3:.1f} ms; GPU busy {busy / 1e3:.1f} ms ({100 * busy / span:.1f}%), "
+          f"idle {100 * (1 - busy / span):.1f}%")
+    for cat, title in (("kernel", "GPU kernels"), ("gpu_memcpy", "GPU copies"), ("cuda_runtime", "CUDA runtime calls"),
+                       ("cuda_driver", "CUDA driver calls"), ("cpu_op", "CPU operators (profiling thread)")):
+        if by_cat.get(cat):
+            table(title, by_cat[cat], args.top, span)
+
+
+if __name__ == "__main__":
+    main()
