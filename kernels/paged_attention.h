@@ -14,9 +14,11 @@
 // aten SDPA over its own sequence alone (THE ORDER of the attention kernel:
 // keys in fixed splits of kKvSplit positions), so a row does not depend on
 // the other sequences, the block size or which blocks it was given. Where no
-// fused kernel exists (mode off, portable, CUDA for now, other dtypes), the
-// same function runs aten SDPA per sequence over a view or gather of its
-// keys: the reference the fused kernel is tested against.
+// fused kernel exists (mode off, portable, other dtypes), the same function
+// runs aten SDPA per sequence over a view or gather of its keys: the
+// reference the fused kernels are tested against. The fused kernels: CPU
+// fp32/bf16 (kernels/cpu/paged_attention.cpp) and CUDA fp32/bf16/fp16
+// (kernels/cuda/paged_attention.cu, the CUDA SDPA kernel's ORDER over this layout).
 #pragma once
 
 #include <ATen/ATen.h>
@@ -46,7 +48,7 @@ class PagedStep {
   int64_t tokens() const { return tokens_; }
   // int64 [N] on the device: the position of every token (RoPE, learned positions).
   const at::Tensor& positions() const { return tok_pos_dev_; }
-  // int32 block ids of sequence i's positions on the device, or undefined
+  // int64 block ids of sequence i's positions on the device, or undefined
   // when they are consecutive (the per-sequence path then takes a view).
   const at::Tensor& gather(size_t i) const { return gathers_[i]; }
   // Writes the step's keys or values x [N, Hkv, D] into a cache
@@ -58,11 +60,23 @@ class PagedStep {
                                     std::optional<double>);
   std::vector<Sequence> seqs_;
   int64_t block_ = 0, window_ = 0, kv_heads_ = 0, tokens_ = 0;
+  at::Device device_;
   at::Tensor tables_, tok_seq_, tok_pos_;   // on the host (the CPU kernel reads them there)
   at::Tensor tok_pos_dev_;
   std::vector<at::Tensor> gathers_;   // see gather()
-  at::Tensor rows_dev_;   // int64 [N * Hkv]: row of (token, head) in a cache seen as [blocks * Hkv * block, D]
+  at::Tensor rows_dev_;     // int64 [N * Hkv]: row of (token, head) in a cache seen as [blocks * Hkv * block, D]
+  at::Tensor tables_dev_;   // int64 [B, width] on the device
+  at::Tensor seqs_dev_;     // int64 [B * 3] on the device: offset, length, pos0 of each sequence
+  // The CUDA kernel's work list for G query heads per kv head, made by the
+  // first layer's call and reused by the others (see cuda::paged_tiles).
+  mutable at::Tensor cuda_tiles_;
+  mutable int cuda_row_tile_ = 0;
+  mutable int64_t cuda_group_ = 0;
 };
+
+// `host` on `device`: the same tensor on the CPU; else copied from pinned
+// memory without blocking the host (the copy is ordered on the current stream).
+at::Tensor upload(const at::Tensor& host, at::Device device);
 
 // q [N, Hq, D]; caches [blocks, Hkv, block, D] / [.., Dv]. Returns [N, Hq, Dv].
 // scale: 1 / sqrt(D) when not given (as aten SDPA).

@@ -8,6 +8,9 @@
 
 #include "kernels/cpu/ops.h"
 #include "kernels/mode.h"
+#ifdef LOCKSTEP_WITH_CUDA
+#include "kernels/cuda/ops.h"
+#endif
 #ifdef LOCKSTEP_FAULT_INJECTION
 #include "kernels/fault/fault.h"
 #endif
@@ -66,7 +69,7 @@ at::Tensor per_sequence(const at::Tensor& q, const at::Tensor& k_cache, const at
 
 PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, int64_t kv_heads,
                      at::Device device)
-    : seqs_(std::move(sequences)), block_(block), window_(window), kv_heads_(kv_heads) {
+    : seqs_(std::move(sequences)), block_(block), window_(window), kv_heads_(kv_heads), device_(device) {
   TORCH_CHECK(!seqs_.empty(), "PagedStep: no sequences");
   TORCH_CHECK(block_ > 0 && window_ >= 0 && kv_heads_ > 0, "PagedStep: block and kv_heads must be > 0, window >= 0");
   int64_t width = 1;
@@ -78,36 +81,58 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
     tokens_ += s.length;
     width = std::max<int64_t>(width, static_cast<int64_t>(s.blocks.size()));
   }
-  tables_ = at::zeros({static_cast<int64_t>(seqs_.size()), width}, at::kInt);
+  const auto nseq = static_cast<int64_t>(seqs_.size());
+  tables_ = at::zeros({nseq, width}, at::kInt);
   tok_seq_ = at::empty({tokens_}, at::kLong);
   tok_pos_ = at::empty({tokens_}, at::kLong);
-  at::Tensor rows = at::empty({tokens_ * kv_heads_}, at::kLong);
+  // What the device needs, in ONE int64 buffer copied once per step (pinned,
+  // asynchronous: the host goes on building the step while it travels):
+  // rows [N * Hkv] | positions [N] | tables [nseq, width] | seqs [nseq, 3].
+  const int64_t nrows = tokens_ * kv_heads_;
+  at::Tensor meta = at::zeros({nrows + tokens_ + nseq * width + 3 * nseq},
+                              at::TensorOptions().dtype(at::kLong).pinned_memory(device.is_cuda()));
   int32_t* tab = tables_.data_ptr<int32_t>();
   int64_t* seq = tok_seq_.data_ptr<int64_t>();
   int64_t* pos = tok_pos_.data_ptr<int64_t>();
-  int64_t* row = rows.data_ptr<int64_t>();
+  int64_t* row = meta.data_ptr<int64_t>();
+  int64_t* pos_dev = row + nrows;
+  int64_t* tab64 = pos_dev + tokens_;
+  int64_t* info = tab64 + nseq * width;
   for (size_t b = 0; b < seqs_.size(); ++b) {
     const Sequence& s = seqs_[b];
-    std::copy(s.blocks.begin(), s.blocks.end(), tab + static_cast<int64_t>(b) * width);
+    const auto bi = static_cast<int64_t>(b);
+    std::copy(s.blocks.begin(), s.blocks.end(), tab + bi * width);
+    std::copy(s.blocks.begin(), s.blocks.end(), tab64 + bi * width);
+    info[3 * bi] = s.offset;
+    info[3 * bi + 1] = s.length;
+    info[3 * bi + 2] = s.pos0;
     for (int64_t i = 0; i < s.length; ++i) {
       const int64_t n = s.offset + i, p = s.pos0 + i;
-      seq[n] = static_cast<int64_t>(b);
+      seq[n] = bi;
       pos[n] = p;
+      pos_dev[n] = p;
       for (int64_t h = 0; h < kv_heads_; ++h) {
         row[n * kv_heads_ + h] = (int64_t{s.blocks[p / block_]} * kv_heads_ + h) * block_ + p % block_;
       }
     }
   }
-  tok_pos_dev_ = device.is_cpu() ? tok_pos_ : tok_pos_.to(device);
+  const at::Tensor dev = device.is_cpu() ? meta : meta.to(device, /*non_blocking=*/true);
+  rows_dev_ = dev.narrow(0, 0, nrows);
+  tok_pos_dev_ = dev.narrow(0, nrows, tokens_);
+  tables_dev_ = dev.narrow(0, nrows + tokens_, nseq * width).view({nseq, width});
+  seqs_dev_ = dev.narrow(0, nrows + tokens_ + nseq * width, 3 * nseq);
   for (const Sequence& s : seqs_) {
     const int64_t nblocks = (s.pos0 + s.length + block_ - 1) / block_;
     bool consecutive = true;
     for (int64_t i = 1; i < nblocks && consecutive; ++i) consecutive = s.blocks[i] == s.blocks[0] + i;
     gathers_.push_back(consecutive ? at::Tensor()
-                                   : at::tensor(std::vector<int32_t>(s.blocks.begin(), s.blocks.begin() + nblocks),
-                                                at::kInt).to(device));
+                                   : tables_dev_[static_cast<int64_t>(gathers_.size())].narrow(0, 0, nblocks));
   }
-  rows_dev_ = device.is_cpu() ? rows : rows.to(device);
+}
+
+at::Tensor upload(const at::Tensor& host, at::Device device) {
+  if (device.is_cpu()) return host;
+  return host.pin_memory().to(device, /*non_blocking=*/true);
 }
 
 void PagedStep::write(const at::Tensor& cache, const at::Tensor& x) const {
@@ -121,15 +146,41 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
                            const PagedStep& step, std::optional<double> scale) {
   TORCH_CHECK(q.dim() == 3 && q.size(0) == step.tokens(), "paged_attention: q must be [", step.tokens(),
               ", Hq, D], got ", q.sizes());
-  bool fused = mode() == Mode::batch_invariant && q.is_cpu() &&
-               (q.scalar_type() == at::kFloat || q.scalar_type() == at::kBFloat16);
+  const bool invariant = mode() == Mode::batch_invariant;
+  const at::ScalarType t = q.scalar_type();
+  bool fused = invariant && q.is_cpu() && (t == at::kFloat || t == at::kBFloat16);
+#ifdef LOCKSTEP_WITH_CUDA
+  const bool fused_cuda = invariant && q.is_cuda() && (t == at::kFloat || t == at::kBFloat16 || t == at::kHalf);
+#else
+  const bool fused_cuda = false;
+#endif
 #ifdef LOCKSTEP_FAULT_INJECTION
   if (fault::attention_kv_split() > 0) fused = false;   // the fault lives in the SDPA path
 #endif
-  if (!fused) return per_sequence(q, k_cache, v_cache, step, scale);
-  return cpu::paged_attention(q.stride(2) == 1 ? q : q.contiguous(), k_cache, v_cache, step.tables_, step.tok_seq_,
-                              step.tok_pos_, step.block_, step.window_,
-                              scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(2)))));
+  const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(2))));
+  if (fused) {
+    return cpu::paged_attention(q.stride(2) == 1 ? q : q.contiguous(), k_cache, v_cache, step.tables_, step.tok_seq_,
+                                step.tok_pos_, step.block_, step.window_, s);
+  }
+#ifdef LOCKSTEP_WITH_CUDA
+  if (fused_cuda) {
+    const int64_t group = q.size(1) / std::max<int64_t>(1, k_cache.size(1));
+    if (!step.cuda_tiles_.defined() || step.cuda_group_ != group) {
+      std::vector<int64_t> lengths;
+      for (const PagedStep::Sequence& seq : step.sequences()) lengths.push_back(seq.length);
+      cuda::PagedTiles tiles = cuda::paged_tiles(lengths, group, k_cache.size(1));
+      step.cuda_tiles_ = upload(tiles.map, q.device());
+      step.cuda_row_tile_ = tiles.row_tile;
+      step.cuda_group_ = group;
+    }
+    int64_t max_keys = 0;
+    for (const PagedStep::Sequence& seq : step.sequences()) max_keys = std::max(max_keys, seq.pos0 + seq.length);
+    return cuda::paged_attention(q.stride(2) == 1 ? q : q.contiguous(), k_cache, v_cache, step.tables_dev_,
+                                 step.seqs_dev_, step.cuda_tiles_, step.cuda_row_tile_, step.block_, step.window_,
+                                 max_keys, s);
+  }
+#endif
+  return per_sequence(q, k_cache, v_cache, step, scale);
 }
 
 }  // namespace lockstep::kernels

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "kernels/argmax.h"
+#include "kernels/paged_attention.h"
 
 namespace lockstep {
 
@@ -160,10 +161,15 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
     }
     at::Tensor greedy;
     if (!greedy_rows.empty()) {
-      const at::Tensor rows = at::tensor(greedy_rows, at::kLong).to(logits.device());
+      const at::Tensor rows = kernels::upload(at::tensor(greedy_rows, at::kLong), logits.device());
       greedy = kernels::argmax_smallest_index(logits.index_select(0, rows)).to(at::kCPU);
     }
-    const at::Tensor host = logits.to(at::kCPU);
+    // Into pinned memory: the copy runs at the link's speed.
+    at::Tensor host = logits;
+    if (!logits.is_cpu()) {
+      host = at::empty(logits.sizes(), logits.options().device(at::kCPU).pinned_memory(true));
+      host.copy_(logits);
+    }
     size_t next_greedy = 0;
     for (int64_t i = 0; i < batch; ++i) {
       Active& a = *members[static_cast<size_t>(i)];

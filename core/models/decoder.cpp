@@ -133,7 +133,7 @@ at::Tensor DecoderModel::run(const std::vector<int32_t>& ids, const Step& step, 
 #ifdef LOCKSTEP_FAULT_INJECTION
   kernels::fault::set_step_sequences(static_cast<int64_t>(step.paged.sequences().size()));
 #endif
-  const at::Tensor index = at::tensor(ids, at::kInt).to(at::kLong).to(options_.device);
+  const at::Tensor index = kernels::upload(at::tensor(ids, at::kInt).to(at::kLong), options_.device);
   at::Tensor x = embedding_.index_select(0, index);
   if (positions_.defined()) x = x + positions_.index_select(0, step.paged.positions());
   for (int64_t i = 0; i < config_.n_layers; ++i) {
@@ -144,7 +144,7 @@ at::Tensor DecoderModel::run(const std::vector<int32_t>& ids, const Step& step, 
   if (last_only) {
     std::vector<int64_t> last;
     for (const auto& s : step.paged.sequences()) last.push_back(s.offset + s.length - 1);
-    x = x.index_select(0, at::tensor(last, at::kLong).to(options_.device));
+    x = x.index_select(0, kernels::upload(at::tensor(last, at::kLong), options_.device));
   }
   const at::Tensor logits = at::linear(norm(x, final_norm_w_, final_norm_b_), output_).to(at::kFloat);
   return (to_host ? logits.to(at::kCPU) : logits).contiguous();

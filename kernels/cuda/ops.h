@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <tuple>
+#include <vector>
 
 namespace lockstep::kernels::cuda {
 
@@ -43,5 +44,22 @@ std::tuple<at::Tensor, at::Tensor> rms_norm(const at::Tensor& x, at::IntArrayRef
 at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                 const std::optional<at::Tensor>& mask, bool is_causal, std::optional<double> scale,
                 bool enable_gqa);
+
+// The engine's attention over its paged KV cache (kernels/paged_attention.h):
+// q [N, Hq, D] token-major (unit stride in D), caches [blocks, Hkv, block, D]
+// / [.., Dv] contiguous; on q's device: tables int64 [B, width] (block ids),
+// seqs int64 [B * 3] (offset in q, tokens, position of the first), tiles
+// from paged_tiles(). Queries are causal at their positions (and see only
+// the last `window` keys when window > 0); max_keys bounds every sequence's
+// pos0 + length. Every row has the bits of sdpa() over its sequence's keys
+// alone. Returns [N, Hq, Dv].
+struct PagedTiles {
+  at::Tensor map;   // int32 [T * 3] on the host: sequence, kv head, row tile
+  int row_tile;     // query rows per block: 1, 2, 4 or 8
+};
+PagedTiles paged_tiles(const std::vector<int64_t>& lengths, int64_t group, int64_t kv_heads);
+at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const at::Tensor& tables, const at::Tensor& seqs, const at::Tensor& tiles, int row_tile,
+                           int64_t block, int64_t window, int64_t max_keys, double scale);
 
 }  // namespace lockstep::kernels::cuda

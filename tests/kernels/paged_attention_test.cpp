@@ -30,7 +30,6 @@ struct Case {
 // One sequence alone: SDPA over its dense keys 0 .. pos0 + length - 1.
 at::Tensor solo(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t pos0, int64_t window) {
   const int64_t t = q.size(0), total = k.size(0);
-  std::optional<at::Tensor> mask;
   const at::Tensor rows = at::arange(pos0, pos0 + t, at::kLong).unsqueeze(1);
   const at::Tensor cols = at::arange(0, total, at::kLong).unsqueeze(0);
   at::Tensor m = cols <= rows;
@@ -38,11 +37,11 @@ at::Tensor solo(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, i
   const bool need_mask = t > 1 || (window > 0 && total > window);
   const at::Tensor out = at::scaled_dot_product_attention(
       q.transpose(0, 1).unsqueeze(0), k.permute({1, 0, 2}).unsqueeze(0), v.permute({1, 0, 2}).unsqueeze(0),
-      need_mask ? std::optional<at::Tensor>(m) : std::nullopt, 0.0, false, std::nullopt, /*enable_gqa=*/true);
+      need_mask ? std::optional<at::Tensor>(m.to(q.device())) : std::nullopt, 0.0, false, std::nullopt, /*enable_gqa=*/true);
   return out[0].transpose(0, 1);
 }
 
-void check(const Case& c, uint64_t seed) {
+void check(const Case& c, uint64_t seed, at::Device device = at::kCPU) {
   const ModeGuard guard(Mode::batch_invariant);
   std::mt19937_64 rng(seed);
   at::Generator g = at::detail::createCPUGenerator(seed);
@@ -77,12 +76,13 @@ void check(const Case& c, uint64_t seed) {
     seqs.push_back(std::move(p));
     offset += s.length;
   }
-  const PagedStep step(seqs, c.block, c.window, c.hkv, at::kCPU);
-  const at::Tensor out = paged_attention(q, kc, vc, step, std::nullopt);
+  const PagedStep step(seqs, c.block, c.window, c.hkv, device);
+  const at::Tensor out = paged_attention(q.to(device), kc.to(device), vc.to(device), step, std::nullopt).cpu();
   ASSERT_EQ(out.sizes(), (std::vector<int64_t>{tokens, c.hq, c.d}));
   for (size_t i = 0; i < c.seqs.size(); ++i) {
     const Seq& s = c.seqs[i];
-    const at::Tensor want = solo(q.narrow(0, seqs[i].offset, s.length), dense_k[i], dense_v[i], s.pos0, c.window);
+    const at::Tensor want = solo(q.narrow(0, seqs[i].offset, s.length).to(device), dense_k[i].to(device),
+                                 dense_v[i].to(device), s.pos0, c.window).cpu();
     EXPECT_TRUE(at::equal(out.narrow(0, seqs[i].offset, s.length), want))
         << "sequence " << i << " (pos0 " << s.pos0 << ", length " << s.length << "), block " << c.block
         << ", window " << c.window << ", dtype " << c.dtype << ", max diff "
@@ -119,6 +119,26 @@ TEST(PagedAttention, ARowDoesNotDependOnItsNeighbours) {
     check({at::kFloat, 9, 3, 64, 16, 0, {{400, 1}}}, seed);
     check({at::kFloat, 9, 3, 64, 16, 0, {{0, 3}, {400, 1}, {17, 9}, {1000, 1}}}, seed);
   }
+}
+
+// CUDA: the paged kernel against lockstep's CUDA SDPA over each sequence
+// alone (both batch_invariant), the same mixes, fp16 too, and a step as the
+// engine makes it at batch 64 with long and short sequences.
+TEST(PagedAttentionCuda, EveryRowEqualsItsSequenceAlone) {
+  if (!at::globalContext().hasCUDA()) GTEST_SKIP() << "no CUDA GPU";
+  const std::vector<Seq> mix{{700, 1}, {0, 37}, {1, 1}, {300, 45}, {255, 1}, {0, 1}, {511, 2}};
+  for (at::ScalarType t : {at::kFloat, at::kBFloat16, at::kHalf}) {
+    check({t, 9, 3, 64, 16, 0, mix}, 21, at::kCUDA);
+    check({t, 32, 8, 64, 16, 0, mix}, 22, at::kCUDA);
+    check({t, 4, 4, 80, 7, 0, mix}, 23, at::kCUDA);   // no 16-byte loads: the generic path
+    check({t, 8, 2, 128, 1, 0, mix}, 24, at::kCUDA);
+    check({t, 8, 2, 64, 16, 32, mix}, 25, at::kCUDA);   // sliding window
+  }
+  std::vector<Seq> engine;
+  std::mt19937_64 rng(26);
+  for (int i = 0; i < 64; ++i) engine.push_back(i % 9 == 0 ? Seq{int64_t(rng() % 900), int64_t(1 + rng() % 300)}
+                                                           : Seq{int64_t(rng() % 2000), 1});
+  check({at::kBFloat16, 32, 8, 64, 16, 0, engine}, 27, at::kCUDA);
 }
 
 // PagedStep::write puts every token's row where the table says.

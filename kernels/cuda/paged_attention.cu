@@ -1,0 +1,115 @@
+// The engine's attention over the paged KV cache on CUDA: the kernels of
+// attention.cu with paged addressing (attention_kernel.cuh), so every query
+// row has the bits of aten SDPA (lockstep's, batch_invariant) over its own
+// sequence's keys alone, whatever else is in the step.
+#include <c10/cuda/CUDAGuard.h>
+
+#include <algorithm>
+#include <type_traits>
+#include <vector>
+
+#include "kernels/cuda/attention_kernel.cuh"
+#include "kernels/cuda/ops.h"
+
+namespace lockstep::kernels::cuda {
+
+using namespace attention_detail;
+
+PagedTiles paged_tiles(const std::vector<int64_t>& lengths, int64_t group, int64_t kv_heads) {
+  TORCH_CHECK(group > 0 && kv_heads > 0, "paged_tiles: group and kv_heads must be > 0");
+  int64_t most = 0;
+  for (int64_t len : lengths) most = std::max(most, len * group);
+  // The same rule as sdpa()'s, over the longest sequence of the step. The
+  // row tile changes which rows share a block, never a row's bits.
+  const int qt = most >= 8 ? 8 : most >= 4 ? 4 : most >= 2 ? 2 : 1;
+  std::vector<int32_t> map;
+  for (size_t b = 0; b < lengths.size(); ++b) {
+    const int64_t tiles = (lengths[b] * group + qt - 1) / qt;
+    for (int64_t h = 0; h < kv_heads; ++h) {
+      for (int64_t t = 0; t < tiles; ++t) {
+        map.push_back(static_cast<int32_t>(b));
+        map.push_back(static_cast<int32_t>(h));
+        map.push_back(static_cast<int32_t>(t));
+      }
+    }
+  }
+  return {at::tensor(map, at::kInt), qt};
+}
+
+at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                           const at::Tensor& tables, const at::Tensor& seqs, const at::Tensor& tiles, int row_tile,
+                           int64_t block, int64_t window, int64_t max_keys, double scale) {
+  TORCH_CHECK(q.is_cuda() && q.dim() == 3 && q.stride(2) == 1, "paged_attention: q must be CUDA [N, Hq, D], unit stride in D");
+  TORCH_CHECK(k_cache.dim() == 4 && v_cache.dim() == 4 && k_cache.is_contiguous() && v_cache.is_contiguous() &&
+                  k_cache.size(0) == v_cache.size(0) && k_cache.size(1) == v_cache.size(1) &&
+                  k_cache.size(2) == block && v_cache.size(2) == block && k_cache.size(3) == q.size(2),
+              "paged_attention: caches ", k_cache.sizes(), " / ", v_cache.sizes(), " do not fit q ", q.sizes());
+  TORCH_CHECK(k_cache.scalar_type() == q.scalar_type() && v_cache.scalar_type() == q.scalar_type(),
+              "paged_attention: q and the caches must share a dtype");
+  TORCH_CHECK(tables.scalar_type() == at::kLong && seqs.scalar_type() == at::kLong && tiles.scalar_type() == at::kInt &&
+                  tables.is_contiguous() && seqs.is_contiguous() && tiles.is_contiguous() && tables.dim() == 2,
+              "paged_attention: tables and seqs must be contiguous int64, tiles int32");
+  TORCH_CHECK(row_tile == 1 || row_tile == 2 || row_tile == 4 || row_tile == 8, "paged_attention: bad row tile");
+  const c10::cuda::CUDAGuard guard(q.device());
+  const int64_t N = q.size(0), Hq = q.size(1), D = q.size(2), Hkv = k_cache.size(1), Dv = v_cache.size(3);
+  TORCH_CHECK(Hq % Hkv == 0, "paged_attention: ", Hq, " query heads over ", Hkv, " kv heads");
+  TORCH_CHECK(D <= kMaxHeadDim && Dv <= kMaxHeadDim, "paged_attention: head dim above ", kMaxHeadDim);
+  at::Tensor out = at::empty({N, Hq, Dv}, q.options());
+  const int64_t total_tiles = tiles.numel() / 3;
+  if (total_tiles == 0 || max_keys <= 0) return out.zero_();
+
+  Params p{};
+  p.q = q.const_data_ptr();
+  p.k = k_cache.const_data_ptr();
+  p.v = v_cache.const_data_ptr();
+  p.out = out.data_ptr();
+  p.qs[0] = q.stride(0);
+  p.qs[1] = q.stride(1);
+  p.Hq = Hq;
+  p.Hkv = Hkv;
+  p.G = Hq / Hkv;
+  p.D = D;
+  p.Dv = Dv;
+  p.mask_kind = kNoMask;
+  p.causal = true;
+  p.scale = static_cast<float>(scale);
+  p.nsplit = (max_keys + kSplit - 1) / kSplit;
+  TORCH_CHECK(p.nsplit <= 65535, "paged_attention: ", max_keys, " keys is more than supported");
+  p.tables = tables.const_data_ptr<int64_t>();
+  p.table_width = tables.size(1);
+  p.block = block;
+  p.window = window;
+  p.seqs = seqs.const_data_ptr<int64_t>();
+  p.tile_map = tiles.const_data_ptr<int32_t>();
+
+  const int64_t w = static_cast<int64_t>(16 / q.element_size());
+  const bool vec = D % w == 0 && Dv % w == 0 && aligned16(k_cache) && aligned16(v_cache);
+  auto run = [&](auto type_tag) {
+    using scalar_t = typename decltype(type_tag)::type;
+    auto go = [&](auto qt_const, auto vec_const) {
+      launch_all<scalar_t, decltype(qt_const)::value, decltype(vec_const)::value, true>(p, total_tiles, q);
+    };
+    auto with_vec = [&](auto qt_const) {
+      if (vec) {
+        go(qt_const, std::true_type{});
+      } else {
+        go(qt_const, std::false_type{});
+      }
+    };
+    switch (row_tile) {
+      case 8: with_vec(std::integral_constant<int, 8>{}); break;
+      case 4: with_vec(std::integral_constant<int, 4>{}); break;
+      case 2: with_vec(std::integral_constant<int, 2>{}); break;
+      default: with_vec(std::integral_constant<int, 1>{}); break;
+    }
+  };
+  switch (q.scalar_type()) {
+    case at::kFloat: run(TypeTag<float>{}); break;
+    case at::kHalf: run(TypeTag<at::Half>{}); break;
+    case at::kBFloat16: run(TypeTag<at::BFloat16>{}); break;
+    default: TORCH_CHECK(false, "paged_attention: unsupported dtype ", q.scalar_type());
+  }
+  return out;
+}
+
+}  // namespace lockstep::kernels::cuda
