@@ -56,6 +56,8 @@ class PagedStep {
   void write(const at::Tensor& cache, const at::Tensor& x) const;
 
  private:
+  friend at::Tensor stock_varlen(const at::Tensor&, const at::Tensor&, const at::Tensor&, const PagedStep&,
+                                 std::optional<double>);
   friend at::Tensor paged_attention(const at::Tensor&, const at::Tensor&, const at::Tensor&, const PagedStep&,
                                     std::optional<double>);
   std::vector<Sequence> seqs_;
@@ -72,6 +74,10 @@ class PagedStep {
   mutable at::Tensor cuda_tiles_;
   mutable int cuda_row_tile_ = 0;
   mutable int64_t cuda_group_ = 0;
+  // Mode off on CUDA (stock FlashAttention varlen over gathered keys): the
+  // rows to gather, the cumulative key and query counts, made once a step.
+  mutable at::Tensor stock_rows_, stock_cum_;
+  mutable int64_t stock_max_keys_ = 0, stock_max_queries_ = 0;
 };
 
 // `host` on `device`: the same tensor on the CPU; else copied from pinned

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <tuple>
+#include <vector>
 
 #include "kernels/cpu/ops.h"
 #include "kernels/mode.h"
@@ -66,6 +68,50 @@ at::Tensor per_sequence(const at::Tensor& q, const at::Tensor& k_cache, const at
 }
 
 }  // namespace
+
+// Mode off on CUDA in half precision: one stock call per layer, FlashAttention
+// 2's variable-length kernel (what torch's SDPA runs for these shapes) over
+// the step's keys gathered from the blocks into one packed [keys, Hkv, D]
+// tensor. Flash's causal mask is bottom-right aligned, which is what a chunk
+// at pos0 needs; a window of w keys is flash's left window w - 1.
+at::Tensor stock_varlen(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
+                        const PagedStep& step, std::optional<double> scale) {
+  const int64_t hkv = k_cache.size(1), block = step.block();
+  if (!step.stock_rows_.defined()) {
+    std::vector<int64_t> rows;
+    std::vector<int32_t> cum{0};
+    for (const PagedStep::Sequence& s : step.sequences()) {
+      const int64_t total = s.pos0 + s.length;
+      for (int64_t j = 0; j < total; ++j) {
+        for (int64_t h = 0; h < hkv; ++h) rows.push_back((int64_t{s.blocks[j / block]} * hkv + h) * block + j % block);
+      }
+      step.stock_max_keys_ = std::max(step.stock_max_keys_, total);
+      step.stock_max_queries_ = std::max(step.stock_max_queries_, s.length);
+      cum.push_back(static_cast<int32_t>(total));
+    }
+    for (const PagedStep::Sequence& s : step.sequences()) cum.push_back(static_cast<int32_t>(s.length));
+    const auto nseq = static_cast<int64_t>(step.sequences().size());
+    for (int64_t i = 1; i <= nseq; ++i) cum[i] += cum[i - 1];                 // keys: 0, T0, T0 + T1, ..
+    cum[nseq + 1] = 0;                                                         // queries start at 0 (the key
+    for (int64_t i = nseq + 2; i <= 2 * nseq + 1; ++i) cum[i] += cum[i - 1];  // part's last entry is its total)
+    step.stock_rows_ = upload(at::tensor(rows, at::kLong), q.device());
+    step.stock_cum_ = upload(at::tensor(cum, at::kInt), q.device());
+  }
+  const auto nseq = static_cast<int64_t>(step.sequences().size());
+  const int64_t total_keys = step.stock_rows_.numel() / hkv;
+  const at::Tensor k = k_cache.view({-1, k_cache.size(3)}).index_select(0, step.stock_rows_).view({total_keys, hkv, -1});
+  const at::Tensor v = v_cache.view({-1, v_cache.size(3)}).index_select(0, step.stock_rows_).view({total_keys, hkv, -1});
+  const at::Tensor cum_k = step.stock_cum_.narrow(0, 0, nseq + 1);
+  const at::Tensor cum_q = step.stock_cum_.narrow(0, nseq + 1, nseq + 1);
+  std::optional<int64_t> left, right;
+  if (step.window() > 0) {
+    left = step.window() - 1;
+    right = 0;
+  }
+  return std::get<0>(at::_flash_attention_forward(q.contiguous(), k, v, cum_q, cum_k, step.stock_max_queries_,
+                                                  step.stock_max_keys_, 0.0, /*is_causal=*/true,
+                                                  /*return_debug_mask=*/false, scale, left, right));
+}
 
 PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, int64_t kv_heads,
                      at::Device device)
@@ -178,6 +224,10 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
     return cuda::paged_attention(q.stride(2) == 1 ? q : q.contiguous(), k_cache, v_cache, step.tables_dev_,
                                  step.seqs_dev_, step.cuda_tiles_, step.cuda_row_tile_, step.block_, step.window_,
                                  max_keys, s);
+  }
+  if (mode() == Mode::off && q.is_cuda() && (t == at::kBFloat16 || t == at::kHalf) && q.size(2) % 8 == 0 &&
+      q.size(2) <= 256 && q.size(2) == v_cache.size(3)) {
+    return stock_varlen(q, k_cache, v_cache, step, scale);
   }
 #endif
   return per_sequence(q, k_cache, v_cache, step, scale);

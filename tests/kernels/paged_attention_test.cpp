@@ -41,8 +41,11 @@ at::Tensor solo(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, i
   return out[0].transpose(0, 1);
 }
 
-void check(const Case& c, uint64_t seed, at::Device device = at::kCPU) {
-  const ModeGuard guard(Mode::batch_invariant);
+// mode off: the stock path (CUDA half types: FlashAttention varlen over
+// gathered keys) against stock SDPA per sequence, within `tolerance`.
+void check(const Case& c, uint64_t seed, at::Device device = at::kCPU, Mode mode = Mode::batch_invariant,
+           double tolerance = 0) {
+  const ModeGuard guard(mode);
   std::mt19937_64 rng(seed);
   at::Generator g = at::detail::createCPUGenerator(seed);
   int64_t blocks_needed = 0, tokens = 0;
@@ -83,7 +86,9 @@ void check(const Case& c, uint64_t seed, at::Device device = at::kCPU) {
     const Seq& s = c.seqs[i];
     const at::Tensor want = solo(q.narrow(0, seqs[i].offset, s.length).to(device), dense_k[i].to(device),
                                  dense_v[i].to(device), s.pos0, c.window).cpu();
-    EXPECT_TRUE(at::equal(out.narrow(0, seqs[i].offset, s.length), want))
+    const at::Tensor got = out.narrow(0, seqs[i].offset, s.length);
+    EXPECT_TRUE(tolerance == 0 ? at::equal(got, want)
+                               : at::allclose(got.to(at::kFloat), want.to(at::kFloat), tolerance, tolerance))
         << "sequence " << i << " (pos0 " << s.pos0 << ", length " << s.length << "), block " << c.block
         << ", window " << c.window << ", dtype " << c.dtype << ", max diff "
         << (out.narrow(0, seqs[i].offset, s.length).to(at::kDouble) - want.to(at::kDouble)).abs().max().item<double>();
@@ -139,6 +144,16 @@ TEST(PagedAttentionCuda, EveryRowEqualsItsSequenceAlone) {
   for (int i = 0; i < 64; ++i) engine.push_back(i % 9 == 0 ? Seq{int64_t(rng() % 900), int64_t(1 + rng() % 300)}
                                                            : Seq{int64_t(rng() % 2000), 1});
   check({at::kBFloat16, 32, 8, 64, 16, 0, engine}, 27, at::kCUDA);
+}
+
+TEST(PagedAttentionCuda, StockPathAgreesWithStockSdpa) {
+  if (!at::globalContext().hasCUDA()) GTEST_SKIP() << "no CUDA GPU";
+  const std::vector<Seq> mix{{700, 1}, {0, 37}, {1, 1}, {300, 45}, {255, 1}, {0, 1}, {511, 2}};
+  for (at::ScalarType t : {at::kBFloat16, at::kHalf}) {
+    check({t, 32, 8, 64, 16, 0, mix}, 31, at::kCUDA, Mode::off, 2e-2);
+    check({t, 9, 3, 64, 16, 0, mix}, 32, at::kCUDA, Mode::off, 2e-2);
+    check({t, 8, 2, 128, 16, 32, mix}, 33, at::kCUDA, Mode::off, 2e-2);
+  }
 }
 
 // PagedStep::write puts every token's row where the table says.
