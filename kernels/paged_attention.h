@@ -38,9 +38,20 @@ class PagedStep {
     int64_t pos0 = 0;     // position of its first token
     std::vector<int32_t> blocks;   // block table, at least ceil((pos0 + length) / block) entries
   };
+  // A step replayed by a CUDA graph: fixed shapes, and the metadata copied
+  // into buffers the graph was captured with.
+  struct Fixed {
+    at::Tensor meta;          // int64 on the device, meta_size() elements
+    int64_t table_width = 0;  // every table padded (with block 0) to this many blocks
+    int64_t max_keys = 0;     // the attention kernels' bound on pos0 + length, for every replay
+  };
+  static int64_t meta_size(int64_t tokens, int64_t sequences, int64_t table_width, int64_t kv_heads) {
+    return tokens * kv_heads + tokens + sequences * table_width + 3 * sequences;
+  }
   // bad_input-style c10::Error for an empty step, overlapping or unordered
-  // tokens, or a table too short for its positions.
-  PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, int64_t kv_heads, at::Device device);
+  // tokens, or a table too short for its positions (or wider than fixed's).
+  PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, int64_t kv_heads, at::Device device,
+            const Fixed* fixed = nullptr);
 
   const std::vector<Sequence>& sequences() const { return seqs_; }
   int64_t block() const { return block_; }
@@ -51,6 +62,11 @@ class PagedStep {
   // int64 block ids of sequence i's positions on the device, or undefined
   // when they are consecutive (the per-sequence path then takes a view).
   const at::Tensor& gather(size_t i) const { return gathers_[i]; }
+  // Makes what the CUDA kernel needs for `group` query heads per kv head now
+  // (it is otherwise made by the first layer's call): before a graph's capture.
+  void prepare_cuda(int64_t group) const;
+  // The CUDA work list made by prepare_cuda (a graph keeps it alive).
+  const at::Tensor& cuda_tiles() const { return cuda_tiles_; }
   // Writes the step's keys or values x [N, Hkv, D] into a cache
   // [blocks, Hkv, block, D] at every token's position (one index_copy_).
   void write(const at::Tensor& cache, const at::Tensor& x) const;
@@ -61,7 +77,7 @@ class PagedStep {
   friend at::Tensor paged_attention(const at::Tensor&, const at::Tensor&, const at::Tensor&, const PagedStep&,
                                     std::optional<double>);
   std::vector<Sequence> seqs_;
-  int64_t block_ = 0, window_ = 0, kv_heads_ = 0, tokens_ = 0;
+  int64_t block_ = 0, window_ = 0, kv_heads_ = 0, tokens_ = 0, max_keys_ = 0;
   at::Device device_;
   at::Tensor tables_, tok_seq_, tok_pos_;   // on the host (the CPU kernel reads them there)
   at::Tensor tok_pos_dev_;

@@ -114,7 +114,7 @@ at::Tensor stock_varlen(const at::Tensor& q, const at::Tensor& k_cache, const at
 }
 
 PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t window, int64_t kv_heads,
-                     at::Device device)
+                     at::Device device, const Fixed* fixed)
     : seqs_(std::move(sequences)), block_(block), window_(window), kv_heads_(kv_heads), device_(device) {
   TORCH_CHECK(!seqs_.empty(), "PagedStep: no sequences");
   TORCH_CHECK(block_ > 0 && window_ >= 0 && kv_heads_ > 0, "PagedStep: block and kv_heads must be > 0, window >= 0");
@@ -126,6 +126,13 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
                 "PagedStep: a block table is too short for its positions");
     tokens_ += s.length;
     width = std::max<int64_t>(width, static_cast<int64_t>(s.blocks.size()));
+    max_keys_ = std::max(max_keys_, s.pos0 + s.length);
+  }
+  if (fixed != nullptr) {
+    TORCH_CHECK(width <= fixed->table_width && max_keys_ <= fixed->max_keys,
+                "PagedStep: a sequence does not fit the graph's fixed shapes");
+    width = fixed->table_width;
+    max_keys_ = fixed->max_keys;
   }
   const auto nseq = static_cast<int64_t>(seqs_.size());
   tables_ = at::zeros({nseq, width}, at::kInt);
@@ -135,7 +142,7 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
   // asynchronous: the host goes on building the step while it travels):
   // rows [N * Hkv] | positions [N] | tables [nseq, width] | seqs [nseq, 3].
   const int64_t nrows = tokens_ * kv_heads_;
-  at::Tensor meta = at::zeros({nrows + tokens_ + nseq * width + 3 * nseq},
+  at::Tensor meta = at::zeros({meta_size(tokens_, nseq, width, kv_heads_)},
                               at::TensorOptions().dtype(at::kLong).pinned_memory(device.is_cuda()));
   int32_t* tab = tables_.data_ptr<int32_t>();
   int64_t* seq = tok_seq_.data_ptr<int64_t>();
@@ -162,7 +169,14 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
       }
     }
   }
-  const at::Tensor dev = device.is_cpu() ? meta : meta.to(device, /*non_blocking=*/true);
+  at::Tensor dev;
+  if (fixed != nullptr) {
+    TORCH_CHECK(fixed->meta.numel() == meta.numel() && fixed->meta.device() == device, "PagedStep: the graph's buffer does not fit");
+    dev = fixed->meta;
+    dev.copy_(meta, /*non_blocking=*/true);
+  } else {
+    dev = device.is_cpu() ? meta : meta.to(device, /*non_blocking=*/true);
+  }
   rows_dev_ = dev.narrow(0, 0, nrows);
   tok_pos_dev_ = dev.narrow(0, nrows, tokens_);
   tables_dev_ = dev.narrow(0, nrows + tokens_, nseq * width).view({nseq, width});
@@ -174,6 +188,20 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
     gathers_.push_back(consecutive ? at::Tensor()
                                    : tables_dev_[static_cast<int64_t>(gathers_.size())].narrow(0, 0, nblocks));
   }
+}
+
+void PagedStep::prepare_cuda(int64_t group) const {
+#ifdef LOCKSTEP_WITH_CUDA
+  if (cuda_tiles_.defined() && cuda_group_ == group) return;
+  std::vector<int64_t> lengths;
+  for (const Sequence& seq : seqs_) lengths.push_back(seq.length);
+  cuda::PagedTiles tiles = cuda::paged_tiles(lengths, group, kv_heads_);
+  cuda_tiles_ = upload(tiles.map, device_);
+  cuda_row_tile_ = tiles.row_tile;
+  cuda_group_ = group;
+#else
+  (void)group;
+#endif
 }
 
 at::Tensor upload(const at::Tensor& host, at::Device device) {
@@ -210,20 +238,10 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
   }
 #ifdef LOCKSTEP_WITH_CUDA
   if (fused_cuda) {
-    const int64_t group = q.size(1) / std::max<int64_t>(1, k_cache.size(1));
-    if (!step.cuda_tiles_.defined() || step.cuda_group_ != group) {
-      std::vector<int64_t> lengths;
-      for (const PagedStep::Sequence& seq : step.sequences()) lengths.push_back(seq.length);
-      cuda::PagedTiles tiles = cuda::paged_tiles(lengths, group, k_cache.size(1));
-      step.cuda_tiles_ = upload(tiles.map, q.device());
-      step.cuda_row_tile_ = tiles.row_tile;
-      step.cuda_group_ = group;
-    }
-    int64_t max_keys = 0;
-    for (const PagedStep::Sequence& seq : step.sequences()) max_keys = std::max(max_keys, seq.pos0 + seq.length);
+    step.prepare_cuda(q.size(1) / std::max<int64_t>(1, k_cache.size(1)));
     return cuda::paged_attention(q.stride(2) == 1 ? q : q.contiguous(), k_cache, v_cache, step.tables_dev_,
                                  step.seqs_dev_, step.cuda_tiles_, step.cuda_row_tile_, step.block_, step.window_,
-                                 max_keys, s);
+                                 step.max_keys_, s);
   }
   if (mode() == Mode::off && q.is_cuda() && (t == at::kBFloat16 || t == at::kHalf) && q.size(2) % 8 == 0 &&
       q.size(2) <= 256 && q.size(2) == v_cache.size(3)) {

@@ -64,12 +64,17 @@ KvCache DecoderModel::new_cache(int64_t capacity) const {
 }
 
 // What every layer of one step shares: the cache, the step's view of it, and
-// the RoPE tables gathered at the tokens' positions.
+// the RoPE tables gathered at the tokens' positions (made by run()).
 struct DecoderModel::Step {
   KvPool* pool = nullptr;
   kernels::PagedStep paged;
   at::Tensor cos, sin;   // [N, 1, head_dim] in the model's dtype (Llama family)
 };
+
+DecoderModel::StepHandle::StepHandle(std::unique_ptr<Step> step) : step_(std::move(step)) {}
+DecoderModel::StepHandle::StepHandle(StepHandle&&) noexcept = default;
+DecoderModel::StepHandle::~StepHandle() = default;
+const kernels::PagedStep& DecoderModel::StepHandle::paged() const { return step_->paged; }
 
 at::Tensor DecoderModel::norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
   if (config_.is_gpt2()) return at::layer_norm(x, {config_.hidden}, w, b, config_.norm_eps);
@@ -129,11 +134,14 @@ void DecoderModel::check_ids(const std::vector<int32_t>& ids) const {
   }
 }
 
-at::Tensor DecoderModel::run(const std::vector<int32_t>& ids, const Step& step, bool last_only, bool to_host) const {
+at::Tensor DecoderModel::run(const at::Tensor& index, Step& step, bool last_only, bool to_host) const {
 #ifdef LOCKSTEP_FAULT_INJECTION
   kernels::fault::set_step_sequences(static_cast<int64_t>(step.paged.sequences().size()));
 #endif
-  const at::Tensor index = kernels::upload(at::tensor(ids, at::kInt).to(at::kLong), options_.device);
+  if (!config_.is_gpt2()) {
+    step.cos = rope_cos_.index_select(0, step.paged.positions()).to(options_.dtype).unsqueeze(1);
+    step.sin = rope_sin_.index_select(0, step.paged.positions()).to(options_.dtype).unsqueeze(1);
+  }
   at::Tensor x = embedding_.index_select(0, index);
   if (positions_.defined()) x = x + positions_.index_select(0, step.paged.positions());
   for (int64_t i = 0; i < config_.n_layers; ++i) {
@@ -141,20 +149,22 @@ at::Tensor DecoderModel::run(const std::vector<int32_t>& ids, const Step& step, 
     x = x + attention(layer, i, norm(x, layer.norm1_w, layer.norm1_b), step);
     x = x + mlp(layer, norm(x, layer.norm2_w, layer.norm2_b));
   }
-  if (last_only) {
+  const auto& seqs = step.paged.sequences();
+  if (last_only && step.paged.tokens() != static_cast<int64_t>(seqs.size())) {   // else every row is a last one
     std::vector<int64_t> last;
-    for (const auto& s : step.paged.sequences()) last.push_back(s.offset + s.length - 1);
+    for (const auto& s : seqs) last.push_back(s.offset + s.length - 1);
     x = x.index_select(0, kernels::upload(at::tensor(last, at::kLong), options_.device));
   }
   const at::Tensor logits = at::linear(norm(x, final_norm_w_, final_norm_b_), output_).to(at::kFloat);
   return (to_host ? logits.to(at::kCPU) : logits).contiguous();
 }
 
-at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host) const {
+DecoderModel::StepHandle DecoderModel::prepare(const std::vector<SequenceChunk>& chunks, int64_t pad_to,
+                                               int32_t pad_block, const kernels::PagedStep::Fixed* fixed) const {
   if (chunks.empty()) throw bad_input("forward: no sequences");
-  std::vector<int32_t> ids;
   std::vector<kernels::PagedStep::Sequence> seqs;
   KvPool* pool = chunks[0].cache != nullptr ? chunks[0].cache->pool().get() : nullptr;
+  int64_t tokens = 0;
   for (size_t i = 0; i < chunks.size(); ++i) {
     const SequenceChunk& chunk = chunks[i];
     const int64_t t = static_cast<int64_t>(chunk.ids.size());
@@ -168,20 +178,34 @@ at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool las
                       std::to_string(std::min(cache->capacity_, config_.context)));
     }
     if (cache->pool().get() != pool) throw bad_input("forward: the caches of one step must share one KV pool");
-    seqs.push_back({static_cast<int64_t>(ids.size()), t, cache->length_, cache->blocks_});
-    ids.insert(ids.end(), chunk.ids.begin(), chunk.ids.end());
+    check_ids(chunk.ids);
+    seqs.push_back({tokens, t, cache->length_, cache->blocks_});
+    tokens += t;
   }
-  check_ids(ids);
+  // Padding (a graph's bucket): one-token sequences at position 0 of a block
+  // nobody else uses; their rows are computed and thrown away.
+  for (int64_t i = static_cast<int64_t>(chunks.size()); i < pad_to; ++i) seqs.push_back({tokens++, 1, 0, {pad_block}});
+  return StepHandle(std::make_unique<Step>(Step{
+      pool, kernels::PagedStep(std::move(seqs), pool->block_size(), config_.sliding_window, config_.n_kv_heads,
+                               options_.device, fixed), {}, {}}));
+}
+
+at::Tensor DecoderModel::run(const StepHandle& step, const at::Tensor& index, bool last_only) const {
   const c10::InferenceMode inference;
-  Step step{pool, kernels::PagedStep(std::move(seqs), pool->block_size(), config_.sliding_window,
-                                                config_.n_kv_heads, options_.device),
-            {}, {}};
-  if (!config_.is_gpt2()) {
-    step.cos = rope_cos_.index_select(0, step.paged.positions()).to(options_.dtype).unsqueeze(1);
-    step.sin = rope_sin_.index_select(0, step.paged.positions()).to(options_.dtype).unsqueeze(1);
-  }
-  at::Tensor logits = run(ids, step, last_only, to_host);
+  return run(index, *step.step_, last_only, /*to_host=*/false);
+}
+
+void DecoderModel::advance(const std::vector<SequenceChunk>& chunks) const {
   for (const SequenceChunk& chunk : chunks) chunk.cache->length_ += static_cast<int64_t>(chunk.ids.size());
+}
+
+at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host) const {
+  StepHandle handle = prepare(chunks, 0, 0, nullptr);
+  std::vector<int64_t> ids;
+  for (const SequenceChunk& chunk : chunks) ids.insert(ids.end(), chunk.ids.begin(), chunk.ids.end());
+  const c10::InferenceMode inference;
+  at::Tensor logits = run(kernels::upload(at::tensor(ids, at::kLong), options_.device), *handle.step_, last_only, to_host);
+  advance(chunks);
   return logits;
 }
 

@@ -26,6 +26,7 @@
 
 #include "core/models/kv_cache.h"
 #include "core/models/model_config.h"
+#include "kernels/paged_attention.h"
 
 namespace lockstep {
 
@@ -72,6 +73,30 @@ class DecoderModel {
   // logits [B, T, vocab] for equal lengths T.
   at::Tensor forward_batch(const std::vector<std::vector<int32_t>>& batch) const;
 
+  struct Step;   // defined in decoder.cpp
+  // A step prepared ahead of running it (the CUDA graphs of decode steps,
+  // core/models/decode_graphs.h): the chunks checked and their metadata on
+  // the device (into `fixed`'s buffers when given), padded to `pad_to`
+  // sequences with one-token sequences at position 0 of block `pad_block`.
+  class StepHandle {
+   public:
+    StepHandle(StepHandle&&) noexcept;
+    ~StepHandle();
+    const kernels::PagedStep& paged() const;
+
+   private:
+    friend class DecoderModel;
+    explicit StepHandle(std::unique_ptr<Step> step);
+    std::unique_ptr<Step> step_;
+  };
+  StepHandle prepare(const std::vector<SequenceChunk>& chunks, int64_t pad_to, int32_t pad_block,
+                     const kernels::PagedStep::Fixed* fixed) const;
+  // Runs a prepared step over the token ids `index` (int64 on the device, one
+  // per token, padding included): fp32 logits on the device, one row per
+  // sequence (last_only) or token. Does not extend the caches: advance() does.
+  at::Tensor run(const StepHandle& step, const at::Tensor& index, bool last_only) const;
+  void advance(const std::vector<SequenceChunk>& chunks) const;
+
   // Named parameters (HF names, e.g. "model.layers.0.self_attn.q_proj.weight").
   const std::vector<std::pair<std::string, at::Tensor>>& parameters() const { return params_; }
 
@@ -89,11 +114,10 @@ class DecoderModel {
     at::Tensor w_qkv, b_qkv, w_gate_up, b_gate_up;
   };
   friend struct DecoderLoader;
-  struct Step;
 
   // Runs `chunks` (checked: ids, capacity, one pool) as one step and extends their caches.
   at::Tensor step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host = true) const;
-  at::Tensor run(const std::vector<int32_t>& ids, const Step& step, bool last_only, bool to_host) const;
+  at::Tensor run(const at::Tensor& index, Step& step, bool last_only, bool to_host) const;
   at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const;
   at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
   at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
