@@ -35,7 +35,10 @@ Engine::Engine(std::shared_ptr<const DecoderModel> model, std::vector<int32_t> e
                     std::to_string(options_.kv_block_size) + " positions (" + std::to_string(per_position) +
                     " bytes each)");
   }
-  pool_ = model_->new_pool(blocks, options_.kv_block_size);
+  const bool graphs = options_.cuda_graphs && options_.mode == kernels::Mode::batch_invariant &&
+                      DecodeGraphs::supported(*model_);
+  pool_ = model_->new_pool(blocks + (graphs ? 1 : 0), options_.kv_block_size);   // + the graphs' scratch block
+  if (graphs) graphs_ = std::make_unique<DecodeGraphs>(model_, pool_, options_.max_batch);
   digests_ = std::make_unique<DigestPool>(options_.digest_threads < 0 ? DigestPool::default_threads()
                                                                       : options_.digest_threads);
   stats_.kv_blocks = blocks;
@@ -65,12 +68,12 @@ std::future<Generation> Engine::submit(std::vector<int32_t> prompt_ids, Generate
     throw bad_input("prompt + max_new_tokens = " + std::to_string(decoding.capacity()) +
                     " tokens exceeds the model's context of " + std::to_string(model_->config().context));
   }
-  if (pool_->blocks_for(decoding.capacity()) > pool_->blocks()) {
+  if (pool_->blocks_for(decoding.capacity()) > stats_.kv_blocks) {
     const double gib = double(KvPool::bytes_per_position(model_->config(), model_->dtype())) * double(decoding.capacity()) /
                        double(int64_t{1} << 30);
     throw bad_input("prompt + max_new_tokens = " + std::to_string(decoding.capacity()) + " positions need " +
                     std::to_string(gib) + " GiB of KV cache, more than the whole budget of " +
-                    std::to_string(pool_->blocks() * pool_->block_size()) +
+                    std::to_string(stats_.kv_blocks * pool_->block_size()) +
                     " positions: raise the KV-cache budget (--kv-cache-gb) or shorten the request");
   }
   auto active = std::unique_ptr<Active>(new Active{std::move(decoding), KvCache(), std::promise<Generation>(), 0});
@@ -151,8 +154,10 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
   }
   int64_t produced = 0;
   const auto batch = static_cast<int64_t>(chunks.size());
+  bool graphed = false;
   try {
-    const at::Tensor logits = model_->forward_last_on_device(chunks);
+    graphed = graphs_ && graphs_->fits(chunks);
+    const at::Tensor logits = graphed ? graphs_->step(chunks) : model_->forward_last_on_device(chunks);
     // Greedy tokens of the whole step in one argmax on the device; the one
     // synchronisation a step needs is copying them (and the rows) back.
     std::vector<int64_t> greedy_rows;
@@ -206,6 +211,7 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
     ++stats_.steps;
     stats_.largest_batch = std::max(stats_.largest_batch, batch);
     stats_.tokens += produced;
+    stats_.graph_steps += graphed ? 1 : 0;
   }
   auto finished = std::stable_partition(running.begin(), running.end(), [](const auto& a) { return !a->decoding.done(); });
   for (auto it = finished; it != running.end(); ++it) {

@@ -34,6 +34,7 @@
 
 #include "core/engine/digest_pool.h"
 #include "core/engine/generate.h"
+#include "core/models/decode_graphs.h"
 #include "core/models/decoder.h"
 #include "kernels/mode.h"
 
@@ -57,6 +58,9 @@ struct EngineOptions {
   // prompt, a session's earlier turns): bitwise the same as recomputing them
   // in batch_invariant mode (core/models/kv_cache.h).
   bool prefix_cache = true;
+  // On a GPU, in batch_invariant mode: decode steps replay CUDA graphs
+  // (core/models/decode_graphs.h), bitwise the eager step.
+  bool cuda_graphs = true;
 };
 
 struct EngineStats {
@@ -69,6 +73,7 @@ struct EngineStats {
   int64_t waited_for_memory = 0;           // steps in which a request waited for KV blocks
   int64_t reused_positions = 0;            // prompt positions taken from the prefix cache
   int64_t evicted_blocks = 0;              // published blocks evicted to make room
+  int64_t graph_steps = 0;                 // decode steps replayed from a CUDA graph
 };
 
 class Engine {
@@ -101,6 +106,7 @@ class Engine {
   std::vector<int32_t> eos_ids_;
   EngineOptions options_;
   std::shared_ptr<KvPool> pool_;
+  std::unique_ptr<DecodeGraphs> graphs_;   // CUDA, batch_invariant, cuda_graphs
   std::unique_ptr<DigestPool> digests_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

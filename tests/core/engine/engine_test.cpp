@@ -100,10 +100,13 @@ void expect_engine_equals_solo(const ModelBundle& bundle, const std::vector<Job>
     }
     if (mode == kernels::Mode::batch_invariant) {
       EXPECT_GT(stats.largest_batch, 1) << "the engine never batched: the test proves nothing";
+      // On a GPU the decode steps replay CUDA graphs: the solo runs above are
+      // eager, so this also checks graphs == eager, bit for bit.
+      if (bundle.model.device().is_cuda()) EXPECT_GT(stats.graph_steps, 0) << "no decode step replayed a graph";
     }
     std::cout << "mode " << (mode == kernels::Mode::off ? "off" : "batch_invariant") << ": " << differing << " of "
               << js.size() << " requests differ from their solo run (steps " << stats.steps << ", largest batch "
-              << stats.largest_batch << ")\n";
+              << stats.largest_batch << ", graph steps " << stats.graph_steps << ")\n";
   }
 }
 

@@ -1,0 +1,150 @@
+#include "core/models/decode_graphs.h"
+
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "core/error.h"
+#include "kernels/mode.h"
+
+#ifdef LOCKSTEP_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
+namespace lockstep {
+
+#ifdef LOCKSTEP_WITH_CUDA
+struct DecodeGraphs::Impl {
+  c10::cuda::MempoolId_t pool = at::cuda::graph_pool_handle();   // shared by the buckets: they replay one at a time
+};
+
+struct DecodeGraphs::Bucket {
+  int64_t batch = 0;
+  kernels::Mode mode = kernels::Mode::off;
+  at::Tensor ids;                        // int64 [batch] on the device
+  kernels::PagedStep::Fixed fixed;       // its metadata buffer
+  at::Tensor tiles, logits;              // kept alive for the graph
+  std::unique_ptr<at::cuda::CUDAGraph> graph;
+};
+#else
+struct DecodeGraphs::Impl {};
+struct DecodeGraphs::Bucket {};
+#endif
+
+bool DecodeGraphs::supported(const DecoderModel& model) {
+#ifdef LOCKSTEP_WITH_CUDA
+  return model.device().is_cuda();
+#else
+  (void)model;
+  return false;
+#endif
+}
+
+DecodeGraphs::DecodeGraphs(std::shared_ptr<const DecoderModel> model, std::shared_ptr<KvPool> pool, int64_t max_batch)
+    : model_(std::move(model)), pool_(std::move(pool)), max_batch_(max_batch) {
+  if (!model_ || !pool_ || max_batch_ < 1 || !supported(*model_)) {
+    throw bad_input("DecodeGraphs: needs a model on a CUDA device, its pool and max_batch >= 1");
+  }
+  auto block = pool_->try_allocate(1);
+  if (!block) throw bad_input("DecodeGraphs: no free block for the padding");
+  scratch_ = block->front();
+  table_width_ = pool_->blocks_for(model_->config().context);
+  impl_ = std::make_unique<Impl>();
+}
+
+DecodeGraphs::~DecodeGraphs() {
+  buckets_.clear();
+  pool_->release({scratch_});
+}
+
+int64_t DecodeGraphs::captured() const {
+  int64_t n = 0;
+#ifdef LOCKSTEP_WITH_CUDA
+  for (const auto& [batch, b] : buckets_) n += b->graph != nullptr;
+#endif
+  return n;
+}
+
+bool DecodeGraphs::fits(const std::vector<SequenceChunk>& chunks) const {
+  if (chunks.empty() || static_cast<int64_t>(chunks.size()) > max_batch_) return false;
+  for (const SequenceChunk& c : chunks) {
+    if (c.ids.size() != 1 || c.cache == nullptr || c.cache->pool() != pool_) return false;
+    if (c.cache->length() + 1 > model_->config().context) return false;
+  }
+  return true;
+}
+
+#ifdef LOCKSTEP_WITH_CUDA
+
+DecodeGraphs::Bucket& DecodeGraphs::bucket_for(int64_t batch) {
+  int64_t size = batch <= 1 ? 1 : batch <= 2 ? 2 : batch <= 4 ? 4 : (batch + 7) / 8 * 8;
+  size = std::min(std::max(size, batch), std::max(max_batch_, batch));
+  auto& slot = buckets_[size];
+  if (!slot) {
+    slot = std::make_unique<Bucket>();
+    slot->batch = size;
+    const auto opts = at::TensorOptions().dtype(at::kLong).device(model_->device());
+    slot->ids = at::zeros({size}, opts);
+    slot->fixed.table_width = table_width_;
+    slot->fixed.max_keys = table_width_ * pool_->block_size();
+    slot->fixed.meta = at::zeros({kernels::PagedStep::meta_size(size, size, table_width_, model_->config().n_kv_heads)},
+                                 opts);
+  }
+  return *slot;
+}
+
+void DecodeGraphs::capture(Bucket& b, const DecoderModel::StepHandle& step) {
+  const ModelConfig& c = model_->config();
+  step.paged().prepare_cuda(c.n_heads / c.n_kv_heads);
+  b.tiles = step.paged().cuda_tiles();
+  // Warm-up outside the graph (library handles, workspaces, pinned GEMM
+  // algorithms); it writes the same keys and values the replay writes.
+  model_->run(step, b.ids, /*last_only=*/true);
+  at::cuda::getCurrentCUDAStream().synchronize();
+  b.graph = std::make_unique<at::cuda::CUDAGraph>();
+  const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+  {
+    const c10::cuda::CUDAStreamGuard guard(side);
+    b.graph->capture_begin(impl_->pool, cudaStreamCaptureModeThreadLocal);
+    try {
+      b.logits = model_->run(step, b.ids, /*last_only=*/true);
+    } catch (...) {
+      b.graph->capture_end();
+      b.graph.reset();
+      throw;
+    }
+    b.graph->capture_end();
+  }
+  b.mode = kernels::mode();
+}
+
+at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>& chunks) {
+  if (!fits(chunks)) throw bad_input("DecodeGraphs: the step is not a decode step that fits");
+  const c10::InferenceMode inference;
+  const c10::cuda::CUDAGuard device(model_->device());
+  const auto n = static_cast<int64_t>(chunks.size());
+  Bucket& b = bucket_for(n);
+  if (b.graph && b.mode != kernels::mode()) b.graph.reset();   // captured under the other kernels
+  const DecoderModel::StepHandle step = model_->prepare(chunks, b.batch, scratch_, &b.fixed);
+  at::Tensor ids = at::zeros({b.batch}, at::TensorOptions().dtype(at::kLong).pinned_memory(true));
+  for (int64_t i = 0; i < n; ++i) ids.data_ptr<int64_t>()[i] = chunks[static_cast<size_t>(i)].ids[0];
+  b.ids.copy_(ids, /*non_blocking=*/true);
+  if (!b.graph) capture(b, step);
+  b.graph->replay();
+  model_->advance(chunks);
+  return b.logits.narrow(0, 0, n);
+}
+
+#else
+
+DecodeGraphs::Bucket& DecodeGraphs::bucket_for(int64_t) { throw bad_input("DecodeGraphs: built without CUDA"); }
+void DecodeGraphs::capture(Bucket&, const DecoderModel::StepHandle&) {}
+at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>&) { throw bad_input("DecodeGraphs: built without CUDA"); }
+
+#endif
+
+}  // namespace lockstep
