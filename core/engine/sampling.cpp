@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <numeric>
 #include <vector>
 
@@ -29,6 +30,34 @@ double philox_uniform(uint64_t seed, uint64_t stream, uint64_t step) {
   return double(bits & ((uint64_t(1) << 53) - 1)) * 0x1.0p-53;
 }
 
+std::vector<int32_t> candidate_order(const float* data, int64_t n) {
+  std::vector<int32_t> order(static_cast<size_t>(n));
+  std::iota(order.begin(), order.end(), 0);
+  std::vector<uint32_t> key(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    if (std::isnan(data[i])) {
+      std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return data[a] > data[b]; });
+      return order;
+    }
+    const float x = data[i] == 0.0f ? 0.0f : data[i];   // -0 ties +0, as under `>`
+    uint32_t bits = 0;
+    std::memcpy(&bits, &x, sizeof bits);
+    const uint32_t ascending = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
+    key[static_cast<size_t>(i)] = ~ascending;   // descending logits as ascending keys
+  }
+  // Stable LSD passes of 11, 11 and 10 bits: equal keys keep id order.
+  std::vector<int32_t> other(order.size());
+  for (int shift : {0, 11, 22}) {
+    const uint32_t mask = shift == 22 ? 0x3ffu : 0x7ffu;
+    std::vector<int64_t> start(mask + 2, 0);
+    for (int32_t id : order) ++start[((key[static_cast<size_t>(id)] >> shift) & mask) + 1];
+    for (size_t d = 1; d < start.size(); ++d) start[d] += start[d - 1];
+    for (int32_t id : order) other[static_cast<size_t>(start[(key[static_cast<size_t>(id)] >> shift) & mask]++)] = id;
+    order.swap(other);
+  }
+  return order;
+}
+
 int32_t choose_token(const at::Tensor& logits, const SamplingOptions& options, uint64_t step) {
   if (options.temperature == 0.0) {
     return static_cast<int32_t>(kernels::argmax_smallest_index(logits).item<int64_t>());
@@ -38,9 +67,7 @@ int32_t choose_token(const at::Tensor& logits, const SamplingOptions& options, u
   const int64_t n = row.numel();
   // Candidates ordered by logit, descending, ties by smaller id: a total
   // order, so top-k and top-p cut at well-defined places.
-  std::vector<int32_t> order(n);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return data[a] > data[b]; });
+  const std::vector<int32_t> order = candidate_order(data, n);
   int64_t keep = n;
   if (options.top_k > 0) keep = std::min<int64_t>(keep, options.top_k);
   std::vector<double> weights(keep);

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "core/engine/generate.h"
 
@@ -19,6 +20,12 @@ std::array<uint32_t, 4> philox4x32_10(std::array<uint32_t, 4> counter, std::arra
 
 // Uniform double in [0, 1) with 53 random bits, for (seed, stream, step).
 double philox_uniform(uint64_t seed, uint64_t stream, uint64_t step);
+
+// Token ids ordered by logit, descending, ties by smaller id (+0 and -0
+// tie): the candidates' order of choose_token. An LSD radix sort over the
+// float bits, exactly std::stable_sort's order with `a > b` (tested), in a
+// tenth of its time at a 49k vocabulary; rows holding NaN take stable_sort.
+std::vector<int32_t> candidate_order(const float* logits, int64_t n);
 
 // `logits`: fp32 [vocab] on the CPU.
 int32_t choose_token(const at::Tensor& logits, const SamplingOptions& options, uint64_t step);

@@ -5,6 +5,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <random>
+
 #include <set>
 
 #include "core/engine/model_bundle.h"
@@ -79,6 +84,27 @@ TEST(ChooseToken, TopKOneIsGreedyWhateverTheDraw) {
   s.seed = 9;
   for (uint64_t step = 0; step < 50; ++step) {
     EXPECT_EQ(choose_token(at::tensor({0.f, 5.f, 1.f, 5.f}), s, step), 1);
+  }
+}
+
+// The radix order is std::stable_sort's with `a > b`, on rows full of ties,
+// signed zeros, infinities and denormals, at sizes around the radix digits.
+TEST(ChooseToken, CandidateOrderIsTheStableSortOrder) {
+  std::mt19937 rng(5);
+  for (int64_t n : {1, 2, 3, 17, 2047, 2049, 49152}) {
+    for (int trial = 0; trial < 4; ++trial) {
+      std::vector<float> x(static_cast<size_t>(n));
+      for (auto& v : x) {
+        const uint32_t r = rng() % 100;
+        v = r < 10 ? 0.0f : r < 20 ? -0.0f : r < 22 ? INFINITY : r < 24 ? -INFINITY : r < 26 ? 1e-42f
+            : r < 60 ? static_cast<float>(static_cast<int>(rng() % 7) - 3)   // many exact ties
+                     : std::ldexp(static_cast<float>(rng() % 100000) - 50000.0f, static_cast<int>(rng() % 20) - 20);
+      }
+      std::vector<int32_t> want(static_cast<size_t>(n));
+      std::iota(want.begin(), want.end(), 0);
+      std::stable_sort(want.begin(), want.end(), [&](int32_t a, int32_t b) { return x[a] > x[b]; });
+      ASSERT_EQ(candidate_order(x.data(), n), want) << "n " << n << " trial " << trial;
+    }
   }
 }
 
