@@ -6,7 +6,7 @@
 # Builds (Release, CUDA), writes the random 1.07B Llama and a random model of
 # SmolLM2-135M's shapes (ci/make_random_llama.py; same speed as the real one,
 # whose 93 MB file does not fit a call), then, each step under a time limit:
-#   ctest-style checks: kernels_test (CUDA), core_test EngineCuda/EngineProperty/Paged*
+#   checks: kernels_test (paged + attention, CUDA), core_test EngineCuda / EngineProperty (1B)
 #   lockstep throughput for both models, mode off and batch_invariant, batches
 #   1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
 #   transformers generate() on the 1B model, stock and with lockstep's kernels
@@ -28,61 +28,75 @@ say "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown} steps: $STEPS"
 nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv,noheader | tee -a "$SUMMARY"
 python3 -c 'import torch, transformers; print("torch", torch.__version__, "transformers", transformers.__version__)' | tee -a "$SUMMARY"
 
+# One deadline for the whole call (the call limit is 600 s): every step's
+# timeout is the smaller of its own and what is left, in priority order.
+DEADLINE=$((SECONDS + ${LOCKSTEP_PERF_BUDGET_S:-560}))
+limit() { local left=$((DEADLINE - SECONDS)); ((left < $1)) && echo $((left > 5 ? left : 5)) || echo "$1"; }
+python3 ci/make_random_llama.py --out "$BIG" --tokenizer-from .tok >"$OUT/big-model.txt" 2>&1 &   # beside the build
+MODEL_PID=$!
 t0=$SECONDS
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
   "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
 cmake --build "$BUILD" -j "$(nproc)" --target lockstep core_test kernels_test lockstep_kernels >"$OUT/build.log" 2>&1 ||
   { grep -E "error" "$OUT/build.log" | head -40; exit 3; }
 say "build ok ($((SECONDS - t0)) s)"
-python3 ci/make_random_llama.py --out "$BIG" --tokenizer-from .tok | tee -a "$SUMMARY"
-python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok | tee -a "$SUMMARY"
+wait "$MODEL_PID" || { cat "$OUT/big-model.txt"; exit 3; }
+cat "$OUT/big-model.txt" | tee -a "$SUMMARY"
+
+throughput() {   # model mode [extra args]
+  local m="$1" mode="$2" name
+  name="$(basename "$1")-$2"
+  shift 2
+  timeout "$(limit 70)" "$LSK" throughput --model "$m" --device cuda --dtype bf16 --mode "$mode" --batches 1,32 \
+    --prompt-tokens 64 --new-tokens 64 --repeats 2 --profile "$OUT/$name.trace.json" "$@" 2>"$OUT/throughput-$name.log" |
+    tee -a "$SUMMARY" || { rc=1; tail -3 "$OUT/throughput-$name.log" | tee -a "$SUMMARY"; }
+  python3 ci/trace_summary.py "$OUT/$name.trace.json" --top 15 >"$OUT/trace-$name.txt" 2>&1 &&
+    head -1 "$OUT/trace-$name.txt" | tee -a "$SUMMARY"
+  rm -f "$OUT/$name.trace.json"
+}
 
 if has test; then
   t0=$SECONDS
-  timeout 120 "$BUILD/tests/kernels_test" --gtest_filter='*Cuda*:*Paged*' >"$OUT/kernels-test.log" 2>&1 || rc=1
-  say "kernels_test CUDA + paged: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
-  grep -E "^\[  FAILED  \] [A-Z]" "$OUT/kernels-test.log" | head -20 | tee -a "$SUMMARY"
-  t0=$SECONDS
-  LOCKSTEP_ENGINE_MODEL="$BIG" timeout 120 "$BUILD/tests/core_test" --gtest_filter='EngineCuda.*:EngineTest.*' \
-    >"$OUT/engine-tests.log" 2>&1 || rc=1
-  say "EngineCuda/EngineTest: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/engine-tests.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
-  grep -E "^mode |FAILED  \] [A-Z]" "$OUT/engine-tests.log" | head -10 | tee -a "$SUMMARY"
-  t0=$SECONDS
-  LOCKSTEP_PROPERTY_MODEL="$BIG" LOCKSTEP_PROPERTY_DEVICE=cuda timeout 240 "$BUILD/tests/core_test" \
-    --gtest_filter='EngineProperty.*' >"$OUT/engine-property.log" 2>&1 || rc=1
-  say "EngineProperty (1B, CUDA): $(grep -E '^\[  (PASSED|FAILED)' "$OUT/engine-property.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
-  grep -E "^(batch_invariant|mode off|prefix)|FAILED  \] [A-Z]" "$OUT/engine-property.log" | head -12 | tee -a "$SUMMARY"
+  timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:Attention*' >"$OUT/kernels-test.log" 2>&1 || rc=1
+  say "kernels_test paged + attention: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  grep -E "^\[  FAILED  \] [A-Z]|Failure|max diff" "$OUT/kernels-test.log" | head -12 | tee -a "$SUMMARY"
 fi
-
 if has bench; then
-  for m in "$BIG" "$SMOL"; do
-    for mode in off batch_invariant; do
-      name="$(basename "$m")-$mode"
-      timeout 150 "$LSK" throughput --model "$m" --device cuda --dtype bf16 --mode "$mode" --batches 1,32 \
-        --prompt-tokens 64 --new-tokens 64 --repeats 2 --profile "$OUT/$name.trace.json" 2>"$OUT/throughput-$name.log" |
-        tee -a "$SUMMARY" || rc=1
-      python3 ci/trace_summary.py "$OUT/$name.trace.json" --top 15 >"$OUT/trace-$name.txt" 2>&1 &&
-        head -1 "$OUT/trace-$name.txt" | tee -a "$SUMMARY"
-      rm -f "$OUT/$name.trace.json"
-    done
-  done
-  timeout 60 "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 --mode batch_invariant --batches 32 \
-    --prompt-tokens 64 --new-tokens 64 --repeats 2 --no-digests 2>/dev/null | sed 's/^/no digests: /' | tee -a "$SUMMARY"
+  for mode in batch_invariant off; do throughput "$BIG" "$mode"; done
 fi
-
+if has test; then
+  t0=$SECONDS
+  LOCKSTEP_ENGINE_MODEL="$BIG" timeout "$(limit 100)" "$BUILD/tests/core_test" --gtest_filter='EngineCuda.*' \
+    >"$OUT/engine-tests.log" 2>&1 || rc=1
+  say "EngineCuda (SmolLM2 absent: 1B only): $(grep -E '^\[  (PASSED|FAILED)' "$OUT/engine-tests.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  grep -E "^mode |Failure|FAILED  \] [A-Z]|what\(\)|error" "$OUT/engine-tests.log" | head -10 | tee -a "$SUMMARY"
+fi
 if has hf; then
   for k in stock batch_invariant; do
-    LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so" timeout 150 python3 ci/hf_generate_bench.py \
-      --model "$BIG" --kernels "$k" --batches 1,32 2>"$OUT/hf-$k.log" | tee -a "$SUMMARY" || { rc=1; tail -5 "$OUT/hf-$k.log"; }
+    LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so" timeout "$(limit 70)" python3 ci/hf_generate_bench.py \
+      --model "$BIG" --kernels "$k" --batches 1,32 --repeats 1 2>"$OUT/hf-$k.log" | tee -a "$SUMMARY" ||
+      { rc=1; tail -3 "$OUT/hf-$k.log" | tee -a "$SUMMARY"; }
   done
 fi
-
+if has bench; then
+  python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok | tee -a "$SUMMARY"
+  throughput "$SMOL" batch_invariant
+  timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 --mode batch_invariant --batches 32 \
+    --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null | sed 's/^/no digests: /' | tee -a "$SUMMARY"
+fi
+if has test; then
+  t0=$SECONDS
+  LOCKSTEP_PROPERTY_MODEL="$BIG" LOCKSTEP_PROPERTY_DEVICE=cuda timeout "$(limit 200)" "$BUILD/tests/core_test" \
+    --gtest_filter='EngineProperty.*' >"$OUT/engine-property.log" 2>&1 || rc=1
+  say "EngineProperty (1B, CUDA): $(grep -E '^\[  (PASSED|FAILED)' "$OUT/engine-property.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  grep -E "^(batch_invariant|mode off|prefix)|Failure|FAILED  \] [A-Z]" "$OUT/engine-property.log" | head -12 | tee -a "$SUMMARY"
+fi
 if has compare; then
   t0=$SECONDS
-  timeout 300 "$LSK" compare --model "$BIG" --device cuda --dtype bf16 --one-engine --runs 1000 --fillers 1000 \
+  timeout "$(limit 300)" "$LSK" compare --model "$BIG" --device cuda --dtype bf16 --one-engine --runs 1000 --fillers 1000 \
     --decode-tokens 100 --max-batch 64 --out-dir "$OUT/compare" >"$OUT/compare.log" 2>&1 || rc=1
   say "compare --one-engine, 1000 + 1000 requests ($((SECONDS - t0)) s):"
-  tail -12 "$OUT/compare.log" | tee -a "$SUMMARY"
+  tail -6 "$OUT/compare.log" | tee -a "$SUMMARY"
 fi
-say "== done rc=$rc"
+say "== done rc=$rc ($SECONDS s)"
 exit "$rc"
