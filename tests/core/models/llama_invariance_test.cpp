@@ -74,5 +74,45 @@ TEST_F(Invariance, PrefillChunkedPrefillAndDecodeAgreeBitwise) {
   }
 }
 
+// What a CUDA graph's replay changes about a decode step, checked on the CPU
+// where it is visible: padding sequences over a scratch block and tables
+// padded to a fixed width in fixed buffers (core/models/decode_graphs.h). In
+// batch_invariant mode the real rows keep their bits (the mode-off control
+// of "the batch changes a row" is RequestAloneEqualsRequestInBatch's).
+TEST_F(Invariance, PaddedFixedDecodeStepEqualsThePlainStep) {
+  const DecoderModel& m = bundle_->model;
+  const ModeGuard guard(Mode::batch_invariant);
+  const std::shared_ptr<KvPool> pool = m.new_pool(64);
+  const int32_t scratch = pool->try_allocate(1)->front();
+  std::vector<KvCache> a, b;
+  const std::vector<std::vector<int32_t>> prompts{{1, 2, 3, 4, 5}, {9, 8, 7}, {42}};
+  for (const auto& p : prompts) {
+    a.emplace_back(pool, 64);
+    b.emplace_back(pool, 64);
+    m.forward(p, a.back());
+    m.forward(p, b.back());
+  }
+  std::vector<SequenceChunk> plain, padded;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    plain.push_back({{static_cast<int32_t>(100 + i)}, &a[i]});
+    padded.push_back({{static_cast<int32_t>(100 + i)}, &b[i]});
+  }
+  const at::Tensor want = m.forward_last(plain);
+  kernels::PagedStep::Fixed fixed;
+  fixed.table_width = pool->blocks_for(m.config().context);
+  fixed.max_keys = fixed.table_width * pool->block_size();
+  const int64_t pad_to = 8;
+  fixed.meta = at::zeros({kernels::PagedStep::meta_size(pad_to, pad_to, fixed.table_width, m.config().n_kv_heads)},
+                         at::kLong);
+  const DecoderModel::StepHandle step = m.prepare(padded, pad_to, scratch, &fixed);
+  std::vector<int64_t> ids(pad_to, 0);
+  for (size_t i = 0; i < padded.size(); ++i) ids[i] = padded[i].ids[0];
+  const at::Tensor got = m.run(step, at::tensor(ids, at::kLong), /*last_only=*/true);
+  m.advance(padded);
+  ASSERT_EQ(got.size(0), pad_to);
+  EXPECT_TRUE(at::equal(got.narrow(0, 0, static_cast<int64_t>(prompts.size())), want));
+  for (size_t i = 0; i < prompts.size(); ++i) EXPECT_EQ(a[i].length(), b[i].length());
+}
+
 }  // namespace
 }  // namespace lockstep
