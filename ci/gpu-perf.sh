@@ -11,7 +11,7 @@
 #   1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
 #   transformers generate() on the 1B model, stock and with lockstep's kernels
 #   lockstep compare --one-engine (the 1000 + 1000 experiment) per mode
-# LOCKSTEP_PERF_STEPS (default "test bench hf compare") picks steps.
+# LOCKSTEP_PERF_STEPS (default "test bench hf compare") picks steps, LOCKSTEP_PERF_TARGETS the build targets.
 # Logs and tables in $OUT: perf.txt (the summary), *.log, trace-*.txt.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
@@ -37,7 +37,7 @@ MODEL_PID=$!
 t0=$SECONDS
 cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
   "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
-cmake --build "$BUILD" -j "$(nproc)" --target lockstep core_test kernels_test lockstep_kernels >"$OUT/build.log" 2>&1 ||
+cmake --build "$BUILD" -j "$(nproc)" --target ${LOCKSTEP_PERF_TARGETS:-lockstep core_test kernels_test lockstep_kernels} >"$OUT/build.log" 2>&1 ||
   { grep -E "error" "$OUT/build.log" | head -40; exit 3; }
 say "build ok ($((SECONDS - t0)) s)"
 wait "$MODEL_PID" || { cat "$OUT/big-model.txt"; exit 3; }
