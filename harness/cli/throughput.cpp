@@ -3,6 +3,7 @@
 // one generating exactly --new-tokens tokens (EOS ignored). One warm-up batch
 // first. Timings only: the determinism checks are elsewhere.
 #include <chrono>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <random>
@@ -81,6 +82,12 @@ int run(const ThroughputOptions& o) {
   if (o.new_tokens < 1 || o.prompt_tokens < 1 || o.repeats < 1) {
     throw bad_input("--new-tokens, --prompt-tokens and --repeats must be at least 1");
   }
+  if (!o.profile.empty()) {
+    const std::filesystem::path parent = std::filesystem::absolute(o.profile).parent_path();
+    if (!std::filesystem::is_directory(parent)) {
+      throw environment_error("--profile: the folder " + parent.string() + " does not exist");
+    }
+  }
   const std::string path = harness::resolve_model_path(o.model);
   const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(path, load);
   const auto model = std::shared_ptr<const DecoderModel>(bundle, &bundle->model);
@@ -105,7 +112,10 @@ int run(const ThroughputOptions& o) {
         trace = std::make_unique<harness::KinetoTrace>(o.profile, load.device.is_cuda());
       }
       const Timing t = time_batch(model, b, o, rng);
-      if (trace) trace->save();
+      if (trace) {
+        trace->save();
+        if (!std::filesystem::exists(o.profile)) throw environment_error("--profile: the trace could not be written to " + o.profile);
+      }
       if (t.seconds < best.seconds) best = t;
     }
     const double tps = static_cast<double>(best.tokens) / best.seconds;

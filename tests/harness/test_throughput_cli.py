@@ -16,6 +16,24 @@ def test_throughput_json(lockstep_bin, default_model):
     assert all(r["tokens_per_s"] > 0 for r in out["results"])
 
 
+def test_profile_writes_a_trace_the_summary_reads(lockstep_bin, default_model, tmp_path):
+    import pathlib
+    import subprocess
+    import sys
+    trace = tmp_path / "trace.json"
+    result = lockstep(lockstep_bin, "throughput", "--model", default_model, "--batches", "2", "--new-tokens", "2",
+                      "--prompt-tokens", "3", "--profile", str(trace))
+    assert result.returncode == 0, result.stderr[-2000:]
+    events = json.loads(trace.read_text())["traceEvents"]
+    assert any(e.get("ph") == "X" for e in events), "the trace holds no timed events"
+    script = pathlib.Path(__file__).resolve().parents[2] / "ci" / "trace_summary.py"
+    summary = subprocess.run([sys.executable, str(script), str(trace)], capture_output=True, text=True)
+    assert summary.returncode == 0, summary.stderr
+    assert summary.stdout.startswith("trace span") and "GPU busy 0.0 ms" in summary.stdout
+    missing = lockstep(lockstep_bin, "throughput", "--model", default_model, "--profile", str(tmp_path / "no" / "t.json"))
+    assert missing.returncode == 3 and "does not exist" in missing.stderr, missing.stderr
+
+
 def test_device_and_dtype_errors(lockstep_bin, default_model):
     bad = [(["--dtype", "fp8"], 2, "--dtype must be"), (["--dtype", "fp16"], 2, "CUDA only"),
            (["--device", "tpu"], 2, "--device must be"), (["--batches", "0"], 2, "1..4096")]
