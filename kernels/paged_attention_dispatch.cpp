@@ -20,6 +20,11 @@
 namespace lockstep::kernels {
 namespace {
 
+// Row of (position, kv head) in a layer's cache seen as [blocks * Hkv * block, D].
+int64_t cache_row(const std::vector<int32_t>& blocks, int64_t pos, int64_t head, int64_t kv_heads, int64_t block) {
+  return (int64_t{blocks[static_cast<size_t>(pos / block)]} * kv_heads + head) * block + pos % block;
+}
+
 // aten SDPA over one sequence's keys: the definition the fused kernel
 // matches. Query i sits at position pos0 + i and sees keys 0 .. pos0 + i
 // (with a window w, only those less than w behind it). SDPA's is_causal is
@@ -79,21 +84,17 @@ at::Tensor stock_varlen(const at::Tensor& q, const at::Tensor& k_cache, const at
   const int64_t hkv = k_cache.size(1), block = step.block();
   if (!step.stock_rows_.defined()) {
     std::vector<int64_t> rows;
-    std::vector<int32_t> cum{0};
+    std::vector<int32_t> cum{0};   // cumulative keys per sequence, then cumulative queries
     for (const PagedStep::Sequence& s : step.sequences()) {
       const int64_t total = s.pos0 + s.length;
       for (int64_t j = 0; j < total; ++j) {
-        for (int64_t h = 0; h < hkv; ++h) rows.push_back((int64_t{s.blocks[j / block]} * hkv + h) * block + j % block);
+        for (int64_t h = 0; h < hkv; ++h) rows.push_back(cache_row(s.blocks, j, h, hkv, block));
       }
-      step.stock_max_keys_ = std::max(step.stock_max_keys_, total);
       step.stock_max_queries_ = std::max(step.stock_max_queries_, s.length);
-      cum.push_back(static_cast<int32_t>(total));
+      cum.push_back(cum.back() + static_cast<int32_t>(total));
     }
-    for (const PagedStep::Sequence& s : step.sequences()) cum.push_back(static_cast<int32_t>(s.length));
-    const auto nseq = static_cast<int64_t>(step.sequences().size());
-    for (int64_t i = 1; i <= nseq; ++i) cum[i] += cum[i - 1];                 // keys: 0, T0, T0 + T1, ..
-    cum[nseq + 1] = 0;                                                         // queries start at 0 (the key
-    for (int64_t i = nseq + 2; i <= 2 * nseq + 1; ++i) cum[i] += cum[i - 1];  // part's last entry is its total)
+    cum.push_back(0);
+    for (const PagedStep::Sequence& s : step.sequences()) cum.push_back(cum.back() + static_cast<int32_t>(s.length));
     step.stock_rows_ = upload(at::tensor(rows, at::kLong), q.device());
     step.stock_cum_ = upload(at::tensor(cum, at::kInt), q.device());
   }
@@ -109,7 +110,7 @@ at::Tensor stock_varlen(const at::Tensor& q, const at::Tensor& k_cache, const at
     right = 0;
   }
   return std::get<0>(at::_flash_attention_forward(q.contiguous(), k, v, cum_q, cum_k, step.stock_max_queries_,
-                                                  step.stock_max_keys_, 0.0, /*is_causal=*/true,
+                                                  step.max_keys_, 0.0, /*is_causal=*/true,
                                                   /*return_debug_mask=*/false, scale, left, right));
 }
 
@@ -165,7 +166,7 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
       pos[n] = p;
       pos_dev[n] = p;
       for (int64_t h = 0; h < kv_heads_; ++h) {
-        row[n * kv_heads_ + h] = (int64_t{s.blocks[p / block_]} * kv_heads_ + h) * block_ + p % block_;
+        row[n * kv_heads_ + h] = cache_row(s.blocks, p, h, kv_heads_, block_);
       }
     }
   }

@@ -30,7 +30,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <type_traits>
 
 #include "kernels/cuda/attention_kernel.cuh"
 #include "kernels/cuda/ops.h"
@@ -129,36 +128,13 @@ at::Tensor sdpa(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor
   p.nsplit = (Tk + kSplit - 1) / kSplit;
   TORCH_CHECK(p.nsplit <= 65535, "sdpa: ", Tk, " keys is more than supported");
   p.rows_per_kv = Tq * G;
-  const int qt = p.rows_per_kv >= 8 ? 8 : p.rows_per_kv >= 4 ? 4 : p.rows_per_kv >= 2 ? 2 : 1;
+  const int qt = row_tile_for(p.rows_per_kv);
   p.tiles_per_kv = (p.rows_per_kv + qt - 1) / qt;
   const int64_t total_tiles = B * Hkv * p.tiles_per_kv;
 
   const int64_t w = static_cast<int64_t>(16 / q.element_size());
   const bool vec = D % w == 0 && Dv % w == 0 && aligned16(k) && aligned16(v);
-  auto run = [&](auto type_tag) {
-    using scalar_t = typename decltype(type_tag)::type;
-    auto go = [&](auto qt_const, auto vec_const) {
-      launch_all<scalar_t, decltype(qt_const)::value, decltype(vec_const)::value, false>(p, total_tiles, q);
-    };
-    auto with_vec = [&](auto qt_const) {
-      if (vec) {
-        go(qt_const, std::true_type{});
-      } else {
-        go(qt_const, std::false_type{});
-      }
-    };
-    switch (qt) {
-      case 8: with_vec(std::integral_constant<int, 8>{}); break;
-      case 4: with_vec(std::integral_constant<int, 4>{}); break;
-      case 2: with_vec(std::integral_constant<int, 2>{}); break;
-      default: with_vec(std::integral_constant<int, 1>{}); break;
-    }
-  };
-  switch (t) {
-    case at::kFloat: run(TypeTag<float>{}); break;
-    case at::kHalf: run(TypeTag<at::Half>{}); break;
-    default: run(TypeTag<at::BFloat16>{}); break;
-  }
+  launch<false>(p, total_tiles, q, qt, vec);
   return out.reshape(out_sizes);
 }
 

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "kernels/splits.h"
 
@@ -429,6 +430,41 @@ inline bool aligned16(const at::Tensor& t) {
     if (t.size(d) > 1 && (t.stride(d) * e) % 16 != 0) return false;
   }
   return true;
+}
+
+// Query rows per block for a launch whose kv heads carry at most `rows` rows
+// each. It changes which rows share a block, never a row's bits.
+inline int row_tile_for(int64_t rows) { return rows >= 8 ? 8 : rows >= 4 ? 4 : rows >= 2 ? 2 : 1; }
+
+// Launches the split and combine kernels for q's dtype (fp32, fp16, bf16),
+// row tile qt (1, 2, 4 or 8) and 16-byte loads when vec.
+template <bool kPaged>
+void launch(const Params& p, int64_t total_tiles, const at::Tensor& q, int qt, bool vec) {
+  auto run = [&](auto type_tag) {
+    using scalar_t = typename decltype(type_tag)::type;
+    auto go = [&](auto qt_const, auto vec_const) {
+      launch_all<scalar_t, decltype(qt_const)::value, decltype(vec_const)::value, kPaged>(p, total_tiles, q);
+    };
+    auto with_vec = [&](auto qt_const) {
+      if (vec) {
+        go(qt_const, std::true_type{});
+      } else {
+        go(qt_const, std::false_type{});
+      }
+    };
+    switch (qt) {
+      case 8: with_vec(std::integral_constant<int, 8>{}); break;
+      case 4: with_vec(std::integral_constant<int, 4>{}); break;
+      case 2: with_vec(std::integral_constant<int, 2>{}); break;
+      default: with_vec(std::integral_constant<int, 1>{}); break;
+    }
+  };
+  switch (q.scalar_type()) {
+    case at::kFloat: run(TypeTag<float>{}); break;
+    case at::kHalf: run(TypeTag<at::Half>{}); break;
+    case at::kBFloat16: run(TypeTag<at::BFloat16>{}); break;
+    default: TORCH_CHECK(false, "attention: unsupported dtype ", q.scalar_type());
+  }
 }
 
 }  // namespace lockstep::kernels::cuda::attention_detail

@@ -5,7 +5,6 @@
 #include <c10/cuda/CUDAGuard.h>
 
 #include <algorithm>
-#include <type_traits>
 #include <vector>
 
 #include "kernels/cuda/attention_kernel.cuh"
@@ -19,9 +18,7 @@ PagedTiles paged_tiles(const std::vector<int64_t>& lengths, int64_t group, int64
   TORCH_CHECK(group > 0 && kv_heads > 0, "paged_tiles: group and kv_heads must be > 0");
   int64_t most = 0;
   for (int64_t len : lengths) most = std::max(most, len * group);
-  // The same rule as sdpa()'s, over the longest sequence of the step. The
-  // row tile changes which rows share a block, never a row's bits.
-  const int qt = most >= 8 ? 8 : most >= 4 ? 4 : most >= 2 ? 2 : 1;
+  const int qt = row_tile_for(most);   // sdpa()'s rule, over the step's longest sequence
   std::vector<int32_t> map;
   for (size_t b = 0; b < lengths.size(); ++b) {
     const int64_t tiles = (lengths[b] * group + qt - 1) / qt;
@@ -84,31 +81,7 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
 
   const int64_t w = static_cast<int64_t>(16 / q.element_size());
   const bool vec = D % w == 0 && Dv % w == 0 && aligned16(k_cache) && aligned16(v_cache);
-  auto run = [&](auto type_tag) {
-    using scalar_t = typename decltype(type_tag)::type;
-    auto go = [&](auto qt_const, auto vec_const) {
-      launch_all<scalar_t, decltype(qt_const)::value, decltype(vec_const)::value, true>(p, total_tiles, q);
-    };
-    auto with_vec = [&](auto qt_const) {
-      if (vec) {
-        go(qt_const, std::true_type{});
-      } else {
-        go(qt_const, std::false_type{});
-      }
-    };
-    switch (row_tile) {
-      case 8: with_vec(std::integral_constant<int, 8>{}); break;
-      case 4: with_vec(std::integral_constant<int, 4>{}); break;
-      case 2: with_vec(std::integral_constant<int, 2>{}); break;
-      default: with_vec(std::integral_constant<int, 1>{}); break;
-    }
-  };
-  switch (q.scalar_type()) {
-    case at::kFloat: run(TypeTag<float>{}); break;
-    case at::kHalf: run(TypeTag<at::Half>{}); break;
-    case at::kBFloat16: run(TypeTag<at::BFloat16>{}); break;
-    default: TORCH_CHECK(false, "paged_attention: unsupported dtype ", q.scalar_type());
-  }
+  launch<true>(p, total_tiles, q, row_tile, vec);
   return out;
 }
 
