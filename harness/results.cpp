@@ -1,5 +1,7 @@
 #include "harness/results.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -20,6 +22,10 @@ const char* to_string(RunKind kind) {
   return "?";
 }
 
+bool BatchPlace::has_sampling_neighbour() const {
+  return std::any_of(neighbours.begin(), neighbours.end(), [](const Neighbour& n) { return n.sampling != "greedy"; });
+}
+
 namespace {
 
 RunKind run_kind_from(const std::string& text) {
@@ -29,13 +35,47 @@ RunKind run_kind_from(const std::string& text) {
   throw bad_input("results: unknown run kind '" + text + "'");
 }
 
+json batch_to_json(const BatchPlace& b) {
+  json neighbours = json::array();
+  for (const Neighbour& n : b.neighbours) {
+    neighbours.push_back(json{{"request", n.request},
+                              {"prompt_tokens", n.prompt_tokens},
+                              {"new_tokens", n.new_tokens},
+                              {"sampling", n.sampling},
+                              {"steps", json::array({n.first_step, n.last_step})}});
+  }
+  return json{{"sizes", b.sizes},
+              {"rows", b.rows},
+              {"joined_running", b.joined_running},
+              {"joined_by_others", b.joined_by_others},
+              {"neighbours", neighbours}};
+}
+
+BatchPlace batch_from_json(const json& in) {
+  BatchPlace b;
+  b.sizes = in.at("sizes").get<std::vector<int64_t>>();
+  b.rows = in.at("rows").get<std::vector<int64_t>>();
+  b.joined_running = in.at("joined_running").get<bool>();
+  b.joined_by_others = in.at("joined_by_others").get<bool>();
+  for (const json& n : in.at("neighbours")) {
+    const auto steps = n.at("steps").get<std::vector<int64_t>>();
+    if (steps.size() != 2) throw bad_input("results: a neighbour's steps are [first, last]");
+    b.neighbours.push_back(Neighbour{n.at("request").get<std::string>(), n.at("prompt_tokens").get<int64_t>(),
+                                     n.at("new_tokens").get<int64_t>(), n.at("sampling").get<std::string>(), steps[0],
+                                     steps[1]});
+  }
+  return b;
+}
+
 json run_to_json(const RunResult& run) {
-  return json{{"label", run.label},
-              {"kind", to_string(run.kind)},
-              {"match", run.match},
-              {"duration_s", run.duration_s},
-              {"first_divergence", run.first_divergence ? json(*run.first_divergence) : json(nullptr)},
-              {"error", run.error.empty() ? json(nullptr) : json(run.error)}};
+  json out{{"label", run.label},
+           {"kind", to_string(run.kind)},
+           {"match", run.match},
+           {"duration_s", run.duration_s},
+           {"first_divergence", run.first_divergence ? json(*run.first_divergence) : json(nullptr)},
+           {"error", run.error.empty() ? json(nullptr) : json(run.error)}};
+  if (run.batch) out["batch"] = batch_to_json(*run.batch);
+  return out;
 }
 
 RunResult run_from_json(const json& in) {
@@ -46,6 +86,7 @@ RunResult run_from_json(const json& in) {
   run.duration_s = in.at("duration_s").get<double>();
   if (const json& d = in.at("first_divergence"); !d.is_null()) run.first_divergence = d.get<Divergence>();
   if (const json& e = in.at("error"); !e.is_null()) run.error = e.get<std::string>();
+  if (auto b = in.find("batch"); b != in.end()) run.batch = batch_from_json(*b);
   return run;
 }
 
@@ -136,6 +177,13 @@ Counts VerifyResults::counts() const {
   return counts;
 }
 
+// {"1": n, "8": m}: JSON keys are strings.
+json sizes_to_json(const std::map<int64_t, int64_t>& sizes) {
+  json out = json::object();
+  for (const auto& [size, steps] : sizes) out[std::to_string(size)] = steps;
+  return out;
+}
+
 json to_json(const VerifyResults& r) {
   const Counts counts = r.counts();
   json cases = json::array();
@@ -149,7 +197,8 @@ json to_json(const VerifyResults& r) {
       {"environment", r.environment},
       {"model", {{"path", r.model.path}, {"name", r.model.name}, {"file_sha256", r.model.file_sha256}}},
       {"suite", {{"name", r.suite_name}, {"path", r.suite_path.empty() ? json(nullptr) : json(r.suite_path)}}},
-      {"settings", {{"runs", r.runs}, {"processes", r.processes}}},
+      {"settings", {{"runs", r.runs}, {"processes", r.processes}, {"batch_rounds", r.batch_rounds}}},
+      {"batch_sizes", sizes_to_json(r.batch_sizes)},
       {"verdict", r.passed() ? "pass" : "fail"},
       {"counts",
        {{"cases", counts.cases},
@@ -183,6 +232,16 @@ VerifyResults results_from_json(const json& doc) {
     if (const json& p = doc.at("suite").at("path"); !p.is_null()) r.suite_path = p.get<std::string>();
     r.runs = doc.at("settings").at("runs").get<int64_t>();
     r.processes = doc.at("settings").at("processes").get<int64_t>();
+    r.batch_rounds = doc.at("settings").value("batch_rounds", std::vector<std::string>{});
+    if (auto b = doc.find("batch_sizes"); b != doc.end()) {
+      for (const auto& item : b->items()) {
+        const std::string& key = item.key();
+        if (key.empty() || key.size() > 9 || key.find_first_not_of("0123456789") != std::string::npos) {
+          throw bad_input("results: batch_sizes key '" + key + "' is not a batch size");
+        }
+        r.batch_sizes[std::stoll(key)] = item.value().get<int64_t>();
+      }
+    }
     for (const json& c : doc.at("cases")) r.cases.push_back(case_from_json(c));
     if (auto g = doc.find("golden"); g != doc.end() && !g->is_null()) {
       GoldenCheck check;

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,8 +21,29 @@ inline constexpr const char* kResultsSchema = "lockstep.results/0";
 
 enum class RunKind { in_process, reload, process, thread, batch };
 // "in-process", "reload", "process", "thread" (a concurrent stress worker),
-// "batch" (a sweep's batch of co-batched requests)
+// "batch" (co-batched with other requests in one engine: a batch plan's round, a sweep's batch)
 const char* to_string(RunKind kind);
+
+// A request that shared at least one step with a co-batched case.
+struct Neighbour {
+  std::string request;          // "case haiku", "filler"
+  int64_t prompt_tokens = 0;
+  int64_t new_tokens = 0;       // tokens it generated
+  std::string sampling;         // describe(SamplingOptions): "greedy", "temperature 0.7, ..."
+  int64_t first_step = 0;       // its first and last token's engine step, counted from
+  int64_t last_step = 0;        // the case's first token's step (negative: before it)
+};
+
+// Where a co-batched run of a case decoded: for each of its tokens, the
+// number of sequences in that engine step and the case's row among them.
+struct BatchPlace {
+  std::vector<int64_t> sizes;
+  std::vector<int64_t> rows;
+  bool joined_running = false;     // admitted while a neighbour was already decoding
+  bool joined_by_others = false;   // a neighbour was admitted while this case was decoding
+  std::vector<Neighbour> neighbours;
+  bool has_sampling_neighbour() const;
+};
 
 struct RunResult {
   std::string label;   // "run-2", "process-1"
@@ -30,6 +52,7 @@ struct RunResult {
   double duration_s = 0.0;
   std::optional<Divergence> first_divergence;
   std::string error;   // non-empty when the run produced no record (a crashed worker)
+  std::optional<BatchPlace> batch;   // runs through the batching engine with others
 };
 
 struct CaseResult {
@@ -86,6 +109,11 @@ struct VerifyResults {
   int64_t processes = 0;
   std::vector<CaseResult> cases;
   std::optional<GoldenCheck> golden;
+  // The co-batched rounds run ("batch-3", "join-a", ...; empty: none) and,
+  // over every co-batched case run, how many of the case's tokens were
+  // decoded in a batch of each size.
+  std::vector<std::string> batch_rounds;
+  std::map<int64_t, int64_t> batch_sizes;
 
   bool passed() const;
   Counts counts() const;

@@ -9,74 +9,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "harness/json_check.h"
 
 namespace lockstep::harness {
 namespace {
 
 using json = nlohmann::ordered_json;
+using Checker = JsonChecker;
 
-// Validation helpers carry the JSON path of what they check ("cases[2].id")
-// so every message points at the exact field.
-class Checker {
- public:
-  explicit Checker(std::string origin) : origin_(std::move(origin)) {}
-
-  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
-    throw bad_input("suite " + origin_ + ": " + (where.empty() ? "" : where + ": ") + what);
-  }
-
-  void only_keys(const json& object, const std::string& where,
-                 const std::set<std::string>& allowed) const {
-    for (const auto& item : object.items()) {
-      if (allowed.count(item.key()) == 0) {
-        std::string list;
-        for (const auto& key : allowed) list += (list.empty() ? "" : ", ") + key;
-        fail(join(where, item.key()), "unknown key (allowed: " + list + ")");
-      }
-    }
-  }
-
-  const json& require(const json& object, const std::string& where, const std::string& key) const {
-    auto it = object.find(key);
-    if (it == object.end()) fail(where, "missing required key '" + key + "'");
-    return *it;
-  }
-
-  std::string string(const json& value, const std::string& where, bool non_empty) const {
-    if (!value.is_string()) fail(where, "expected a string, got " + std::string(value.type_name()));
-    std::string text = value.get<std::string>();
-    if (non_empty && text.empty()) fail(where, "must not be empty");
-    return text;
-  }
-
-  int64_t positive_int(const json& value, const std::string& where) const {
-    if (!value.is_number_integer()) {
-      fail(where, "expected an integer, got " + std::string(value.type_name()));
-    }
-    constexpr uint64_t kMax = INT32_MAX;
-    const bool in_range = value.is_number_unsigned()
-                              ? value.get<uint64_t>() >= 1 && value.get<uint64_t>() <= kMax
-                              : value.get<int64_t>() >= 1 && value.get<int64_t>() <= int64_t{INT32_MAX};
-    if (!in_range) fail(where, "must be between 1 and " + std::to_string(kMax) + ", got " + value.dump());
-    return value.get<int64_t>();
-  }
-
-  bool boolean(const json& value, const std::string& where) const {
-    if (!value.is_boolean()) fail(where, "expected true or false, got " + std::string(value.type_name()));
-    return value.get<bool>();
-  }
-
-  static std::string join(const std::string& where, const std::string& key) {
-    return where.empty() ? key : where + "." + key;
-  }
-
- private:
-  std::string origin_;
-};
-
-}  // namespace
-
-namespace {
 
 Suite parse(const std::string& json_text, const std::string& origin, bool allow_include);
 
@@ -90,7 +30,7 @@ std::string read_suite_text(const std::string& path) {
 }
 
 Suite parse(const std::string& json_text, const std::string& origin, bool allow_include) {
-  const Checker check(origin);
+  const Checker check("suite", origin);
   json root;
   try {
     root = json::parse(json_text);
@@ -98,7 +38,7 @@ Suite parse(const std::string& json_text, const std::string& origin, bool allow_
     check.fail("", std::string("invalid JSON: ") + e.what());
   }
   if (!root.is_object()) check.fail("", "expected a JSON object at the top level");
-  check.only_keys(root, "", {"schema", "name", "description", "defaults", "cases", "cases_from", "check"});
+  check.only_keys(root, "", {"schema", "name", "description", "defaults", "cases", "cases_from", "check", "batch_plan"});
 
   const std::string schema = check.string(check.require(root, "", "schema"), "schema", true);
   if (schema != kSuiteSchema) {
@@ -134,6 +74,8 @@ Suite parse(const std::string& json_text, const std::string& origin, bool allow_
     count("workers", suite.check.workers, 1);
     count("threads", suite.check.threads, 1);
   }
+
+  if (auto it = root.find("batch_plan"); it != root.end()) suite.batch_plan = parse_batch_plan(*it, origin);
 
   int64_t default_tokens = kDefaultMaxNewTokens;
   bool default_chat = true;

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "harness/batch_plan.h"
+
 namespace lockstep::harness {
 
 struct SuiteCase {
@@ -35,6 +37,7 @@ struct Suite {
   std::string description;
   std::string path;             // "" for suites built from --prompt
   std::vector<SuiteCase> cases;
+  std::optional<BatchPlan> batch_plan;   // "batch_plan" (harness/batch_plan.h); none: solo runs only
 };
 
 inline constexpr const char* kSuiteSchema = "lockstep.suite/0";

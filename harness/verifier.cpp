@@ -16,9 +16,11 @@
 #include "core/engine/model_bundle.h"
 #include "core/error.h"
 #include "core/util/sha256.h"
+#include "harness/batch_runner.h"
 #include "harness/case_runner.h"
 #include "harness/fault_hook.h"
 #include "harness/subprocess.h"
+#include "kernels/mode.h"
 #ifdef LOCKSTEP_FAULT_INJECTION
 #include "kernels/fault/fault.h"
 #endif
@@ -82,6 +84,7 @@ class Verifier {
       results_.cases.push_back(std::move(result));
     }
     for (int64_t r = 1; r <= plan_.runs; ++r) in_process_run(r);
+    if (plan_.batch_plan) batch_rounds();
     if (plan_.workers > 0) stress_run();
     for (int64_t p = 1; p <= plan_.processes; ++p) process_run(p);
     results_.duration_s = since(start);
@@ -97,38 +100,95 @@ class Verifier {
                           current_rss_mib(), peak_rss_mib()));
   }
 
+  // The engine hooks of run `label`: the test-only fault observer and, in
+  // the fault build, the run's label on the engine's scheduler thread.
+  EngineHooks hooks_for(const std::string& label) const {
+    EngineHooks hooks;
+    hooks.observer = fault_observer(plan_.fault, label);
+#ifdef LOCKSTEP_FAULT_INJECTION
+    kernels::fault::set_run_label(label);   // this thread tokenizes the prompts
+    hooks.on_scheduler_start = [label] { kernels::fault::set_run_label(label); };
+#endif
+    return hooks;
+  }
+
+  // run-1: every case alone in a fresh engine (the reference); later runs:
+  // all cases submitted together to one engine.
   void in_process_run(int64_t r) {
     const std::string label = "run-" + std::to_string(r);
     const bool reload = r > 1 && (plan_.reload_every_run || r == plan_.runs);
     if (reload) load_model(fmt::format("re-loading model for {}", label));
-#ifdef LOCKSTEP_FAULT_INJECTION
-    kernels::fault::set_run_label(label);
-#endif
-    const StepObserver observer = fault_observer(plan_.fault, label);
-    const size_t n = plan_.suite.cases.size();
-    for (size_t i = 0; i < n; ++i) {
-      const SuiteCase& c = plan_.suite.cases[i];
-      const TimedGeneration timed = run_case(*bundle_, c, observer);
-      const RunRecord record = record_of(timed.generation, timed.duration_s);
-      const std::string where = fmt::format("verify: case {}/{} '{}' run {}/{}", i + 1, n, c.id, r, plan_.runs);
-      if (r == 1) {
-        results_.cases[i].reference = record;
-        results_.cases[i].text = answer_text(*bundle_, timed.generation);
-        progress_(fmt::format("{} ... reference, {} tokens {:.1f}s", where, record.output_ids.size(),
-                              timed.duration_s));
-        continue;
+    const EngineHooks hooks = hooks_for(label);
+    const std::vector<CaseRequest> requests = case_requests(*bundle_, plan_.suite);
+    const size_t n = requests.size();
+    if (r == 1) {
+      for (size_t i = 0; i < n; ++i) {
+        const CaseRun run = run_solo(bundle_, requests[i], hooks);
+        results_.cases[i].reference = run.record;
+        Generation g;
+        g.output_ids = run.record.output_ids;
+        g.stop_reason = run.record.stop_reason;
+        results_.cases[i].text = answer_text(*bundle_, g);
+        progress_(fmt::format("verify: case {}/{} '{}' run 1/{} ... reference (alone), {} tokens {:.1f}s", i + 1, n,
+                              requests[i].id, plan_.runs, run.record.output_ids.size(), run.record.duration_s));
       }
-      compare(i, label, reload ? RunKind::reload : RunKind::in_process, record, where);
+      return;
+    }
+    const std::vector<CaseRun> runs = run_together(bundle_, requests, hooks);
+    for (size_t i = 0; i < n; ++i) {
+      compare(i, label, reload ? RunKind::reload : RunKind::in_process, runs[i].record,
+              fmt::format("verify: case {}/{} '{}' run {}/{} (batch of {})", i + 1, n, requests[i].id, r, plan_.runs, n),
+              runs[i].batch);
     }
   }
 
-  // Workers claim indices from a counter; each runs its case through the
-  // shared model and is compared with the reference.
+  // The batch plan's rounds, then whether each case's runs show all it asked for.
+  void batch_rounds() {
+    const BatchPlan& plan = *plan_.batch_plan;
+    const std::vector<std::string> labels = plan.round_labels();
+    results_.batch_rounds = labels;
+    for (const std::string& label : labels) {
+      const EngineHooks hooks = hooks_for(label);
+      const std::vector<CaseRequest> requests = case_requests(*bundle_, plan_.suite);
+      const auto start = Clock::now();
+      const std::vector<CaseRun> runs = run_round(bundle_, plan, label, requests, hooks);
+      for (size_t i = 0; i < runs.size(); ++i) {
+        compare(i, label, RunKind::batch, runs[i].record,
+                fmt::format("verify: case {}/{} '{}' {}", i + 1, runs.size(), requests[i].id, label), runs[i].batch);
+      }
+      progress_(fmt::format("verify: round {} done in {:.1f}s", label, since(start)));
+    }
+    for (CaseResult& c : results_.cases) {
+      std::vector<const BatchPlace*> places;
+      for (const RunResult& run : c.runs) {
+        if (run.batch && run.kind == RunKind::batch) places.push_back(&*run.batch);
+      }
+      const std::string gaps = plan_gaps(plan, places);
+      if (gaps.empty()) continue;
+      RunResult failed;
+      failed.label = "batch-plan";
+      failed.kind = RunKind::batch;
+      failed.error = "the batch plan was not carried out: " + gaps;
+      progress_(fmt::format("verify: case '{}' ... FAILED: {}", c.id, failed.error));
+      c.runs.push_back(std::move(failed));
+    }
+  }
+
+  // `workers` requests (worker w runs case w mod n) submitted from `threads`
+  // threads to ONE engine, so that they are batched together; each is
+  // compared with its case's reference.
   void stress_run() {
     const size_t n = plan_.suite.cases.size();
     const int64_t threads = std::max<int64_t>(1, std::min(plan_.threads, plan_.workers));
-    progress_(fmt::format("verify: stress: {} workers on {} threads through one model", plan_.workers, threads));
+    progress_(fmt::format("verify: stress: {} requests from {} threads to one engine", plan_.workers, threads));
     const auto start = Clock::now();
+    const EngineHooks hooks = hooks_for("stress");
+    const std::vector<CaseRequest> requests = case_requests(*bundle_, plan_.suite);
+    EngineOptions options;
+    options.max_batch = std::max<int64_t>(threads, 1);
+    options.mode = kernels::mode();
+    options.on_scheduler_start = hooks.on_scheduler_start;
+    Engine engine(std::shared_ptr<const DecoderModel>(bundle_, &bundle_->model), {bundle_->tokenizer.eos_id()}, options);
     std::atomic<int64_t> next{0};
     std::atomic<int64_t> done{0}, differing{0};
     std::mutex mutex;
@@ -138,28 +198,31 @@ class Verifier {
       try {
         for (int64_t w = next++; w < plan_.workers; w = next++) {
           const size_t i = static_cast<size_t>(w) % n;
-          const std::string label = "worker-" + std::to_string(w + 1);
-#ifdef LOCKSTEP_FAULT_INJECTION
-          kernels::fault::set_run_label(label);
-#endif
-          const TimedGeneration timed = run_case(*bundle_, plan_.suite.cases[i], fault_observer(plan_.fault, label));
-          const RunRecord record = record_of(timed.generation, timed.duration_s);
+          const auto t0 = Clock::now();
+          Generation g = engine.submit(requests[i].prompt_ids, requests[i].options, fault_observer(plan_.fault, "worker-" + std::to_string(w + 1))).get();
+          const RunRecord record = record_of(g, since(t0));
           RunResult run;
-          run.label = label;
+          run.label = "worker-" + std::to_string(w + 1);
           run.kind = RunKind::thread;
           run.duration_s = record.duration_s;
           run.first_divergence = first_divergence(results_.cases[i].reference, record);
           run.match = !run.first_divergence;
+          BatchPlace place;
+          for (const StepPlace& s : g.step_places) {
+            place.sizes.push_back(s.batch);
+            place.rows.push_back(s.row);
+          }
+          run.batch = std::move(place);
           if (!run.match) ++differing;
           const int64_t finished = ++done;
           std::lock_guard<std::mutex> lock(mutex);
-          if (run.first_divergence) {
-            name_tokens(*bundle_, *run.first_divergence);
-          }
+          if (run.first_divergence) name_tokens(*bundle_, *run.first_divergence);
+          for (int64_t b : run.batch->sizes) ++results_.batch_sizes[b];
           results_.cases[i].runs.push_back(std::move(run));
           if (finished % step == 0 || finished == plan_.workers) {
-            progress_(fmt::format("verify: stress: {}/{} workers done, {} differ, {:.1f}s, peak RSS {:.0f} MiB",
-                                  finished, plan_.workers, differing.load(), since(start), peak_rss_mib()));
+            progress_(fmt::format("stress: {}/{} requests done, {} differ, largest batch {}, {:.1f}s, peak RSS {:.0f} MiB",
+                                  finished, plan_.workers, differing.load(), engine.stats().largest_batch, since(start),
+                                  peak_rss_mib()));
           }
         }
       } catch (...) {
@@ -223,8 +286,12 @@ class Verifier {
   }
 
   void compare(size_t i, const std::string& label, RunKind kind, const RunRecord& record,
-               const std::string& where) {
+               const std::string& where, const std::optional<BatchPlace>& batch = std::nullopt) {
     RunResult run;
+    run.batch = batch;
+    if (batch) {
+      for (int64_t b : batch->sizes) ++results_.batch_sizes[b];
+    }
     run.label = label;
     run.kind = kind;
     run.duration_s = record.duration_s;
@@ -233,7 +300,12 @@ class Verifier {
     if (run.first_divergence) {
       Divergence& d = *run.first_divergence;
       name_tokens(*bundle_, d);
-      progress_(fmt::format("{} ... DIFFERS at step {} ({}) {:.1f}s", where, d.step, d.reason, run.duration_s));
+      std::string place;
+      if (batch && d.step < static_cast<int64_t>(batch->sizes.size())) {
+        place = fmt::format(" in a batch of {} (row {})", batch->sizes[static_cast<size_t>(d.step)],
+                            batch->rows[static_cast<size_t>(d.step)]);
+      }
+      progress_(fmt::format("{} ... DIFFERS at step {} ({}){} {:.1f}s", where, d.step, d.reason, place, run.duration_s));
     } else {
       progress_(fmt::format("{} ... ok {:.1f}s", where, run.duration_s));
     }
@@ -264,11 +336,14 @@ json worker_output(const Suite& suite, const std::string& model_path, const Load
   kernels::fault::set_run_label(label);
 #endif
   const Bundle bundle = ModelBundle::load(model_path, load);
-  const StepObserver observer = fault_observer(fault, label);
+  EngineHooks hooks;
+  hooks.observer = fault_observer(fault, label);
+#ifdef LOCKSTEP_FAULT_INJECTION
+  hooks.on_scheduler_start = [label] { kernels::fault::set_run_label(label); };
+#endif
   json cases = json::array();
-  for (const SuiteCase& c : suite.cases) {
-    const TimedGeneration timed = run_case(*bundle, c, observer);
-    cases.push_back({{"id", c.id}, {"record", record_of(timed.generation, timed.duration_s)}});
+  for (const CaseRequest& request : case_requests(*bundle, suite)) {
+    cases.push_back({{"id", request.id}, {"record", run_solo(bundle, request, hooks).record}});
   }
   return json{{"schema", kWorkerSchema}, {"label", label}, {"cases", cases}};
 }

@@ -1,9 +1,11 @@
-// The determinism check behind `lockstep verify`. Every case runs once as the
-// reference (run-1), then runs-1 more times in this process (run-2 ...; the
-// last of them on a freshly re-loaded model), then once in each of
-// `processes` fresh worker processes (process-1 ...). Every run is compared
-// with the reference, step by step, on the SHA-256 of the raw fp32 logits and
-// on the token ids.
+// The determinism check behind `lockstep verify`, every run through the
+// batching Engine. Every case runs once alone as the reference (run-1), then
+// runs-1 more times in this process with all cases submitted together
+// (run-2 ...; the last of them on a freshly re-loaded model), then in each
+// co-batched round of the suite's batch plan (batch-B, join-a, join-b), then
+// once alone in each of `processes` fresh worker processes (process-1 ...).
+// Every run is compared with the reference, step by step, on the SHA-256 of
+// the raw fp32 logits and on the token ids.
 #pragma once
 
 #include <functional>
@@ -37,6 +39,9 @@ struct VerifyPlan {
   // argv that starts a worker for this same suite and model; the runner
   // appends "--worker <label>". Its stdout must be worker_output() JSON.
   std::vector<std::string> worker_command;
+  // Co-batched rounds after the in-process runs (harness/batch_plan.h);
+  // none: the reference alone and the cases together only.
+  std::optional<BatchPlan> batch_plan;
   std::optional<Fault> fault;   // test-only, see fault_hook.h
 };
 

@@ -55,15 +55,14 @@ Engine::~Engine() {
   scheduler_.join();
 }
 
-std::future<Generation> Engine::submit(std::vector<int32_t> prompt_ids, GenerateOptions options,
-                                       StepObserver observer) {
-  for (int32_t id : prompt_ids) {
+std::unique_ptr<Engine::Active> Engine::make_active(Request request) const {
+  for (int32_t id : request.prompt_ids) {
     if (id < 0 || id >= model_->config().vocab) {
       throw bad_input("prompt token id " + std::to_string(id) + " is out of range (vocabulary of " +
                       std::to_string(model_->config().vocab) + ")");
     }
   }
-  Decoding decoding(std::move(prompt_ids), eos_ids_, std::move(options), std::move(observer));
+  Decoding decoding(std::move(request.prompt_ids), eos_ids_, std::move(request.options), std::move(request.observer));
   if (decoding.capacity() > model_->config().context) {
     throw bad_input("prompt + max_new_tokens = " + std::to_string(decoding.capacity()) +
                     " tokens exceeds the model's context of " + std::to_string(model_->config().context));
@@ -76,16 +75,35 @@ std::future<Generation> Engine::submit(std::vector<int32_t> prompt_ids, Generate
                     std::to_string(stats_.kv_blocks * pool_->block_size()) +
                     " positions: raise the KV-cache budget (--kv-cache-gb) or shorten the request");
   }
-  auto active = std::unique_ptr<Active>(new Active{std::move(decoding), KvCache(), std::promise<Generation>(), 0});
-  std::future<Generation> future = active->promise.get_future();
+  return std::unique_ptr<Active>(new Active{std::move(decoding), KvCache(), std::promise<Generation>(), 0});
+}
+
+void Engine::enqueue(std::vector<std::unique_ptr<Active>> actives) {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     if (stopping_) throw environment_error("Engine: stopping, no new requests");
-    waiting_.push_back(std::move(active));
-    ++stats_.requests;
+    for (auto& a : actives) waiting_.push_back(std::move(a));
+    stats_.requests += static_cast<int64_t>(actives.size());
   }
   wake_.notify_one();
-  return future;
+}
+
+std::future<Generation> Engine::submit(std::vector<int32_t> prompt_ids, GenerateOptions options,
+                                       StepObserver observer) {
+  std::vector<Request> one;
+  one.push_back(Request{std::move(prompt_ids), std::move(options), std::move(observer)});
+  return std::move(submit_all(std::move(one)).front());
+}
+
+std::vector<std::future<Generation>> Engine::submit_all(std::vector<Request> requests) {
+  std::vector<std::unique_ptr<Active>> actives;
+  std::vector<std::future<Generation>> futures;
+  for (Request& r : requests) {
+    actives.push_back(make_active(std::move(r)));
+    futures.push_back(actives.back()->promise.get_future());
+  }
+  enqueue(std::move(actives));
+  return futures;
 }
 
 EngineStats Engine::stats() const {
@@ -97,6 +115,7 @@ EngineStats Engine::stats() const {
 
 void Engine::loop() {
   const kernels::ModeGuard guard(options_.mode);
+  if (options_.on_scheduler_start) options_.on_scheduler_start();
   std::vector<std::unique_ptr<Active>> running;
   for (;;) {
     {
@@ -153,6 +172,7 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
     completes.push_back(take == left);
   }
   int64_t produced = 0;
+  const int64_t step_number = stats_.steps;   // only this thread writes it
   const auto batch = static_cast<int64_t>(chunks.size());
   bool graphed = false;
   try {
@@ -182,7 +202,7 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
         a.prefilled += static_cast<int64_t>(chunks[static_cast<size_t>(i)].ids.size());
       }
       if (!completes[static_cast<size_t>(i)]) continue;
-      StepInputs in{StepPlace{batch, i}, std::nullopt, digests_.get(), options_.digests};
+      StepInputs in{StepPlace{batch, i, step_number}, std::nullopt, digests_.get(), options_.digests};
       if (next_greedy < greedy_rows.size() && greedy_rows[next_greedy] == i) {
         in.greedy = static_cast<int32_t>(greedy.const_data_ptr<int64_t>()[next_greedy++]);
       }

@@ -26,6 +26,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -61,6 +62,9 @@ struct EngineOptions {
   // On a GPU, in batch_invariant mode: decode steps replay CUDA graphs
   // (core/models/decode_graphs.h), bitwise the eager step.
   bool cuda_graphs = true;
+  // Runs on the scheduler thread before its first step (thread-local
+  // settings of the caller's, e.g. a test build's fault label).
+  std::function<void()> on_scheduler_start;
 };
 
 struct EngineStats {
@@ -89,6 +93,15 @@ class Engine {
   // the whole KV cache); the future holds the result or the error of the step.
   std::future<Generation> submit(std::vector<int32_t> prompt_ids, GenerateOptions options,
                                  StepObserver observer = {});
+  struct Request {
+    std::vector<int32_t> prompt_ids;
+    GenerateOptions options;
+    StepObserver observer;
+  };
+  // Every request validated first (nothing is queued if one is bad), then
+  // all queued at once, so that, with room in the batch and the KV pool,
+  // they are admitted in the same step, in this order (their rows).
+  std::vector<std::future<Generation>> submit_all(std::vector<Request> requests);
   EngineStats stats() const;
 
  private:
@@ -98,6 +111,8 @@ class Engine {
     std::promise<Generation> promise;
     int64_t prefilled = 0;       // prompt tokens already in the cache
   };
+  std::unique_ptr<Active> make_active(Request request) const;
+  void enqueue(std::vector<std::unique_ptr<Active>> actives);
   void loop();
   void admit(std::vector<std::unique_ptr<Active>>& running);
   void step(std::vector<std::unique_ptr<Active>>& running);

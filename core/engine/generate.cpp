@@ -182,7 +182,11 @@ Generation generate(const DecoderModel& model, const std::vector<int32_t>& promp
                     const GenerateOptions& options, const StepObserver& observer) {
   Decoding d(prompt_ids, {eos_id}, options, observer);
   KvCache cache = model.new_cache(d.capacity());
-  while (!d.done()) d.accept(model.forward_last({SequenceChunk{d.next_input(), &cache}})[0]);
+  for (int64_t step = 0; !d.done(); ++step) {
+    StepInputs in;
+    in.place.step = step;
+    d.accept(model.forward_last({SequenceChunk{d.next_input(), &cache}})[0], in);
+  }
   return d.take();
 }
 

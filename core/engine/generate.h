@@ -54,10 +54,14 @@ struct TopLogit {
 };
 inline constexpr int64_t kTopLogits = 5;
 
-// Where a step ran: the sequences in it and this request's row among them.
+// Where a step ran: the sequences in it, this request's row among them, and
+// the step's number in its engine (0, 1, ... since the engine started; for
+// generate(), the token's index), so that requests of one engine can be
+// lined up: who joined whom mid-decode, who shared a step with whom.
 struct StepPlace {
   int64_t batch = 1;
   int64_t row = 0;
+  int64_t step = 0;
 };
 
 class DigestPool;

@@ -44,6 +44,8 @@ struct VerifyOptions {
   bool update_golden = false;
   std::string golden_level = "bits";
   double golden_tolerance = harness::kDefaultCanonicalTolerance;
+  std::vector<int64_t> batch_sizes;        // verify: co-batched sizes (replace the suite plan's)
+  std::optional<int64_t> join_after;       // verify: join rounds after this many steps (0: none)
   std::string worker;           // hidden: the run label of a worker process
   std::vector<std::string> argv;
 };

@@ -48,7 +48,10 @@ struct Timing {
 
 Timing time_batch(const std::shared_ptr<const DecoderModel>& model, int64_t batch, const ThroughputOptions& o,
                   std::mt19937& rng) {
-  EngineOptions eo{batch, 1 << 30, kernels::parse_mode(o.mode)};
+  EngineOptions eo;
+  eo.max_batch = batch;
+  eo.max_prefill_tokens = 1 << 30;
+  eo.mode = kernels::parse_mode(o.mode);
   eo.kv_cache_bytes = static_cast<int64_t>(o.kv_cache_gb * double(int64_t{1} << 30));
   eo.digest_threads = o.digest_threads;
   eo.digests = !o.no_digests;

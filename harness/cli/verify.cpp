@@ -115,6 +115,17 @@ void print_summary(const harness::VerifyResults& r, const std::string& results_p
   std::cerr << "verify: results: " << results_path << "\nverify: junit: " << junit_path << "\n";
 }
 
+// The suite's batch plan with the command line's changes; none if neither gives one.
+std::optional<harness::BatchPlan> batch_plan_of(const VerifyOptions& o, const harness::Suite& suite) {
+  std::optional<harness::BatchPlan> plan = suite.batch_plan;
+  if (o.batch_sizes.empty() && !o.join_after) return plan;
+  harness::BatchPlan changed = harness::batch_plan_with_sizes(
+      o.batch_sizes.empty() && plan ? plan->sizes : o.batch_sizes, o.join_after.value_or(plan ? plan->join_after : 0));
+  if (plan) changed.fillers = plan->fillers;
+  if (changed.empty()) return std::nullopt;
+  return changed;
+}
+
 }  // namespace
 
 int run_check(const VerifyOptions& o) {
@@ -183,6 +194,7 @@ int run_check(const VerifyOptions& o) {
     plan.workers = o.workers;
     plan.threads = o.threads;
   }
+  if (o.check == Check::verify) plan.batch_plan = batch_plan_of(o, plan.suite);
   plan.worker_command = worker_command(o, model_path);
   plan.fault = fault;
   harness::VerifyResults results =
@@ -265,10 +277,21 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
   auto o = std::make_shared<VerifyOptions>();
   o->argv = argv;
   CLI::App* app = add_check(parent, "verify", "Check that generation is deterministic across runs, model reloads and processes.",
-                            "Every case runs once as the reference (run-1), RUNS-1 more times in this process (the "
-                            "last of them on a freshly re-loaded model) and once in each of PROCESSES fresh processes.",
+                            "Every case runs once alone as the reference (run-1), RUNS-1 more times in this process with "
+                            "all cases batched together (the last of them on a freshly re-loaded model), in the "
+                            "co-batched rounds of the suite's batch_plan (or --batch-sizes / --join-after: batches "
+                            "of each size with seeded random greedy and sampling fillers, joins mid-decode each "
+                            "way), and once alone in each of PROCESSES fresh processes. All runs go through the "
+                            "batching engine; a planned round that did not happen fails the case.",
                             o);
   add_run_counts(app, *o, true, true);
+  app->add_option("--batch-sizes", o->batch_sizes,
+                  "Co-batched rounds: each case in a batch of each of these sizes (>= 2) with seeded random "
+                  "fillers; replaces the sizes of the suite's batch_plan")
+      ->delimiter(',');
+  app->add_option("--join-after", o->join_after,
+                  "Join rounds: half the cases join a batch after it has decoded this many steps, others join "
+                  "the other half (0: none; replaces the suite's join_after_steps)");
   app->add_option("--worker", o->worker, "internal: run as worker LABEL, print digests as JSON")->group("");
   return {app, [o] { return run_check(*o); }};
 }
