@@ -117,6 +117,10 @@ void print_summary(const harness::VerifyResults& r, const std::string& results_p
 
 // The suite's batch plan with the command line's changes; none if neither gives one.
 std::optional<harness::BatchPlan> batch_plan_of(const VerifyOptions& o, const harness::Suite& suite) {
+  if (o.no_batch_plan) {
+    if (!o.batch_sizes.empty() || o.join_after) throw bad_input("--no-batch-plan excludes --batch-sizes and --join-after");
+    return std::nullopt;
+  }
   std::optional<harness::BatchPlan> plan = suite.batch_plan;
   if (o.batch_sizes.empty() && !o.join_after) return plan;
   harness::BatchPlan changed = harness::batch_plan_with_sizes(
@@ -292,6 +296,9 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
   app->add_option("--join-after", o->join_after,
                   "Join rounds: half the cases join a batch after it has decoded this many steps, others join "
                   "the other half (0: none; replaces the suite's join_after_steps)");
+  app->add_flag("--no-batch-plan", o->no_batch_plan,
+                "Skip the suite's co-batched rounds (results record no batch rounds; for checks of something "
+                "else, such as a golden at another thread count)");
   app->add_option("--worker", o->worker, "internal: run as worker LABEL, print digests as JSON")->group("");
   return {app, [o] { return run_check(*o); }};
 }

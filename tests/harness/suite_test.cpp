@@ -35,6 +35,43 @@ TEST(Suite, LoadsTheCiGate) {
   EXPECT_EQ(suite.cases[7].prompt, "   Explain   what a   hash function is.   ");   // whitespace kept
 }
 
+TEST(Suite, TheCiGateHasABatchPlan) {
+  const Suite suite = load_suite(std::string(LOCKSTEP_SOURCE_DIR) + "/suites/ci-gate.json");
+  ASSERT_TRUE(suite.batch_plan.has_value());
+  EXPECT_EQ(suite.batch_plan->sizes, (std::vector<int64_t>{3, 8}));
+  EXPECT_EQ(suite.batch_plan->join_after, 3);
+  EXPECT_EQ(suite.batch_plan->fillers.long_prompt, 300);
+  ASSERT_EQ(suite.batch_plan->fillers.sampling.size(), 3u);
+  EXPECT_EQ(suite.batch_plan->fillers.sampling[1].top_p, 0.9);
+  EXPECT_EQ(suite.batch_plan->round_labels(), (std::vector<std::string>{"batch-3", "batch-8", "join-a", "join-b"}));
+}
+
+TEST(Suite, RejectsBadBatchPlans) {
+  auto with_plan = [](const std::string& plan) {
+    return std::string(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p"}], "batch_plan": )") +
+           plan + "}";
+  };
+  EXPECT_NE(error_for(with_plan("[]")).find("batch_plan: expected an object"), std::string::npos);
+  EXPECT_NE(error_for(with_plan("{}")).find("plans nothing"), std::string::npos);
+  EXPECT_NE(error_for(with_plan(R"({"sizes": [1]})")).find("batch_plan.sizes[0]: a co-batched size is at least 2"),
+            std::string::npos);
+  EXPECT_NE(error_for(with_plan(R"({"sizes": [4, 4]})")).find("repeated size 4"), std::string::npos);
+  EXPECT_NE(error_for(with_plan(R"({"sizes": [4], "size": 2})")).find("batch_plan.size: unknown key"), std::string::npos);
+  EXPECT_NE(error_for(with_plan(R"({"sizes": [4], "fillers": {"prompt_tokens": [9, 3]}})"))
+                .find("batch_plan.fillers.prompt_tokens: min is larger than max"),
+            std::string::npos);
+  EXPECT_NE(error_for(with_plan(R"({"sizes": [4], "fillers": {"sampling": []}})")).find("sampling neighbour"),
+            std::string::npos);
+  EXPECT_NE(error_for(with_plan(R"({"sizes": [4], "fillers": {"sampling": [{"temperature": 0}]}})"))
+                .find("batch_plan.fillers.sampling[0].temperature: must be between"),
+            std::string::npos);
+  EXPECT_NE(error_for(with_plan(R"({"sizes": [4], "fillers": {"sampling": [{"temperature": 1, "top_p": 1.5}]}})"))
+                .find("sampling[0].top_p"),
+            std::string::npos);
+  EXPECT_NE(error_for(with_plan(R"({"join_after_steps": 0})")).find("join_after_steps: must be between 1"),
+            std::string::npos);
+}
+
 TEST(Suite, NightlyTakesEveryTiersCase) {
   const Suite tiers = load_suite(std::string(LOCKSTEP_SOURCE_DIR) + "/suites/tiers.json");
   const Suite nightly = load_suite(std::string(LOCKSTEP_SOURCE_DIR) + "/suites/nightly.json");

@@ -27,10 +27,13 @@ def runs_of(out_dir):
 def test_stress_workers_all_match_the_reference(lockstep_bin, default_model, tmp_path):
     result = check(lockstep_bin, default_model, tmp_path, "stress", "--workers", "24", "--threads", "6")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "stress: 24/24 workers done, 0 differ" in result.stderr and "peak RSS" in result.stderr
+    assert "stress: 24/24 requests done, 0 differ" in result.stderr and "peak RSS" in result.stderr
     results, runs = runs_of(tmp_path)
     assert results["verdict"] == "pass"
     assert len(runs) == 24 and {r["kind"] for r in runs} == {"thread"}
+    # One shared engine: the requests were batched together, and results say in what batches.
+    assert sum(n for size, n in results["batch_sizes"].items() if int(size) > 1) > 0, results["batch_sizes"]
+    assert sum(results["batch_sizes"].values()) == sum(len(r["batch"]["sizes"]) for r in runs)
     assert sorted(int(r["label"].split("-")[1]) for r in runs) == list(range(1, 25))
     (suite,) = list(JUnitXml.fromfile(str(tmp_path / "junit.xml")))
     assert suite.tests == 24 and suite.failures == 0

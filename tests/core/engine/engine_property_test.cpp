@@ -161,6 +161,35 @@ TEST_F(EngineProperty, ARequestLargerThanTheCacheIsRefusedAndOthersGoOn) {
   EXPECT_GT(engine.stats().waited_for_memory, 0);
 }
 
+// submit_all queues a group at once: admitted in one step, in order (their
+// rows); the step numbers line up requests of one engine, and a request
+// submitted later joins at a later step while the others decode.
+TEST_F(EngineProperty, SubmitAllAdmitsAGroupInOneStepInOrder) {
+  Engine engine(model_, {});
+  std::vector<Engine::Request> group;
+  for (int i = 0; i < 3; ++i) {
+    GenerateOptions o;
+    o.max_new_tokens = 6 + 2 * i;
+    o.stop_at_eos = false;
+    group.push_back(Engine::Request{std::vector<int32_t>(5 + i, i + 1), o, {}});
+  }
+  std::vector<std::future<Generation>> futures = engine.submit_all(std::move(group));
+  std::vector<Generation> done;
+  for (auto& f : futures) done.push_back(f.get());
+  for (int i = 0; i < 3; ++i) {
+    const std::vector<StepPlace>& places = done[static_cast<size_t>(i)].step_places;
+    ASSERT_EQ(places.size(), static_cast<size_t>(6 + 2 * i));
+    EXPECT_EQ(places[0].batch, 3);
+    EXPECT_EQ(places[0].row, i);
+    EXPECT_EQ(places[0].step, done[0].step_places[0].step);
+    for (size_t t = 1; t < places.size(); ++t) EXPECT_EQ(places[t].step, places[t - 1].step + 1);
+  }
+  EXPECT_EQ(done[2].step_places.back().batch, 1);   // the others have finished
+  EXPECT_THROW(engine.submit_all({Engine::Request{{1, 2}, GenerateOptions{}, {}}, Engine::Request{{-1}, GenerateOptions{}, {}}}),
+               Error);
+  EXPECT_EQ(engine.stats().requests, 3);   // a bad request queues none of its group
+}
+
 // Requests that share a system prompt, and a session's second turn whose
 // prompt holds the first turn and its answer, reuse published blocks; every
 // one is bitwise its solo run (a full recompute), also when the pool is so
