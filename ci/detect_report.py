@@ -1,12 +1,13 @@
 """The rows and table of ci/detect.sh (detection power, harness/DETECTION.md).
 
-    detect_report.py row --fault F --suite NAME --variant golden|run-2 --exit RC --results R.json
-                         [--golden G.proof.json] --command CMD >> rows.jsonl
-    detect_report.py table rows.jsonl          # prints the Markdown table; exit 1 if a fault
-                                               # was detected by no suite, or a row is an error
+    detect_report.py row --fault F --suite NAME --variant golden|co-batched|run-2|clean --exit RC
+                         --results R.json [--golden G.proof.json] --command CMD >> rows.jsonl
+    detect_report.py table rows.jsonl          # prints the Markdown table; exit 1 if ANY fault row
+                                               # went undetected, a clean row alarmed, or a row is an error
 
 A row is "detected" when verify exited 1 and named a divergence: for the golden variant a case
-that differs from the golden proof, for run-2 a run that differs from run 1. `tokens` says
+that differs from the golden proof, for co-batched a co-batched run (kind "batch", or the cases
+together) that differs from the case's solo reference, for run-2 a run that differs from run 1. `tokens` says
 whether the fault also changed ids (golden variant: some case's prompt or output ids differ from
 the golden proof; run-2: the first divergence is a token, length or prompt one), i.e. whether a
 gate at --golden-level tokens (which compares prompt and output ids) would still see it; "bits
@@ -17,9 +18,11 @@ import json
 import sys
 
 
-def first_run_divergence(results):
+def first_run_divergence(results, co_batched=False):
     for case in results.get("cases", []):
         for run in case.get("runs", []):
+            if co_batched and "batch" not in run:
+                continue
             if not run.get("match", True):
                 d = run.get("first_divergence") or {}
                 return case["id"], run["label"], d.get("step"), d.get("reason") or (run.get("error") or "error")[:60]
@@ -55,7 +58,7 @@ def row(args):
     elif args.variant == "golden":
         where = golden_divergence(results)
     else:
-        where = first_run_divergence(results)
+        where = first_run_divergence(results, co_batched=args.variant == "co-batched")
     out["where"] = list(where) if where else None
     out["detected"] = args.exit == 1 and where is not None
     counts = results.get("counts", {})
@@ -93,10 +96,13 @@ def table(args):
         print(f"| {r['fault']} | {r['suite']} | {r['variant']} | {'yes' if r['detected'] else 'NO'} | {level} "
               f"| {where} | {r['exit']} |")
     for fault, fault_rows in by_fault.items():
-        if not any(r["detected"] for r in fault_rows if r["variant"] == "golden"):
-            bad.append(f"{fault}: no suite's gate (golden variant) detected it")
-    detected = sum(any(r["detected"] for r in fr if r["variant"] == "golden") for fr in by_fault.values())
-    print(f"\n{detected} of {len(by_fault)} faults detected by the gate.")
+        for r in fault_rows:
+            if not r["detected"]:
+                bad.append(f"{fault} on {r['suite']} ({r['variant']}): not detected")
+    rows_detected = sum(r["detected"] for fr in by_fault.values() for r in fr)
+    rows_all = sum(len(fr) for fr in by_fault.values())
+    detected = sum(all(r["detected"] for r in fr) for fr in by_fault.values())
+    print(f"\n{detected} of {len(by_fault)} faults detected in every row ({rows_detected} of {rows_all} rows).")
     for line in bad:
         print(f"FAIL: {line}", file=sys.stderr)
     return 1 if bad else 0
@@ -108,7 +114,7 @@ def main():
     r = sub.add_parser("row")
     r.add_argument("--fault", required=True)
     r.add_argument("--suite", required=True)
-    r.add_argument("--variant", choices=["golden", "run-2", "clean"], required=True)
+    r.add_argument("--variant", choices=["golden", "co-batched", "run-2", "clean"], required=True)
     r.add_argument("--exit", type=int, required=True)
     r.add_argument("--results", required=True)
     r.add_argument("--golden")

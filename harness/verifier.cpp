@@ -142,21 +142,27 @@ class Verifier {
     }
   }
 
-  // The batch plan's rounds, then whether each case's runs show all it asked for.
+  // The batch plan's rounds (`plan_repeats` times, each repeat with fillers
+  // of the next seed: "batch-3", then "batch-3.2", ...), then whether each
+  // case's runs show all the plan asked for.
   void batch_rounds() {
     const BatchPlan& plan = *plan_.batch_plan;
-    const std::vector<std::string> labels = plan.round_labels();
-    results_.batch_rounds = labels;
-    for (const std::string& label : labels) {
-      const EngineHooks hooks = hooks_for(label);
-      const std::vector<CaseRequest> requests = case_requests(*bundle_, plan_.suite);
-      const auto start = Clock::now();
-      const std::vector<CaseRun> runs = run_round(bundle_, plan, label, requests, hooks);
-      for (size_t i = 0; i < runs.size(); ++i) {
-        compare(i, label, RunKind::batch, runs[i].record,
-                fmt::format("verify: case {}/{} '{}' {}", i + 1, runs.size(), requests[i].id, label), runs[i].batch);
+    for (int64_t repeat = 0; repeat < plan_.plan_repeats; ++repeat) {
+      BatchPlan seeded = plan;
+      seeded.fillers.seed = plan.fillers.seed + static_cast<uint64_t>(repeat);
+      for (const std::string& round : plan.round_labels()) {
+        const std::string label = repeat == 0 ? round : fmt::format("{}.{}", round, repeat + 1);
+        results_.batch_rounds.push_back(label);
+        const EngineHooks hooks = hooks_for(label);
+        const std::vector<CaseRequest> requests = case_requests(*bundle_, plan_.suite);
+        const auto start = Clock::now();
+        const std::vector<CaseRun> runs = run_round(bundle_, seeded, round, requests, hooks);
+        for (size_t i = 0; i < runs.size(); ++i) {
+          compare(i, label, RunKind::batch, runs[i].record,
+                  fmt::format("verify: case {}/{} '{}' {}", i + 1, runs.size(), requests[i].id, label), runs[i].batch);
+        }
+        progress_(fmt::format("verify: round {} done in {:.1f}s", label, since(start)));
       }
-      progress_(fmt::format("verify: round {} done in {:.1f}s", label, since(start)));
     }
     for (CaseResult& c : results_.cases) {
       std::vector<const BatchPlace*> places;
@@ -326,6 +332,7 @@ VerifyResults run_verify(const VerifyPlan& plan, const Progress& progress) {
   if (plan.workers < 0) throw bad_input("--workers must not be negative");
   if (plan.workers > 0 && plan.threads < 1) throw bad_input("--threads must be at least 1");
   if (plan.workers > 0 && plan.suite.cases.empty()) throw bad_input("stress needs at least one case");
+  if (plan.plan_repeats < 1) throw bad_input("--plan-repeats must be at least 1");
   return Verifier(plan, progress).run();
 }
 

@@ -42,6 +42,7 @@ struct VerifyPlan {
   // Co-batched rounds after the in-process runs (harness/batch_plan.h);
   // none: the reference alone and the cases together only.
   std::optional<BatchPlan> batch_plan;
+  int64_t plan_repeats = 1;     // the rounds again with fillers of the next seeds
   std::optional<Fault> fault;   // test-only, see fault_hook.h
 };
 

@@ -46,6 +46,7 @@ struct VerifyOptions {
   double golden_tolerance = harness::kDefaultCanonicalTolerance;
   std::vector<int64_t> batch_sizes;        // verify: co-batched sizes (replace the suite plan's)
   std::optional<int64_t> join_after;       // verify: join rounds after this many steps (0: none)
+  int64_t plan_repeats = 1;                // verify: the rounds again with fillers of the next seeds
   bool no_batch_plan = false;              // verify: skip the suite's co-batched rounds
   std::string worker;           // hidden: the run label of a worker process
   std::vector<std::string> argv;

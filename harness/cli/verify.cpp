@@ -199,6 +199,8 @@ int run_check(const VerifyOptions& o) {
     plan.threads = o.threads;
   }
   if (o.check == Check::verify) plan.batch_plan = batch_plan_of(o, plan.suite);
+  if (o.plan_repeats != 1 && !plan.batch_plan) throw bad_input("--plan-repeats needs a batch plan (the suite's or --batch-sizes)");
+  plan.plan_repeats = o.plan_repeats;
   plan.worker_command = worker_command(o, model_path);
   plan.fault = fault;
   harness::VerifyResults results =
@@ -296,6 +298,10 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
   app->add_option("--join-after", o->join_after,
                   "Join rounds: half the cases join a batch after it has decoded this many steps, others join "
                   "the other half (0: none; replaces the suite's join_after_steps)");
+  app->add_option("--plan-repeats", o->plan_repeats,
+                  "Run the co-batched rounds this many times, each with fillers of the next seed (labels batch-3, "
+                  "batch-3.2, ...)")
+      ->capture_default_str();
   app->add_flag("--no-batch-plan", o->no_batch_plan,
                 "Skip the suite's co-batched rounds (results record no batch rounds; for checks of something "
                 "else, such as a golden at another thread count)");

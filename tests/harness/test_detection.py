@@ -122,3 +122,20 @@ def test_detect_golden_is_the_gate_golden_cut():
         assert case["prompt"] == full["prompt"] and case["input_ids"] == full["input_ids"]
         assert case["output_ids"] == full["output_ids"][:steps]
         assert case["step_logits_sha256"] == full["step_logits_sha256"][:steps]
+
+
+@pytest.mark.parametrize("fault", ["splitk-gemm", "attention-split", "reordered-reduction"])
+def test_batch_dependent_faults_are_caught_by_co_batched_runs_alone(fault_bin, tie_model, tmp_path, fault):
+    """No golden and no run label: the fault is on in every run, as a real batch-dependent kernel would
+    be, and the suite's batch plan co-batches the case; a co-batched run differs from the solo one."""
+    proc, results = verify(fault_bin, tie_model, tmp_path, fault=fault, golden=False, runs=1, processes=0)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    failed = [r for r in results["cases"][0]["runs"] if not r["match"]]
+    assert failed and all(r["kind"] == "batch" and max(r["batch"]["sizes"]) > 1 for r in failed), failed
+    # The negative control: the same fault, solo runs only, passes: nothing compares bits across batches.
+    solo = tmp_path / "solo"
+    env = dict(os.environ, LOCKSTEP_INJECT_FAULT=fault)
+    quiet = subprocess.run([str(fault_bin), "verify", "--suite", str(SUITE), "--model", str(tie_model), "--runs", "2",
+                            "--processes", "1", "--no-batch-plan", "--out-dir", str(solo)],
+                           env=env, capture_output=True, text=True, timeout=600)
+    assert quiet.returncode == 0, quiet.stderr[-2000:]
