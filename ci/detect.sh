@@ -2,6 +2,7 @@
 # Detection power of the determinism gate (harness/DETECTION.md).
 #
 #   ci/detect.sh                 every injected fault against the gate: exit 1 if one goes undetected
+#   ci/detect.sh build           only builds lockstep_fault (the test build pytest's fault tests run)
 #   ci/detect.sh clean N [P]     N clean in-process runs (one `verify --runs N`) and P fresh processes
 #                                (default 2) with the fault build and no fault, against the goldens:
 #                                counts false alarms (LOCKSTEP_DETECT_CLEAN_SUITES="smollm tie" by
@@ -194,5 +195,6 @@ PY
 case $MODE in
   faults) faults ;;
   clean) shift; clean "$@" ;;
-  *) echo "usage: ci/detect.sh [clean N [PROCESSES]]" >&2; exit 2 ;;
+  build) build ;;
+  *) echo "usage: ci/detect.sh [clean N [PROCESSES] | build]" >&2; exit 2 ;;
 esac

@@ -24,6 +24,11 @@ if [[ "${LOCKSTEP_CI_DETECT:-1}" != 0 ]]; then
   detect_rc=$?
 fi
 
+# The fault tests of pytest run lockstep_fault, the only build that reads LOCKSTEP_TEST_FAULT.
+if [[ "${LOCKSTEP_CI_DETECT:-1}" == 0 ]]; then
+  LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/detect.sh" build || exit $?
+fi
+
 echo "[test] pytest" >&2
 LOCKSTEP_BIN="$BUILD/harness/lockstep" LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so" "$VENV/bin/python" -m pytest "$ROOT/tests" -q -p no:cacheprovider
 pytest_rc=$?

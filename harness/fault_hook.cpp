@@ -29,7 +29,17 @@ std::optional<Fault> parse_fault(const std::string& value) {
 
 std::optional<Fault> fault_from_environment() {
   const char* value = std::getenv(kFaultVariable);
+#ifdef LOCKSTEP_FAULT_INJECTION
   return parse_fault(value == nullptr ? "" : value);
+#else
+  // The release binary cannot be made to perturb a run (nor to write a
+  // perturbed golden with --update-golden): only lockstep_fault reads it.
+  if (value != nullptr && *value != '\0') {
+    throw bad_input(std::string(kFaultVariable) + " is set, but this binary has no test fault hook: it is "
+                    "compiled only into the test build lockstep_fault (CMake option LOCKSTEP_FAULT_INJECTION)");
+  }
+  return std::nullopt;
+#endif
 }
 
 std::string describe(const Fault& fault) {

@@ -8,7 +8,8 @@
 //                              and "replay-turn-N" perturbs model turn N only;
 //   abort:<worker label>       that worker process ("process-1") aborts after
 //                              writing a line to stderr.
-// Never set it outside tests.
+// Only the test build lockstep_fault (CMake option LOCKSTEP_FAULT_INJECTION,
+// kernels/fault/) reads the variable; the release lockstep refuses it (exit 2).
 #pragma once
 
 #include <optional>
@@ -28,6 +29,8 @@ struct Fault {
 
 // nullopt for "" ; bad_input for anything but the forms above.
 std::optional<Fault> parse_fault(const std::string& value);
+// lockstep_fault: the variable parsed. Any other build: nullopt, or
+// bad_input if the variable is set.
 std::optional<Fault> fault_from_environment();
 std::string describe(const Fault& fault);   // "perturb-logit:run-2"
 

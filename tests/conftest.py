@@ -26,3 +26,15 @@ def default_model() -> pathlib.Path:
     path = pathlib.Path(spec.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
     assert path.exists(), path
     return path
+
+
+@pytest.fixture(scope="session")
+def fault_bin(lockstep_bin) -> pathlib.Path:
+    """lockstep_fault: the test build, the only one that reads LOCKSTEP_TEST_FAULT and
+    LOCKSTEP_INJECT_FAULT (ci/test.sh builds it; by hand: cmake -DLOCKSTEP_FAULT_INJECTION=ON build
+    && cmake --build build --target lockstep_fault)."""
+    path = pathlib.Path(os.environ.get("LOCKSTEP_FAULT_BIN", lockstep_bin.parent / "lockstep_fault"))
+    if not path.exists():
+        pytest.fail(f"{path} not built: configure with -DLOCKSTEP_FAULT_INJECTION=ON and build lockstep_fault "
+                    "(ci/test.sh does), or set LOCKSTEP_FAULT_BIN")
+    return path

@@ -39,8 +39,8 @@ def test_stress_workers_all_match_the_reference(lockstep_bin, default_model, tmp
     assert suite.tests == 24 and suite.failures == 0
 
 
-def test_stress_catches_one_perturbed_concurrent_worker(lockstep_bin, default_model, tmp_path):
-    result = check(lockstep_bin, default_model, tmp_path, "stress", "--workers", "12", "--threads", "4",
+def test_stress_catches_one_perturbed_concurrent_worker(fault_bin, default_model, tmp_path):
+    result = check(fault_bin, default_model, tmp_path, "stress", "--workers", "12", "--threads", "4",
                    env={"LOCKSTEP_TEST_FAULT": "perturb-logit:worker-7"})
     assert result.returncode == 1, result.stderr[-2000:]
     assert "worker-7: step 0" in result.stderr
@@ -59,8 +59,8 @@ def test_reload_compares_every_fresh_load_and_process(lockstep_bin, default_mode
     assert kinds == ["process"] * 2 + ["reload"] * 6
 
 
-def test_reload_catches_a_change_after_a_reload(lockstep_bin, default_model, tmp_path):
-    result = check(lockstep_bin, default_model, tmp_path, "reload", "--reloads", "2", "--processes", "0",
+def test_reload_catches_a_change_after_a_reload(fault_bin, default_model, tmp_path):
+    result = check(fault_bin, default_model, tmp_path, "reload", "--reloads", "2", "--processes", "0",
                    env={"LOCKSTEP_TEST_FAULT": "perturb-logit:run-3"})
     assert result.returncode == 1
     _, runs = runs_of(tmp_path)

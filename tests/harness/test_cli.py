@@ -169,8 +169,8 @@ def test_verify_json_flag_prints_results(lockstep_bin, default_model, tmp_path):
 
 
 @pytest.mark.parametrize("label", ["run-2", "process-1"])
-def test_verify_detects_a_perturbed_logit(lockstep_bin, default_model, tmp_path, label):
-    result = lockstep(lockstep_bin, *verify_args(default_model, tmp_path),
+def test_verify_detects_a_perturbed_logit(fault_bin, default_model, tmp_path, label):
+    result = lockstep(fault_bin, *verify_args(default_model, tmp_path),
                       env={"LOCKSTEP_TEST_FAULT": f"perturb-logit:{label}"})
     assert result.returncode == 1, result.stderr
     assert "DIFFERS at step 0" in result.stderr
@@ -204,8 +204,8 @@ def test_verify_detects_a_perturbed_logit(lockstep_bin, default_model, tmp_path,
         assert "step 0" in failure.message
 
 
-def test_verify_reports_a_crashing_worker(lockstep_bin, default_model, tmp_path):
-    result = lockstep(lockstep_bin, "verify", "--model", default_model, "--prompt", "Hi", "--runs", "1",
+def test_verify_reports_a_crashing_worker(fault_bin, default_model, tmp_path):
+    result = lockstep(fault_bin, "verify", "--model", default_model, "--prompt", "Hi", "--runs", "1",
                       "--processes", "1", "--max-new-tokens", "2", "--out-dir", tmp_path,
                       env={"LOCKSTEP_TEST_FAULT": "abort:process-1"})
     assert result.returncode == 1, result.stderr
@@ -296,8 +296,18 @@ def test_unwritable_out_dir_is_exit_3(lockstep_bin, default_model, tmp_path):
     assert "verify: case" not in result.stderr   # it failed before generating anything
 
 
-def test_bad_fault_variable_is_exit_2(lockstep_bin, default_model, tmp_path):
+def test_release_binary_refuses_the_test_fault_variable(lockstep_bin, default_model, tmp_path):
+    """Only the test build reads LOCKSTEP_TEST_FAULT: the release binary cannot perturb a run or write a
+    perturbed golden with --update-golden."""
     result = lockstep(lockstep_bin, "verify", "--model", default_model, "--prompt", "Hi", "--out-dir", tmp_path,
+                      "--golden", tmp_path / "g.proof.json", "--update-golden",
+                      env={"LOCKSTEP_TEST_FAULT": "perturb-logit:run-1"})
+    assert result.returncode == 2 and "has no test fault hook" in result.stderr, result.stderr
+    assert not (tmp_path / "g.proof.json").exists()
+
+
+def test_bad_fault_variable_is_exit_2(fault_bin, default_model, tmp_path):
+    result = lockstep(fault_bin, "verify", "--model", default_model, "--prompt", "Hi", "--out-dir", tmp_path,
                       env={"LOCKSTEP_TEST_FAULT": "explode"})
     assert result.returncode == 2
     assert "LOCKSTEP_TEST_FAULT" in result.stderr

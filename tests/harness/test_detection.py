@@ -20,14 +20,6 @@ TIE_A, TIE_B = ord("x"), ord("y")
 
 
 @pytest.fixture(scope="module")
-def fault_bin(lockstep_bin):
-    path = pathlib.Path(os.environ.get("LOCKSTEP_FAULT_BIN", lockstep_bin.parent / "lockstep_fault"))
-    if not path.exists():
-        pytest.skip(f"{path} not built (configure with -DLOCKSTEP_FAULT_INJECTION=ON, or run ci/detect.sh)")
-    return path
-
-
-@pytest.fixture(scope="module")
 def tie_model(tmp_path_factory):
     out = tmp_path_factory.mktemp("tie") / "model"
     subprocess.run([sys.executable, str(ROOT / "ci" / "make_tie_model.py"), "--out", str(out)], check=True,

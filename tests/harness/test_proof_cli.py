@@ -110,7 +110,8 @@ def test_one_changed_logits_digest_is_a_determinism_failure_naming_case_and_step
     assert lockstep(lockstep_bin, "proof", "diff", golden, changed, "--level", "tokens").returncode == 0
 
 
-def test_canonical_level_tolerates_one_ulp_but_not_a_moved_logit(lockstep_bin, default_model, golden, tmp_path):
+def test_canonical_level_tolerates_one_ulp_but_not_a_moved_logit(lockstep_bin, fault_bin, default_model, golden,
+                                                                  tmp_path):
     """A run whose step-0 top logit moved by one ULP fails at level bits and passes at level canonical;
     a golden candidate moved by 1/64 fails canonical, naming the case, the step and the candidates."""
     doc = json.loads(golden.read_text())
@@ -118,9 +119,9 @@ def test_canonical_level_tolerates_one_ulp_but_not_a_moved_logit(lockstep_bin, d
     assert len(steps) == len(doc["cases"][0]["output_ids"]) and all(len(s) == 5 for s in steps)
     assert all(isinstance(units, int) for s in steps for _, units in s)
     fault = {"LOCKSTEP_TEST_FAULT": "perturb-logit:run-1"}
-    bits = verify(lockstep_bin, default_model, tmp_path / "bits", golden, env=fault)
+    bits = verify(fault_bin, default_model, tmp_path / "bits", golden, env=fault)
     assert bits.returncode == 1 and "step 0" in bits.stderr, bits.stderr
-    canonical = verify(lockstep_bin, default_model, tmp_path / "canonical", golden, "--golden-level", "canonical",
+    canonical = verify(fault_bin, default_model, tmp_path / "canonical", golden, "--golden-level", "canonical",
                        env=fault)
     assert canonical.returncode == 0, canonical.stderr
 

@@ -67,9 +67,9 @@ def test_replay_matches_bit_for_bit(lockstep_bin, default_model, traced):
     assert "all 7 turns identical" in proc.stderr
 
 
-def test_perturbed_replay_names_turn_step_and_token(lockstep_bin, default_model, traced):
+def test_perturbed_replay_names_turn_step_and_token(fault_bin, default_model, traced):
     path, _, _ = traced
-    proc = lockstep(lockstep_bin, "session", "replay", path, "--model", default_model, "--json",
+    proc = lockstep(fault_bin, "session", "replay", path, "--model", default_model, "--json",
                     env={"LOCKSTEP_TEST_FAULT": "perturb-logit:replay-turn-4"})
     assert proc.returncode == 1, proc.stderr
     first = json.loads(proc.stdout)["first_divergence"]

@@ -6,7 +6,7 @@ from report_testlib import prompt_args, run_lockstep
 
 
 @pytest.fixture(scope="session")
-def artifacts(lockstep_bin, tmp_path_factory):
+def artifacts(lockstep_bin, fault_bin, tmp_path_factory):
     """Paths of real outputs: verify pass / fail (both against a golden proof) / crashed worker, a
     sweep with stock kernels (drifts) and with lockstep's, a compare, a tiered bench, and an
     update-golden run."""
@@ -17,9 +17,9 @@ def artifacts(lockstep_bin, tmp_path_factory):
     verify = ["verify", *prompt_args(), "--runs", "2", "--processes", "1"]
     run_lockstep(lockstep_bin, *verify, "--golden", golden, "--out-dir", base / "pass", check_rc=0)
     # run-1 is the reference: perturbing it makes every other run and the golden comparison differ.
-    run_lockstep(lockstep_bin, *verify, "--golden", golden, "--out-dir", base / "fail",
+    run_lockstep(fault_bin, *verify, "--golden", golden, "--out-dir", base / "fail",
                  env={"LOCKSTEP_TEST_FAULT": "perturb-logit:run-1"}, check_rc=1)
-    run_lockstep(lockstep_bin, *verify, "--out-dir", base / "crash", env={"LOCKSTEP_TEST_FAULT": "abort:process-1"},
+    run_lockstep(fault_bin, *verify, "--out-dir", base / "crash", env={"LOCKSTEP_TEST_FAULT": "abort:process-1"},
                  check_rc=1)
     run_lockstep(lockstep_bin, *verify, "--golden", base / "written.proof.json", "--update-golden",
                  "--out-dir", base / "written", check_rc=0)

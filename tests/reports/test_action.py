@@ -51,8 +51,8 @@ def test_a_passing_suite_sets_every_output(lockstep_bin, workspace, tmp_path):
     assert "✅ lockstep: mini: PASS" in run.summary and run.outputs["html-report"] in run.summary
 
 
-def test_a_determinism_failure_fails_the_job_and_names_the_divergence(lockstep_bin, workspace, tmp_path):
-    run = action(lockstep_bin, workspace, tmp_path, env={"LOCKSTEP_TEST_FAULT": "perturb-logit:run-2"})
+def test_a_determinism_failure_fails_the_job_and_names_the_divergence(fault_bin, workspace, tmp_path):
+    run = action(fault_bin, workspace, tmp_path, env={"LOCKSTEP_TEST_FAULT": "perturb-logit:run-2"})
     assert run.returncode == 1, run.log[-3000:]
     results = json.loads(open(run.outputs["results-json"]).read())
     assert run.outputs["verdict"] == "fail" and run.outputs["exit-code"] == "1"
@@ -63,8 +63,8 @@ def test_a_determinism_failure_fails_the_job_and_names_the_divergence(lockstep_b
     assert "::error title=lockstep determinism failure::" in run.log
 
 
-def test_fail_on_divergence_false_reports_but_passes_the_step(lockstep_bin, workspace, tmp_path):
-    run = action(lockstep_bin, workspace, tmp_path, env={"LOCKSTEP_TEST_FAULT": "perturb-logit:run-2"},
+def test_fail_on_divergence_false_reports_but_passes_the_step(fault_bin, workspace, tmp_path):
+    run = action(fault_bin, workspace, tmp_path, env={"LOCKSTEP_TEST_FAULT": "perturb-logit:run-2"},
                  fail_on_divergence="false")
     assert run.returncode == 0, run.log[-3000:]
     assert run.outputs["verdict"] == "fail" and run.outputs["exit-code"] == "1"

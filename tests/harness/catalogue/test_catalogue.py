@@ -80,8 +80,10 @@ def run_in_tmpfs(binary, args, ws, mount, env):
 
 
 @pytest.mark.parametrize("case_id", sorted(BY_ID))
-def test_bad_input(lockstep_bin, originals, tmp_path, case_id):
+def test_bad_input(lockstep_bin, originals, tmp_path, case_id, request):
     case = BY_ID[case_id]
+    if "LOCKSTEP_TEST_FAULT" in (case.env or {}):   # only the test build reads it
+        lockstep_bin = request.getfixturevalue("fault_bin")
     if case.skip and case.skip():
         pytest.skip(case.skip())
     ws = Workspace(tmp_path / "ws", originals)
