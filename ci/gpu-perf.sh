@@ -99,4 +99,7 @@ if has compare; then
   tail -6 "$OUT/compare.log" | tee -a "$SUMMARY"
 fi
 say "== done rc=$rc ($SECONDS s)"
+# Few files come back from a call: everything but the summary goes into one archive.
+(cd "$OUT" && tar czf logs.tgz --exclude=perf.txt --exclude=logs.tgz . && find . -mindepth 1 -maxdepth 1 \
+  ! -name perf.txt ! -name logs.tgz -exec rm -rf {} +)
 exit "$rc"

@@ -172,7 +172,10 @@ PagedStep::PagedStep(std::vector<Sequence> sequences, int64_t block, int64_t win
   }
   at::Tensor dev;
   if (fixed != nullptr) {
-    TORCH_CHECK(fixed->meta.numel() == meta.numel() && fixed->meta.device() == device, "PagedStep: the graph's buffer does not fit");
+    // Device types, not devices: a tensor on "cuda" reports "cuda:0".
+    TORCH_CHECK(fixed->meta.numel() == meta.numel() && fixed->meta.device().type() == device.type(),
+                "PagedStep: the graph's buffer does not fit (", fixed->meta.numel(), " elements on ",
+                fixed->meta.device(), ", the step needs ", meta.numel(), " on ", device, ")");
     dev = fixed->meta;
     dev.copy_(meta, /*non_blocking=*/true);
   } else {
