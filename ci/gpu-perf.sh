@@ -100,6 +100,6 @@ if has compare; then
 fi
 say "== done rc=$rc ($SECONDS s)"
 # Few files come back from a call: everything but the summary goes into one archive.
-(cd "$OUT" && tar czf logs.tgz --exclude=perf.txt --exclude=logs.tgz . && find . -mindepth 1 -maxdepth 1 \
-  ! -name perf.txt ! -name logs.tgz -exec rm -rf {} +)
+(cd "$OUT" && tar czf /tmp/lockstep-logs.tgz --exclude=./perf.txt . && find . -mindepth 1 -maxdepth 1 \
+  ! -name perf.txt -exec rm -rf {} + && mv /tmp/lockstep-logs.tgz logs.tgz)
 exit "$rc"
