@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kernels/registered.h"
+
 namespace lockstep::harness {
 namespace {
 
@@ -16,14 +18,14 @@ std::map<std::string, int64_t>* g_calls = nullptr;
 
 std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   std::lock_guard<std::mutex> lock(g_mutex);
-  if (g_calls != nullptr) ++(*g_calls)[fn.name()];
+  if (g_calls != nullptr) {
+    // By overload: lockstep replaces sum.dim_IntList, not the full-tensor sum.
+    const std::string overload = fn.overload_name();
+    ++(*g_calls)[overload.empty() ? std::string(fn.name()) : std::string(fn.name()) + "." + overload];
+  }
   return nullptr;
 }
 
-// What kernels/register.cpp replaces in batch_invariant mode.
-const std::set<std::string> kInvariant = {
-    "mm", "addmm", "bmm", "_softmax", "_log_softmax", "sum", "mean", "native_layer_norm", "_fused_rms_norm",
-    "rms_norm", "scaled_dot_product_attention", "silu", "silu_", "sigmoid", "sigmoid_"};
 
 // CompositeImplicitAutograd ops that only call other ops.
 const std::set<std::string> kComposite = {
@@ -74,11 +76,19 @@ int rank(const std::string& coverage) {
 }  // namespace
 
 std::pair<std::string, std::string> classify_op(const std::string& full) {
-  std::string name = full.rfind("aten::", 0) == 0 ? full.substr(6) : full;
+  const std::string overload = full.rfind("aten::", 0) == 0 ? full.substr(6) : full;
   if (full.find("::") != std::string::npos && full.rfind("aten::", 0) != 0) {
     return {"composite", "not an aten op (its aten calls are listed themselves)"};
   }
-  if (kInvariant.count(name)) return {"invariant", "lockstep kernel"};
+  // Invariant: exactly the overloads kernels/register.cpp registers.
+  const std::vector<std::string>& registered = kernels::registered_overloads();
+  if (std::find(registered.begin(), registered.end(), overload) != registered.end()) {
+    return {"invariant", "lockstep kernel"};
+  }
+  const std::string name = overload.substr(0, overload.find('.'));
+  for (const std::string& r : registered) {
+    if (r.rfind(name + ".", 0) == 0) return {"uncovered", "lockstep replaces " + r + ", not this overload"};
+  }
   if (kComposite.count(name)) return {"composite", "decomposes into the ops listed"};
   if (kExact.count(name)) return {"exact", ""};
   auto note = kNotes.find(name);

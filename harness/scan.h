@@ -1,7 +1,8 @@
 // `lockstep scan`: which aten ops a model actually runs, and whether each is
 // covered in batch_invariant mode. Ops are recorded with at::RecordFunction
 // while the model runs once under the mode, then classified:
-//   invariant   lockstep's kernel replaces it (kernels/register.cpp);
+//   invariant   lockstep's kernel replaces this overload (kernels/registered.h lists exactly
+//               what kernels/register.cpp registers: sum.dim_IntList is, the full sum is not);
 //   composite   decomposes into other ops (those are classified themselves);
 //   exact       computes each output element from its own inputs with one
 //               correctly rounded operation, or only moves data: the batch
@@ -21,7 +22,7 @@
 namespace lockstep::harness {
 
 struct ScannedOp {
-  std::string name;       // "aten::mm"
+  std::string name;       // "aten::mm", "aten::sum.dim_IntList" (by overload)
   int64_t calls = 0;
   std::string coverage;   // invariant | composite | exact | uncovered
   std::string note;

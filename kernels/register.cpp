@@ -47,6 +47,7 @@
 
 #include "kernels/cpu/ops.h"
 #include "kernels/mode.h"
+#include "kernels/registered.h"
 #include "kernels/portable/ops.h"
 
 #ifdef LOCKSTEP_WITH_CUDA
@@ -422,6 +423,20 @@ template <class B>
 at::Tensor rsqrt(const at::Tensor& x) {
   return portable_on() ? B::P::unary(x, portable::kRsqrt) : B::stock_rsqrt(x);
 }
+
+}  // namespace
+
+// Keep in step with the m.impl calls below and in the TORCH_LIBRARY_IMPL blocks
+// (kernels_test: Registered.TheDispatcherHoldsExactlyTheListedOverloads).
+const std::vector<std::string>& registered_overloads() {
+  static const std::vector<std::string> list = {
+      "mm",      "addmm",       "bmm",  "_softmax",     "_log_softmax", "sum.dim_IntList",
+      "mean.dim", "native_layer_norm", "_fused_rms_norm", "rms_norm", "scaled_dot_product_attention",
+      "rsqrt",   "silu",        "silu_", "sigmoid",     "sigmoid_"};
+  return list;
+}
+
+namespace {
 
 template <class B>
 void register_overrides(torch::Library& m) {
