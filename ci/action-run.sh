@@ -17,6 +17,7 @@ DEVICE="${INPUT_DEVICE:-cpu}"
 DTYPE="${INPUT_DTYPE:-auto}"
 UPDATE="${INPUT_UPDATE_GOLDEN:-false}"
 FAIL_ON_DIVERGENCE="${INPUT_FAIL_ON_DIVERGENCE:-true}"
+TIE_CANARY="${INPUT_TIE_CANARY:-true}"
 
 output() { echo "$1=$2" >>"$GITHUB_OUTPUT"; }
 fail() {   # code, message: an annotation, the summary, the outputs, then exit
@@ -41,6 +42,7 @@ resolve() {
 
 is_bool "$UPDATE" || fail 2 "input update-golden must be true or false, not '$UPDATE'"
 is_bool "$FAIL_ON_DIVERGENCE" || fail 2 "input fail-on-divergence must be true or false, not '$FAIL_ON_DIVERGENCE'"
+is_bool "$TIE_CANARY" || fail 2 "input tie-canary must be true or false, not '$TIE_CANARY'"
 [[ "$MODE" =~ ^(off|batch_invariant|portable)$ ]] || fail 2 "input mode must be off, batch_invariant or portable, not '$MODE'"
 SUITE="$(resolve "$SUITE_IN")"
 [[ -f "$SUITE" ]] || fail 2 "input suite: no suite file at $SUITE_IN (looked in $WORKSPACE and $ROOT)"
@@ -96,9 +98,26 @@ if [[ ! -f "$RESULTS" ]] || ((RC > 1)); then
   fail "$((RC > 1 ? RC : 3))" "lockstep suite exited with code $RC: $(tail -3 "$OUT/lockstep.log" | tr '\n' ' ')"
 fi
 
+# The same tie canary as ci/gate.sh: one gate, whichever way it is run.
+CANARY="skipped (tie-canary: false)"
+if is_true "$TIE_CANARY"; then
+  echo "::group::lockstep tie canary (greedy tie-break)"
+  "$ROOT/ci/tie-canary.sh" "$LOCKSTEP_BIN" "$OUT" "$PYTHON" 2>&1 | tee "$OUT/tie-canary.log"
+  TIE_RC=${PIPESTATUS[0]}
+  echo "::endgroup::"
+  ((TIE_RC > 1)) && fail "$TIE_RC" "the tie canary exited with code $TIE_RC: $(tail -3 "$OUT/tie-canary.log" | tr '\n' ' ')"
+  CANARY="pass"
+  if ((TIE_RC == 1)); then
+    CANARY="FAIL (a changed greedy tie-break; $OUT/tie/results.json)"
+    echo "::error title=lockstep tie canary::$(grep -m1 'golden: first differing' "$OUT/tie-canary.log" || echo 'the tie model differs from its golden')"
+    ((RC == 0)) && RC=1
+  fi
+fi
+
 "$LOCKSTEP_BIN" report --results "$RESULTS" --out-dir "$OUT" --title "lockstep: $(basename "$SUITE" .json)" \
   || fail "$?" "lockstep report failed (see the log above)"
 cat "$OUT/summary.md" >>"$GITHUB_STEP_SUMMARY"
+printf '\nTie canary (greedy tie-break): %s\n' "$CANARY" >>"$GITHUB_STEP_SUMMARY"
 # shellcheck disable=SC2016  # the backticks are Markdown
 printf '\nReports: `%s` (HTML), `%s` (JUnit), `%s` (results)\n' "$OUT/report.html" "$OUT/report-junit.xml" "$RESULTS" \
   >>"$GITHUB_STEP_SUMMARY"

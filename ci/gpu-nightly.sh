@@ -3,21 +3,29 @@
 # pinned with CUDA_VISIBLE_DEVICES), each writing a proof of its run; the proofs of the host's GPUs
 # must agree bit for bit; then a sweep and a compare, and the HTML/JUnit/Markdown reports.
 #
-#   ci/gpu-nightly.sh [--suite FILE=suites/nightly.json] [--out-dir DIR=lockstep-out/nightly]
-#                     [--label NAME=<GPU name or cpu>] [--sweep-lengths 1,7,32] [--sweep-batches 1,2,4,8,16]
-#                     [--golden FILE]   (every GPU's run must also reproduce this proof, e.g.
-#                                        golden/smollm2-135m-instruct/sm90.proof.json)
+#   ci/gpu-nightly.sh (--golden FILE | --make-golden FILE) [--suite FILE=suites/nightly.json]
+#                     [--out-dir DIR=lockstep-out/nightly] [--label NAME=<GPU name or cpu>]
+#                     [--sweep-lengths 1,7,32] [--sweep-batches 1,2,4,8,16] [--allow-cpu]
 #
-# Degrades, saying so, where it cannot do the GPU part: with no GPU, or while lockstep has no CUDA
-# engine (its verify has no --device option), the suite runs once on this host's CPU.
-# LOCKSTEP_BIN: a built lockstep (else ci/setup.sh + ci/build.sh build one). Appends the summary to
-# $GITHUB_STEP_SUMMARY when set. Exit codes: 0 all reproduced, 1 a determinism failure, 2/3 as lockstep.
+#   --golden FILE       every GPU's run must reproduce this proof of the device class (e.g.
+#                       golden/smollm2-135m-instruct/sm90.proof.json); required unless --make-golden
+#   --make-golden FILE  golden-making mode: the first GPU's run writes FILE (--update-golden, only if
+#                       that run is deterministic itself), the other GPUs must agree with it; the
+#                       result is a proof to commit, reported as such, NOT a pass (no sweep, no compare)
+#   --allow-cpu         on a host without a GPU, run once on the CPU instead of failing; reported
+#                       as a CPU run, never as a GPU pass
+#
+# No GPU (without --allow-cpu), or a lockstep without a CUDA engine: exit 3. LOCKSTEP_BIN: a built
+# lockstep (else ci/setup.sh + ci/build.sh build one). Appends the summary to $GITHUB_STEP_SUMMARY
+# when set. Exit codes: 0 all reproduced (or the golden made), 1 a determinism failure, 2/3 as lockstep.
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SUITE="$ROOT/suites/nightly.json"
 OUT="$ROOT/lockstep-out/nightly"
 LABEL=""
 GOLDEN=""
+MAKE_GOLDEN=""
+ALLOW_CPU=0
 LENGTHS="1,7,32"
 BATCHES="1,2,4,8,16"
 while (($#)); do
@@ -26,15 +34,24 @@ while (($#)); do
     --out-dir) OUT="$2"; shift 2 ;;
     --label) LABEL="$2"; shift 2 ;;
     --golden) GOLDEN="$2"; shift 2 ;;
+    --make-golden) MAKE_GOLDEN="$2"; shift 2 ;;
+    --allow-cpu) ALLOW_CPU=1; shift ;;
     --sweep-lengths) LENGTHS="$2"; shift 2 ;;
     --sweep-batches) BATCHES="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-nightly: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 say() { echo "[gpu-nightly] $*" >&2; }
 [[ -f "$SUITE" ]] || { say "ERROR: no suite file $SUITE"; exit 2; }
+if [[ -n "$GOLDEN" && -n "$MAKE_GOLDEN" ]]; then say "ERROR: give --golden or --make-golden, not both"; exit 2; fi
+if [[ -z "$GOLDEN" && -z "$MAKE_GOLDEN" ]]; then
+  say "ERROR: the nightly needs --golden FILE (the device class's proof every GPU must reproduce), or"
+  say "       --make-golden FILE to make one (a proof to commit, not a pass)"
+  exit 2
+fi
 [[ -z "$GOLDEN" || -f "$GOLDEN" ]] || { say "ERROR: no golden proof $GOLDEN"; exit 2; }
+[[ -z "$MAKE_GOLDEN" || ! -e "$MAKE_GOLDEN" ]] || { say "ERROR: $MAKE_GOLDEN exists; remove it to make it again"; exit 2; }
 
 if [[ -z "${LOCKSTEP_BIN:-}" ]]; then
   bash "$ROOT/ci/setup.sh" || exit $?
@@ -57,21 +74,43 @@ fi
 
 DEVICE_ARGS=()
 WORKERS=()
+KIND="GPU"
 if ((GPUS > 0 && HAS_DEVICE)); then
   say "$GPUS GPU(s) ($LABEL): one process per GPU"
   DEVICE_ARGS=(--device cuda --dtype bf16)
   for ((i = 0; i < GPUS; i++)); do WORKERS+=("gpu$i"); done
-else
-  if ((GPUS > 0)); then
-    say "DEGRADED: this lockstep has no CUDA engine yet (verify has no --device): the suite runs once on this host's CPU, not per GPU"
-  else
-    say "DEGRADED: no GPU on this host (nvidia-smi finds none): the suite runs once on the CPU"
-  fi
+elif ((GPUS > 0)); then
+  say "ERROR: this lockstep has no CUDA engine (verify has no --device): build it with CUDA"; exit 3
+elif ((ALLOW_CPU)); then
+  say "CPU RUN: no GPU on this host (nvidia-smi finds none) and --allow-cpu: the suite runs once on the CPU;"
+  say "         this is not a GPU pass"
+  KIND="CPU"
   WORKERS=(cpu)
+else
+  say "ERROR: no GPU on this host (nvidia-smi finds none): a GPU runner that lost its GPU must not pass"
+  say "       (--allow-cpu runs on the CPU instead, reported as a CPU run)"
+  exit 3
 fi
 
 GOLDEN_ARGS=()
 [[ -n "$GOLDEN" ]] && GOLDEN_ARGS=(--golden "$GOLDEN")
+
+if [[ -n "$MAKE_GOLDEN" ]]; then   # the first worker writes the golden; the others are checked against it
+  first="${WORKERS[0]}"
+  mkdir -p "$OUT/$first"
+  (
+    [[ "$first" == gpu* ]] && export CUDA_VISIBLE_DEVICES="${first#gpu}"
+    "$LOCKSTEP_BIN" suite --suite "$SUITE" --out-dir "$OUT/$first" "${DEVICE_ARGS[@]}" \
+      --proof-out "$OUT/proofs/$LABEL-$first.proof.json" --golden "$MAKE_GOLDEN" --update-golden >"$OUT/$first/lockstep.log" 2>&1
+  )
+  code=$?
+  if ((code != 0)) || [[ ! -f "$MAKE_GOLDEN" ]]; then
+    say "$first: making the golden failed (exit $code; see $OUT/$first/lockstep.log)"; exit $((code ? code : 1))
+  fi
+  WORKERS=("${WORKERS[@]:1}")
+  GOLDEN="$MAKE_GOLDEN"
+  GOLDEN_ARGS=(--golden "$GOLDEN")
+fi
 
 # One process per GPU, in parallel; each writes results.json and its proof (and checks the golden proof).
 pids=()
@@ -99,6 +138,13 @@ if ((${#proofs[@]} > 1)) && [[ -f "${proofs[0]}" ]]; then
   done
 fi
 
+if [[ -n "$MAKE_GOLDEN" ]]; then
+  say "GOLDEN MADE ($KIND run, $LABEL): $MAKE_GOLDEN; commit it. This is a proof to commit, NOT a pass; exit $rc"
+  [[ -n "${GITHUB_STEP_SUMMARY:-}" ]] && printf '## lockstep nightly (%s): golden made, not a pass\n\n`%s`: commit it.\n' \
+    "$LABEL" "$MAKE_GOLDEN" >>"$GITHUB_STEP_SUMMARY"
+  exit "$rc"
+fi
+
 "$LOCKSTEP_BIN" sweep --lengths "$LENGTHS" --batches "$BATCHES" "${DEVICE_ARGS[@]}" --out-dir "$OUT/sweep" >"$OUT/sweep.log" 2>&1
 code=$?; ((code > rc)) && rc=$code
 # compare: on CUDA in fp32, where stock cuBLAS/SDPA change a request's bits with the batch (on the
@@ -113,8 +159,9 @@ inputs=()
 for f in "$OUT"/*/results.json; do [[ -f "$f" ]] && inputs+=(--results "$f"); done
 [[ -f "$OUT/compare/compare.json" ]] && inputs+=(--compare "$OUT/compare/compare.json")
 if ((${#inputs[@]})); then
-  "$LOCKSTEP_BIN" report "${inputs[@]}" --out-dir "$OUT" --title "lockstep nightly: $LABEL" || { code=$?; ((code > rc)) && rc=$code; }
+  "$LOCKSTEP_BIN" report "${inputs[@]}" --out-dir "$OUT" --title "lockstep nightly: $LABEL ($KIND run)" || { code=$?; ((code > rc)) && rc=$code; }
   [[ -n "${GITHUB_STEP_SUMMARY:-}" && -f "$OUT/summary.md" ]] && cat "$OUT/summary.md" >>"$GITHUB_STEP_SUMMARY"
 fi
+[[ $KIND == CPU ]] && say "CPU RUN (no GPU on this host, --allow-cpu): not a GPU pass"
 say "reports in $OUT (report.html, report-junit.xml, summary.md; proofs in $OUT/proofs); exit $rc"
 exit "$rc"

@@ -49,6 +49,21 @@ def test_a_passing_suite_sets_every_output(lockstep_bin, workspace, tmp_path):
         assert open(run.outputs[key]).read(), key
     xmlschema.validate(run.outputs["junit-xml"], str(ROOT / "reports" / "schema" / "junit.xsd"))
     assert "✅ lockstep: mini: PASS" in run.summary and run.outputs["html-report"] in run.summary
+    assert "Tie canary (greedy tie-break): pass" in run.summary
+
+
+def test_the_action_runs_the_gates_tie_canary(fault_bin, workspace, tmp_path):
+    """One gate: the action runs ci/gate.sh's tie canary, so a changed greedy tie-break (invisible to
+    the suite's real prompts) fails the job here too."""
+    run = action(fault_bin, workspace, tmp_path, env={"LOCKSTEP_INJECT_FAULT": "tie-break"})
+    assert run.returncode == 1, run.log[-3000:]
+    assert run.outputs["exit-code"] == "1" and run.outputs["verdict"] == "pass"   # the suite itself passed
+    assert "Tie canary (greedy tie-break): FAIL" in run.summary
+    assert "::error title=lockstep tie canary::" in run.log
+    (tmp_path / "skip").mkdir()
+    skipped = action(fault_bin, workspace, tmp_path / "skip", env={"LOCKSTEP_INJECT_FAULT": "tie-break"},
+                     tie_canary="false")
+    assert skipped.returncode == 0 and "Tie canary (greedy tie-break): skipped" in skipped.summary
 
 
 def test_a_determinism_failure_fails_the_job_and_names_the_divergence(fault_bin, workspace, tmp_path):

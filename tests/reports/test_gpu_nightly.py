@@ -1,5 +1,6 @@
-"""ci/gpu-nightly.sh on this CPU-only machine (it must say it degrades, and still produce a proof and
-the reports), and ci/proof-compare.sh, the nightly workflow's merge-and-compare step."""
+"""ci/gpu-nightly.sh on this CPU-only machine: without a GPU it fails unless --allow-cpu, and then it
+reports a CPU run, never a GPU pass; it needs a golden or the explicit golden-making mode, whose result
+is a proof to commit, not a pass. And ci/proof-compare.sh, the nightly workflow's merge-and-compare step."""
 import hashlib
 import json
 import os
@@ -26,25 +27,37 @@ def nightly(lockstep_bin, tmp_path_factory):
     base = tmp_path_factory.mktemp("nightly")
     (base / "suite.json").write_text(json.dumps(SUITE))
     summary = base / "step-summary.md"
+    env = {"LOCKSTEP_BIN": str(lockstep_bin), "GITHUB_STEP_SUMMARY": str(summary)}
+    golden = base / "golden" / "cpu.proof.json"
+    made = script("gpu-nightly.sh", "--suite", base / "suite.json", "--out-dir", base / "made", "--label", "testbox",
+                  "--make-golden", golden, "--allow-cpu", env=env)
+    assert made.returncode == 0 and golden.is_file(), made.stderr[-3000:]
+    assert "GOLDEN MADE (CPU run, testbox)" in made.stderr and "NOT a pass" in made.stderr
+    assert "golden made, not a pass" in summary.read_text()
     result = script("gpu-nightly.sh", "--suite", base / "suite.json", "--out-dir", base / "out", "--label", "testbox",
-                    "--sweep-lengths", "1,3", "--sweep-batches", "1,2",
-                    env={"LOCKSTEP_BIN": str(lockstep_bin), "GITHUB_STEP_SUMMARY": str(summary)})
+                    "--sweep-lengths", "1,3", "--sweep-batches", "1,2", "--golden", golden, "--allow-cpu", env=env)
     return base, result, summary
 
 
-def test_without_a_gpu_engine_the_nightly_degrades_to_one_cpu_run(nightly, lockstep_bin):
+def test_without_a_gpu_the_nightly_fails_or_says_it_ran_on_the_cpu(nightly, lockstep_bin, tmp_path):
     base, result, summary = nightly
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "DEGRADED" in result.stderr
+    assert "CPU RUN" in result.stderr and "not a GPU pass" in result.stderr
     proof = base / "out" / "proofs" / "testbox-cpu.proof.json"
     run_lockstep(lockstep_bin, "proof", "verify", proof, check_rc=0)
-    # Without --golden the run writes its proof (--proof-out) and compares with none.
-    assert json.loads((base / "out" / "cpu" / "results.json").read_text())["golden"] is None
+    assert json.loads((base / "out" / "cpu" / "results.json").read_text())["golden"]["verdict"] == "pass"
+    env = {"LOCKSTEP_BIN": str(lockstep_bin)}
+    no_gpu = script("gpu-nightly.sh", "--suite", base / "suite.json", "--out-dir", tmp_path / "a",
+                    "--golden", base / "golden" / "cpu.proof.json", env=env)
+    assert no_gpu.returncode == 3 and "no GPU on this host" in no_gpu.stderr, no_gpu.stderr
+    no_golden = script("gpu-nightly.sh", "--suite", base / "suite.json", "--out-dir", tmp_path / "b", "--allow-cpu",
+                       env=env)
+    assert no_golden.returncode == 2 and "needs --golden FILE" in no_golden.stderr, no_golden.stderr
     for name in ("report.html", "report-junit.xml", "summary.md"):
         assert (base / "out" / name).stat().st_size > 0
     html = (base / "out" / "report.html").read_text()
     assert 'id="sweep"' in html and 'class="cell' in html and 'class="bar"' in html
-    assert "lockstep nightly: testbox" in summary.read_text()
+    assert "lockstep nightly: testbox (CPU run)" in summary.read_text()
 
 
 def test_proof_compare_merges_and_fails_only_within_a_label(nightly, lockstep_bin, tmp_path):
