@@ -51,6 +51,11 @@ bool is_regular_file(const std::string& path) {
   return ::stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode);
 }
 
+bool is_directory(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 && S_ISDIR(info.st_mode);
+}
+
 std::string absolute_path(const std::string& path) {
   if (path.empty() || path.front() == '/') return path;
   std::vector<char> buffer(4096);

@@ -21,6 +21,7 @@ std::string join_path(const std::string& directory, const std::string& name);
 std::vector<std::string> make_directories(const std::string& path);
 
 bool is_regular_file(const std::string& path);
+bool is_directory(const std::string& path);
 
 // Relative paths become absolute against the working directory ("." and
 // ".." are kept; symbolic links are not resolved).

@@ -181,6 +181,13 @@ Generation Decoding::take() {
 Generation generate(const DecoderModel& model, const std::vector<int32_t>& prompt_ids, int32_t eos_id,
                     const GenerateOptions& options, const StepObserver& observer) {
   Decoding d(prompt_ids, {eos_id}, options, observer);
+  // Before any computation: a prompt that cannot fit fails now, naming the context.
+  if (d.capacity() > model.config().context) {
+    throw bad_input("the prompt (" + std::to_string(prompt_ids.size()) + " tokens) + max_new_tokens (" +
+                    std::to_string(options.max_new_tokens) + ") = " + std::to_string(d.capacity()) +
+                    " tokens exceeds the model's context of " + std::to_string(model.config().context) +
+                    " tokens: shorten the prompt or lower max_new_tokens");
+  }
   KvCache cache = model.new_cache(d.capacity());
   for (int64_t step = 0; !d.done(); ++step) {
     StepInputs in;

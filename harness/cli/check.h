@@ -48,6 +48,11 @@ struct VerifyOptions {
   std::optional<int64_t> join_after;       // verify: join rounds after this many steps (0: none)
   int64_t plan_repeats = 1;                // verify: the rounds again with fillers of the next seeds
   bool no_batch_plan = false;              // verify: skip the suite's co-batched rounds
+  bool create_golden_dir = false;          // --update-golden may create the golden's missing folders
+  std::vector<std::string> case_ids;       // run only these cases (--case)
+  std::vector<int64_t> tiers;              // run only these tiers (--tier)
+  bool runs_set = false, processes_set = false;   // given on the command line (else the suite's check)
+  std::string check_name;       // the subcommand: verify, bench, reload, stress, suite
   std::string worker;           // hidden: the run label of a worker process
   std::vector<std::string> argv;
 };
@@ -61,5 +66,7 @@ CLI::App* add_check(CLI::App& parent, const char* name, const char* description,
 
 // --runs and --processes, as verify and bench have them.
 void add_run_counts(CLI::App* app, VerifyOptions& o, bool runs, bool processes);
+// Records in `o` whether --runs / --processes were given (then they win over the suite's check).
+void note_given_counts(CLI::App* app, VerifyOptions& o);
 
 }  // namespace lockstep::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,10 @@ Command add_stress_command(CLI::App& parent, const std::vector<std::string>& arg
 Command add_report_command(CLI::App& parent);
 Command add_throughput_command(CLI::App& parent);
 Command add_session_command(CLI::App& parent);
+
+// The output contract of every command: results (tables, or JSON with --json) on stdout, progress
+// and diagnostics on stderr. With --json stdout holds the JSON alone, so tables go to stderr.
+inline std::ostream& table_stream(bool json) { return json ? std::cerr : std::cout; }
 
 // Shared --model option text.
 inline constexpr const char* kModelHelp =

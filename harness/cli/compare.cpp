@@ -69,7 +69,7 @@ nlohmann::ordered_json one_engine_mode(const std::shared_ptr<const DecoderModel>
   std::cerr << fmt::format("compare: mode {}: {} copies and {} fillers into one engine ...\n", name, o.runs, o.fillers);
   const harness::SharedEngineResult r = harness::run_shared_engine(model, target, mode, s);
   unique[name] = static_cast<size_t>(std::max(r.unique_tokens, r.unique_bits));
-  std::cerr << fmt::format("compare: mode {:<16} {} unique token sequence(s), {} unique bit patterns over {} copies "
+  table_stream(o.json) << fmt::format("compare: mode {:<16} {} unique token sequence(s), {} unique bit patterns over {} copies "
                            "({:.1f} s, {} steps, largest batch {})\n",
                            name, r.unique_tokens, r.unique_bits, o.runs, r.seconds, r.stats.steps, r.stats.largest_batch);
   nlohmann::ordered_json histogram = nlohmann::ordered_json::array();
@@ -89,6 +89,7 @@ int compare(const CompareOptions& o) {
   harness::check_writable(out_path);
   const std::string model_path = harness::resolve_model_path(o.model);
   const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
+  std::cerr << "compare: loading model " << model_path << " ..." << std::endl;
   const std::shared_ptr<const ModelBundle> bundle = ModelBundle::load(model_path, load);
   harness::Environment environment = harness::collect_environment();
   harness::describe_device(environment, load);
@@ -126,12 +127,17 @@ int compare(const CompareOptions& o) {
       }
       ++counts[digest];
       runs.push_back({{"batch", batch}, {"slot", slot}, {"logits_sha256", digest}});
+      if ((r + 1) % std::max<int64_t>(1, o.runs / 10) == 0 || r + 1 == o.runs) {
+        std::cerr << fmt::format("compare: mode {}: {}/{} runs, {} unique so far", kernels::mode_name(mode), r + 1, o.runs,
+                                 counts.size())
+                  << std::endl;
+      }
     }
     nlohmann::ordered_json histogram = nlohmann::ordered_json::array();
     for (const auto& [digest, count] : counts) histogram.push_back({{"logits_sha256", digest}, {"runs", count}});
     const std::string name = kernels::mode_name(mode);
     unique[name] = counts.size();
-    std::cerr << fmt::format("compare: mode {:<16} {} unique output(s) over {} co-batched runs\n", name, counts.size(),
+    table_stream(o.json) << fmt::format("compare: mode {:<16} {} unique output(s) over {} co-batched runs\n", name, counts.size(),
                              o.runs);
     modes[name] = {{"unique_outputs", counts.size()}, {"histogram", histogram}, {"runs", runs}};
   }

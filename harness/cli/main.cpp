@@ -32,6 +32,17 @@ int main(int argc, char** argv) {
                                    cli::add_compare_command(app), cli::add_suite_command(app, args),
                                    cli::add_report_command(app), cli::add_throughput_command(app),
                                    cli::add_session_command(app)};
+  // An unknown first word is named, whatever follows it (`lockstep nosuch --help` too).
+  std::string names;
+  bool known = false;
+  for (const cli::Command& command : commands) {
+    names += (names.empty() ? "" : ", ") + command.app->get_name();
+    known = known || (argc > 1 && command.app->get_name() == argv[1]);
+  }
+  if (argc > 1 && argv[1][0] != '-' && !known) {
+    std::cerr << "lockstep: unknown command '" << argv[1] << "' (commands: " << names << "); see lockstep --help\n";
+    return cli::kBadInput;
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,8 @@
 // `lockstep run`: one prompt, one generation, the answer (or its JSON record).
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -26,6 +28,8 @@ namespace {
 
 struct RunOptions {
   std::string prompt;
+  std::string prompt_file;   // "-": standard input
+  bool prompt_given = false;
   std::string model;
   bool raw = false;
   int64_t max_new_tokens = 128;
@@ -59,7 +63,31 @@ struct LogitsDump {
   }
 };
 
-int run(const RunOptions& o) {
+// The prompt of --prompt, or the whole text of --prompt-file (a file, or "-" for standard input:
+// a long document does not fit the shell's argument limit).
+std::string read_prompt(const RunOptions& o) {
+  if (o.prompt_file.empty()) return o.prompt;
+  std::ostringstream text;
+  if (o.prompt_file == "-") {
+    text << std::cin.rdbuf();
+    if (std::cin.bad()) throw environment_error("--prompt-file -: cannot read standard input");
+    return text.str();
+  }
+  std::ifstream in(o.prompt_file, std::ios::binary);
+  if (!in) throw bad_input("--prompt-file " + o.prompt_file + ": cannot open the file");
+  text << in.rdbuf();
+  if (in.bad()) throw environment_error("--prompt-file " + o.prompt_file + ": cannot read the file");
+  return text.str();
+}
+
+int run(const RunOptions& given) {
+  RunOptions o = given;
+  if (o.prompt_given == !o.prompt_file.empty()) {
+    throw bad_input(o.prompt_given ? "give --prompt or --prompt-file, not both"
+                                   : "give --prompt TEXT or --prompt-file FILE (- for standard input)");
+  }
+  o.prompt = read_prompt(o);
+  if (o.raw && o.prompt.empty()) throw bad_input("the prompt is empty (a raw prompt needs at least one character)");
   const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
   SamplingOptions sampling;
   sampling.temperature = o.temperature;
@@ -117,7 +145,9 @@ Command add_run_command(CLI::App& parent) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* app = parent.add_subcommand(
       "run", "Generate an answer to one prompt (greedy unless --temperature > 0 with --seed).");
-  app->add_option("--prompt", o->prompt, "The user message (chat-formatted unless --raw)")->required();
+  app->add_option("--prompt", o->prompt, "The user message (chat-formatted unless --raw)");
+  app->add_option("--prompt-file", o->prompt_file,
+                  "Read the prompt from this file (- for standard input), for prompts too long for the command line");
   app->add_option("--model", o->model, kModelHelp);
   app->add_flag("--raw", o->raw, "Tokenize the prompt as is, without the chat template");
   app->add_option("--max-new-tokens", o->max_new_tokens, "Most tokens to generate")->capture_default_str();
@@ -135,7 +165,10 @@ Command add_run_command(CLI::App& parent) {
   app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
   app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
   app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
-  return {app, [o] { return run(*o); }};
+  return {app, [app, o] {
+            o->prompt_given = app->count("--prompt") > 0;
+            return run(*o);
+          }};
 }
 
 }  // namespace lockstep::cli

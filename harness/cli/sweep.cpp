@@ -57,11 +57,12 @@ int sweep(SweepOptions& o) {
   // The grid, rows = lengths, columns = batch sizes.
   std::string header = "sweep:   length \\ batch";
   for (int64_t b : o.plan.batches) header += fmt::format(" {:>4}", b);
-  std::cerr << header << "\n";
+  std::ostream& table = table_stream(o.json);
+  table << header << "\n";
   for (const harness::CaseResult& c : results.cases) {
     std::string row = fmt::format("sweep: {:>16}", c.id);
     for (const harness::RunResult& run : c.runs) row += fmt::format(" {:>4}", run.match ? "=" : "X");
-    std::cerr << row << "\n";
+    table << row << "\n";
   }
   std::cerr << "sweep: results: " << results_path << "\nsweep: junit: " << junit_path << "\n";
   return results.passed() ? kOk : kDiverged;

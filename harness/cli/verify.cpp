@@ -37,6 +37,25 @@ harness::Suite load_cases(const VerifyOptions& o) {
   harness::Suite suite = o.suite.empty() ? harness::suite_from_prompts(o.prompts, kPromptMaxNewTokens)
                                          : harness::load_suite(o.suite);
   if (o.max_new_tokens) harness::override_max_new_tokens(suite, *o.max_new_tokens);
+  // --case / --tier: a subset, in the suite's order; a name that matches nothing is an error.
+  for (const std::string& id : o.case_ids) {
+    if (std::none_of(suite.cases.begin(), suite.cases.end(), [&](const harness::SuiteCase& c) { return c.id == id; })) {
+      throw bad_input("--case " + id + ": no case of that id in suite " + suite.name);
+    }
+  }
+  for (int64_t tier : o.tiers) {
+    if (std::none_of(suite.cases.begin(), suite.cases.end(), [&](const harness::SuiteCase& c) { return c.tier == tier; })) {
+      throw bad_input("--tier " + std::to_string(tier) + ": no case of that tier in suite " + suite.name + " (tiers 1-8)");
+    }
+  }
+  auto keep = [&](const harness::SuiteCase& c) {
+    const bool by_id = o.case_ids.empty() || std::count(o.case_ids.begin(), o.case_ids.end(), c.id) > 0;
+    const bool by_tier = o.tiers.empty() || std::count(o.tiers.begin(), o.tiers.end(), int64_t{c.tier}) > 0;
+    return by_id && by_tier;
+  };
+  suite.cases.erase(std::remove_if(suite.cases.begin(), suite.cases.end(), [&](const auto& c) { return !keep(c); }),
+                    suite.cases.end());
+  if (suite.cases.empty()) throw bad_input("--case and --tier together select no case of suite " + suite.name);
   return suite;
 }
 
@@ -48,12 +67,14 @@ std::vector<std::string> worker_command(const VerifyOptions& o, const std::strin
   if (!o.suite.empty()) argv.push_back("--suite=" + harness::absolute_path(o.suite));
   for (const std::string& prompt : o.prompts) argv.push_back("--prompt=" + prompt);
   if (o.max_new_tokens) argv.push_back("--max-new-tokens=" + std::to_string(*o.max_new_tokens));
+  for (const std::string& id : o.case_ids) argv.push_back("--case=" + id);
+  for (int64_t tier : o.tiers) argv.push_back("--tier=" + std::to_string(tier));
   return argv;
 }
 
 // The tiers benchmark's table: cases and generated tokens per tier, how many
 // cases reproduced in every run, and the reference run's tokens/s.
-void print_tiers(const harness::VerifyResults& r) {
+void print_tiers(const harness::VerifyResults& r, std::ostream& out) {
   struct Row { int64_t cases = 0, passed = 0, tokens = 0; double seconds = 0.0; };
   std::map<int, Row> rows;
   for (const harness::CaseResult& c : r.cases) {
@@ -65,20 +86,21 @@ void print_tiers(const harness::VerifyResults& r) {
     row.seconds += c.reference.duration_s;
   }
   if (rows.empty()) return;
-  std::cerr << "bench: tier                      cases  pass  tokens  tok/s\n";
+  out << "bench: tier                      cases  pass  tokens  tok/s\n";
   for (const auto& [tier, row] : rows) {
-    std::cerr << fmt::format("bench: {} {:<22} {:>5} {:>5} {:>7} {:>6.1f}{}\n", tier, harness::tier_name(tier),
+    out << fmt::format("bench: {} {:<22} {:>5} {:>5} {:>7} {:>6.1f}{}\n", tier, harness::tier_name(tier),
                              row.cases, row.passed, row.tokens, row.seconds > 0 ? row.tokens / row.seconds : 0.0,
                              row.passed == row.cases ? "" : "  FAIL");
   }
 }
 
-void print_summary(const harness::VerifyResults& r, const std::string& results_path, const std::string& junit_path) {
+void print_summary(const harness::VerifyResults& r, const std::string& results_path, const std::string& junit_path,
+                   bool json, const std::string& label) {
   const harness::Counts counts = r.counts();
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
-  std::cerr << fmt::format("verify: {}: {} of {} comparisons differ, {} of {} cases failed ({:.1f}s, peak RSS {:.0f} MiB)\n",
-                           r.passed() ? "PASS" : "FAIL", counts.comparisons_failed, counts.comparisons,
+  std::cerr << fmt::format("{}: {}: {} of {} comparisons differ, {} of {} cases failed ({:.1f}s, peak RSS {:.0f} MiB)\n",
+                           label, r.passed() ? "PASS" : "FAIL", counts.comparisons_failed, counts.comparisons,
                            counts.cases_failed, counts.cases, r.duration_s,
                            static_cast<double>(usage.ru_maxrss) / 1024.0);
   auto first_failure = [&]() -> std::string {
@@ -94,25 +116,25 @@ void print_summary(const harness::VerifyResults& r, const std::string& results_p
   if (r.golden) {
     const harness::GoldenCheck& g = *r.golden;
     if (g.written) {
-      std::cerr << "verify: golden: wrote " << g.path << "\n";
+      std::cerr << label << ": golden: wrote " << g.path << "\n";
     } else {
       int64_t differing = 0;
       for (const harness::CaseVerdict& v : g.cases) differing += !v.match;
-      std::cerr << fmt::format("verify: golden ({}): {} of {} cases differ from {}\n", g.level, differing,
+      std::cerr << fmt::format("{}: golden ({}): {} of {} cases differ from {}\n", label, g.level, differing,
                                g.cases.size(), g.path);
       for (const harness::CaseVerdict& v : g.cases) {
         if (v.match) continue;
-        std::cerr << "verify: golden: first differing case '" << v.id
+        std::cerr << label << ": golden: first differing case '" << v.id
                   << "': " << (v.divergence ? harness::describe(*v.divergence) : v.note) << "\n";
         break;
       }
     }
   }
-  print_tiers(r);
+  print_tiers(r, table_stream(json));
   if (!r.passed()) {
-    if (const std::string failure = first_failure(); !failure.empty()) std::cerr << "verify: first failure: " << failure << "\n";
+    if (const std::string failure = first_failure(); !failure.empty()) std::cerr << label << ": first failure: " << failure << "\n";
   }
-  std::cerr << "verify: results: " << results_path << "\nverify: junit: " << junit_path << "\n";
+  std::cerr << label << ": results: " << results_path << "\n" << label << ": junit: " << junit_path << "\n";
 }
 
 // The suite's batch plan with the command line's changes; none if neither gives one.
@@ -132,12 +154,19 @@ std::optional<harness::BatchPlan> batch_plan_of(const VerifyOptions& o, const ha
 
 }  // namespace
 
-int run_check(const VerifyOptions& o) {
+int run_check(const VerifyOptions& given) {
+  VerifyOptions o = given;
+  if (o.suite.empty() && o.prompts.empty() && o.check_name == "bench") o.suite = LOCKSTEP_SOURCE_DIR "/suites/tiers.json";
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.processes < 0) throw bad_input("--processes must not be negative");
   const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
   const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
   harness::Suite suite = load_cases(o);
+  // A suite's own "check" counts hold unless the command line gives them (verify and bench).
+  if (o.check == Check::verify && o.worker.empty()) {
+    if (!o.runs_set && suite.check.runs) o.runs = *suite.check.runs;
+    if (!o.processes_set && suite.check.processes) o.processes = *suite.check.processes;
+  }
   const std::optional<harness::Fault> fault = harness::fault_from_environment();
   const std::string model_path = harness::resolve_model_path(o.model);
 
@@ -177,7 +206,15 @@ int run_check(const VerifyOptions& o) {
                                   model_sha.substr(0, 16)));
     }
   }
-  if (o.update_golden) harness::check_writable(o.golden);
+  if (o.update_golden) {
+    // A typo in a golden path must not become a new golden: its folder must exist unless asked.
+    const std::string folder = harness::parent_directory(o.golden);
+    if (!o.create_golden_dir && !folder.empty() && !harness::is_directory(folder)) {
+      throw bad_input("--golden " + o.golden + ": the folder " + folder +
+                      " does not exist; create it, or pass --create-golden-dir to let --update-golden create it");
+    }
+    harness::check_writable(o.golden);
+  }
   if (fault) std::cerr << "verify: TEST-ONLY fault injection active: " << harness::describe(*fault) << "\n";
 
   harness::VerifyPlan plan;
@@ -203,8 +240,11 @@ int run_check(const VerifyOptions& o) {
   plan.plan_repeats = o.plan_repeats;
   plan.worker_command = worker_command(o, model_path);
   plan.fault = fault;
-  harness::VerifyResults results =
-      harness::run_verify(plan, [](const std::string& line) { std::cerr << line << std::endl; });
+  // The verifier's progress lines begin "verify:"; bench, reload and stress say their own name.
+  const std::string label = o.check_name == "suite" || o.check_name.empty() ? "verify" : o.check_name;
+  harness::VerifyResults results = harness::run_verify(plan, [&label](const std::string& line) {
+    std::cerr << (line.rfind("verify:", 0) == 0 ? label + line.substr(6) : line) << std::endl;
+  });
   results.command = o.argv;
 
   // This run's proof, beside results.json: what a cross-hardware comparison (`proof diff`,
@@ -231,7 +271,7 @@ int run_check(const VerifyOptions& o) {
   harness::write_results(results_path, results);
   harness::write_junit(junit_path, results);
   if (o.json) std::cout << harness::dump_json(harness::to_json(results)) << "\n";
-  print_summary(results, results_path, junit_path);
+  print_summary(results, results_path, junit_path, o.json, label);
   return results.passed() ? kOk : kDiverged;
 }
 
@@ -268,7 +308,19 @@ CLI::App* add_check(CLI::App& parent, const char* name, const char* description,
       ->capture_default_str();
   app->add_option("--golden-tolerance", o->golden_tolerance,
                   "Largest logit difference the canonical level accepts (default 1/256)");
+  app->add_flag("--create-golden-dir", o->create_golden_dir,
+                "Let --update-golden create the golden file's missing folders (refused otherwise: a typo would "
+                "make a new golden)");
+  app->add_option("--case", o->case_ids, "Run only the case of this id (repeatable)");
+  app->add_option("--tier", o->tiers, "Run only the cases of this tier, 1-8 (repeatable; the tiers benchmark)")
+      ->check(CLI::Range(1, 8));
+  o->check_name = name;
   return app;
+}
+
+void note_given_counts(CLI::App* app, VerifyOptions& o) {
+  o.runs_set = app->get_option_no_throw("--runs") != nullptr && app->count("--runs") > 0;
+  o.processes_set = app->get_option_no_throw("--processes") != nullptr && app->count("--processes") > 0;
 }
 
 void add_run_counts(CLI::App* app, VerifyOptions& o, bool runs, bool processes) {
@@ -291,6 +343,7 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
                             "batching engine; a planned round that did not happen fails the case.",
                             o);
   add_run_counts(app, *o, true, true);
+  app->callback([app, o] { note_given_counts(app, *o); });
   app->add_option("--batch-sizes", o->batch_sizes,
                   "Co-batched rounds: each case in a batch of each of these sizes (>= 2) with seeded random "
                   "fillers; replaces the sizes of the suite's batch_plan")

@@ -23,9 +23,10 @@ def test_bench_runs_every_tier_and_reports_per_tier(lockstep_bin, default_model,
     result = lockstep(lockstep_bin, "bench", "--model", default_model, "--runs", "2", "--processes", "0",
                       "--max-new-tokens", "1", "--out-dir", tmp_path, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    table = [line for line in result.stderr.splitlines() if line.startswith("bench: ") and "tier" not in line]
+    # The table is a result: on stdout (the progress and the summary are on stderr).
+    table = [line for line in result.stdout.splitlines() if line.startswith("bench: ") and "tier" not in line]
     assert len(table) == 8 and "FAIL" not in "\n".join(table)
-    assert "6 deep context" in result.stderr
+    assert "6 deep context" in result.stdout and "bench: case" in result.stderr
     results = json.loads((tmp_path / "results.json").read_text())
     assert sorted({c["tier"] for c in results["cases"]}) == list(range(1, 9))
     deep = [c for c in results["cases"] if c["tier"] == 6]

@@ -49,7 +49,7 @@ def golden(lockstep_bin, default_model, tmp_path_factory):
     missing = verify(lockstep_bin, default_model, out, path)
     assert missing.returncode == 2, missing.stderr
     assert "--update-golden" in missing.stderr and not path.exists()
-    made = verify(lockstep_bin, default_model, out, path, "--update-golden")
+    made = verify(lockstep_bin, default_model, out, path, "--update-golden", "--create-golden-dir")
     assert made.returncode == 0, made.stderr
     assert "golden: wrote" in made.stderr
     return path

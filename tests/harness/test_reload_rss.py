@@ -11,7 +11,7 @@ import statistics
 from test_checks_cli import check
 
 BOUND_MIB = 16.0
-LOAD = re.compile(r"verify: (?:re-)?loading model(?: for run-(\d+))? .*\(RSS ([0-9.]+) MiB")
+LOAD = re.compile(r"(?:verify|reload): (?:re-)?loading model(?: for run-(\d+))? .*\(RSS ([0-9.]+) MiB")
 
 
 def test_hundred_reloads_keep_rss_flat(lockstep_bin, default_model, tmp_path):
