@@ -79,7 +79,8 @@ if [[ -n "$GOLDEN_IN" ]]; then
     fail 2 "no golden proof at $GOLDEN (device class $CLASS); create it with update-golden: true and commit it"
   fi
   GOLDEN_ARGS=(--golden "$GOLDEN")
-  is_true "$UPDATE" && GOLDEN_ARGS+=(--update-golden)
+  # update-golden with a golden directory makes it (and the class's file in it) if missing.
+  is_true "$UPDATE" && GOLDEN_ARGS+=(--update-golden --create-golden-dir)
 elif is_true "$UPDATE"; then
   fail 2 "update-golden needs the golden input (a directory or a proof file)"
 fi

@@ -101,7 +101,7 @@ if [[ -n "$MAKE_GOLDEN" ]]; then   # the first worker writes the golden; the oth
   (
     [[ "$first" == gpu* ]] && export CUDA_VISIBLE_DEVICES="${first#gpu}"
     "$LOCKSTEP_BIN" suite --suite "$SUITE" --out-dir "$OUT/$first" "${DEVICE_ARGS[@]}" \
-      --proof-out "$OUT/proofs/$LABEL-$first.proof.json" --golden "$MAKE_GOLDEN" --update-golden >"$OUT/$first/lockstep.log" 2>&1
+      --proof-out "$OUT/proofs/$LABEL-$first.proof.json" --golden "$MAKE_GOLDEN" --update-golden --create-golden-dir >"$OUT/$first/lockstep.log" 2>&1
   )
   code=$?
   if ((code != 0)) || [[ ! -f "$MAKE_GOLDEN" ]]; then

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/util/sha256.h"
 #include "harness/env.h"
+#include "harness/case_runner.h"
 #include "harness/run_record.h"
 #include "kernels/argmax.h"
 #include "kernels/mode.h"
@@ -131,6 +132,7 @@ static CaseResult decode_case(const std::shared_ptr<const DecoderModel>& model, 
     run.duration_s = record.duration_s;
     run.first_divergence = first_divergence(c.reference, record);
     run.match = !run.first_divergence;
+    if (run.first_divergence) name_tokens(bundle, *run.first_divergence);
     progress(fmt::format("sweep: length {:>4} batch {:>3} (slot {:>2}) decode {} tokens ... {} {:.2f}s", length, batch,
                          slot, plan.decode_tokens, run.match ? "same" : "DIFFERS", run.duration_s));
     c.runs.push_back(std::move(run));
@@ -170,19 +172,23 @@ VerifyResults run_sweep(const SweepPlan& plan, const Progress& progress) {
     c.prompt = fmt::format("{} random token ids (seed {})", length, plan.seed);
     c.chat = false;
     c.max_new_tokens = 1;
+    // The logits first, then the clock: a call's arguments may be evaluated in any order.
     auto t0 = Clock::now();
-    c.reference = record_for(model.forward_batch({target})[0], target, since(t0));
+    const at::Tensor solo = model.forward_batch({target})[0];
+    c.reference = record_for(solo, target, since(t0));
     c.text = bundle->tokenizer.decode_token(c.reference.output_ids[0]);
     for (int64_t batch : plan.batches) {
       const int64_t slot = static_cast<int64_t>(rng() % static_cast<uint64_t>(batch));
       t0 = Clock::now();
-      const RunRecord record = record_for(logits_in_batch(model, target, batch, slot, rng), target, since(t0));
+      const at::Tensor logits = logits_in_batch(model, target, batch, slot, rng);
+      const RunRecord record = record_for(logits, target, since(t0));
       RunResult run;
       run.label = "batch-" + std::to_string(batch);
       run.kind = RunKind::batch;
       run.duration_s = record.duration_s;
       run.first_divergence = first_divergence(c.reference, record);
       run.match = !run.first_divergence;
+      if (run.first_divergence) name_tokens(*bundle, *run.first_divergence);
       progress(fmt::format("sweep: length {:>4} batch {:>3} (slot {:>2}) ... {} {:.2f}s", length, batch, slot,
                            run.match ? "same" : "DIFFERS", run.duration_s));
       c.runs.push_back(std::move(run));

@@ -72,7 +72,7 @@ def detail_lines(div: dict | None) -> list[str]:
     for side in ("expected", "actual"):
         top = div.get(f"{side}_top")
         if top:
-            shown = ", ".join(f"{c.get('id')} \"{c.get('text', '')}\" {c.get('logit')}" for c in top)
+            shown = ", ".join(f"{token_text(c.get('id'), c.get('text'))} {c.get('logit')}" for c in top)
             lines.append(f"{side} top candidates: {shown}")
     return lines
 

@@ -20,6 +20,9 @@ TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
 TIER_NAMES = {1: "sanity", 2: "long output", 3: "uncertain / creative", 4: "complex code", 5: "reasoning",
               6: "deep context", 7: "adversarial near-ties", 8: "edge cases"}
 FULL_FAILURES = 25   # shown with both sides; the rest as table rows (a stress run can fail 2000 times)
+# No prefill or generation takes under a microsecond: a smaller duration_s was not measured (a sweep's
+# prefill cells hold ~2e-08 s), and 0 means "the run produced nothing". Both show as "–".
+MEASURED_FROM_S = 1e-6
 CHECKS = ("verify", "sweep", "bench", "stress", "reload", "suite")
 
 
@@ -39,6 +42,22 @@ def check_of(doc: dict) -> str:
     return name
 
 
+def measured(seconds) -> float | None:
+    """A duration_s worth showing, or None ("–" in the report) for one missing or not measured."""
+    return float(seconds) if isinstance(seconds, (int, float)) and seconds >= MEASURED_FROM_S else None
+
+
+def compare_output(doc: dict) -> str:
+    """What one compare output is the SHA-256 of (harness/cli/compare.cpp): settings.decode_tokens > 0
+    (the default, 8) hashes the generated ids and every step's logits digest; 0, or a file from before
+    --decode-tokens, the prefill logits."""
+    tokens = (doc.get("settings") or {}).get("decode_tokens") or 0
+    if tokens <= 0:
+        return "its prefill logits at every position"
+    return (f"its {tokens} decoded token{'' if tokens == 1 else 's'} and every step's logits "
+            "(greedy, through the batching engine)")
+
+
 def _tiers(results: list[dict]) -> list[dict]:
     rows = {}
     for doc in results:
@@ -53,7 +72,7 @@ def _tiers(results: list[dict]) -> list[dict]:
             if not case["passed"]:
                 row["failed_ids"].append(case["id"])
             row["tokens"] += len(case.get("output_ids", []))
-            row["seconds"] += float((case.get("reference") or {}).get("duration_s") or 0.0)
+            row["seconds"] += measured((case.get("reference") or {}).get("duration_s")) or 0.0
     for row in rows.values():
         row["tokens_per_s"] = row["tokens"] / row["seconds"] if row["seconds"] > 0 else None
         row["ok"] = row["passed"] == row["cases"]
@@ -72,7 +91,10 @@ def _failures(doc: dict) -> list[dict]:
                       "run_kind": failure["run"].get("kind") if failure["run"] else "golden file",
                       "details": divergence.detail_lines(div) if div else [],
                       "reason_text": divergence.REASONS.get(div.get("reason"), ""),
-                      "expected_top": div.get("expected_top") or [], "actual_top": div.get("actual_top") or []})
+                      "expected_top": div.get("expected_top") or [], "actual_top": div.get("actual_top") or [],
+                      # a harness path that does not name tokens writes "" for every candidate's text
+                      "top_texts": {side: any(c.get("text") for c in div.get(f"{side}_top") or [])
+                                    for side in ("expected", "actual")}})
     return found
 
 
@@ -80,19 +102,25 @@ def _timing(doc: dict) -> dict:
     by_kind = {}
     for case in doc["cases"]:
         for run in case["runs"]:
-            if run.get("duration_s") is not None:
-                by_kind.setdefault(run.get("kind", "?"), []).append(float(run["duration_s"]))
-    rows = [(case["id"], float((case.get("reference") or {}).get("duration_s") or 0.0), case["passed"])
+            if "duration_s" in run:
+                by_kind.setdefault(run.get("kind", "?"), []).append(measured(run["duration_s"]))
+    rows = [(case["id"], measured((case.get("reference") or {}).get("duration_s")), case["passed"])
             for case in doc["cases"]]
+    timed = [(len(case.get("output_ids", [])), row[1]) for case, row in zip(doc["cases"], rows) if row[1] is not None]
     tokens = sum(len(case.get("output_ids", [])) for case in doc["cases"])
-    seconds = sum(r[1] for r in rows)
+    seconds = sum(s for _, s in timed)
     # A sweep's "generation" is one prefill per cell: tokens per second mean nothing there.
     generates = check_of(doc) != "sweep"
-    chart = svg.timing_bars(rows[:40]) if generates else ""
+    chart = svg.timing_bars(rows) if generates else ""
+    kinds = []
+    for kind, values in by_kind.items():
+        times = [v for v in values if v is not None]
+        kinds.append({"kind": kind, "runs": len(values), "untimed": len(values) - len(times),
+                      "mean_s": sum(times) / len(times) if times else None, "max_s": max(times, default=None)})
     return {"suite": doc["suite"].get("name"), "check": check_of(doc), "duration_s": doc.get("duration_s"),
-            "kinds": [{"kind": k, "runs": len(v), "mean_s": sum(v) / len(v), "max_s": max(v)} for k, v in by_kind.items()],
-            "tokens": tokens if generates else None,
-            "tokens_per_s": tokens / seconds if generates and seconds > 0 else None, "chart": Markup(chart)}
+            "kinds": kinds, "tokens": tokens if generates else None,
+            "tokens_per_s": sum(n for n, _ in timed) / seconds if generates and seconds > 0 else None,
+            "chart": Markup(chart)}
 
 
 def _environments(inputs: Inputs) -> list[dict]:
@@ -127,6 +155,7 @@ def view(inputs: Inputs, title: str | None = None) -> dict:
                "chart": Markup(svg.heatmap(doc))} for doc in inputs.results if check_of(doc) == "sweep"]
     compares = [{"verdict": doc["verdict"], "settings": doc.get("settings") or {}, "target_ids": doc.get("target_ids"),
                  "modes": {name: mode["unique_outputs"] for name, mode in doc["modes"].items()},
+                 "output": compare_output(doc),
                  "chart": Markup(svg.histogram(doc))} for doc in inputs.compares]
     failures = [f for doc in inputs.results for f in _failures(doc)]
     for i, failure in enumerate(failures, 1):
@@ -142,7 +171,7 @@ def view(inputs: Inputs, title: str | None = None) -> dict:
 def render_html(inputs: Inputs, title: str | None = None) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["seconds"] = lambda v: "–" if v is None else (f"{v:.2f} s" if v >= 0.01 else f"{v * 1e3:.3f} ms")
+    env.filters["seconds"] = lambda v: "–" if measured(v) is None else (f"{v:.2f} s" if v >= 0.01 else f"{v * 1e3:.3f} ms")
     env.filters["rate"] = lambda v: "–" if v is None else f"{v:.1f}"
     css = (TEMPLATES / "report.css").read_text(encoding="utf-8")
     return env.get_template("report.html.j2").render(css=Markup(css), **view(inputs, title))

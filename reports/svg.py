@@ -90,8 +90,9 @@ def heatmap(doc: dict) -> str:
 
 
 def histogram(doc: dict) -> str:
-    """One panel per mode: a bar per distinct output (prefill logits digest), its height the number of
-    co-batched runs that produced it. Deterministic inference is a single bar."""
+    """One panel per mode: a bar per distinct output (its digest: of the decoded tokens and their logits,
+    or of the prefill logits with --decode-tokens 0; the report's caption says which), its height the
+    number of co-batched runs that produced it. Deterministic inference is a single bar."""
     modes = list(doc["modes"].items())
     runs = max((h["runs"] for _, m in modes for h in m["histogram"]), default=1)
     panel_w, panel_h, gap, top, bottom = 300, 150, 36, 34, 46
@@ -113,30 +114,33 @@ def histogram(doc: dict) -> str:
         for k, bar in enumerate(bars):
             h = panel_h * bar["runs"] / runs
             x = x0 + slot * k + (slot - bar_w) / 2
-            tip = f"{bar['runs']} run{'s' if bar['runs'] != 1 else ''}: logits sha256 {bar['logits_sha256']}"
+            tip = f"{bar['runs']} run{'s' if bar['runs'] != 1 else ''}: output sha256 {bar['logits_sha256']}"
             body.append(f'<rect class="bar" x="{x:.1f}" y="{top + panel_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
                         f'rx="3" fill="{color}"><title>{escape(tip)}</title></rect>')
             body.append(_text(x + bar_w / 2, top + panel_h - h - 4, bar["runs"], 10, fill=INK))
             if len(bars) <= 12:
                 body.append(_text(x + bar_w / 2, top + panel_h + 14, bar["logits_sha256"][:6], 9, fill=MUTED))
-        body.append(_text(x0 + panel_w / 2, top + panel_h + 32, "distinct outputs (logits sha256)", 10, fill=MUTED))
+        body.append(_text(x0 + panel_w / 2, top + panel_h + 32, "distinct outputs (sha256)", 10, fill=MUTED))
     width = 40 + len(modes) * (panel_w + gap)
     return _svg(width, top + panel_h + bottom, body, "unique outputs of one request over co-batched runs")
 
 
-def timing_bars(rows: list[tuple[str, float, bool]], unit="s") -> str:
-    """Horizontal bars: (label, seconds, passed) per row."""
+def timing_bars(rows: list[tuple[str, float | None, bool]], unit="s") -> str:
+    """Horizontal bars: (label, seconds, passed) per row, every row; seconds None: not measured, no bar."""
     if not rows:
         return ""
-    longest = max(v for _, v, _ in rows) or 1.0
+    longest = max((v for _, v, _ in rows if v is not None), default=0.0) or 1.0
     left, bar_max, row_h = 170, 380, 22
     body = []
     for i, (label, value, passed) in enumerate(rows):
         y = 8 + i * row_h
-        w = max(bar_max * value / longest, 1.5)
         shown = label if len(label) <= 24 else label[:23] + "…"
         body.append(_text(left - 8, y + 13, shown, 11, "end"))
-        body.append(f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" rx="3" '
+        if value is None:
+            body.append(_text(left + 6, y + 13, "– (not measured)", 10, "start", MUTED))
+            continue
+        w = max(bar_max * value / longest, 1.5)
+        body.append(f'<rect class="timing" x="{left}" y="{y + 3}" width="{w:.1f}" height="{row_h - 8}" rx="3" '
                     f'fill="{BAR if passed else FAIL}"><title>{escape(label)}: {value:.3f} {unit}</title></rect>')
         body.append(_text(left + w + 6, y + 13, f"{value:.2f} {unit}", 10, "start", MUTED))
     return _svg(left + bar_max + 70, 16 + row_h * len(rows), body, "generation time per case")

@@ -216,6 +216,7 @@ Command add_proof_command(CLI::App& parent) {
               run.runs = 1;
               run.processes = 0;
               run.update_golden = true;
+              run.create_golden_dir = true;   // --out names the file to make, folders included
               return run_check(run);
             }
             return diff(*o);

@@ -53,7 +53,7 @@ def test_stock_kernels_drift_in_the_same_sweep(lockstep_bin, default_model, tmp_
     runs = {r["label"]: r for r in results["cases"][0]["runs"]}
     assert runs["batch-1"]["match"]
     assert not all(runs[f"batch-{b}"]["match"] for b in (2, 3, 8))
-    assert "X" in result.stderr.split("len-1")[-1].splitlines()[0]
+    assert "X" in result.stdout.split("len-1")[-1].splitlines()[0]   # the grid is a result: stdout
 
 
 def test_decoding_in_a_shrinking_engine_batch_drifts_with_stock_kernels(lockstep_bin, default_model, tmp_path):
@@ -68,7 +68,7 @@ def test_decoding_in_a_shrinking_engine_batch_drifts_with_stock_kernels(lockstep
     cases = {c["id"]: c for c in json.loads((tmp_path / "off" / "results.json").read_text())["cases"]}
     decode_runs = cases["decode-len-3"]["runs"]
     assert decode_runs[0]["match"] and not all(r["match"] for r in decode_runs[1:])
-    assert "decode-len-3" in off.stderr
+    assert "decode-len-3" in off.stdout
 
 
 def test_negative_decode_tokens_are_bad_input(lockstep_bin, default_model, tmp_path):

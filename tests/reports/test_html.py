@@ -73,7 +73,91 @@ def test_histogram_bars_are_the_compare_counts(artifacts):
     assert Page(text).classes.count("bar") == sum(len(m["histogram"]) for m in doc["modes"].values())
     for mode in doc["modes"].values():
         for bar in mode["histogram"]:
-            assert f"{bar['runs']} run{'s' if bar['runs'] != 1 else ''}: logits sha256 {bar['logits_sha256']}" in text
+            assert f"{bar['runs']} run{'s' if bar['runs'] != 1 else ''}: output sha256 {bar['logits_sha256']}" in text
+
+
+def section(text, name):
+    start = text.index(f'<section id="{name}">')
+    return text[start:text.index("</section>", start)]
+
+
+def rewritten(path, tmp_path, change):
+    """A copy of a real results.json / compare.json, changed by `change(doc)`."""
+    doc = read(path)
+    change(doc)
+    out = tmp_path / path.name
+    out.write_text(json.dumps(doc))
+    return out
+
+
+def test_the_compare_caption_names_what_was_hashed(artifacts, tmp_path):
+    decoded = read(artifacts["compare"])["settings"]["decode_tokens"]
+    assert decoded == 8   # lockstep compare's default: the output is decoded tokens, not the prefill
+    text = section(render_html(load([], [artifacts["compare"]])), "compare")
+    assert f"SHA-256 of its {decoded} decoded tokens and every step&#39;s logits" in text
+    assert "prefill" not in text
+
+    def prefill_only(doc):
+        doc["settings"]["decode_tokens"] = 0
+    text = section(render_html(load([], [rewritten(artifacts["compare"], tmp_path, prefill_only)])), "compare")
+    assert "SHA-256 of its prefill logits at every position" in text and "decoded" not in text
+
+
+def test_the_timing_chart_shows_every_case(artifacts, tmp_path):
+    def many_cases(doc):   # a 45-case suite: the real cases, repeated under new ids
+        doc["cases"] = [dict(doc["cases"][i % len(doc["cases"])], id=f"case-{i}") for i in range(45)]
+    text = render_html(load([rewritten(artifacts["pass"], tmp_path, many_cases)]))
+    assert Page(text).classes.count("timing") == 45
+    assert all(f"<title>case-{i}: " in text for i in range(45))
+
+
+def test_durations_that_were_not_measured_show_as_a_dash(artifacts, tmp_path):
+    sweep = read(artifacts["sweep-off"])
+
+    def as_the_harness_writes_them(doc):   # sweep's prefill cells (len-L) hold ~2e-08 s
+        for case in doc["cases"]:
+            if case["id"].startswith("len-"):
+                case["reference"]["duration_s"] = 2e-08
+                for run in case["runs"]:
+                    run["duration_s"] = 2e-08
+    text = section(render_html(load([rewritten(artifacts["sweep-off"], tmp_path, as_the_harness_writes_them)])),
+                   "timings")
+    decoded = [run["duration_s"] for case in sweep["cases"] if case["id"].startswith("decode-len-") for run in case["runs"]]
+    runs = sum(len(case["runs"]) for case in sweep["cases"])
+    assert f"batch: {runs} · {sum(decoded) / len(decoded):.2f} s · {max(decoded):.2f} s" in text
+    assert f"({runs - len(decoded)} without a measured time)" in text
+    assert "0.000 ms" not in text and "e-08" not in text
+
+    def prefill_only(doc):
+        as_the_harness_writes_them(doc)
+        doc["cases"] = [case for case in doc["cases"] if case["id"].startswith("len-")]
+    text = section(render_html(load([rewritten(artifacts["sweep-off"], tmp_path, prefill_only)])), "timings")
+    prefill_runs = sum(len(case["runs"]) for case in sweep["cases"] if case["id"].startswith("len-"))
+    assert f"batch: {prefill_runs} · – · –" in text and "0.000 ms" not in text
+
+    def one_untimed(doc):
+        doc["cases"][0]["reference"]["duration_s"] = 2e-08
+    text = render_html(load([rewritten(artifacts["pass"], tmp_path, one_untimed)]))
+    assert "– (not measured)" in text and Page(text).classes.count("timing") == len(read(artifacts["pass"])["cases"]) - 1
+
+
+def test_top_candidates_show_their_texts_or_say_they_are_missing(artifacts, tmp_path):
+    text = render_html(load([artifacts["fail"]]))
+    top = [c for case in read(artifacts["fail"])["cases"] for run in case["runs"] if run["first_divergence"]
+           for c in run["first_divergence"].get("expected_top", [])]
+    assert top and all(c["text"] for c in top)
+    assert all(f'<td class="mono">{c["text"]}</td>' in text for c in top)
+
+    def no_texts(doc):   # as harness/sweep.cpp writes them: ids and logits, every "text" empty
+        for case in doc["cases"]:
+            for run in case["runs"]:
+                for c in (run["first_divergence"] or {}).get("expected_top", []) + \
+                         (run["first_divergence"] or {}).get("actual_top", []):
+                    c["text"] = ""
+    text = render_html(load([rewritten(artifacts["sweep-off"], tmp_path, no_texts)]))
+    assert '<table class="top">' in text
+    assert '<td class="mono"></td>' not in text and "<th>text</th>" not in text
+    assert "token texts: not recorded in results.json" in text
 
 
 def test_every_failure_is_shown_with_both_sides(artifacts):

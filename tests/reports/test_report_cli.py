@@ -7,7 +7,8 @@ import sys
 import pytest
 from junitparser import JUnitXml
 
-from report_testlib import run_lockstep
+from report_testlib import ROOT, run_lockstep
+from reports.load import load
 
 
 def test_help_names_the_exit_codes(lockstep_bin):
@@ -62,3 +63,15 @@ def test_an_unwritable_output_is_exit_3(lockstep_bin, artifacts, tmp_path):
     blocker.write_text("not a directory")
     result = run_lockstep(lockstep_bin, "report", artifacts["pass"], "--out-dir", blocker / "sub", check_rc=3)
     assert "cannot write the reports" in result.stderr
+
+
+def test_the_readme_example_says_its_mode_off_sweep_fails_by_design(artifacts):
+    """README's report example feeds a --mode off sweep: a real one fails, so the page must say that its
+    FAIL is the intended outcome (the negative control), not leave the reader guessing."""
+    assert load([artifacts["sweep-off"]]).verdict == "fail"
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("## Reports")
+    section = readme[start:readme.index("\n## ", start + 1)]
+    assert "lockstep sweep" in section and "--mode off" in section and "lockstep report" in section
+    assert "fails (exit 1) by design" in section and "verdict FAIL" in section
+    assert "intended outcome" in section and "negative control" in section
