@@ -1,6 +1,7 @@
 #include "harness/junit.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "harness/atomic_file.h"
 
@@ -47,13 +48,36 @@ bool allowed_in_xml(uint32_t c) {
 
 std::string seconds(double s) { return fmt::format("{:.3f}", s); }
 
+// " in a batch of 8 (row 3)": where a co-batched run's divergent step ran.
+std::string where_in_batch(const RunResult& run) {
+  if (!run.batch || !run.first_divergence) return "";
+  const auto step = static_cast<size_t>(run.first_divergence->step);
+  if (step >= run.batch->sizes.size()) return "";
+  return fmt::format(" in a batch of {} (row {})", run.batch->sizes[step], run.batch->rows[step]);
+}
+
 std::string failure_message(const CaseResult& c, const RunResult& run) {
   if (!run.error.empty()) return fmt::format("case '{}' {}: {}", c.id, run.label, run.error);
   if (run.first_divergence) {
-    return fmt::format("case '{}' {} differs from run-1 at {}", c.id, run.label,
+    return fmt::format("case '{}' {} differs from run-1{} at {}", c.id, run.label, where_in_batch(run),
                        describe(*run.first_divergence));
   }
   return fmt::format("case '{}' {} differs from run-1", c.id, run.label);
+}
+
+// The batch a co-batched run decoded in: sizes and rows per step, joins, and its neighbours.
+std::string batch_details(const RunResult& run) {
+  if (!run.batch) return "";
+  const BatchPlace& b = *run.batch;
+  std::string out = fmt::format("batch sizes per step: {}\nrows per step: {}\n", fmt::join(b.sizes, " "),
+                                fmt::join(b.rows, " "));
+  if (b.joined_running) out += "joined a batch that was already decoding\n";
+  if (b.joined_by_others) out += "others joined while it decoded\n";
+  for (const Neighbour& n : b.neighbours) {
+    out += fmt::format("neighbour: {}, prompt {} tokens, {} new tokens, {}, steps {}..{}\n", n.request, n.prompt_tokens,
+                       n.new_tokens, n.sampling, n.first_step, n.last_step);
+  }
+  return out;
 }
 
 // The failure element's body: everything needed to start debugging, with
@@ -68,6 +92,7 @@ std::string failure_details(const CaseResult& c, const RunResult& run) {
     out += fmt::format("expected token: {} {}\nactual token:   {} {}\n", token(d.expected_token), d.expected_text,
                        token(d.actual_token), d.actual_text);
   }
+  out += batch_details(run);
   out += fmt::format("prompt: {}\nreference ids sha256: {}\n", c.prompt, c.reference.ids_sha256);
   return out;
 }

@@ -72,6 +72,24 @@ TEST(Junit, FailureNamesCaseRunAndStep) {
   EXPECT_NE(xml.find("tab&#9;here" + kFffd + " bell"), std::string::npos) << xml;
 }
 
+TEST(Junit, ACoBatchedFailureNamesItsBatchAndNeighbours) {
+  VerifyResults r = testing::sample_results();
+  RunResult& run = r.cases[1].runs[0];
+  run.label = "batch-8";
+  run.kind = RunKind::batch;
+  BatchPlace place;
+  place.sizes = {8, 8, 7};
+  place.rows = {3, 3, 2};
+  place.joined_by_others = true;
+  place.neighbours.push_back(Neighbour{"filler", 300, 12, "temperature 0.7, top_k 20, top_p 1, seed 2", 0, 11});
+  run.batch = place;
+  const std::string xml = junit_xml(r);
+  EXPECT_NE(xml.find("batch-8 differs from run-1 in a batch of 8 (row 3) at step 0"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("batch sizes per step: 8 8 7&#10;rows per step: 3 3 2"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("others joined while it decoded"), std::string::npos);
+  EXPECT_NE(xml.find("neighbour: filler, prompt 300 tokens, 12 new tokens, temperature 0.7"), std::string::npos) << xml;
+}
+
 TEST(Junit, PassingRunHasNoFailures) {
   VerifyResults r = testing::sample_results();
   r.cases.pop_back();

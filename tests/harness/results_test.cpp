@@ -79,6 +79,30 @@ TEST(Results, JsonRoundTrip) {
   EXPECT_EQ(b.counts().comparisons_failed, 2);
 }
 
+TEST(Results, BatchPlacesAndTheHistogramRoundTrip) {
+  VerifyResults a = testing::sample_results();
+  BatchPlace place;
+  place.sizes = {3, 3};
+  place.rows = {1, 0};
+  place.joined_running = true;
+  place.neighbours.push_back(Neighbour{"case capital", 40, 8, "greedy", -2, 5});
+  a.cases[0].runs[0].batch = place;
+  a.batch_rounds = {"batch-3", "join-a"};
+  a.batch_sizes = {{1, 4}, {3, 2}};
+  const std::string text = dump_json(to_json(a));
+  const VerifyResults b = results_from_json(json::parse(text));
+  EXPECT_EQ(dump_json(to_json(b)), text);
+  ASSERT_TRUE(b.cases[0].runs[0].batch.has_value());
+  EXPECT_EQ(b.cases[0].runs[0].batch->rows, (std::vector<int64_t>{1, 0}));
+  EXPECT_EQ(b.cases[0].runs[0].batch->neighbours[0].first_step, -2);
+  EXPECT_FALSE(b.cases[0].runs[1].batch.has_value());
+  EXPECT_EQ(b.batch_rounds, a.batch_rounds);
+  EXPECT_EQ(b.batch_sizes, a.batch_sizes);
+  json doc = to_json(a);
+  doc["batch_sizes"]["x"] = 1;
+  EXPECT_THROW(results_from_json(doc), Error);
+}
+
 TEST(Results, InvalidUtf8TextIsReplacedNotFatal) {
   const std::string text = dump_json(to_json(testing::sample_results()));
   EXPECT_NE(text.find("broken \xEF\xBF\xBD"), std::string::npos);
