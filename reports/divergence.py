@@ -5,6 +5,8 @@ a run (or the golden file) first departs from the reference, why, both digests a
 """
 from __future__ import annotations
 
+from reports import batching
+
 REASONS = {
     "logits": "the step's logits digest differs",
     "token": "same logits digest, other token",
@@ -39,14 +41,16 @@ def describe(div: dict) -> str:
 
 
 def run_message(case: dict, run: dict, reference: str = "run-1") -> str:
-    """The failure message of one compared run: names the case, the run and the first divergence."""
+    """The failure message of one compared run: names the case, the run, the batch it decoded in when it
+    shared engine steps with others (" in a batch of 8 (row 3)", at the divergent step) and the first
+    divergence."""
     head = f"case '{case['id']}' {run['label']}"
     if run.get("error"):
         return f"{head} produced no record: {run['error']}"
     div = run.get("first_divergence")
     if div is None:
         return f"{head} differs from {reference}"
-    return f"{head} differs from {reference} at {describe(div)}"
+    return f"{head} differs from {reference}{batching.where(run)} at {describe(div)}"
 
 
 def golden_message(case: dict, golden_path: str) -> str:

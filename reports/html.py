@@ -11,7 +11,7 @@ import pathlib
 import jinja2
 from markupsafe import Markup
 
-from reports import divergence, svg
+from reports import batching, divergence, svg
 from reports.load import Inputs
 
 TEMPLATES = pathlib.Path(__file__).resolve().parent / "templates"
@@ -89,7 +89,8 @@ def _failures(doc: dict) -> list[dict]:
                       "prompt": case.get("prompt"), "reference_text": case.get("text"),
                       "label": failure["run"]["label"] if failure["run"] else "golden",
                       "run_kind": failure["run"].get("kind") if failure["run"] else "golden file",
-                      "details": divergence.detail_lines(div) if div else [],
+                      "details": (divergence.detail_lines(div) if div else []) + batching.lines(failure["run"]),
+                      "batch": batching.run_view(failure["run"]),
                       "reason_text": divergence.REASONS.get(div.get("reason"), ""),
                       "expected_top": div.get("expected_top") or [], "actual_top": div.get("actual_top") or [],
                       # a harness path that does not name tokens writes "" for every candidate's text
@@ -139,6 +140,17 @@ def _environments(inputs: Inputs) -> list[dict]:
     return out
 
 
+def _batching(doc: dict) -> dict | None:
+    """The summary's co-batching panel of one results.json: its batch-size histogram, the batch rounds
+    that ran and how many runs shared engine steps; None for a file without batch data (an older one)."""
+    if not batching.has_batch_data(doc):
+        return None
+    hist = batching.histogram(doc)
+    return {"histogram": hist, "rounds": batching.rounds(doc), "runs": batching.cobatched_runs(doc),
+            "largest": batching.largest(doc), "tokens": sum(tokens for _, tokens in hist),
+            "chart": Markup(svg.batch_sizes(hist))}
+
+
 def view(inputs: Inputs, title: str | None = None) -> dict:
     runs = []
     for doc in inputs.results:
@@ -146,6 +158,7 @@ def view(inputs: Inputs, title: str | None = None) -> dict:
         runs.append({"suite": doc["suite"].get("name"), "path": doc["_path"], "check": check_of(doc),
                      "verdict": doc["verdict"], "counts": doc["counts"], "mode": doc["environment"].get("mode"),
                      "started_at": doc.get("started_at"), "settings": doc.get("settings") or {},
+                     "batching": _batching(doc),
                      "golden": golden and {"path": golden.get("path"), "level": golden.get("level"),
                                            "verdict": golden.get("verdict"), "written": golden.get("written"),
                                            "cases": len(golden.get("cases", [])),

@@ -3,15 +3,18 @@
 A check is one compared run of a case (classname "<suite>.<case id>", name the run label:
 run-2, process-1, batch-8, worker-17), one case against the golden file (name "golden"), or, for a
 compare.json, the invariant mode giving exactly one output. A failing check carries <failure>
-whose message names the case, the run and the first divergent step and token; a run that produced
-no record (a crashed worker) is an <error>. Valid against reports/schema/junit.xsd.
+whose message names the case, the run, the batch it decoded in at the divergent step when it shared
+engine steps with others ("... in a batch of 8 (row 3) at step 0: ...") and the first divergent step
+and token; its body adds every step's batch size and row, the joins and the neighbours. A run that
+produced no record (a crashed worker) is an <error>. The suite's properties carry the batch rounds
+and the batch-size histogram when results.json has them. Valid against reports/schema/junit.xsd.
 """
 from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
 
-from reports import divergence
+from reports import batching, divergence
 from reports.load import Inputs
 
 # Characters XML 1.0 forbids (C0 controls but tab/newline/return, surrogates, U+FFFE/U+FFFF).
@@ -90,7 +93,9 @@ def _results_suite(root, doc, taken):
                        ("model", doc["model"].get("name")), ("model_sha256", doc["model"].get("file_sha256")),
                        ("mode", env.get("mode")), ("lockstep_version", env.get("lockstep_version")),
                        ("libtorch_version", env.get("libtorch_version")), ("cpu_model", env.get("cpu_model")),
-                       ("command", " ".join(doc.get("command", [])))):
+                       ("command", " ".join(doc.get("command", []))),
+                       ("batch_rounds", " ".join(batching.rounds(doc))),
+                       ("batch_sizes", " ".join(f"{size}:{tokens}" for size, tokens in batching.histogram(doc)))):
         suite.property(key, value)
     prefix = doc["suite"].get("name") or "lockstep"
     for case in doc["cases"]:
@@ -101,7 +106,7 @@ def _results_suite(root, doc, taken):
                 continue
             message = divergence.run_message(case, run, reference)
             body = "\n".join([message, f"run kind: {run.get('kind')}", *divergence.detail_lines(run.get("first_divergence")),
-                              f"prompt: {case.get('prompt', '')}"])
+                              *batching.lines(run), f"prompt: {case.get('prompt', '')}"])
             if run.get("error"):
                 suite.error(testcase, message, body)
             else:

@@ -81,6 +81,9 @@ def check_results(doc: dict) -> dict:
         for j, run in enumerate(_require(case, at, "runs", list)):
             _require(run, f"{at}.runs[{j}]", "label", str)
             _require(run, f"{at}.runs[{j}]", "match", bool)
+            if run.get("batch") is not None:
+                _check_batch(_require(run, f"{at}.runs[{j}]", "batch", dict), f"{at}.runs[{j}].batch")
+    _check_batch_sizes(doc, where)
     golden = doc.get("golden")
     if golden is not None:
         _require(doc, where, "golden", dict)
@@ -88,6 +91,29 @@ def check_results(doc: dict) -> dict:
             _require(case, f"{where}: golden.cases[{i}]", "id", str)
             _require(case, f"{where}: golden.cases[{i}]", "match", bool)
     return doc
+
+
+def _check_batch(batch: dict, at: str):
+    """A run's optional `batch` (harness/RESULTS.md): what the renderers index and iterate."""
+    for key in ("sizes", "rows"):
+        if key in batch and not all(isinstance(v, int) and not isinstance(v, bool)
+                                    for v in _require(batch, at, key, list)):
+            raise BadInput(f"{at}: field '{key}' must hold integers")
+    if "neighbours" in batch:
+        for k, neighbour in enumerate(_require(batch, at, "neighbours", list)):
+            if not isinstance(neighbour, dict):
+                raise BadInput(f"{at}.neighbours[{k}]: expected an object")
+
+
+def _check_batch_sizes(doc: dict, where: str):
+    """The optional top-level `batch_sizes` ({"8": 222, ...}) and `settings.batch_rounds` (a list)."""
+    if doc.get("batch_sizes") is not None:
+        for key, tokens in _require(doc, where, "batch_sizes", dict).items():
+            if not key.isdigit() or not isinstance(tokens, int) or isinstance(tokens, bool):
+                raise BadInput(f"{where}: batch_sizes entry {key!r}: {tokens!r} is not batch size -> token count")
+    settings = doc.get("settings")
+    if isinstance(settings, dict) and settings.get("batch_rounds") is not None:
+        _require(settings, f"{where}: settings", "batch_rounds", list)
 
 
 def check_compare(doc: dict) -> dict:

@@ -1,10 +1,11 @@
-"""The Markdown job summary (GitHub's $GITHUB_STEP_SUMMARY): verdict, a table per result file, the
-first failures, the compare counts. Short on purpose: the HTML report has the rest."""
+"""The Markdown job summary (GitHub's $GITHUB_STEP_SUMMARY): verdict, a table per result file, one
+line on co-batching (when results.json has batch data), the first failures, the compare counts. Short
+on purpose: the HTML report has the rest."""
 from __future__ import annotations
 
 import html
 
-from reports import divergence
+from reports import batching, divergence
 from reports.html import check_of
 from reports.load import Inputs
 
@@ -43,6 +44,9 @@ def summary_markdown(inputs: Inputs, title: str = "lockstep", links: dict | None
                          f"{counts['cases_passed']}/{counts['cases']} | "
                          f"{counts['comparisons_failed']}/{counts['comparisons']} | {golden_cell} |")
         lines.append("")
+        cobatching = batching.summary_line(inputs.results)
+        if cobatching:
+            lines += [f"**co-batching:** {cobatching}", ""]
     for doc in inputs.compares:
         modes = ", ".join(f"{name}: {m['unique_outputs']}" for name, m in doc["modes"].items())
         lines += [f"**compare** ({doc.get('settings', {}).get('runs')} co-batched runs): unique outputs {modes} "

@@ -144,3 +144,31 @@ def timing_bars(rows: list[tuple[str, float | None, bool]], unit="s") -> str:
                     f'fill="{BAR if passed else FAIL}"><title>{escape(label)}: {value:.3f} {unit}</title></rect>')
         body.append(_text(left + w + 6, y + 13, f"{value:.2f} {unit}", 10, "start", MUTED))
     return _svg(left + bar_max + 70, 16 + row_h * len(rows), body, "generation time per case")
+
+
+def batch_sizes(hist: list[tuple[int, int]]) -> str:
+    """The batch-size histogram of a results.json (`batch_sizes`): a bar per batch size, its height the
+    case tokens decoded in an engine step of that many sequences. Bars of size 1 (alone) are grey: only
+    the others show co-batching."""
+    if not hist:
+        return ""
+    most = max((tokens for _, tokens in hist), default=0) or 1
+    left, top, plot_h, slot = 52, 20, 120, 40
+    bar_w = 26
+    width = left + slot * len(hist) + 16
+    body = [f'<line x1="{left}" y1="{top + plot_h}" x2="{left + slot * len(hist)}" y2="{top + plot_h}" stroke="{GRID}"/>']
+    for tick in sorted({0, most, (most + 1) // 2}):
+        y = top + plot_h - plot_h * tick / most
+        body.append(_text(left - 6, y + 4, tick, 10, "end", MUTED))
+    for k, (size, tokens) in enumerate(hist):
+        h = plot_h * tokens / most
+        x = left + slot * k + (slot - bar_w) / 2
+        tip = f"batch of {size}: {tokens} case token{'' if tokens == 1 else 's'}"
+        body.append(f'<rect class="batch-size" x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w}" height="{h:.1f}" '
+                    f'rx="3" fill="{MUTED if size == 1 else BAR}"><title>{escape(tip)}</title></rect>')
+        body.append(_text(x + bar_w / 2, top + plot_h - h - 4, tokens, 10))
+        body.append(_text(x + bar_w / 2, top + plot_h + 14, size, 11, weight="600"))
+    body.append(_text(left + slot * len(hist) / 2, top + plot_h + 32, "batch size (sequences in the engine step)", 10,
+                      fill=MUTED))
+    width = max(width, left + 260)
+    return _svg(width, top + plot_h + 40, body, "case tokens decoded per batch size")

@@ -93,3 +93,20 @@ def test_results_on_stdout_and_progress_on_stderr(lockstep_bin, default_model, t
     assert "compare: loading model" in compare.stderr.splitlines()[0]
     assert "compare: mode off: 3/3 runs" in compare.stderr
     assert "unique output(s) over 3 co-batched runs" in compare.stdout
+
+
+def test_info_prints_the_environment_fingerprint(lockstep_bin):
+    table = lockstep(lockstep_bin, "info")
+    assert table.returncode == 0, table.stderr
+    for label in ("os:", "cpu:", "cpu flags:", "cuda runtime:", "cublasLt:", "gpus:", "modes:", "default model:"):
+        assert label in table.stdout, label
+    doc = json.loads(lockstep(lockstep_bin, "info", "--json").stdout)
+    assert doc["schema"] == "lockstep.info/0"
+    assert doc["environment"]["libtorch_version"] and doc["environment"]["threads"] >= 1
+    assert doc["modes"] == ["off", "batch_invariant", "portable"]
+    assert "sum.dim_IntList" in doc["invariant_overloads"] and "sum" not in doc["invariant_overloads"]
+    with open("/proc/cpuinfo") as f:
+        flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    assert all(flag in flags for flag in doc["cpu_flags"])
+    assert ("avx2" in doc["cpu_flags"]) == ("avx2" in flags)
+    assert isinstance(doc["gpus"], list)

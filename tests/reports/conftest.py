@@ -1,8 +1,10 @@
 """Fixtures for the report tests: real results.json / compare.json files written by the built CLI on
 the real model (short prompts, few tokens), once per session."""
+import json
+
 import pytest
 
-from report_testlib import prompt_args, run_lockstep
+from report_testlib import ROOT, prompt_args, run_lockstep
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +44,20 @@ def artifacts(lockstep_bin, fault_bin, tmp_path_factory):
     for path in paths.values():
         assert path.exists(), path
     return paths
+
+
+@pytest.fixture(scope="session")
+def cobatched(lockstep_bin, tmp_path_factory):
+    """results.json of the ci-gate suite's batch plan (rounds batch-3, batch-8, join-a, join-b: each case
+    with seeded filler requests and the other cases, joining and joined mid-decode) run with stock
+    kernels (--mode off): its co-batched runs differ from each case's solo reference, and every run
+    carries the `batch` it decoded in."""
+    out = tmp_path_factory.mktemp("cobatched-off")
+    run_lockstep(lockstep_bin, "verify", "--suite", ROOT / "suites" / "ci-gate.json", "--runs", "1", "--processes",
+                 "0", "--max-new-tokens", "6", "--mode", "off", "--out-dir", out, check_rc=1)
+    path = out / "results.json"
+    doc = json.loads(path.read_text())
+    assert doc["verdict"] == "fail" and doc["settings"]["batch_rounds"] and doc["batch_sizes"], doc.get("settings")
+    assert any(not run["match"] and run.get("batch", {}).get("neighbours")
+               for case in doc["cases"] for run in case["runs"])
+    return path

@@ -26,3 +26,14 @@ def prompt_args(tokens=4):
     for prompt in PROMPTS:
         args += ["--prompt", prompt]
     return args
+
+
+def without_batch_fields(doc):
+    """A results.json as written before batch plans: no run `batch`, no `batch_sizes`, no
+    `settings.batch_rounds`."""
+    doc.pop("batch_sizes", None)
+    (doc.get("settings") or {}).pop("batch_rounds", None)
+    for case in doc["cases"]:
+        for run in case["runs"]:
+            run.pop("batch", None)
+    return doc

@@ -4,9 +4,11 @@ import html.parser
 import json
 
 import pytest
+from markupsafe import escape
 
-from report_testlib import ROOT  # noqa: F401  (puts the repo root on sys.path)
-from reports.html import render_html
+from report_testlib import ROOT, without_batch_fields  # noqa: F401  (ROOT puts the repo root on sys.path)
+from reports import divergence
+from reports.html import FULL_FAILURES, render_html
 from reports.load import BadInput, load
 
 SECTIONS = ["verdict", "summary", "failures", "tiers", "sweep", "compare", "timings", "environment"]
@@ -197,3 +199,102 @@ def test_a_wrong_file_is_bad_input_naming_it(artifacts, tmp_path):
     broken.write_text(read(artifacts["pass"]).__repr__())
     with pytest.raises(BadInput, match="invalid JSON"):
         load([broken])
+
+
+def failure_blocks(text):
+    """{index: the HTML of failure-<index>} of the full failures (those shown with both sides)."""
+    body = section(text, "failures")
+    starts = [i for i in range(len(body)) if body.startswith('<div class="failure" id="failure-', i)]
+    return {n: body[start:(starts + [len(body)])[n]] for n, start in enumerate(starts, 1)}
+
+
+def batch_runs(doc):
+    return [(case, run) for case in doc["cases"] for run in case["runs"] if not run["match"] and run.get("batch")]
+
+
+def test_a_failing_co_batched_run_shows_its_batch_at_the_divergent_step(cobatched):
+    doc = read(cobatched)
+    text = render_html(load([cobatched]))
+    blocks = failure_blocks(text)
+    failing = batch_runs(doc)
+    assert len(blocks) == min(len(failing), FULL_FAILURES) > 0
+    for n, (case, run) in enumerate(failing[:FULL_FAILURES], 1):
+        block, batch, step = blocks[n], run["batch"], run["first_divergence"]["step"]
+        size, row = batch["sizes"][step], batch["rows"][step]
+        assert str(escape(f"case '{case['id']}' {run['label']} differs from run-1 in a batch of {size} (row {row}) "
+                          f"at step {step}:")) in block
+        assert f"batch at step {step}: <b>{size} sequence{'' if size == 1 else 's'}</b>, row <b>{row}</b>" in block
+        assert f"joined a running batch: <b>{'yes' if batch['joined_running'] else 'no'}</b>" in block
+        assert f"joined by others: <b>{'yes' if batch['joined_by_others'] else 'no'}</b>" in block
+        assert f"sizes per step: {' '.join(map(str, batch['sizes']))} · rows per step: {' '.join(map(str, batch['rows']))}" in block
+        assert block.count('<tr class="neighbour') == len(batch["neighbours"]) > 0
+        for neighbour in batch["neighbours"]:
+            first, last = neighbour["steps"]
+            assert (f'<td>{neighbour["request"]}</td><td class="num">{neighbour["prompt_tokens"]}</td>'
+                    f'<td class="num">{neighbour["new_tokens"]}</td>') in block
+            assert f'<td class="mono">{neighbour["sampling"]}</td><td class="mono">{first}..{last}</td>' in block
+        # the neighbours marked as sharing the divergent step and the case itself fill the batch
+        assert block.count('<tr class="neighbour at-step">') == size - 1
+    # the rest are table rows, their messages still name the batch
+    assert all(" in a batch of " in f for f in text.split('<tr id="failure-')[1:])
+    assert text.count('<tr id="failure-') == max(len(failing) - FULL_FAILURES, 0)
+    assert {run["batch"]["joined_running"] for _, run in failing} == {True, False}   # the join rounds ran
+
+
+def test_the_batch_is_read_at_the_divergent_step(cobatched, tmp_path):
+    """first_divergence.step indexes sizes and rows: a run whose batch grew mid-decode, moved to a later
+    step, names the later batch; a step past the recorded ones (one side stopped earlier) names none."""
+    doc = read(cobatched)
+    case, run = next((c, r) for c, r in batch_runs(doc) if len(set(r["batch"]["sizes"])) > 1)
+    later = next(i for i, size in enumerate(run["batch"]["sizes"]) if size != run["batch"]["sizes"][0])
+
+    def diverge_at(step, reason="logits"):
+        def change(d):
+            for c in d["cases"]:
+                for r in c["runs"]:
+                    if c["id"] == case["id"] and r["label"] == run["label"]:
+                        r["first_divergence"].update(step=step, reason=reason)
+        return change
+    blocks = failure_blocks(render_html(load([rewritten(cobatched, tmp_path, diverge_at(later))])))
+    index = [(c["id"], r["label"]) for c, r in batch_runs(doc)].index((case["id"], run["label"])) + 1
+    size, row = run["batch"]["sizes"][later], run["batch"]["rows"][later]
+    assert f"differs from run-1 in a batch of {size} (row {row}) at step {later}:" in blocks[index]
+    assert f"batch at step {later}: <b>{size} sequences</b>, row <b>{row}</b>" in blocks[index]
+    assert blocks[index].count('<tr class="neighbour at-step">') == size - 1
+
+    past = len(run["batch"]["sizes"])
+    block = failure_blocks(render_html(load([rewritten(cobatched, tmp_path, diverge_at(past, "length"))])))[index]
+    assert "in a batch of" not in block and f"divergent step {past} is past the {past} recorded steps" in block
+    assert block.count('<tr class="neighbour') == len(run["batch"]["neighbours"])
+
+
+def test_the_summary_shows_the_batch_size_histogram_and_rounds(cobatched):
+    doc = read(cobatched)
+    summary = section(render_html(load([cobatched])), "summary")
+    page = Page(summary)
+    assert page.classes.count("batch-size") == len(doc["batch_sizes"]) > 1
+    for size, tokens in doc["batch_sizes"].items():
+        assert f"<title>batch of {size}: {tokens} case tokens</title>" in summary
+    assert [int(size) for size in doc["batch_sizes"]] != [1]    # co-batching really happened
+    largest = max(map(int, doc["batch_sizes"]))
+    runs = sum(1 for _, run in ((c, r) for c in doc["cases"] for r in c["runs"]) if run.get("batch"))
+    assert f"{runs} runs decoded in engine steps shared with other requests; largest batch <b>{largest}</b>" in summary
+    assert f"{runs} co-batched runs · largest batch {largest}" in summary
+    assert "".join(f'<span class="tag round">{r}</span> ' for r in doc["settings"]["batch_rounds"]) in summary
+    assert doc["settings"]["batch_rounds"] == ["batch-3", "batch-8", "join-a", "join-b"]
+
+
+def test_a_file_without_batch_fields_still_renders(cobatched, artifacts, tmp_path):
+    old = rewritten(cobatched, tmp_path, without_batch_fields)
+    text = render_html(load([old]))
+    page = Page(text)
+    assert all(section in page.ids for section in SECTIONS)
+    assert not any(i.startswith("batching-") for i in page.ids)
+    assert "batch-size" not in page.classes and "neighbour" not in page.classes and "batch" not in page.classes
+    shown = section(text, "summary") + section(text, "failures")
+    assert "in a batch of" not in shown and "co-batched" not in shown and "batch rounds" not in shown
+    assert sum(1 for i in page.ids if i.startswith("failure-")) == len(batch_runs(read(cobatched)))
+    # checks that decode nothing next to others (a sweep, prompts alone): no panel, no batch in messages
+    text = render_html(load([artifacts[n] for n in ("sweep-off", "fail")]))
+    assert "in a batch of" not in text and "neighbour" not in Page(text).classes
+    assert all(" in a batch of " not in f["message"] for f in divergence.failures(read(artifacts["fail"])))
