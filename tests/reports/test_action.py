@@ -74,7 +74,10 @@ def test_a_determinism_failure_fails_the_job_and_names_the_divergence(fault_bin,
     assert run.outputs["comparisons-failed"] == str(results["counts"]["comparisons_failed"]) == "2"
     assert run.outputs["golden-verdict"] == "pass"   # the reference run still matches the golden file
     assert "❌ lockstep: mini: FAIL" in run.summary
-    assert "case 'capital' run-2 differs from run-1 at step 0" in run.summary
+    # run-2 (on a reloaded model) decodes both cases through the engine at once: the message names the batch
+    (run_2,) = [r for c in results["cases"] if c["id"] == "capital" for r in c["runs"] if r["label"] == "run-2"]
+    assert f"case 'capital' run-2 differs from run-1 in a batch of 2 (row {run_2['batch']['rows'][0]}) at step 0" \
+        in run.summary
     assert "::error title=lockstep determinism failure::" in run.log
 
 

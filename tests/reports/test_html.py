@@ -7,7 +7,6 @@ import pytest
 from markupsafe import escape
 
 from report_testlib import ROOT, without_batch_fields  # noqa: F401  (ROOT puts the repo root on sys.path)
-from reports import divergence
 from reports.html import FULL_FAILURES, render_html
 from reports.load import BadInput, load
 
@@ -294,7 +293,20 @@ def test_a_file_without_batch_fields_still_renders(cobatched, artifacts, tmp_pat
     shown = section(text, "summary") + section(text, "failures")
     assert "in a batch of" not in shown and "co-batched" not in shown and "batch rounds" not in shown
     assert sum(1 for i in page.ids if i.startswith("failure-")) == len(batch_runs(read(cobatched)))
-    # checks that decode nothing next to others (a sweep, prompts alone): no panel, no batch in messages
-    text = render_html(load([artifacts[n] for n in ("sweep-off", "fail")]))
-    assert "in a batch of" not in text and "neighbour" not in Page(text).classes
-    assert all(" in a batch of " not in f["message"] for f in divergence.failures(read(artifacts["fail"])))
+    # a sweep writes an empty batch_sizes and no run batch: no panel, no batch in its messages
+    assert read(artifacts["sweep-off"])["batch_sizes"] == {}
+    text = render_html(load([artifacts["sweep-off"]]))
+    assert "batching" not in Page(text).classes and "neighbour" not in Page(text).classes
+    assert "in a batch of" not in text and "co-batched" not in section(text, "summary")
+
+
+def test_malformed_batch_fields_are_bad_input_naming_them(cobatched, tmp_path):
+    def sizes_not_a_list(doc):
+        doc["cases"][0]["runs"][0]["batch"]["sizes"] = "3 3 3"
+    with pytest.raises(BadInput, match=r"cases\[0\]\.runs\[0\]\.batch: field 'sizes' missing or not list"):
+        load([rewritten(cobatched, tmp_path, sizes_not_a_list)])
+
+    def size_not_a_number(doc):
+        doc["batch_sizes"] = {"eight": 3}
+    with pytest.raises(BadInput, match="batch_sizes entry 'eight'"):
+        load([rewritten(cobatched, tmp_path, size_not_a_number)])

@@ -6,7 +6,7 @@ import pytest
 import xmlschema
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from report_testlib import ROOT
+from report_testlib import ROOT, without_batch_fields
 from reports import junit
 from reports.load import load
 
@@ -78,7 +78,10 @@ def test_failure_messages_name_case_run_step_and_tokens(artifacts, tmp_path):
                 continue
             (failure,) = [r for r in testcase.result if isinstance(r, Failure)]
             div = run["first_divergence"]
-            assert failure.message.startswith(f"case '{case['id']}' {run['label']} differs from run-1 at step {div['step']}:")
+            # run-2 (on a reloaded model) decodes every case through the engine at once: a batch of 2
+            batch = run.get("batch")
+            where = f" in a batch of {batch['sizes'][div['step']]} (row {batch['rows'][div['step']]})" if batch else ""
+            assert failure.message.startswith(f"case '{case['id']}' {run['label']} differs from run-1{where} at step {div['step']}:")
             assert div["expected_sha256"][:16] in failure.message and div["actual_sha256"][:16] in failure.message
             assert f"token {div['expected_token']}" in failure.message
             assert div["expected_sha256"] in failure.text and div["actual_sha256"] in failure.text
@@ -112,3 +115,50 @@ def test_an_update_golden_run_is_a_skipped_check(artifacts, tmp_path):
 
 def test_text_that_xml_forbids_becomes_a_replacement_character():
     assert junit.xml_safe("a\x00b\x1bc\tok\n") == "a\ufffdb\ufffdc\tok\n"
+
+
+def test_a_co_batched_failure_names_its_batch_and_neighbours(cobatched, schema, tmp_path):
+    doc = read(cobatched)
+    out = write(tmp_path, cobatched)
+    schema.validate(str(out))
+    (suite,) = JUnitXml.fromfile(str(out))
+    properties = {p.name: p.value for p in suite.properties()}
+    assert properties["batch_rounds"] == " ".join(doc["settings"]["batch_rounds"]) == "batch-3 batch-8 join-a join-b"
+    assert properties["batch_sizes"] == " ".join(f"{size}:{tokens}" for size, tokens in
+                                                 sorted((int(k), v) for k, v in doc["batch_sizes"].items()))
+    cases = {(c.classname, c.name): c for c in suite}
+    checked = 0
+    for case in doc["cases"]:
+        for run in case["runs"]:
+            if run["match"]:
+                continue
+            (failure,) = cases[(f"{doc['suite']['name']}.{case['id']}", run["label"])].result
+            batch, step = run["batch"], run["first_divergence"]["step"]
+            size, row = batch["sizes"][step], batch["rows"][step]
+            assert failure.message.startswith(f"case '{case['id']}' {run['label']} differs from run-1 "
+                                              f"in a batch of {size} (row {row}) at step {step}: logits sha256 ")
+            assert f"divergent step {step}: batch of {size}, row {row}\n" in failure.text
+            assert f"batch sizes per step: {' '.join(map(str, batch['sizes']))}\n" in failure.text
+            assert f"rows per step: {' '.join(map(str, batch['rows']))}\n" in failure.text
+            assert (f"joined a running batch: {'yes' if batch['joined_running'] else 'no'}; "
+                    f"joined by others while decoding: {'yes' if batch['joined_by_others'] else 'no'}") in failure.text
+            shown = [line for line in failure.text.splitlines() if line.startswith("neighbour: ")]
+            assert shown == [f"neighbour: {n['request']}, prompt {n['prompt_tokens']} tokens, {n['new_tokens']} new "
+                             f"tokens, {n['sampling']}, steps {n['steps'][0]}..{n['steps'][1]}"
+                             for n in batch["neighbours"]] and shown
+            checked += 1
+    assert checked == doc["counts"]["comparisons_failed"] == suite.failures > 0
+
+
+def test_a_file_without_batch_fields_is_still_valid_junit(cobatched, schema, tmp_path):
+    old = tmp_path / "old-results.json"
+    old.write_text(json.dumps(without_batch_fields(read(cobatched))))
+    out = write(tmp_path, old)
+    schema.validate(str(out))
+    (suite,) = JUnitXml.fromfile(str(out))
+    assert {p.name for p in suite.properties()}.isdisjoint({"batch_rounds", "batch_sizes"})
+    failures = [r for case in suite for r in case.result if isinstance(r, Failure)]
+    assert len(failures) == read(cobatched)["counts"]["comparisons_failed"]
+    for failure in failures:
+        assert " differs from run-1 at step " in failure.message and "in a batch of" not in failure.text
+        assert "batch sizes per step" not in failure.text and "neighbour:" not in failure.text
