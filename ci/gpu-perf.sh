@@ -57,7 +57,7 @@ throughput() {   # model mode [extra args]
 
 if has test; then
   t0=$SECONDS
-  timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:Attention*' >"$OUT/kernels-test.log" 2>&1 || rc=1
+  timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:Attention*:Registered*' >"$OUT/kernels-test.log" 2>&1 || rc=1
   say "kernels_test paged + attention: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
   grep -E "^\[  FAILED  \] [A-Z]|Failure|max diff" "$OUT/kernels-test.log" | head -12 | tee -a "$SUMMARY"
 fi
@@ -90,6 +90,14 @@ if has test; then
     --gtest_filter='EngineProperty.*' >"$OUT/engine-property.log" 2>&1 || rc=1
   say "EngineProperty (1B, CUDA): $(grep -E '^\[  (PASSED|FAILED)' "$OUT/engine-property.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
   grep -E "^(batch_invariant|mode off|prefix)|Failure|FAILED  \] [A-Z]" "$OUT/engine-property.log" | head -12 | tee -a "$SUMMARY"
+fi
+if has test; then   # the co-batched gate on the GPU: ci-gate's batch plan, every run vs its solo bits
+  [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok >/dev/null
+  t0=$SECONDS
+  timeout "$(limit 120)" "$LSK" verify --suite suites/ci-gate.json --model "$SMOL" --device cuda --dtype bf16 --runs 2 \
+    --processes 0 --out-dir "$OUT/gate" >"$OUT/gate.log" 2>&1 || rc=1
+  say "co-batched ci-gate plan on the GPU (SmolLM2-shaped random model, bf16, no golden; $((SECONDS - t0)) s):"
+  grep -E "PASS|FAIL|first failure|round .* done" "$OUT/gate.log" | head -8 | tee -a "$SUMMARY"
 fi
 if has compare; then
   t0=$SECONDS
