@@ -28,7 +28,7 @@ constexpr Name kNames[] = {
 
 constexpr const char* kForms =
     "forms: logit-ulp[:SEED], splitk-gemm, attention-split, reordered-reduction, tie-break, "
-    "tokenizer-merge[:RANK], each optionally followed by @<run label> (run-2, process-1, worker-3)";
+    "tokenizer-merge[:RANK], each optionally followed by @<run label> (run-2, process-1, batch-3, join-a, stress)";
 
 // The key split of the attention-split fault's flash-decoding path.
 constexpr int64_t kFaultKvSplit = 32;

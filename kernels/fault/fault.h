@@ -33,7 +33,8 @@
 //                          so words that need it split differently.
 //
 // `@label` limits the fault to one run of `lockstep verify` ("run-2",
-// "process-1", "worker-3"); without it the fault is active throughout.
+// "process-1", "join-a", "stress": the scheduler thread of the run's engine
+// carries the label); without it the fault is active throughout.
 #pragma once
 
 #include <cstdint>
