@@ -58,7 +58,7 @@ build() {
   mkdir -p "$OUT/obj"
   echo "[fuzz] building the targets into $OUT" >&2
   local jobs="${LOCKSTEP_JOBS:-$(nproc)}" src
-  local -a plain=("${weights[@]}" "${tokenizer[@]}" harness/suite.cpp fuzz/safetensors_fuzz.cpp
+  local -a plain=("${weights[@]}" "${tokenizer[@]}" harness/suite.cpp harness/batch_plan.cpp fuzz/safetensors_fuzz.cpp
                   fuzz/gguf_fuzz.cpp fuzz/tokenizer_fuzz.cpp fuzz/suite_fuzz.cpp)
   export CXX OUT ROOT
   export CXXFLAGS_STR="${CXXFLAGS[*]}" SAN_STR="${SAN[*]}"
@@ -76,7 +76,7 @@ build() {
   "${link[@]}" "$OUT/obj/fuzz/gguf_fuzz.o" "${W[@]}" -o "$OUT/gguf_fuzz"
   "${link[@]}" "$OUT/obj/fuzz/tokenizer_fuzz.o" "${T[@]}" "${W[@]}" \
     $(pkg-config --libs libpcre2-8 icu-uc) -o "$OUT/tokenizer_fuzz"
-  "${link[@]}" "$OUT/obj/fuzz/suite_fuzz.o" "$OUT/obj/harness/suite.o" -o "$OUT/suite_fuzz"
+  "${link[@]}" "$OUT/obj/fuzz/suite_fuzz.o" "$OUT/obj/harness/suite.o" "$OUT/obj/harness/batch_plan.o" -o "$OUT/suite_fuzz"
   # proof: instrumented proof.cpp & co. first, the rest from the gcc build's archives.
   local torch_lib; torch_lib="$("$VENV/bin/python" -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
   [[ -f "$BUILD/harness/liblockstep_harness.a" ]] \

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <set>
 
-#include <fmt/format.h>
+// No fmt here: the suite parser's fuzz target links this file alone (ci/fuzz.sh).
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
@@ -23,22 +23,20 @@ std::pair<int64_t, int64_t> range(const JsonChecker& check, const json& value, c
   return {lo, hi};
 }
 
-SamplingOptions sampling_of(const JsonChecker& check, const json& value, const std::string& where) {
+FillerSampling sampling_of(const JsonChecker& check, const json& value, const std::string& where) {
   if (!value.is_object()) check.fail(where, "expected an object");
   check.only_keys(value, where, {"temperature", "top_k", "top_p"});
-  SamplingOptions s;
+  FillerSampling s;
   s.temperature = check.number(check.require(value, where, "temperature"), where + ".temperature", 1e-6, 100.0);
   if (auto v = value.find("top_k"); v != value.end()) s.top_k = check.positive_int(*v, where + ".top_k");
   if (auto v = value.find("top_p"); v != value.end()) s.top_p = check.number(*v, where + ".top_p", 1e-6, 1.0);
-  s.seed = 0;   // filled per filler
   return s;
 }
 
 FillerPlan default_fillers() {
   FillerPlan f;
   f.long_prompt = 300;
-  f.sampling = {SamplingOptions{0.7, 20, 1.0, 0, 0}, SamplingOptions{1.2, 0, 0.9, 0, 0},
-                SamplingOptions{0.4, 5, 0.6, 0, 0}};
+  f.sampling = {FillerSampling{0.7, 20, 1.0}, FillerSampling{1.2, 0, 0.9}, FillerSampling{0.4, 5, 0.6}};
   return f;
 }
 
@@ -65,9 +63,10 @@ BatchPlan parse_batch_plan(const json& value, const std::string& origin) {
     if (!v->is_array()) check.fail(at + ".sizes", "expected an array of batch sizes");
     std::set<int64_t> seen;
     for (size_t i = 0; i < v->size(); ++i) {
-      const int64_t b = check.positive_int((*v)[i], fmt::format("{}.sizes[{}]", at, i));
-      if (b < 2) check.fail(fmt::format("{}.sizes[{}]", at, i), "a co-batched size is at least 2 (1 is the solo reference)");
-      if (!seen.insert(b).second) check.fail(fmt::format("{}.sizes[{}]", at, i), "repeated size " + std::to_string(b));
+      const std::string where = at + ".sizes[" + std::to_string(i) + "]";
+      const int64_t b = check.positive_int((*v)[i], where);
+      if (b < 2) check.fail(where, "a co-batched size is at least 2 (1 is the solo reference)");
+      if (!seen.insert(b).second) check.fail(where, "repeated size " + std::to_string(b));
       plan.sizes.push_back(b);
     }
   }
@@ -96,7 +95,7 @@ BatchPlan parse_batch_plan(const json& value, const std::string& origin) {
         check.fail(where + ".sampling", "expected a non-empty array (every batch has a sampling neighbour)");
       }
       f.sampling.clear();
-      for (size_t i = 0; i < s->size(); ++i) f.sampling.push_back(sampling_of(check, (*s)[i], fmt::format("{}.sampling[{}]", where, i)));
+      for (size_t i = 0; i < s->size(); ++i) f.sampling.push_back(sampling_of(check, (*s)[i], where + ".sampling[" + std::to_string(i) + "]"));
     }
   }
   if (plan.empty()) check.fail(at, "plans nothing: give sizes or join_after_steps");
@@ -117,9 +116,5 @@ BatchPlan batch_plan_with_sizes(std::vector<int64_t> sizes, int64_t join_after) 
   return plan;
 }
 
-std::string describe(const SamplingOptions& s) {
-  if (s.temperature == 0.0) return "greedy";
-  return fmt::format("temperature {}, top_k {}, top_p {}, seed {}", s.temperature, s.top_k, s.top_p, s.seed.value_or(0));
-}
 
 }  // namespace lockstep::harness

@@ -31,16 +31,23 @@
 
 #include <nlohmann/json_fwd.hpp>
 
-#include "core/engine/generate.h"
 
 namespace lockstep::harness {
+
+// A sampling neighbour's settings (no libtorch here: the suite parser, which
+// the fuzz targets build alone, reads them).
+struct FillerSampling {
+  double temperature = 1.0;
+  int64_t top_k = 0;     // 0: off
+  double top_p = 1.0;    // 1: off
+};
 
 struct FillerPlan {
   uint64_t seed = 1;
   int64_t min_prompt = 1, max_prompt = 48;
   int64_t long_prompt = 0;
   int64_t min_new = 4, max_new = 32;
-  std::vector<SamplingOptions> sampling;   // seeds filled in per filler
+  std::vector<FillerSampling> sampling;   // used in turn; seeds and streams given per filler
 };
 
 struct BatchPlan {
@@ -59,7 +66,5 @@ struct BatchPlan {
 BatchPlan parse_batch_plan(const nlohmann::ordered_json& value, const std::string& origin);
 // The default plan with these sizes (--batch-sizes).
 BatchPlan batch_plan_with_sizes(std::vector<int64_t> sizes, int64_t join_after);
-// "greedy" or "temperature 0.7, top_k 20, top_p 1, seed 9".
-std::string describe(const SamplingOptions& sampling);
 
 }  // namespace lockstep::harness

@@ -16,6 +16,12 @@
 namespace lockstep::harness {
 namespace {
 
+// "greedy" or "temperature 0.7, top_k 20, top_p 1, seed 9".
+std::string describe(const SamplingOptions& s) {
+  if (s.temperature == 0.0) return "greedy";
+  return fmt::format("temperature {}, top_k {}, top_p {}, seed {}", s.temperature, s.top_k, s.top_p, s.seed.value_or(0));
+}
+
 using Clock = std::chrono::steady_clock;
 
 struct Entry {
@@ -133,7 +139,10 @@ class Fillers {
   }
   Entry sampling() {
     Entry e = greedy();
-    e.options.sampling = plan_.sampling[next_sampling_++ % plan_.sampling.size()];
+    const FillerSampling& s = plan_.sampling[next_sampling_++ % plan_.sampling.size()];
+    e.options.sampling.temperature = s.temperature;
+    e.options.sampling.top_k = s.top_k;
+    e.options.sampling.top_p = s.top_p;
     e.options.sampling.seed = plan_.seed + next_sampling_;
     e.options.sampling.stream = next_sampling_;
     return e;
