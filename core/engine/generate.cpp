@@ -160,6 +160,7 @@ void Decoding::accept(at::Tensor logits, const StepInputs& in) {
   } else if (step + 1 == options_.max_new_tokens) {
     done_ = true;
   }
+  if (options_.on_token) options_.on_token(token, done_);
 }
 
 Decoding::~Decoding() {

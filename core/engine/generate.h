@@ -40,6 +40,10 @@ struct GenerateOptions {
   std::vector<std::string> stop_strings;
   std::function<std::string(const std::vector<int32_t>&)> detokenize;
   SamplingOptions sampling;
+  // Called with every chosen token as soon as it is chosen (streaming; on the
+  // engine's scheduler thread), `last` once the request is done. It must not
+  // block for long: the whole batch waits.
+  std::function<void(int32_t token, bool last)> on_token;
 };
 
 // bad_input for sampling without a seed, negative or non-finite temperature,

@@ -31,6 +31,7 @@ Command add_report_command(CLI::App& parent);
 Command add_throughput_command(CLI::App& parent);
 Command add_session_command(CLI::App& parent);
 Command add_info_command(CLI::App& parent);
+Command add_chat_command(CLI::App& parent);
 
 // The output contract of every command: results (tables, or JSON with --json) on stdout, progress
 // and diagnostics on stderr. With --json stdout holds the JSON alone, so tables go to stderr.

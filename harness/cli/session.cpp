@@ -13,6 +13,7 @@
 #include "harness/atomic_file.h"
 #include "harness/case_runner.h"
 #include "harness/cli/command.h"
+#include "harness/cli/session_load.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/device_options.h"
 #include "harness/env.h"
@@ -53,15 +54,10 @@ void progress_line(const std::string& command, const harness::TraceTurn& t, size
   std::cerr << fmt::format("session {}: turn {} ({} of {}) {}\n", command, t.step, t.step + 1, steps, what);
 }
 
-struct Loaded {
-  std::string path, sha256;
-  std::shared_ptr<const ModelBundle> bundle;
-  harness::Environment environment;
-};
+}  // namespace
 
-// `check` runs once the model file's identity is known, before it is loaded.
-Loaded load(const std::string& command, const std::string& model, const std::string& device, const std::string& dtype,
-            const std::function<void(const Loaded&)>& check = {}) {
+Loaded load_for_session(const std::string& command, const std::string& model, const std::string& device,
+                        const std::string& dtype, const std::function<void(const Loaded&)>& check) {
   const LoadOptions options = harness::parse_load_options(device, dtype);
   Loaded l;
   l.path = harness::resolve_model_path(model);
@@ -73,6 +69,8 @@ Loaded load(const std::string& command, const std::string& model, const std::str
   l.bundle = ModelBundle::load(l.path, options);
   return l;
 }
+
+namespace {
 
 harness::SessionRunOptions run_options(const std::string& label) {
   harness::SessionRunOptions r;
@@ -88,7 +86,7 @@ int trace(const SessionOptions& o) {
   if (!o.force && harness::is_regular_file(o.out)) throw bad_input(o.out + " exists; it is replaced only with --force");
   harness::check_writable(o.out);
   const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
-  const Loaded l = load("trace", o.model, o.device, o.dtype);
+  const Loaded l = load_for_session("trace", o.model, o.device, o.dtype);
   harness::Trace t;
   t.created_at = harness::utc_timestamp_now();
   t.model_name = l.bundle->name;
@@ -143,7 +141,7 @@ int replay(const SessionOptions& o) {
   const std::string device = o.device.empty() ? expected.environment.device : o.device;
   const std::string dtype = o.dtype.empty() ? expected.environment.dtype : o.dtype;
   const kernels::ModeGuard mode(kernels::parse_mode(mode_name));
-  Loaded l = load("replay", o.model, device, dtype, [&](const Loaded& here) {
+  Loaded l = load_for_session("replay", o.model, device, dtype, [&](const Loaded& here) {
     if (here.sha256 != expected.model_sha256) {
       throw bad_input(fmt::format("{} was traced with model {} (sha256 {}…); {} is another model (sha256 {}…): use --model",
                                   o.trace, expected.model_name, expected.model_sha256.substr(0, 16), here.path,

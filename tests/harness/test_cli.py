@@ -16,12 +16,12 @@ from junitparser import Failure, JUnitXml
 PROMPTS = ["What is 2+2?", "Name a color."]
 
 
-def lockstep(binary, *args, env=None, timeout=600):
+def lockstep(binary, *args, env=None, timeout=600, input=None):
     full_env = dict(os.environ)
     full_env.pop("LOCKSTEP_TEST_FAULT", None)
     full_env.update(env or {})
     return subprocess.run([str(binary), *map(str, args)], capture_output=True, text=True, env=full_env,
-                          timeout=timeout)
+                          timeout=timeout, input=input)
 
 
 def verify_args(model, out_dir, *extra):
