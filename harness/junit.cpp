@@ -48,19 +48,15 @@ bool allowed_in_xml(uint32_t c) {
 
 std::string seconds(double s) { return fmt::format("{:.3f}", s); }
 
-// " in a batch of 8 (row 3)": where a co-batched run's divergent step ran.
-std::string where_in_batch(const RunResult& run) {
-  if (!run.batch || !run.first_divergence) return "";
-  const auto step = static_cast<size_t>(run.first_divergence->step);
-  if (step >= run.batch->sizes.size()) return "";
-  return fmt::format(" in a batch of {} (row {})", run.batch->sizes[step], run.batch->rows[step]);
-}
-
 std::string failure_message(const CaseResult& c, const RunResult& run) {
   if (!run.error.empty()) return fmt::format("case '{}' {}: {}", c.id, run.label, run.error);
   if (run.first_divergence) {
-    return fmt::format("case '{}' {} differs from run-1{} at {}", c.id, run.label, where_in_batch(run),
-                       describe(*run.first_divergence));
+    std::string message = fmt::format("case '{}' {} differs from run-1{} at {}", c.id, run.label, where_in_batch(run),
+                                      describe(*run.first_divergence));
+    if (run.first_divergent_activation && run.first_divergent_activation->found) {
+      message += "; " + run.first_divergent_activation->what;
+    }
+    return message;
   }
   return fmt::format("case '{}' {} differs from run-1", c.id, run.label);
 }
@@ -93,6 +89,10 @@ std::string failure_details(const CaseResult& c, const RunResult& run) {
                        token(d.actual_token), d.actual_text);
   }
   out += batch_details(run);
+  if (const auto& a = run.first_divergent_activation) {
+    out += a->what + "\n";
+    if (a->found) out += fmt::format("activation sha256 solo: {}\nactivation sha256 batch: {}\n", a->expected_sha256, a->actual_sha256);
+  }
   out += fmt::format("prompt: {}\nreference ids sha256: {}\n", c.prompt, c.reference.ids_sha256);
   return out;
 }

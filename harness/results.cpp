@@ -75,6 +75,14 @@ json run_to_json(const RunResult& run) {
            {"first_divergence", run.first_divergence ? json(*run.first_divergence) : json(nullptr)},
            {"error", run.error.empty() ? json(nullptr) : json(run.error)}};
   if (run.batch) out["batch"] = batch_to_json(*run.batch);
+  if (const auto& a = run.first_divergent_activation) {
+    out["first_divergent_activation"] =
+        a->found ? json{{"found", true}, {"position", a->position}, {"step", a->step < 0 ? json(nullptr) : json(a->step)},
+                        {"layer", a->layer},
+                        {"op", a->op}, {"expected_sha256", a->expected_sha256}, {"actual_sha256", a->actual_sha256},
+                        {"what", a->what}}
+                 : json{{"found", false}, {"what", a->what}};
+  }
   return out;
 }
 
@@ -87,6 +95,20 @@ RunResult run_from_json(const json& in) {
   if (const json& d = in.at("first_divergence"); !d.is_null()) run.first_divergence = d.get<Divergence>();
   if (const json& e = in.at("error"); !e.is_null()) run.error = e.get<std::string>();
   if (auto b = in.find("batch"); b != in.end()) run.batch = batch_from_json(*b);
+  if (auto a = in.find("first_divergent_activation"); a != in.end()) {
+    ActivationDivergence d;
+    d.found = a->at("found").get<bool>();
+    d.what = a->at("what").get<std::string>();
+    if (d.found) {
+      d.position = a->at("position").get<int64_t>();
+      d.step = a->at("step").is_null() ? -1 : a->at("step").get<int64_t>();
+      d.layer = a->at("layer").get<int64_t>();
+      d.op = a->at("op").get<std::string>();
+      d.expected_sha256 = a->at("expected_sha256").get<std::string>();
+      d.actual_sha256 = a->at("actual_sha256").get<std::string>();
+    }
+    run.first_divergent_activation = std::move(d);
+  }
   return run;
 }
 
@@ -263,6 +285,13 @@ std::string dump_json(const json& value, int indent) {
 
 void write_results(const std::string& path, const VerifyResults& results) {
   write_file_atomically(path, dump_json(to_json(results)) + "\n");
+}
+
+std::string where_in_batch(const RunResult& run) {
+  if (!run.batch || !run.first_divergence || run.first_divergence->step < 0) return "";
+  const auto step = static_cast<size_t>(run.first_divergence->step);
+  if (step >= run.batch->sizes.size()) return "";
+  return " in a batch of " + std::to_string(run.batch->sizes[step]) + " (row " + std::to_string(run.batch->rows[step]) + ")";
 }
 
 }  // namespace lockstep::harness

@@ -45,6 +45,18 @@ struct BatchPlace {
   bool has_sampling_neighbour() const;
 };
 
+// Where a co-batched run first parted from the solo reference inside the
+// model (harness/localise.h): both re-run with activation digests.
+struct ActivationDivergence {
+  bool found = false;          // an activation differs (else see `what`)
+  int64_t position = 0;        // token position; step = position + 1 - prompt tokens (< 0: the prompt)
+  int64_t step = 0;
+  int64_t layer = 0;           // -1: embedding; the layer count: final norm and logits
+  std::string op;
+  std::string expected_sha256, actual_sha256;
+  std::string what;            // one sentence for people
+};
+
 struct RunResult {
   std::string label;   // "run-2", "process-1"
   RunKind kind = RunKind::in_process;
@@ -53,7 +65,12 @@ struct RunResult {
   std::optional<Divergence> first_divergence;
   std::string error;   // non-empty when the run produced no record (a crashed worker)
   std::optional<BatchPlace> batch;   // runs through the batching engine with others
+  std::optional<ActivationDivergence> first_divergent_activation;   // co-batched failures, when localised
 };
+
+// " in a batch of 8 (row 3)": where a co-batched run's divergent step ran
+// ("" for a solo run, no divergence, or a step past the recorded ones).
+std::string where_in_batch(const RunResult& run);
 
 struct CaseResult {
   std::string id;

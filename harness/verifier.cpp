@@ -19,6 +19,7 @@
 #include "harness/batch_runner.h"
 #include "harness/case_runner.h"
 #include "harness/fault_hook.h"
+#include "harness/localise.h"
 #include "harness/subprocess.h"
 #include "kernels/mode.h"
 #ifdef LOCKSTEP_FAULT_INJECTION
@@ -85,6 +86,7 @@ class Verifier {
     }
     for (int64_t r = 1; r <= plan_.runs; ++r) in_process_run(r);
     if (plan_.batch_plan) batch_rounds();
+    localise_failures();
     if (plan_.workers > 0) stress_run();
     for (int64_t p = 1; p <= plan_.processes; ++p) process_run(p);
     results_.duration_s = since(start);
@@ -136,9 +138,12 @@ class Verifier {
     }
     const std::vector<CaseRun> runs = run_together(bundle_, requests, hooks);
     for (size_t i = 0; i < n; ++i) {
+      const ProbedRun again = [this, i, label](ActivationProbe* probe) {
+        return run_together(bundle_, probed(i, probe), hooks_for(label))[i].record;
+      };
       compare(i, label, reload ? RunKind::reload : RunKind::in_process, runs[i].record,
               fmt::format("verify: case {}/{} '{}' run {}/{} (batch of {})", i + 1, n, requests[i].id, r, plan_.runs, n),
-              runs[i].batch);
+              runs[i].batch, again);
     }
   }
 
@@ -158,8 +163,12 @@ class Verifier {
         const auto start = Clock::now();
         const std::vector<CaseRun> runs = run_round(bundle_, seeded, round, requests, hooks);
         for (size_t i = 0; i < runs.size(); ++i) {
+          const ProbedRun again = [this, i, label, seeded, round](ActivationProbe* probe) {
+            return run_round(bundle_, seeded, round, probed(i, probe), hooks_for(label))[i].record;
+          };
           compare(i, label, RunKind::batch, runs[i].record,
-                  fmt::format("verify: case {}/{} '{}' {}", i + 1, runs.size(), requests[i].id, label), runs[i].batch);
+                  fmt::format("verify: case {}/{} '{}' {}", i + 1, runs.size(), requests[i].id, label), runs[i].batch,
+                  again);
         }
         progress_(fmt::format("verify: round {} done in {:.1f}s", label, since(start)));
       }
@@ -291,8 +300,41 @@ class Verifier {
                           error.empty() ? "done" : "failed", outcome.duration_s));
   }
 
+  // The suite's requests, case i with `probe` on it.
+  std::vector<CaseRequest> probed(size_t i, ActivationProbe* probe) const {
+    std::vector<CaseRequest> requests = case_requests(*bundle_, plan_.suite);
+    requests[i].options.probe = probe;
+    return requests;
+  }
+
+  // The first failing co-batched run of up to plan_.localise cases, re-run
+  // solo and in its batch with activation digests (harness/localise.h).
+  void localise_failures() {
+    std::vector<bool> done(results_.cases.size(), false);
+    int64_t count = 0;
+    for (const Relocatable& r : relocatable_) {
+      if (done[r.case_index] || count >= plan_.localise) continue;
+      done[r.case_index] = true;
+      ++count;
+      CaseResult& c = results_.cases[r.case_index];
+      RunResult& run = c.runs[r.run_index];
+      const auto start = Clock::now();
+      const size_t i = r.case_index;
+      const ProbedRun solo = [this, i](ActivationProbe* probe) {
+        return run_solo(bundle_, probed(i, probe)[i], hooks_for("run-1")).record;
+      };
+      progress_(fmt::format("verify: case '{}' {}: re-running solo and in its batch with activation digests", c.id,
+                            run.label));
+      run.first_divergent_activation =
+          localise(c.reference, *run.first_divergence, bundle_->model.config().n_layers, solo, r.again);
+      progress_(fmt::format("verify: case '{}' {}: {} ({:.1f}s)", c.id, run.label, run.first_divergent_activation->what,
+                            since(start)));
+    }
+  }
+
   void compare(size_t i, const std::string& label, RunKind kind, const RunRecord& record,
-               const std::string& where, const std::optional<BatchPlace>& batch = std::nullopt) {
+               const std::string& where, const std::optional<BatchPlace>& batch = std::nullopt,
+               const ProbedRun& again = {}) {
     RunResult run;
     run.batch = batch;
     if (batch) {
@@ -306,18 +348,21 @@ class Verifier {
     if (run.first_divergence) {
       Divergence& d = *run.first_divergence;
       name_tokens(*bundle_, d);
-      std::string place;
-      if (batch && d.step < static_cast<int64_t>(batch->sizes.size())) {
-        place = fmt::format(" in a batch of {} (row {})", batch->sizes[static_cast<size_t>(d.step)],
-                            batch->rows[static_cast<size_t>(d.step)]);
-      }
-      progress_(fmt::format("{} ... DIFFERS at step {} ({}){} {:.1f}s", where, d.step, d.reason, place, run.duration_s));
+      progress_(fmt::format("{} ... DIFFERS at step {} ({}){} {:.1f}s", where, d.step, d.reason, where_in_batch(run),
+                            run.duration_s));
+      if (again) relocatable_.push_back(Relocatable{i, results_.cases[i].runs.size(), again});
     } else {
       progress_(fmt::format("{} ... ok {:.1f}s", where, run.duration_s));
     }
     results_.cases[i].runs.push_back(std::move(run));
   }
 
+  struct Relocatable {
+    size_t case_index = 0;
+    size_t run_index = 0;   // in the case's runs
+    ProbedRun again;        // the failing batch again, the probe on this case
+  };
+  std::vector<Relocatable> relocatable_;
   const VerifyPlan& plan_;
   const Progress& progress_;
   Bundle bundle_;

@@ -43,6 +43,10 @@ struct VerifyPlan {
   // none: the reference alone and the cases together only.
   std::optional<BatchPlan> batch_plan;
   int64_t plan_repeats = 1;     // the rounds again with fillers of the next seeds
+  // Co-batched failures of this many cases (the first failing run of each)
+  // are re-run solo and in their batch with activation digests to name the
+  // first divergent layer and op (harness/localise.h); 0: none.
+  int64_t localise = 3;
   std::optional<Fault> fault;   // test-only, see fault_hook.h
 };
 

@@ -83,7 +83,16 @@ def lines(run: dict | None) -> list[str]:
                    f"joined by others while decoding: {'yes' if batch.get('joined_by_others') else 'no'}")
     for n in batch.get("neighbours") or []:
         out.append(f"neighbour: {neighbour_text(n)}")
+    if (activation := activation_line(run)) is not None:
+        out.append(activation)
     return out
+
+
+def activation_line(run: dict | None) -> str | None:
+    """The localisation of a failing co-batched run (`first_divergent_activation`): which layer and op first
+    differed solo and in the batch, or why none was named; None when it was not re-run."""
+    found = (run or {}).get("first_divergent_activation")
+    return found.get("what") if isinstance(found, dict) else None
 
 
 def run_view(run: dict | None) -> dict | None:
@@ -104,6 +113,8 @@ def run_view(run: dict | None) -> dict | None:
             "has_joins": "joined_running" in batch or "joined_by_others" in batch,
             "joined_running": bool(batch.get("joined_running")), "joined_by_others": bool(batch.get("joined_by_others")),
             "has_neighbours": "neighbours" in batch, "neighbours": neighbours,
+            "activation": activation_line(run),
+            "activation_found": bool((run.get("first_divergent_activation") or {}).get("found")),
             "at_step": sum(1 for n in neighbours if n["at_step"])}
 
 

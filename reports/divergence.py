@@ -50,7 +50,11 @@ def run_message(case: dict, run: dict, reference: str = "run-1") -> str:
     div = run.get("first_divergence")
     if div is None:
         return f"{head} differs from {reference}"
-    return f"{head} differs from {reference}{batching.where(run)} at {describe(div)}"
+    message = f"{head} differs from {reference}{batching.where(run)} at {describe(div)}"
+    activation = run.get("first_divergent_activation") or {}
+    if activation.get("found"):
+        message += f"; {activation['what']}"
+    return message
 
 
 def golden_message(case: dict, golden_path: str) -> str:

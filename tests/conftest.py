@@ -2,6 +2,7 @@
 import importlib.util
 import os
 import pathlib
+import subprocess
 
 import pytest
 
@@ -38,3 +39,20 @@ def fault_bin(lockstep_bin) -> pathlib.Path:
         pytest.fail(f"{path} not built: configure with -DLOCKSTEP_FAULT_INJECTION=ON and build lockstep_fault "
                     "(ci/test.sh does), or set LOCKSTEP_FAULT_BIN")
     return path
+
+
+@pytest.fixture(scope="session")
+def cobatched_off(lockstep_bin, default_model, tmp_path_factory):
+    """One `verify` of the ci-gate suite with its batch plan (rounds batch-3, batch-8, join-a, join-b:
+    each case with seeded filler requests and the other cases, joining and joined mid-decode) and stock
+    kernels (--mode off), 6 tokens a case: its co-batched runs differ from each case's solo reference
+    (exit 1), every run carries the `batch` it decoded in, and the first failing run of the first
+    failing case is localised (--localise 1: re-run with activation digests). Shared by the acceptance
+    test (tests/harness/test_batch_plan_cli.py) and the report tests: (out dir, completed process)."""
+    out = tmp_path_factory.mktemp("cobatched-off")
+    env = {k: v for k, v in os.environ.items() if k != "LOCKSTEP_TEST_FAULT"}
+    proc = subprocess.run([str(lockstep_bin), "verify", "--model", str(default_model), "--suite",
+                           str(ROOT / "suites" / "ci-gate.json"), "--runs", "1", "--processes", "0",
+                           "--max-new-tokens", "6", "--mode", "off", "--localise", "1", "--out-dir", str(out)],
+                          capture_output=True, text=True, env=env, timeout=900)
+    return out, proc

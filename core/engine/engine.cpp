@@ -155,7 +155,7 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
   int64_t budget = options_.max_prefill_tokens;
   for (auto& a : running) {
     if (a->prefilled < static_cast<int64_t>(a->decoding.result().prompt_ids.size())) continue;
-    chunks.push_back(SequenceChunk{a->decoding.next_input(), &a->cache});
+    chunks.push_back(SequenceChunk{a->decoding.next_input(), &a->cache, a->decoding.probe()});
     members.push_back(a.get());
     completes.push_back(true);
   }
@@ -167,7 +167,7 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
     budget -= take;
     chunks.push_back(SequenceChunk{std::vector<int32_t>(prompt.begin() + a->prefilled,
                                                         prompt.begin() + a->prefilled + take),
-                                   &a->cache});
+                                   &a->cache, a->decoding.probe()});
     members.push_back(a.get());
     completes.push_back(take == left);
   }
@@ -176,7 +176,8 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
   const auto batch = static_cast<int64_t>(chunks.size());
   bool graphed = false;
   try {
-    graphed = graphs_ && graphs_->fits(chunks);
+    const bool probed = std::any_of(chunks.begin(), chunks.end(), [](const SequenceChunk& c) { return c.probe != nullptr; });
+    graphed = graphs_ && !probed && graphs_->fits(chunks);
     const at::Tensor logits = graphed ? graphs_->step(chunks) : model_->forward_last_on_device(chunks);
     // Greedy tokens of the whole step in one argmax on the device; the one
     // synchronisation a step needs is copying them (and the rows) back.

@@ -193,7 +193,7 @@ Generation generate(const DecoderModel& model, const std::vector<int32_t>& promp
   for (int64_t step = 0; !d.done(); ++step) {
     StepInputs in;
     in.place.step = step;
-    d.accept(model.forward_last({SequenceChunk{d.next_input(), &cache}})[0], in);
+    d.accept(model.forward_last({SequenceChunk{d.next_input(), &cache, options.probe}})[0], in);
   }
   return d.take();
 }

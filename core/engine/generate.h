@@ -44,6 +44,9 @@ struct GenerateOptions {
   // engine's scheduler thread), `last` once the request is done. It must not
   // block for long: the whole batch waits.
   std::function<void(int32_t token, bool last)> on_token;
+  // Hashes the request's activations at every layer and op (locating where
+  // two runs part; core/models/probe.h). Steps with a probe run eagerly.
+  ActivationProbe* probe = nullptr;
 };
 
 // bad_input for sampling without a seed, negative or non-finite temperature,
@@ -120,6 +123,7 @@ class Decoding {
   bool done() const { return done_; }
   // Greedy decoding with no observer: the engine may choose its token in a batched argmax.
   bool greedy() const { return options_.sampling.temperature == 0.0 && !observer_; }
+  ActivationProbe* probe() const { return options_.probe; }
   // `logits`: fp32 CPU [vocab], the step's last-token logits (not modified;
   // with a pool they must stay unchanged until take()).
   void accept(at::Tensor logits, const StepInputs& in = {});

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "core/models/probe.h"
 #include "kernels/paged_attention.h"
 #ifdef LOCKSTEP_FAULT_INJECTION
 #include "kernels/fault/fault.h"
@@ -69,6 +70,20 @@ struct DecoderModel::Step {
   KvPool* pool = nullptr;
   kernels::PagedStep paged;
   at::Tensor cos, sin;   // [N, 1, head_dim] in the model's dtype (Llama family)
+  std::vector<std::pair<ActivationProbe*, size_t>> probes;   // (probe, its sequence)
+  // Hands each probe its sequence's rows of `x` (an op's output): [N, ...]
+  // with every token's row, or [sequences, ...] with each one's last token's.
+  void probe(int64_t layer, const char* op, const at::Tensor& x) const {
+    const bool every_token = x.size(0) == paged.tokens();
+    for (const auto& [p, i] : probes) {
+      const kernels::PagedStep::Sequence& s = paged.sequences()[i];
+      if (every_token) {
+        p->record(layer, op, x.narrow(0, s.offset, s.length), s.pos0);
+      } else {
+        p->record(layer, op, x.narrow(0, static_cast<int64_t>(i), 1), s.pos0 + s.length - 1);
+      }
+    }
+  }
 };
 
 DecoderModel::StepHandle::StepHandle(std::unique_ptr<Step> step) : step_(std::move(step)) {}
@@ -97,6 +112,9 @@ at::Tensor DecoderModel::attention(const Layer& layer, int64_t index, const at::
     k = linear(x, layer.wk, layer.bk);
     v = linear(x, layer.wv, layer.bv);
   }
+  step.probe(index, "q", q);
+  step.probe(index, "k", k);
+  step.probe(index, "v", v);
   q = q.view({n, c.n_heads, c.head_dim});
   k = k.view({n, c.n_kv_heads, c.head_dim});
   v = v.view({n, c.n_kv_heads, c.head_dim});
@@ -108,24 +126,35 @@ at::Tensor DecoderModel::attention(const Layer& layer, int64_t index, const at::
     q = q * step.cos + rotate_half(q) * step.sin;
     k = k * step.cos + rotate_half(k) * step.sin;
   }
+  step.probe(index, "q_rope", q);
+  step.probe(index, "k_rope", k);
   step.paged.write(step.pool->keys(index), k);
   step.paged.write(step.pool->values(index), v);
   const at::Tensor out =
       kernels::paged_attention(q, step.pool->keys(index), step.pool->values(index), step.paged, std::nullopt);
+  step.probe(index, "attention", out);
   return linear(out.reshape({n, c.n_heads * c.head_dim}), layer.wo, layer.bo);
 }
 
-at::Tensor DecoderModel::mlp(const Layer& layer, const at::Tensor& h) const {
+at::Tensor DecoderModel::mlp(const Layer& layer, int64_t index, const at::Tensor& h, const Step& step) const {
+  at::Tensor act;
   if (config_.is_gpt2()) {
-    return linear(activation(config_.activation, linear(h, layer.w_up, layer.b_up)), layer.w_down, layer.b_down);
-  }
-  if (layer.w_gate_up.defined()) {
+    const at::Tensor up = linear(h, layer.w_up, layer.b_up);
+    step.probe(index, "up", up);
+    act = activation(config_.activation, up);
+  } else if (layer.w_gate_up.defined()) {
     const at::Tensor gu = linear(h, layer.w_gate_up, layer.b_gate_up);
-    return linear(activation(config_.activation, gu.narrow(1, 0, config_.ffn)) * gu.narrow(1, config_.ffn, config_.ffn),
-                  layer.w_down, layer.b_down);
+    step.probe(index, "gate_up", gu);
+    act = activation(config_.activation, gu.narrow(1, 0, config_.ffn)) * gu.narrow(1, config_.ffn, config_.ffn);
+  } else {
+    const at::Tensor gate = linear(h, layer.w_gate, layer.b_gate);
+    const at::Tensor up = linear(h, layer.w_up, layer.b_up);
+    step.probe(index, "gate", gate);
+    step.probe(index, "up", up);
+    act = activation(config_.activation, gate) * up;
   }
-  return linear(activation(config_.activation, linear(h, layer.w_gate, layer.b_gate)) * linear(h, layer.w_up, layer.b_up),
-                layer.w_down, layer.b_down);
+  step.probe(index, "act", act);
+  return linear(act, layer.w_down, layer.b_down);
 }
 
 void DecoderModel::check_ids(const std::vector<int32_t>& ids) const {
@@ -144,10 +173,21 @@ at::Tensor DecoderModel::run(const at::Tensor& index, Step& step, bool last_only
   }
   at::Tensor x = embedding_.index_select(0, index);
   if (positions_.defined()) x = x + positions_.index_select(0, step.paged.positions());
+  step.probe(-1, "embedding", x);
   for (int64_t i = 0; i < config_.n_layers; ++i) {
     const Layer& layer = layers_[static_cast<size_t>(i)];
-    x = x + attention(layer, i, norm(x, layer.norm1_w, layer.norm1_b), step);
-    x = x + mlp(layer, norm(x, layer.norm2_w, layer.norm2_b));
+    const at::Tensor h = norm(x, layer.norm1_w, layer.norm1_b);
+    step.probe(i, "attn_norm", h);
+    const at::Tensor a = attention(layer, i, h, step);
+    step.probe(i, "o_proj", a);
+    x = x + a;
+    step.probe(i, "attn_residual", x);
+    const at::Tensor h2 = norm(x, layer.norm2_w, layer.norm2_b);
+    step.probe(i, "mlp_norm", h2);
+    const at::Tensor m = mlp(layer, i, h2, step);
+    step.probe(i, "down", m);
+    x = x + m;
+    step.probe(i, "mlp_residual", x);
   }
   const auto& seqs = step.paged.sequences();
   if (last_only && step.paged.tokens() != static_cast<int64_t>(seqs.size())) {   // else every row is a last one
@@ -155,7 +195,10 @@ at::Tensor DecoderModel::run(const at::Tensor& index, Step& step, bool last_only
     for (const auto& s : seqs) last.push_back(s.offset + s.length - 1);
     x = x.index_select(0, kernels::upload(at::tensor(last, at::kLong), options_.device));
   }
-  const at::Tensor logits = at::linear(norm(x, final_norm_w_, final_norm_b_), output_).to(at::kFloat);
+  const at::Tensor final = norm(x, final_norm_w_, final_norm_b_);
+  step.probe(config_.n_layers, "final_norm", final);
+  const at::Tensor logits = at::linear(final, output_).to(at::kFloat);
+  step.probe(config_.n_layers, "logits", logits);
   return (to_host ? logits.to(at::kCPU) : logits).contiguous();
 }
 
@@ -185,9 +228,13 @@ DecoderModel::StepHandle DecoderModel::prepare(const std::vector<SequenceChunk>&
   // Padding (a graph's bucket): one-token sequences at position 0 of a block
   // nobody else uses; their rows are computed and thrown away.
   for (int64_t i = static_cast<int64_t>(chunks.size()); i < pad_to; ++i) seqs.push_back({tokens++, 1, 0, {pad_block}});
-  return StepHandle(std::make_unique<Step>(Step{
+  auto step = std::make_unique<Step>(Step{
       pool, kernels::PagedStep(std::move(seqs), pool->block_size(), config_.sliding_window, config_.n_kv_heads,
-                               options_.device, fixed), {}, {}}));
+                               options_.device, fixed), {}, {}, {}});
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (chunks[i].probe != nullptr) step->probes.emplace_back(chunks[i].probe, i);
+  }
+  return StepHandle(std::move(step));
 }
 
 at::Tensor DecoderModel::run(const StepHandle& step, const at::Tensor& index, bool last_only) const {

@@ -38,9 +38,12 @@ struct LoadOptions {
 };
 
 // One sequence's part of a step: `ids` run at positions cache->length() ..
+class ActivationProbe;
+
 struct SequenceChunk {
   std::vector<int32_t> ids;
   KvCache* cache = nullptr;
+  ActivationProbe* probe = nullptr;   // hashes this sequence's activations (core/models/probe.h)
 };
 
 class DecoderModel {
@@ -119,7 +122,7 @@ class DecoderModel {
   at::Tensor step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host = true) const;
   at::Tensor run(const at::Tensor& index, Step& step, bool last_only, bool to_host) const;
   at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const;
-  at::Tensor mlp(const Layer& layer, const at::Tensor& x) const;
+  at::Tensor mlp(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const;
   at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
   void check_ids(const std::vector<int32_t>& ids) const;
 

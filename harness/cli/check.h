@@ -47,6 +47,7 @@ struct VerifyOptions {
   std::vector<int64_t> batch_sizes;        // verify: co-batched sizes (replace the suite plan's)
   std::optional<int64_t> join_after;       // verify: join rounds after this many steps (0: none)
   int64_t plan_repeats = 1;                // verify: the rounds again with fillers of the next seeds
+  int64_t localise = 3;                    // verify: co-batched failures re-run with activation digests
   bool no_batch_plan = false;              // verify: skip the suite's co-batched rounds
   bool create_golden_dir = false;          // --update-golden may create the golden's missing folders
   std::vector<std::string> case_ids;       // run only these cases (--case)

@@ -107,8 +107,11 @@ void print_summary(const harness::VerifyResults& r, const std::string& results_p
     for (const harness::CaseResult& c : r.cases) {
       for (const harness::RunResult& run : c.runs) {
         if (run.match) continue;
-        return "case '" + c.id + "' " + run.label + ": " +
-               (run.error.empty() ? harness::describe(*run.first_divergence) : run.error);
+        if (!run.error.empty()) return "case '" + c.id + "' " + run.label + ": " + run.error;
+        std::string text = "case '" + c.id + "' " + run.label + harness::where_in_batch(run) + ": " +
+                           harness::describe(*run.first_divergence);
+        if (run.first_divergent_activation) text += "; " + run.first_divergent_activation->what;
+        return text;
       }
     }
     return "";
@@ -238,6 +241,8 @@ int run_check(const VerifyOptions& given) {
   if (o.check == Check::verify) plan.batch_plan = batch_plan_of(o, plan.suite);
   if (o.plan_repeats != 1 && !plan.batch_plan) throw bad_input("--plan-repeats needs a batch plan (the suite's or --batch-sizes)");
   plan.plan_repeats = o.plan_repeats;
+  if (o.localise < 0) throw bad_input("--localise must be >= 0");
+  plan.localise = o.localise;
   plan.worker_command = worker_command(o, model_path);
   plan.fault = fault;
   // The verifier's progress lines begin "verify:"; bench, reload and stress say their own name.
@@ -354,6 +359,10 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
   app->add_option("--plan-repeats", o->plan_repeats,
                   "Run the co-batched rounds this many times, each with fillers of the next seed (labels batch-3, "
                   "batch-3.2, ...)")
+      ->capture_default_str();
+  app->add_option("--localise", o->localise,
+                  "On a co-batched failure, re-run the first failing run of up to N cases solo and in its batch "
+                  "with per-layer, per-op activation digests, and name the first divergent layer and op (0: off)")
       ->capture_default_str();
   app->add_flag("--no-batch-plan", o->no_batch_plan,
                 "Skip the suite's co-batched rounds (results record no batch rounds; for checks of something "

@@ -41,8 +41,8 @@ def test_every_case_is_co_batched_as_planned_and_reproduces_its_solo_bits(lockst
         assert all(0 <= row < size for r in runs.values() for size, row in zip(r["batch"]["sizes"], r["batch"]["rows"]))
 
 
-def test_with_stock_kernels_co_batched_runs_differ_and_verify_fails(lockstep_bin, default_model, tmp_path):
-    result = gate(lockstep_bin, default_model, tmp_path, "--mode", "off")
+def test_with_stock_kernels_co_batched_runs_differ_and_verify_fails(cobatched_off):
+    tmp_path, result = cobatched_off   # gate(..., "--mode", "off", "--localise", "1"), shared with the report tests
     assert result.returncode == 1, result.stderr[-3000:]
     assert "DIFFERS at step" in result.stderr and "in a batch of" in result.stderr
     results = json.loads((tmp_path / "results.json").read_text())
@@ -54,6 +54,13 @@ def test_with_stock_kernels_co_batched_runs_differ_and_verify_fails(lockstep_bin
     assert size > 1 and f"'{case_id}' {run['label']} ... DIFFERS at step {step} (logits) in a batch of {size}" in result.stderr
     _, cases = read_junit(tmp_path / "junit.xml")
     assert any(not c.is_passed for c in cases)
+    # The first failing run was re-run solo and in its batch with activation digests: the report names
+    # the first layer and op whose bits differ (stock kernels: a GEMM whose order follows the batch).
+    where = run["first_divergent_activation"]
+    assert where["found"] and where["op"] in {"q", "k", "v", "attention", "o_proj", "gate_up", "down", "logits"}, where
+    assert where["what"].startswith("first divergent activation: ") and where["what"] in result.stderr
+    [junit_case] = [c for c in cases if c.name == run["label"] and c.classname.endswith(case_id)]
+    assert where["what"] in junit_case.result[0].message and where["what"] in junit_case.result[0].text
 
 
 def test_a_plan_that_was_not_carried_out_fails(lockstep_bin, default_model, tmp_path):

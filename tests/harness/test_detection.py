@@ -70,6 +70,9 @@ def test_fault_scoped_to_run_2_is_caught_without_golden(fault_bin, tie_model, tm
     runs = {r["label"]: r for r in results["cases"][0]["runs"]}
     assert runs["run-2"]["match"] is False and runs["run-2"]["first_divergence"]["reason"] == "token"
     assert runs["process-1"]["match"] is True   # only run-2 had the fault
+    # Re-run with activation digests: the model's bits are equal; the token choice broke the tie.
+    where = runs["run-2"]["first_divergent_activation"]
+    assert where["found"] is False and "arose after the model" in where["what"], where
     assert set(results["cases"][0]["output_ids"]) == {TIE_A}   # run-1, the reference, was clean
 
 
@@ -116,6 +119,11 @@ def test_detect_golden_is_the_gate_golden_cut():
         assert case["step_logits_sha256"] == full["step_logits_sha256"][:steps]
 
 
+# The op each batch-dependent fault perturbs first (kernels/fault/): the q projection's GEMM (the fused
+# qkv GEMM's first slice), the attention kernel's split order, the RMSNorm reduction of the next layer.
+LOCALISED = {"splitk-gemm": "q", "attention-split": "attention", "reordered-reduction": "attn_norm"}
+
+
 @pytest.mark.parametrize("fault", ["splitk-gemm", "attention-split", "reordered-reduction"])
 def test_batch_dependent_faults_are_caught_by_co_batched_runs_alone(fault_bin, tie_model, tmp_path, fault):
     """No golden and no run label: the fault is on in every run, as a real batch-dependent kernel would
@@ -124,6 +132,12 @@ def test_batch_dependent_faults_are_caught_by_co_batched_runs_alone(fault_bin, t
     assert proc.returncode == 1, proc.stderr[-2000:]
     failed = [r for r in results["cases"][0]["runs"] if not r["match"]]
     assert failed and all(r["kind"] == "batch" and max(r["batch"]["sizes"]) > 1 for r in failed), failed
+    # The first failing run was re-run solo and in its batch with activation digests: the first
+    # divergent activation is the op the fault perturbs (a GEMM's output, attention, an RMSNorm's sum).
+    where = failed[0]["first_divergent_activation"]
+    assert where["found"] and where["op"] == LOCALISED[fault], where
+    assert f"first divergent activation: layer {where['layer']}, op {where['op']}" in proc.stderr
+    assert all("first_divergent_activation" not in r for r in failed[1:])   # one localisation per case
     # The negative control: the same fault, solo runs only, passes: nothing compares bits across batches.
     solo = tmp_path / "solo"
     env = dict(os.environ, LOCKSTEP_INJECT_FAULT=fault)

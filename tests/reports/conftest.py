@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from report_testlib import ROOT, prompt_args, run_lockstep
+from report_testlib import prompt_args, run_lockstep
 
 
 @pytest.fixture(scope="session")
@@ -47,14 +47,14 @@ def artifacts(lockstep_bin, fault_bin, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def cobatched(lockstep_bin, tmp_path_factory):
+def cobatched(cobatched_off):
     """results.json of the ci-gate suite's batch plan (rounds batch-3, batch-8, join-a, join-b: each case
     with seeded filler requests and the other cases, joining and joined mid-decode) run with stock
     kernels (--mode off): its co-batched runs differ from each case's solo reference, and every run
-    carries the `batch` it decoded in."""
-    out = tmp_path_factory.mktemp("cobatched-off")
-    run_lockstep(lockstep_bin, "verify", "--suite", ROOT / "suites" / "ci-gate.json", "--runs", "1", "--processes",
-                 "0", "--max-new-tokens", "6", "--mode", "off", "--out-dir", out, check_rc=1)
+    carries the `batch` it decoded in; the first failing case's first failing run is localised (re-run
+    with activation digests: stock kernels first differ in the output projection's GEMM)."""
+    out, proc = cobatched_off
+    assert proc.returncode == 1, proc.stderr[-3000:]
     path = out / "results.json"
     doc = json.loads(path.read_text())
     assert doc["verdict"] == "fail" and doc["settings"]["batch_rounds"] and doc["batch_sizes"], doc.get("settings")

@@ -238,6 +238,14 @@ def test_a_failing_co_batched_run_shows_its_batch_at_the_divergent_step(cobatche
     assert all(" in a batch of " in f for f in text.split('<tr id="failure-')[1:])
     assert text.count('<tr id="failure-') == max(len(failing) - FULL_FAILURES, 0)
     assert {run["batch"]["joined_running"] for _, run in failing} == {True, False}   # the join rounds ran
+    # The localised run names the first divergent layer and op in its message and its batch panel.
+    localised = [(n, run) for n, (_, run) in enumerate(failing[:FULL_FAILURES], 1) if "first_divergent_activation" in run]
+    assert len(localised) == 1
+    n, run = localised[0]
+    where = run["first_divergent_activation"]
+    assert where["found"] and where["op"] == "logits", where
+    assert blocks[n].count(str(escape(where["what"]))) == 3   # the message, the batch panel, the details
+    assert '<div class="activation found">' in blocks[n]
 
 
 def test_the_batch_is_read_at_the_divergent_step(cobatched, tmp_path):

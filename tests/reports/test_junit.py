@@ -127,7 +127,7 @@ def test_a_co_batched_failure_names_its_batch_and_neighbours(cobatched, schema, 
     assert properties["batch_sizes"] == " ".join(f"{size}:{tokens}" for size, tokens in
                                                  sorted((int(k), v) for k, v in doc["batch_sizes"].items()))
     cases = {(c.classname, c.name): c for c in suite}
-    checked = 0
+    checked = localised = 0
     for case in doc["cases"]:
         for run in case["runs"]:
             if run["match"]:
@@ -146,8 +146,12 @@ def test_a_co_batched_failure_names_its_batch_and_neighbours(cobatched, schema, 
             assert shown == [f"neighbour: {n['request']}, prompt {n['prompt_tokens']} tokens, {n['new_tokens']} new "
                              f"tokens, {n['sampling']}, steps {n['steps'][0]}..{n['steps'][1]}"
                              for n in batch["neighbours"]] and shown
+            if where := run.get("first_divergent_activation"):   # the localised run names layer and op
+                assert failure.message.endswith(f"; {where['what']}") and f"\n{where['what']}\n" in failure.text
+                localised += 1
             checked += 1
     assert checked == doc["counts"]["comparisons_failed"] == suite.failures > 0
+    assert localised == 1
 
 
 def test_a_file_without_batch_fields_is_still_valid_junit(cobatched, schema, tmp_path):
