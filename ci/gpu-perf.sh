@@ -6,7 +6,7 @@
 # Builds (Release, CUDA), writes the random 1.07B Llama and a random model of
 # SmolLM2-135M's shapes (ci/make_random_llama.py; same speed as the real one,
 # whose 93 MB file does not fit a call), then, each step under a time limit:
-#   checks: kernels_test (paged + attention, CUDA), core_test EngineCuda / EngineProperty (1B)
+#   checks: kernels_test (paged + attention + fused kernels, CUDA), core_test EngineCuda / EngineProperty (1B)
 #   lockstep throughput for both models, mode off and batch_invariant, batches
 #   1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
 #   transformers generate() on the 1B model, stock and with lockstep's kernels
@@ -57,8 +57,8 @@ throughput() {   # model mode [extra args]
 
 if has test; then
   t0=$SECONDS
-  timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:Attention*:Registered*' >"$OUT/kernels-test.log" 2>&1 || rc=1
-  say "kernels_test paged + attention: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:Attention*:Registered*:Fused*' >"$OUT/kernels-test.log" 2>&1 || rc=1
+  say "kernels_test paged + attention + fused: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
   grep -E "^\[  FAILED  \] [A-Z]|Failure|max diff" "$OUT/kernels-test.log" | head -12 | tee -a "$SUMMARY"
 fi
 if has bench; then

@@ -49,7 +49,7 @@ if [[ "$STAGE" == all || "$STAGE" == ctest ]]; then
 (cd "$BUILD" && ctest --output-on-failure -j 4 --timeout 900 --output-junit "$OUT/ctest-junit.xml") >"$OUT/ctest.log" 2>&1
 rc=$?
 grep -E "tests passed|\*\*\*Failed|Not Run|Timeout" "$OUT/ctest.log" | tail -20
-"$BUILD/tests/kernels_test" --gtest_filter='ArgmaxCuda*' 2>&1 | tail -8
+"$BUILD/tests/kernels_test" --gtest_filter='ArgmaxCuda*:FusedCuda*' 2>&1 | tail -12
 fi
 [[ "$STAGE" == ctest ]] && exit "$rc"
 if [[ -n "${LOCKSTEP_MODEL:-}" ]] && python3 -c "import transformers, gguf, junitparser" 2>/dev/null; then

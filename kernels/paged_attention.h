@@ -70,6 +70,10 @@ class PagedStep {
   // Writes the step's keys or values x [N, Hkv, D] into a cache
   // [blocks, Hkv, block, D] at every token's position (one index_copy_).
   void write(const at::Tensor& cache, const at::Tensor& x) const;
+  // int64 [N * Hkv] on the device: the row of (token n, kv head h), at n * Hkv + h, in a
+  // cache seen as [blocks * Hkv * block, D] (what write() copies to; kernels/fused.h).
+  const at::Tensor& cache_rows() const { return rows_dev_; }
+  int64_t kv_heads() const { return kv_heads_; }
 
  private:
   friend at::Tensor stock_varlen(const at::Tensor&, const at::Tensor&, const at::Tensor&, const PagedStep&,

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "core/models/probe.h"
+#include "kernels/fused.h"
 #include "kernels/paged_attention.h"
 #ifdef LOCKSTEP_FAULT_INJECTION
 #include "kernels/fault/fault.h"
@@ -16,20 +17,6 @@
 
 namespace lockstep {
 namespace {
-
-at::Tensor rotate_half(const at::Tensor& x) {
-  const int64_t half = x.size(-1) / 2;
-  return at::cat({-x.narrow(-1, half, half), x.narrow(-1, 0, half)}, -1);
-}
-
-// transformers' LlamaRMSNorm: in fp32, then back to the input dtype before
-// the weight. x * x is the bits of x.pow(2) (ATen squares by multiplying)
-// without an op that `lockstep scan` must flag for its fractional exponents.
-at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps) {
-  const at::Tensor xf = x.to(at::kFloat);
-  const at::Tensor variance = (xf * xf).mean(-1, /*keepdim=*/true);
-  return weight * (xf * at::rsqrt(variance + eps)).to(x.scalar_type());
-}
 
 // gelu_new / gelu_pytorch_tanh: 0.5 x (1 + tanh(u)) with
 // u = sqrt(2/pi) (x + 0.044715 x^3), written as x * sigmoid(2u) (the same
@@ -46,6 +33,12 @@ at::Tensor activation(const std::string& name, const at::Tensor& x) {
   if (name == "gelu") return at::gelu(x);
   if (name == "relu") return at::relu(x);
   throw bad_input("activation '" + name + "' is not supported");
+}
+
+// The gated MLP's activation(gate) * up; SwiGLU's as one fused kernel where one runs.
+at::Tensor gated(const std::string& name, const at::Tensor& gate, const at::Tensor& up) {
+  if (name == "silu" || name == "swish") return kernels::fused::silu_gate(gate, up);
+  return activation(name, gate) * up;
 }
 
 at::Tensor linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
@@ -93,7 +86,17 @@ const kernels::PagedStep& DecoderModel::StepHandle::paged() const { return step_
 
 at::Tensor DecoderModel::norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const {
   if (config_.is_gpt2()) return at::layer_norm(x, {config_.hidden}, w, b, config_.norm_eps);
-  return rms_norm(x, w, config_.norm_eps);
+  return kernels::fused::rms_norm(x, w, config_.norm_eps);
+}
+
+at::Tensor DecoderModel::add_norm(at::Tensor& x, const at::Tensor& delta, const at::Tensor& w,
+                                  const at::Tensor& b) const {
+  if (!delta.defined()) return norm(x, w, b);
+  if (config_.is_gpt2()) {
+    x = x + delta;
+    return norm(x, w, b);
+  }
+  return kernels::fused::add_rms_norm(x, delta, w, config_.norm_eps);
 }
 
 // x: [N, hidden], the rows of every sequence one after another.
@@ -119,17 +122,17 @@ at::Tensor DecoderModel::attention(const Layer& layer, int64_t index, const at::
   k = k.view({n, c.n_kv_heads, c.head_dim});
   v = v.view({n, c.n_kv_heads, c.head_dim});
   if (c.qk_norm) {
-    q = rms_norm(q, layer.q_norm, c.norm_eps);
-    k = rms_norm(k, layer.k_norm, c.norm_eps);
+    q = kernels::fused::rms_norm(q, layer.q_norm, c.norm_eps);
+    k = kernels::fused::rms_norm(k, layer.k_norm, c.norm_eps);
   }
-  if (!c.is_gpt2()) {
-    q = q * step.cos + rotate_half(q) * step.sin;
-    k = k * step.cos + rotate_half(k) * step.sin;
+  if (c.is_gpt2()) {
+    step.paged.write(step.pool->keys(index), k);
+    step.paged.write(step.pool->values(index), v);
+  } else {
+    q = kernels::fused::rope_write_kv(q, k, v, step.cos, step.sin, step.pool->keys(index), step.pool->values(index),
+                                      step.paged);
   }
   step.probe(index, "q_rope", q);
-  step.probe(index, "k_rope", k);
-  step.paged.write(step.pool->keys(index), k);
-  step.paged.write(step.pool->values(index), v);
   const at::Tensor out =
       kernels::paged_attention(q, step.pool->keys(index), step.pool->values(index), step.paged, std::nullopt);
   step.probe(index, "attention", out);
@@ -145,13 +148,13 @@ at::Tensor DecoderModel::mlp(const Layer& layer, int64_t index, const at::Tensor
   } else if (layer.w_gate_up.defined()) {
     const at::Tensor gu = linear(h, layer.w_gate_up, layer.b_gate_up);
     step.probe(index, "gate_up", gu);
-    act = activation(config_.activation, gu.narrow(1, 0, config_.ffn)) * gu.narrow(1, config_.ffn, config_.ffn);
+    act = gated(config_.activation, gu.narrow(1, 0, config_.ffn), gu.narrow(1, config_.ffn, config_.ffn));
   } else {
     const at::Tensor gate = linear(h, layer.w_gate, layer.b_gate);
     const at::Tensor up = linear(h, layer.w_up, layer.b_up);
     step.probe(index, "gate", gate);
     step.probe(index, "up", up);
-    act = activation(config_.activation, gate) * up;
+    act = gated(config_.activation, gate, up);
   }
   step.probe(index, "act", act);
   return linear(act, layer.w_down, layer.b_down);
@@ -173,29 +176,35 @@ at::Tensor DecoderModel::run(const at::Tensor& index, Step& step, bool last_only
   }
   at::Tensor x = embedding_.index_select(0, index);
   if (positions_.defined()) x = x + positions_.index_select(0, step.paged.positions());
+  // The residual stream is x + delta; each add is folded into the norm that
+  // reads its sum (one kernel for both where kernels/fused.h has one).
+  // Probes see each op's output: the residual stream after each add comes
+  // out of the norm that folds the add in.
   step.probe(-1, "embedding", x);
+  at::Tensor delta;
   for (int64_t i = 0; i < config_.n_layers; ++i) {
     const Layer& layer = layers_[static_cast<size_t>(i)];
-    const at::Tensor h = norm(x, layer.norm1_w, layer.norm1_b);
+    const at::Tensor h = add_norm(x, delta, layer.norm1_w, layer.norm1_b);
+    if (i > 0) step.probe(i - 1, "mlp_residual", x);
     step.probe(i, "attn_norm", h);
-    const at::Tensor a = attention(layer, i, h, step);
-    step.probe(i, "o_proj", a);
-    x = x + a;
+    delta = attention(layer, i, h, step);
+    step.probe(i, "o_proj", delta);
+    const at::Tensor h2 = add_norm(x, delta, layer.norm2_w, layer.norm2_b);
     step.probe(i, "attn_residual", x);
-    const at::Tensor h2 = norm(x, layer.norm2_w, layer.norm2_b);
     step.probe(i, "mlp_norm", h2);
-    const at::Tensor m = mlp(layer, i, h2, step);
-    step.probe(i, "down", m);
-    x = x + m;
-    step.probe(i, "mlp_residual", x);
+    delta = mlp(layer, i, h2, step);
+    step.probe(i, "down", delta);
   }
   const auto& seqs = step.paged.sequences();
   if (last_only && step.paged.tokens() != static_cast<int64_t>(seqs.size())) {   // else every row is a last one
     std::vector<int64_t> last;
     for (const auto& s : seqs) last.push_back(s.offset + s.length - 1);
-    x = x.index_select(0, kernels::upload(at::tensor(last, at::kLong), options_.device));
+    const at::Tensor rows = kernels::upload(at::tensor(last, at::kLong), options_.device);
+    x = x.index_select(0, rows);   // the add is row by row: selecting first changes no bits
+    if (delta.defined()) delta = delta.index_select(0, rows);
   }
-  const at::Tensor final = norm(x, final_norm_w_, final_norm_b_);
+  const at::Tensor final = add_norm(x, delta, final_norm_w_, final_norm_b_);
+  if (config_.n_layers > 0) step.probe(config_.n_layers - 1, "mlp_residual", x);
   step.probe(config_.n_layers, "final_norm", final);
   const at::Tensor logits = at::linear(final, output_).to(at::kFloat);
   step.probe(config_.n_layers, "logits", logits);

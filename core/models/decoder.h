@@ -124,6 +124,8 @@ class DecoderModel {
   at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const;
   at::Tensor mlp(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const;
   at::Tensor norm(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) const;
+  // x = x + delta (x replaced by the sum; nothing when delta is undefined), then norm(x).
+  at::Tensor add_norm(at::Tensor& x, const at::Tensor& delta, const at::Tensor& w, const at::Tensor& b) const;
   void check_ids(const std::vector<int32_t>& ids) const;
 
   ModelConfig config_;

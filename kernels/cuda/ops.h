@@ -9,6 +9,7 @@
 
 #include <optional>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 namespace lockstep::kernels::cuda {
@@ -61,5 +62,20 @@ PagedTiles paged_tiles(const std::vector<int64_t>& lengths, int64_t group, int64
 at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const at::Tensor& v_cache,
                            const at::Tensor& tables, const at::Tensor& seqs, const at::Tensor& tiles, int row_tile,
                            int64_t block, int64_t window, int64_t max_keys, double scale);
+
+// Fused elementwise chains of the decoder (kernels/fused.h says what each
+// reproduces; the checks of shapes and dtypes are done there). fp32, bf16,
+// fp16; every tensor's last dim has unit stride.
+// x [R, L] or [N, H, L]; delta (if defined) like x; weight [L] contiguous.
+// Returns {norm, x + delta} (the sum undefined without delta), both contiguous.
+std::pair<at::Tensor, at::Tensor> fused_rms_norm(const at::Tensor& x, const at::Tensor& delta,
+                                                 const at::Tensor& weight, double eps);
+// q [N, Hq, D], k [N, Hkv, D], v [N, Hkv, Dv], cos/sin [N, 1, D]; rows int64
+// [N * Hkv]: the cache row of each (token, kv head). Returns the rotated q.
+at::Tensor fused_rope_write_kv(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& cos,
+                               const at::Tensor& sin, const at::Tensor& rows, const at::Tensor& k_cache,
+                               const at::Tensor& v_cache);
+// gate, up [N, F]: silu(gate) * up.
+at::Tensor fused_silu_gate(const at::Tensor& gate, const at::Tensor& up);
 
 }  // namespace lockstep::kernels::cuda
