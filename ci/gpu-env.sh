@@ -30,7 +30,8 @@ STAGE_DIR=/tmp/lockstep-model
 MODEL="$STAGE_DIR/model.gguf"
 join_model() {
   if [[ "$(sha256sum "$MODEL" 2>/dev/null | cut -d' ' -f1)" != "$(cat .model-b/SHA256)" ]]; then
-    cat "$STAGE_DIR/lockstep-model-part-aa" .model-b/lockstep-model-part-a[b-z] >"$MODEL"
+    cp .model-b/lockstep-model-part-a[b-z] "$STAGE_DIR/"   # parts staged by earlier calls are there already
+    cat "$STAGE_DIR"/lockstep-model-part-a[a-z] >"$MODEL"
   fi
   [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]] || { echo "model parts do not match"; exit 3; }
 }
