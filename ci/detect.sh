@@ -86,6 +86,8 @@ run_gate() {
   esac
   [[ $variant == run-2 ]] && value="$fault@run-2"
   [[ $fault == none ]] && value=""
+  # --localise 0: detection only (the localisation of each fault is asserted in pytest, DETECTION.md).
+  args+=(--localise 0)
   local cmd=("$FAULT_BIN" verify --suite "$suite" "${model[@]}" "${args[@]}" --out-dir "$dir")
   local shown="LOCKSTEP_INJECT_FAULT=$value lockstep_fault verify --suite ${suite#"$ROOT"/}${model:+ --model TIE_MODEL} ${args[*]//"$ROOT"\//}"
   [[ -z $value ]] && shown="${shown#LOCKSTEP_INJECT_FAULT= }"

@@ -40,7 +40,7 @@ pytest_rc=$?
 fuzz_rc=0 asan_rc=0 tsan_rc=0
 if [[ "${LOCKSTEP_CI_FUZZ:-1}" != 0 ]]; then
   echo "[test] fuzz smoke" >&2
-  LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/fuzz.sh" smoke "${LOCKSTEP_FUZZ_SMOKE_S:-20}"
+  LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/fuzz.sh" smoke "${LOCKSTEP_FUZZ_SMOKE_S:-12}"
   fuzz_rc=$?
 fi
 if [[ "${LOCKSTEP_CI_SANITIZE:-1}" != 0 ]]; then
@@ -49,7 +49,7 @@ if [[ "${LOCKSTEP_CI_SANITIZE:-1}" != 0 ]]; then
   asan_rc=$?
   echo "[test] TSan stress" >&2
   LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/sanitize.sh" tsan "${LOCKSTEP_TSAN_WORKERS:-2000}" \
-    "${LOCKSTEP_TSAN_MODEL_WORKERS:-16}"
+    "${LOCKSTEP_TSAN_MODEL_WORKERS:-8}"
   tsan_rc=$?
 fi
 

@@ -22,6 +22,9 @@ def test_a_proof_made_on_the_h100_verifies_bit_for_bit_on_this_cpu(lockstep_bin,
     assert gpu["runtime"]["device"] == "cuda" and gpu["runtime"]["environment"]["gpu_name"].startswith("NVIDIA H100")
     result = lockstep(lockstep_bin, "verify", "--model", default_model, "--suite", ROOT / "suites" / "ci-gate.json",
                       "--mode", "portable", "--runs", "1", "--processes", "0", "--golden", H100_PROOF,
+                      # one co-batched round (batch of 3 with the suite's fillers) keeps it quick; the
+                      # gate's full plan runs in batch_invariant mode elsewhere
+                      "--batch-sizes", "3", "--join-after", "0",
                       "--out-dir", tmp_path, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "golden (bits): 0 of 8 cases differ" in result.stderr

@@ -1,7 +1,10 @@
 """Runs action.yml's composite steps the way a GitHub runner does, on this machine: each step's
 `run` in bash with its `env` (the ${{ inputs.* }}, ${{ steps.*.outputs.* }} and ${{ github/runner }}
 expressions the action uses, evaluated), GITHUB_OUTPUT a fresh file per step, GITHUB_STEP_SUMMARY,
-RUNNER_TEMP and GITHUB_WORKSPACE set; stops at the first failing step; returns the action's outputs."""
+RUNNER_TEMP and GITHUB_WORKSPACE set; stops at the first failing step; returns the action's outputs.
+A step's `if:` is evaluated (comparisons of inputs with '==' joined by '&&', the forms the action uses).
+The only `uses:` step allowed is actions/cache, simulated by a store of keys (`cache_hits`): a key in it
+restores (the paths are this checkout's, already in place) and answers cache-hit=true; others miss."""
 import os
 import re
 import subprocess
@@ -39,7 +42,10 @@ def read_outputs(path) -> dict:
     return values
 
 
-def run_action(inputs: dict, workspace, temp, env=None) -> ActionRun:
+CONDITION = re.compile(r"^inputs\.([a-z-]+) == '([^']*)'$")
+
+
+def run_action(inputs: dict, workspace, temp, env=None, cache_hits=frozenset()) -> ActionRun:
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     assert action["runs"]["using"] == "composite"
     given = {name: str(spec.get("default", "")) for name, spec in action["inputs"].items()}
@@ -61,8 +67,26 @@ def run_action(inputs: dict, workspace, temp, env=None) -> ActionRun:
             return context[scope][path]
         return EXPRESSION.sub(one, str(text))
 
+    def holds(condition):
+        results = []
+        for part in str(condition).split("&&"):
+            match = CONDITION.match(part.strip())
+            assert match, f"condition the simulated runner cannot evaluate: {condition}"
+            results.append(given[match.group(1)] == match.group(2))
+        return all(results)
+
     returncode = 0
     for index, step in enumerate(action["runs"]["steps"]):
+        if "if" in step and not holds(step["if"]):
+            steps[step.get("id", str(index))] = {}
+            continue
+        if "uses" in step:
+            assert step["uses"].startswith("actions/cache@"), f"step the simulated runner cannot run: {step['uses']}"
+            key = evaluate(step["with"]["key"])
+            assert key and all(p.startswith(str(ROOT)) for p in evaluate(step["with"]["path"]).split())
+            steps[step["id"]] = {"cache-hit": "true" if key in cache_hits else "false", "key": key}
+            log.append(f"cache {step['id']}: key {key}: {'hit' if key in cache_hits else 'miss'}")
+            continue
         assert step["shell"] == "bash"
         output_file = temp / f"github-output-{index}"
         output_file.touch()

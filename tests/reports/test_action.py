@@ -1,7 +1,9 @@
 """action.yml run locally with a simulated runner (action_runner.py) on the real CLI and model: the
 outputs, the job summary, the reports and the exit code for a passing, a failing and a bad run."""
 import json
+import os
 import platform
+import subprocess
 
 import pytest
 import xmlschema
@@ -111,3 +113,50 @@ def test_bad_inputs_are_errors_before_any_run(lockstep_bin, workspace, tmp_path,
     assert run.returncode == 2, run.log[-3000:]
     assert run.outputs["verdict"] == "error" and run.outputs["exit-code"] == "2"
     assert message in run.log and "ERROR" in run.summary
+
+
+def temp_dir(path):
+    path.mkdir()
+    return path
+
+
+def cache_keys(tmp_path):
+    """The keys step of action.yml (ci/action-cache-keys.sh) run alone."""
+    out = tmp_path / "keys-output"
+    out.write_text("")
+    subprocess.run(["bash", str(ROOT / "ci" / "action-cache-keys.sh")], env={**os.environ, "GITHUB_OUTPUT": str(out)},
+                   check=True, capture_output=True)
+    return dict(line.split("=", 1) for line in out.read_text().splitlines())
+
+
+def test_cache_keys_name_the_image_and_hash_what_they_cache(tmp_path):
+    keys = cache_keys(tmp_path)
+    assert keys["venv"].startswith("lockstep-venv-") and keys["build"].startswith("lockstep-build-")
+    assert keys["venv"].split("-", 2)[2] != keys["build"].split("-", 2)[2]
+    assert cache_keys(tmp_path) == keys   # stable
+
+
+def test_a_warm_job_runs_the_cached_binary_without_installing_or_building(workspace, tmp_path):
+    """cache (default true): both keys found (a warm job) -> the set-up checks the venv's stamp and the
+    restored binary's libraries, installs nothing and builds nothing; the gate runs as usual."""
+    keys = cache_keys(tmp_path)
+    run = run_action({"suite": "suites/mini.json", "golden": "golden", "lockstep": ""}, workspace,
+                     temp_dir(tmp_path / "warm"),
+                     cache_hits={keys["venv"], keys["build"]})
+    assert run.returncode == 0, run.log[-3000:]
+    assert f"cache venv-cache: key {keys['venv']}: hit" in run.log and f"key {keys['build']}: hit" in run.log
+    assert "cached binary; ci/setup.sh, Python only" in run.log and "Python packages up to date" in run.log
+    assert "[build]" not in run.log and "installing Debian packages" not in run.log
+    assert run.outputs["verdict"] == "pass" and run.outputs["golden-verdict"] == "pass"
+
+
+def test_a_build_cache_miss_builds(workspace, tmp_path):
+    """The sources changed (no build key in the cache): ci/build.sh runs (here an up-to-date build dir,
+    so it returns at once; on a runner it is the cold build of README's job times)."""
+    keys = cache_keys(tmp_path)
+    run = run_action({"suite": "suites/mini.json", "golden": "golden", "lockstep": ""}, workspace,
+                     temp_dir(tmp_path / "miss"),
+                     cache_hits={keys["venv"]})
+    assert run.returncode == 0, run.log[-3000:]
+    assert f"key {keys['build']}: miss" in run.log and "[build] building" in run.log
+    assert run.outputs["verdict"] == "pass"
