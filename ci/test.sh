@@ -30,7 +30,7 @@ if [[ "${LOCKSTEP_CI_DETECT:-1}" == 0 ]]; then
 fi
 
 echo "[test] pytest" >&2
-LOCKSTEP_BIN="$BUILD/harness/lockstep" LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so" "$VENV/bin/python" -m pytest "$ROOT/tests" -q -p no:cacheprovider
+LOCKSTEP_BIN="$BUILD/harness/lockstep" LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so" "$VENV/bin/python" -m pytest "$ROOT/tests" -q -p no:cacheprovider --durations=15
 pytest_rc=$?
 
 # Reliability (fuzz/FUZZ.md): a fuzz smoke of the five parsers, the unit tests again under
@@ -40,7 +40,7 @@ pytest_rc=$?
 fuzz_rc=0 asan_rc=0 tsan_rc=0
 if [[ "${LOCKSTEP_CI_FUZZ:-1}" != 0 ]]; then
   echo "[test] fuzz smoke" >&2
-  LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/fuzz.sh" smoke "${LOCKSTEP_FUZZ_SMOKE_S:-12}"
+  LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/fuzz.sh" smoke "${LOCKSTEP_FUZZ_SMOKE_S:-10}"
   fuzz_rc=$?
 fi
 if [[ "${LOCKSTEP_CI_SANITIZE:-1}" != 0 ]]; then
@@ -49,7 +49,7 @@ if [[ "${LOCKSTEP_CI_SANITIZE:-1}" != 0 ]]; then
   asan_rc=$?
   echo "[test] TSan stress" >&2
   LOCKSTEP_BUILD_DIR="$BUILD" LOCKSTEP_VENV="$VENV" "$ROOT/ci/sanitize.sh" tsan "${LOCKSTEP_TSAN_WORKERS:-2000}" \
-    "${LOCKSTEP_TSAN_MODEL_WORKERS:-8}"
+    "${LOCKSTEP_TSAN_MODEL_WORKERS:-4}"
   tsan_rc=$?
 fi
 

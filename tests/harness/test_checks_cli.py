@@ -4,6 +4,7 @@ reproduce the reference bits; an injected one-ULP change in one concurrent
 worker must fail the run naming that worker.
 """
 import json
+import re
 
 from junitparser import JUnitXml
 
@@ -43,7 +44,8 @@ def test_stress_catches_one_perturbed_concurrent_worker(fault_bin, default_model
     result = check(fault_bin, default_model, tmp_path, "stress", "--workers", "12", "--threads", "4",
                    env={"LOCKSTEP_TEST_FAULT": "perturb-logit:worker-7"})
     assert result.returncode == 1, result.stderr[-2000:]
-    assert "worker-7: step 0" in result.stderr
+    # The first failure names the worker, the batch its divergent step ran in, and the step.
+    assert re.search(r"case '[^']+' worker-7 in a batch of \d+ \(row \d+\): step 0", result.stderr), result.stderr[-2000:]
     _, runs = runs_of(tmp_path)
     failed = [r for r in runs if not r["match"]]
     assert [r["label"] for r in failed] == ["worker-7"]

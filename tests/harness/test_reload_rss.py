@@ -2,9 +2,12 @@
 `lockstep reload` prints VmRSS after every load. VmRSS moves by up to
 ~20 MiB from one load to the next as the allocator returns or keeps freed
 blocks, so the bound is on medians: the median over reloads 91-100 may
-exceed the median over reloads 11-20 by less than 16 MiB, i.e. less than
-0.2 MiB kept per reload (the model's weights are ~1 GiB: a leaked copy of
-one tensor in ten reloads fails). Measured: fuzz/FUZZ.md.
+exceed the median over reloads 11-20 by less than 32 MiB, i.e. less than
+0.36 MiB kept per reload (a leaked copy of the smallest weight matrix,
+576 x 576 fp32 = 1.3 MiB, every fourth reload fails; the weights are ~1 GiB).
+The bound was 16 MiB until two clean CI runs of one commit (2026-12-06,
+a21627a) measured 7.7 and 16.1 MiB: the one-arena level still shifts by a
+step now and then. Measured: fuzz/FUZZ.md.
 
 Why one malloc arena, and from reload 11: every run goes through the batching
 engine, whose scheduler and digest threads are new threads per run; glibc
@@ -21,7 +24,7 @@ import statistics
 
 from test_checks_cli import check
 
-BOUND_MIB = 16.0
+BOUND_MIB = 32.0
 LOAD = re.compile(r"(?:verify|reload): (?:re-)?loading model(?: for run-(\d+))? .*\(RSS ([0-9.]+) MiB")
 
 
@@ -37,4 +40,6 @@ def test_hundred_reloads_keep_rss_flat(lockstep_bin, default_model, tmp_path):
     first = statistics.median(rss[r] for r in range(12, 22))     # reloads 11-20
     last = statistics.median(rss[r] for r in range(92, 102))     # reloads 91-100
     print(f"median RSS over reloads 11-20: {first:.1f} MiB, 91-100: {last:.1f} MiB, growth {last - first:.1f} MiB")
-    assert last - first < BOUND_MIB, f"RSS grew {last - first:.1f} MiB over 100 reloads (bound {BOUND_MIB} MiB)"
+    readings = " ".join(f"{rss[r]:.0f}" for r in range(1, 102))
+    assert last - first < BOUND_MIB, (f"RSS grew {last - first:.1f} MiB over 100 reloads (bound {BOUND_MIB} MiB); "
+                                      f"VmRSS after each load, MiB: {readings}")
