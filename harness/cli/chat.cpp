@@ -4,12 +4,15 @@
 // turn, which `lockstep session replay` runs again solo and checks bit for bit.
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -17,7 +20,6 @@
 #include "core/engine/engine.h"
 #include "core/error.h"
 #include "harness/atomic_file.h"
-#include "harness/case_runner.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/cli/session_load.h"
