@@ -25,6 +25,9 @@ void validate(const GenerateOptions& options) {
     throw bad_input("temperature must be a finite number >= 0 (0 means greedy)");
   }
   if (s.top_k < 0) throw bad_input("top_k must be >= 0 (0 disables it)");
+  if (options.logprobs < -1 || options.logprobs > kMaxTopLogprobs) {
+    throw bad_input("logprobs must be from 0 to 20 top candidates (-1: none)");
+  }
   if (!(s.top_p > 0 && s.top_p <= 1)) throw bad_input("top_p must be in (0, 1]");
   if (s.temperature > 0 && !s.seed) {
     throw bad_input(
@@ -147,6 +150,9 @@ void Decoding::accept(at::Tensor logits, const StepInputs& in) {
   const int32_t token = use_greedy ? *in.greedy : choose_token(row, options_.sampling, static_cast<uint64_t>(step));
   g_.step_places.push_back(in.place);
   g_.output_ids.push_back(token);
+  if (options_.logprobs >= 0) {
+    g_.step_logprobs.push_back(step_logprobs(row.const_data_ptr<float>(), row.numel(), token, options_.logprobs));
+  }
   next_ = {token};
   if (options_.stop_at_eos && std::find(eos_ids_.begin(), eos_ids_.end(), token) != eos_ids_.end()) {
     g_.stop_reason = "eos";
@@ -160,7 +166,9 @@ void Decoding::accept(at::Tensor logits, const StepInputs& in) {
   } else if (step + 1 == options_.max_new_tokens) {
     done_ = true;
   }
-  if (options_.on_token) options_.on_token(token, done_);
+  if (options_.on_token) {
+    options_.on_token(token, done_, options_.logprobs >= 0 ? &g_.step_logprobs.back() : nullptr);
+  }
 }
 
 Decoding::~Decoding() {

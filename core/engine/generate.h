@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "core/engine/logprobs.h"
 #include "core/models/decoder.h"
 
 namespace lockstep {
@@ -40,18 +41,23 @@ struct GenerateOptions {
   std::vector<std::string> stop_strings;
   std::function<std::string(const std::vector<int32_t>&)> detokenize;
   SamplingOptions sampling;
+  // Log-probabilities of every chosen token (core/engine/logprobs.h) and of
+  // the `logprobs` most likely candidates (0 to kMaxTopLogprobs); -1: none.
+  int64_t logprobs = -1;
   // Called with every chosen token as soon as it is chosen (streaming; on the
-  // engine's scheduler thread), `last` once the request is done. It must not
-  // block for long: the whole batch waits.
-  std::function<void(int32_t token, bool last)> on_token;
+  // engine's scheduler thread), `last` once the request is done, with the
+  // step's log-probabilities when they are asked for (else null). It must
+  // not block for long: the whole batch waits.
+  std::function<void(int32_t token, bool last, const StepLogprobs* logprobs)> on_token;
   // Hashes the request's activations at every layer and op (locating where
   // two runs part; core/models/probe.h). Steps with a probe run eagerly.
   ActivationProbe* probe = nullptr;
 };
 
 // bad_input for sampling without a seed, negative or non-finite temperature,
-// top_p outside (0, 1], negative top_k or max_new_tokens < 1, and empty stop
-// strings or stop strings without a detokenizer.
+// top_p outside (0, 1], negative top_k or max_new_tokens < 1, logprobs
+// outside -1..kMaxTopLogprobs, and empty stop strings or stop strings without
+// a detokenizer.
 void validate(const GenerateOptions& options);
 
 // One of a step's most likely tokens, with its raw fp32 logit.
@@ -95,6 +101,8 @@ struct Generation {
   // so a divergence can show both sides' candidates and how far they moved.
   std::vector<std::vector<TopLogit>> step_top;
   std::string stop_reason;                       // "eos", "stop_id", "stop_string", "max_tokens"
+  // One per generated token when GenerateOptions::logprobs >= 0, else empty.
+  std::vector<StepLogprobs> step_logprobs;
   // The step that produced each token: sequences in it and this request's row.
   std::vector<StepPlace> step_places;
 };

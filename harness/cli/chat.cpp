@@ -29,6 +29,7 @@
 #include "harness/proof.h"
 #include "harness/session_runner.h"
 #include "harness/session_trace.h"
+#include "harness/text_stream.h"
 #include "kernels/mode.h"
 
 namespace lockstep::cli {
@@ -47,40 +48,21 @@ struct ChatOptions {
   bool force = false;
 };
 
-// The length of the longest prefix of `text` that does not end inside a UTF-8 character.
-size_t complete_utf8(const std::string& text) {
-  size_t n = text.size();
-  for (size_t back = 1; back <= 4 && back <= n; ++back) {
-    const auto c = static_cast<unsigned char>(text[n - back]);
-    if ((c & 0xC0) == 0x80) continue;   // a continuation byte: look further back
-    const size_t need = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 1;
-    return back >= need ? n : n - back;
-  }
-  return n;
-}
-
 // Prints an answer as its tokens arrive (on the engine's thread), whole
 // characters only (invalid bytes as U+FFFD, as the trace's text), without
 // the end-of-turn token.
 class Streamer {
  public:
-  Streamer(const ModelBundle& bundle, std::vector<int32_t> stops) : bundle_(bundle), stops_(std::move(stops)) {}
-  void operator()(int32_t token, bool last) {
-    const bool stop = std::find(stops_.begin(), stops_.end(), token) != stops_.end();
-    if (!stop) ids_.push_back(token);
-    const std::string text = bundle_.tokenizer.decode(ids_);
-    const size_t upto = last ? text.size() : complete_utf8(text);
-    if (upto > printed_) {
-      std::cout << harness::valid_utf8(text.substr(printed_, upto - printed_)) << std::flush;
-      printed_ = upto;
-    }
+  Streamer(const ModelBundle& bundle, std::vector<int32_t> stops)
+      : text_(std::make_shared<harness::TextStream>(bundle.tokenizer, std::move(stops))) {}
+  void operator()(int32_t token, bool last, const StepLogprobs* /*logprobs*/) {
+    std::cout << text_->push(token);
+    if (last) std::cout << text_->finish();
+    std::cout << std::flush;
   }
 
  private:
-  const ModelBundle& bundle_;
-  std::vector<int32_t> stops_;
-  std::vector<int32_t> ids_;
-  size_t printed_ = 0;
+  std::shared_ptr<harness::TextStream> text_;   // shared: std::function copies the streamer
 };
 
 // One message: a line, continued by a trailing backslash. nullopt at the end of the input.

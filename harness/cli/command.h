@@ -32,6 +32,7 @@ Command add_throughput_command(CLI::App& parent);
 Command add_session_command(CLI::App& parent);
 Command add_info_command(CLI::App& parent);
 Command add_chat_command(CLI::App& parent);
+Command add_serve_command(CLI::App& parent);
 
 // The output contract of every command: results (tables, or JSON with --json) on stdout, progress
 // and diagnostics on stderr. With --json stdout holds the JSON alone, so tables go to stderr.

@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
                                    cli::add_compare_command(app), cli::add_suite_command(app, args),
                                    cli::add_report_command(app), cli::add_throughput_command(app),
                                    cli::add_session_command(app), cli::add_info_command(app),
-                                   cli::add_chat_command(app)};
+                                   cli::add_chat_command(app), cli::add_serve_command(app)};
   // An unknown first word is named, whatever follows it (`lockstep nosuch --help` too).
   std::string names;
   bool known = false;
