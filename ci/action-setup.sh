@@ -14,17 +14,16 @@ if [[ -n "${LOCKSTEP_INPUT_BIN:-}" ]]; then
 else
   BIN="${LOCKSTEP_BUILD_DIR:-$ROOT/build}/harness/lockstep"
   # A binary restored from the action's cache (LOCKSTEP_CACHED_BUILD, keyed by the sources) is used
-  # when the dynamic loader finds every library it needs: only the venv is set up then.
+  # when, after the run-time set-up (Python, the HTTP library), the dynamic loader finds every
+  # library it needs and it runs: only the venv is set up then.
   cached=false
-  if [[ "${LOCKSTEP_CACHED_BUILD:-}" == true && -x "$BIN" ]] && ! ldd "$BIN" | grep -q "not found"; then
-    cached=true
-  fi
-  if $cached; then
-    echo "::group::lockstep set-up (cached binary; ci/setup.sh, Python only)"
+  if [[ "${LOCKSTEP_CACHED_BUILD:-}" == true && -x "$BIN" ]]; then
+    echo "::group::lockstep set-up (cached binary; ci/setup.sh, run time only)"
     LOCKSTEP_SETUP_SCOPE=run bash "$ROOT/ci/setup.sh"
-    if ! "$BIN" --version >/dev/null 2>&1; then
+    if ! ldd "$BIN" | grep -q "not found" && "$BIN" --version >/dev/null 2>&1; then
+      cached=true
+    else
       echo "lockstep: the cached binary does not run here; building" >&2
-      cached=false
     fi
     echo "::endgroup::"
   fi

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# libFuzzer targets for lockstep's five file parsers (fuzz/README in
+# libFuzzer targets for lockstep's five file parsers and the HTTP API's request parser (fuzz/README in
 # fuzz/FUZZ.md): build them with clang -fsanitize=fuzzer,address,undefined
 # and run each over its committed seed corpus.
 #
-#   ci/fuzz.sh build            build the five targets into $LOCKSTEP_FUZZ_DIR
+#   ci/fuzz.sh build            build the six targets into $LOCKSTEP_FUZZ_DIR
 #   ci/fuzz.sh smoke [SECONDS]  build, then run each target SECONDS (default 20): CI
 #   ci/fuzz.sh long [TARGET...] build, then run each target for 1,000,000
 #                               executions or 600 s, whichever comes first
@@ -21,7 +21,7 @@ BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build}"
 OUT="${LOCKSTEP_FUZZ_DIR:-$BUILD/fuzz}"
 VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
 CXX="${LOCKSTEP_FUZZ_CXX:-clang++}"
-TARGETS=(safetensors gguf tokenizer suite proof)
+TARGETS=(safetensors gguf tokenizer suite proof api_request)
 mode="${1:-smoke}"
 shift || true
 
@@ -66,6 +66,7 @@ build() {
   {
     for src in "${plain[@]}"; do echo "$src"; done
     for src in "${proof[@]}" fuzz/proof_fuzz.cpp; do echo "$src $tflags"; done
+    for src in harness/serve/api_request.cpp fuzz/api_request_fuzz.cpp; do echo "$src -DFMT_HEADER_ONLY=1"; done
   } | xargs -P "$jobs" -L 1 bash -c 'CXXFLAGS=($CXXFLAGS_STR); SAN=($SAN_STR); compile "$@"' _ \
     || { echo "[fuzz] ERROR: compiling failed" >&2; exit 3; }
   local -a W=() T=()
@@ -77,6 +78,7 @@ build() {
   "${link[@]}" "$OUT/obj/fuzz/tokenizer_fuzz.o" "${T[@]}" "${W[@]}" \
     $(pkg-config --libs libpcre2-8 icu-uc) -o "$OUT/tokenizer_fuzz"
   "${link[@]}" "$OUT/obj/fuzz/suite_fuzz.o" "$OUT/obj/harness/suite.o" "$OUT/obj/harness/batch_plan.o" -o "$OUT/suite_fuzz"
+  "${link[@]}" "$OUT/obj/fuzz/api_request_fuzz.o" "$OUT/obj/harness/serve/api_request.o" -o "$OUT/api_request_fuzz"
   # proof: instrumented proof.cpp & co. first, the rest from the gcc build's archives.
   local torch_lib; torch_lib="$("$VENV/bin/python" -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"
   [[ -f "$BUILD/harness/liblockstep_harness.a" ]] \

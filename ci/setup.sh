@@ -16,14 +16,14 @@ die() { echo "[setup] ERROR: $*" >&2; exit 3; }
 # chromium: the report tests render the HTML report headless and screenshot it.
 # clang, libclang-rt-dev: ci/fuzz.sh builds the libFuzzer targets with them.
 # LOCKSTEP_SETUP_SCOPE: all (default: build and every test), build (the action's cold job: what the
-# build needs), run (the action's warm job, with a cached binary whose libraries ldd found: Python only).
+# build needs), run (the action's warm job, with a cached binary: Python and the libraries it loads).
 case "${LOCKSTEP_SETUP_SCOPE:-all}" in
   all) DEBIAN_PACKAGES=(build-essential cmake ninja-build pkg-config git python3 python3-venv
-                        nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libicu-dev libssl-dev libgtest-dev
+                        nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libicu-dev libssl-dev libcpp-httplib-dev libgtest-dev
                         chromium clang libclang-rt-dev) ;;
   build) DEBIAN_PACKAGES=(build-essential cmake ninja-build pkg-config git python3 python3-venv
-                          nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libicu-dev libssl-dev) ;;
-  run) DEBIAN_PACKAGES=(python3 python3-venv) ;;
+                          nlohmann-json3-dev libcli11-dev libfmt-dev libpcre2-dev libicu-dev libssl-dev libcpp-httplib-dev) ;;
+  run) DEBIAN_PACKAGES=(python3 python3-venv libcpp-httplib0.11) ;;
   *) die "LOCKSTEP_SETUP_SCOPE must be all, build or run" ;;
 esac
 

@@ -43,6 +43,9 @@ int serve_main(ServeCliOptions o) {
     }
     o.server.api_key = key;
   }
+  // Before any thread starts (libtorch's and OpenMP's during the load, the
+  // engine's): a SIGTERM during the load then stops the server once it is up.
+  serve::block_shutdown_signals();
   const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
   Loaded l = load_for_session("serve", o.model, o.device, o.dtype);
   l.environment.mode = o.mode;
@@ -53,7 +56,6 @@ int serve_main(ServeCliOptions o) {
   engine.mode = kernels::mode();
   // Shared prefixes' KV is reused only where that is bitwise a recompute.
   engine.prefix_cache = kernels::mode() == kernels::Mode::batch_invariant;
-  serve::block_shutdown_signals();   // before the engine's thread starts
   serve::Service service(l.bundle, identity, engine, o.limits);
   return serve::serve(service, o.server, [&](const std::string& url) {
     std::cerr << fmt::format("lockstep serve: listening on {} (model '{}', mode {}, {} {}{})\n", url,

@@ -145,7 +145,7 @@ def test_a_warm_job_runs_the_cached_binary_without_installing_or_building(worksp
                      cache_hits={keys["venv"], keys["build"]})
     assert run.returncode == 0, run.log[-3000:]
     assert f"cache venv-cache: key {keys['venv']}: hit" in run.log and f"key {keys['build']}: hit" in run.log
-    assert "cached binary; ci/setup.sh, Python only" in run.log and "Python packages up to date" in run.log
+    assert "cached binary; ci/setup.sh, run time only" in run.log and "Python packages up to date" in run.log
     assert "[build]" not in run.log and "installing Debian packages" not in run.log
     assert run.outputs["verdict"] == "pass" and run.outputs["golden-verdict"] == "pass"
 
