@@ -5,7 +5,8 @@
 #
 #   ci/gpu-nightly.sh (--golden FILE | --make-golden FILE) [--suite FILE=suites/nightly.json]
 #                     [--out-dir DIR=lockstep-out/nightly] [--label NAME=<GPU name or cpu>]
-#                     [--sweep-lengths 1,7,32] [--sweep-batches 1,2,4,8,16] [--allow-cpu]
+#                     [--sweep-lengths 1,7,32] [--sweep-batches 1,2,4,8,16] [--compare-runs 20]
+#                     [--compare-max-batch 32] [--allow-cpu]
 #
 #   --golden FILE       every GPU's run must reproduce this proof of the device class (e.g.
 #                       golden/smollm2-135m-instruct/sm90.proof.json); required unless --make-golden
@@ -28,6 +29,8 @@ MAKE_GOLDEN=""
 ALLOW_CPU=0
 LENGTHS="1,7,32"
 BATCHES="1,2,4,8,16"
+COMPARE_RUNS=20
+COMPARE_MAX_BATCH=32
 while (($#)); do
   case "$1" in
     --suite) SUITE="$2"; shift 2 ;;
@@ -38,7 +41,9 @@ while (($#)); do
     --allow-cpu) ALLOW_CPU=1; shift ;;
     --sweep-lengths) LENGTHS="$2"; shift 2 ;;
     --sweep-batches) BATCHES="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --compare-runs) COMPARE_RUNS="$2"; shift 2 ;;
+    --compare-max-batch) COMPARE_MAX_BATCH="$2"; shift 2 ;;
+    -h|--help) sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "gpu-nightly: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -152,7 +157,7 @@ code=$?; ((code > rc)) && rc=$code
 # in bf16 the stock kernels happen to agree across these batches on an H100, so it would show nothing.
 COMPARE_ARGS=("${DEVICE_ARGS[@]}")
 ((${#DEVICE_ARGS[@]})) && COMPARE_ARGS=(--device cuda --dtype fp32)
-"$LOCKSTEP_BIN" compare --runs 20 --length 1 --decode-tokens 8 --max-batch 32 "${COMPARE_ARGS[@]}" --out-dir "$OUT/compare" >"$OUT/compare.log" 2>&1
+"$LOCKSTEP_BIN" compare --runs "$COMPARE_RUNS" --length 1 --decode-tokens 8 --max-batch "$COMPARE_MAX_BATCH" "${COMPARE_ARGS[@]}" --out-dir "$OUT/compare" >"$OUT/compare.log" 2>&1
 code=$?; ((code > rc)) && rc=$code
 
 inputs=()

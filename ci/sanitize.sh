@@ -73,18 +73,20 @@ run_asan() {
   # ASan (LOCKSTEP_SANITIZE_CTEST_EXCLUDE, a ctest -E regex, replaces this list; "" runs all): the
   # three slowest model tests (about 2.5 of the 10 minutes), whose code paths smaller tests run
   # under ASan too — EngineTest.ConcurrentRequests... (SmolLM2 requests through the engine: the
-  # tiny-model EngineProperty.* and EngineTest.GenerateEqualsDecodingLoop), RealModel.SeededSampling...
-  # (the sampler: ChooseToken.*, and the co-batched sampling neighbours of pytest), HfFixtures.* (loading several fixture models:
+  # tiny-model EngineProperty.* and EngineTest.GenerateEqualsDecodingLoop), RealModel.* (SmolLM2
+  # decoding, sampling and stops: the same code as the tiny-model generate and engine tests and
+  # ChooseToken.*; SmolLM2.* keep its GGUF loader and tokenizer under ASan), HfFixtures.* (loading several fixture models:
   # the loader tests), and the two slowest invariance/numerics tests (Invariance.RequestAloneEquals...,
   # 37 s: the batched step's bits, which EngineProperty.* and the smaller Invariance.* run under ASan
   # too; Attention.MatchesFloat64Reference, 15 s: numerics against float64, where the other Attention.*
   # exercise the same kernels) — all of them run uninstrumented in the main ctest.
-  local exclude="${LOCKSTEP_SANITIZE_CTEST_EXCLUDE-EngineTest\.ConcurrentRequestsEqualTheirSoloRuns|RealModel\.SeededSamplingIsReproducibleAndSeedMatters|HfFixtures\.|Invariance\.RequestAloneEqualsRequestInBatch|Attention\.MatchesFloat64Reference}"
-  ( cd "$dir" && LOCKSTEP_PROPERTY_REQUESTS="${LOCKSTEP_PROPERTY_REQUESTS:-40}" \
+  local exclude="${LOCKSTEP_SANITIZE_CTEST_EXCLUDE-EngineTest\.ConcurrentRequestsEqualTheirSoloRuns|RealModel\.|HfFixtures\.|Invariance\.RequestAloneEqualsRequestInBatch|Attention\.MatchesFloat64Reference}"
+  # One test per core with one OpenMP thread each, as in ci/test.sh.
+  ( cd "$dir" && LOCKSTEP_PROPERTY_REQUESTS="${LOCKSTEP_PROPERTY_REQUESTS:-40}" OMP_NUM_THREADS=1 \
     ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_odr_violation=0:strict_string_checks=1" \
     LSAN_OPTIONS="suppressions=$SUPP/lsan.supp:print_suppressions=0" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$SUPP/ubsan.supp" \
-    ctest --output-on-failure --timeout 1800 ${exclude:+-E "$exclude"} )
+    ctest --output-on-failure --timeout 1800 -j "$JOBS" ${exclude:+-E "$exclude"} )
   local rc=$?
   echo "[sanitize] asan: ctest $((SECONDS - start)) s, exit $rc" >&2
   ((rc == 0)) || return 1

@@ -3,10 +3,12 @@
 // reports (results.json, junit.xml), golden proofs and the hidden worker mode.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -267,8 +269,19 @@ int run_check(const VerifyOptions& given) {
         harness::write_proof(o.golden, mine, /*overwrite=*/true, "--update-golden");
         check.written = true;
       }
-    } else {
+    } else if (o.case_ids.empty() && o.tiers.empty()) {
       check.cases = harness::compare_proofs(*golden, mine, level, o.golden_tolerance);
+    } else {
+      // --case / --tier chose a subset: the golden's other cases were not asked for.
+      harness::Proof selected = *golden;
+      std::set<std::string> ran;
+      for (const harness::ProofCase& c : mine.cases) ran.insert(c.id);
+      selected.cases.erase(std::remove_if(selected.cases.begin(), selected.cases.end(),
+                                          [&](const harness::ProofCase& c) { return !ran.count(c.id); }),
+                           selected.cases.end());
+      std::cerr << "verify: golden: comparing the " << selected.cases.size() << " selected cases of its "
+                << golden->cases.size() << " (--case / --tier)\n";
+      check.cases = harness::compare_proofs(selected, mine, level, o.golden_tolerance);
     }
     results.golden = std::move(check);
   }

@@ -35,7 +35,8 @@ def nightly(lockstep_bin, tmp_path_factory):
     assert "GOLDEN MADE (CPU run, testbox)" in made.stderr and "NOT a pass" in made.stderr
     assert "golden made, not a pass" in summary.read_text()
     result = script("gpu-nightly.sh", "--suite", base / "suite.json", "--out-dir", base / "out", "--label", "testbox",
-                    "--sweep-lengths", "1,3", "--sweep-batches", "1,2", "--golden", golden, "--allow-cpu", env=env)
+                    "--sweep-lengths", "1,3", "--sweep-batches", "1,2", "--compare-runs", "4", "--compare-max-batch", "4",
+                    "--golden", golden, "--allow-cpu", env=env)
     return base, result, summary
 
 
