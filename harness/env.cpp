@@ -109,6 +109,7 @@ void to_json(nlohmann::ordered_json& out, const Environment& env) {
     out["compute_capability"] = env.compute_capability;
     out["cuda_driver"] = env.cuda_driver;
   }
+  if (!env.server.empty()) out["server"] = env.server;
 }
 
 void from_json(const nlohmann::ordered_json& in, Environment& env) {
@@ -125,6 +126,7 @@ void from_json(const nlohmann::ordered_json& in, Environment& env) {
   env.gpu_name = in.value("gpu_name", "");
   env.compute_capability = in.value("compute_capability", "");
   env.cuda_driver = in.value("cuda_driver", "");
+  env.server = in.value("server", "");
 }
 
 void describe_device(Environment& env, const LoadOptions& load) {

@@ -25,6 +25,9 @@ struct Environment {
   std::string gpu_name;         // CUDA only: device name, compute capability, driver
   std::string compute_capability;
   std::string cuda_driver;
+  // verify --endpoint: the server that answered (URL, /v1/models id, the
+  // headers that name it); empty for in-process runs.
+  std::string server;
 };
 
 const char* lockstep_version();   // LOCKSTEP_VERSION, e.g. "0.1.0"

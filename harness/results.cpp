@@ -291,7 +291,9 @@ std::string where_in_batch(const RunResult& run) {
   if (!run.batch || !run.first_divergence || run.first_divergence->step < 0) return "";
   const auto step = static_cast<size_t>(run.first_divergence->step);
   if (step >= run.batch->sizes.size()) return "";
-  return " in a batch of " + std::to_string(run.batch->sizes[step]) + " (row " + std::to_string(run.batch->rows[step]) + ")";
+  std::string where = " in a batch of " + std::to_string(run.batch->sizes[step]);
+  if (step < run.batch->rows.size()) where += " (row " + std::to_string(run.batch->rows[step]) + ")";
+  return where;
 }
 
 }  // namespace lockstep::harness

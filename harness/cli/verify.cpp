@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -17,6 +18,7 @@
 #include "core/error.h"
 #include "harness/cli/check.h"
 #include "harness/device_options.h"
+#include "harness/endpoint/endpoint_verify.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/atomic_file.h"
@@ -157,6 +159,23 @@ std::optional<harness::BatchPlan> batch_plan_of(const VerifyOptions& o, const ha
   return changed;
 }
 
+harness::VerifyResults run_against_endpoint(const VerifyOptions& o, const harness::Suite& suite,
+                                           const harness::Progress& progress) {
+  harness::EndpointVerifyPlan p;
+  p.suite = suite;
+  p.endpoint.url = o.endpoint;
+  p.endpoint.timeout_s = o.endpoint_timeout;
+  if (!o.api_key_env.empty()) {
+    const char* key = std::getenv(o.api_key_env.c_str());
+    if (key == nullptr || *key == '\0') throw bad_input("--api-key-env " + o.api_key_env + ": not set or empty");
+    p.endpoint.api_key = key;
+  }
+  p.runs = o.runs;
+  p.fillers = o.fillers;
+  if (!o.endpoint_level.empty()) p.level = harness::parse_endpoint_level(o.endpoint_level);
+  return harness::run_endpoint_verify(p, progress);
+}
+
 }  // namespace
 
 int run_check(const VerifyOptions& given) {
@@ -173,7 +192,9 @@ int run_check(const VerifyOptions& given) {
     if (!o.processes_set && suite.check.processes) o.processes = *suite.check.processes;
   }
   const std::optional<harness::Fault> fault = harness::fault_from_environment();
-  const std::string model_path = harness::resolve_model_path(o.model);
+  const bool remote = !o.endpoint.empty();
+  if (remote && (o.check != Check::verify || !o.worker.empty())) throw bad_input("--endpoint works with verify only");
+  const std::string model_path = remote ? std::string() : harness::resolve_model_path(o.model);
 
   if (!o.worker.empty()) {
     std::cout << harness::dump_json(harness::worker_output(suite, model_path, load, o.worker, fault), -1) << "\n";
@@ -197,6 +218,8 @@ int run_check(const VerifyOptions& given) {
       throw bad_input(o.golden + " does not exist; create it with --update-golden (and commit it)");
     }
     golden = harness::read_proof(o.golden);
+  }
+  if (golden && !remote) {   // against a server, the server's environment is known after the first answer
     harness::Environment here;
     here.mode = kernels::mode_name(kernels::mode());
     harness::describe_device(here, load);
@@ -210,6 +233,10 @@ int run_check(const VerifyOptions& given) {
                                   o.golden, golden->model_name, golden->model_sha256.substr(0, 16), model_path,
                                   model_sha.substr(0, 16)));
     }
+  }
+  if (remote && (!o.batch_sizes.empty() || o.join_after || o.processes_set)) {
+    throw bad_input("--endpoint runs every case with --fillers concurrent requests; --batch-sizes, --join-after "
+                    "and --processes apply to the in-process engine only");
   }
   if (o.update_golden) {
     // A typo in a golden path must not become a new golden: its folder must exist unless asked.
@@ -249,9 +276,15 @@ int run_check(const VerifyOptions& given) {
   plan.fault = fault;
   // The verifier's progress lines begin "verify:"; bench, reload and stress say their own name.
   const std::string label = o.check_name == "suite" || o.check_name.empty() ? "verify" : o.check_name;
-  harness::VerifyResults results = harness::run_verify(plan, [&label](const std::string& line) {
+  const harness::Progress progress = [&label](const std::string& line) {
     std::cerr << (line.rfind("verify:", 0) == 0 ? label + line.substr(6) : line) << std::endl;
-  });
+  };
+  harness::VerifyResults results = remote ? run_against_endpoint(o, plan.suite, progress)
+                                          : harness::run_verify(plan, progress);
+  if (remote && golden && !o.update_golden) {
+    const std::string why = harness::incomparable_reason(golden->environment, results.environment);
+    if (!why.empty()) throw bad_input(o.golden + " cannot be compared bit for bit with the server's answers: " + why);
+  }
   results.command = o.argv;
 
   // This run's proof, beside results.json: what a cross-hardware comparison (`proof diff`,
@@ -376,6 +409,19 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
   app->add_option("--localise", o->localise,
                   "On a co-batched failure, re-run the first failing run of up to N cases solo and in its batch "
                   "with per-layer, per-op activation digests, and name the first divergent layer and op (0: off)")
+      ->capture_default_str();
+  app->add_option("--endpoint", o->endpoint,
+                  "Verify an OpenAI-compatible server at this base URL (e.g. http://127.0.0.1:8000) instead of the "
+                  "in-process engine: every run of every case is sent with --fillers concurrent requests, compared "
+                  "at the best level the server allows (bits with lockstep serve)");
+  app->add_option("--api-key-env", o->api_key_env,
+                  "With --endpoint: the environment variable holding the API key (never the key on the command line)");
+  app->add_option("--fillers", o->fillers, "With --endpoint: seeded random requests sent beside every run")
+      ->capture_default_str();
+  app->add_option("--endpoint-level", o->endpoint_level,
+                  "With --endpoint: bits (lockstep serve's record), logprobs (the returned logprobs, exact) or "
+                  "tokens (the returned tokens or text); default: the best the server allows");
+  app->add_option("--endpoint-timeout", o->endpoint_timeout, "With --endpoint: seconds to wait for one answer")
       ->capture_default_str();
   app->add_flag("--no-batch-plan", o->no_batch_plan,
                 "Skip the suite's co-batched rounds (results record no batch rounds; for checks of something "

@@ -62,9 +62,13 @@ json logprobs_json(ApiRequest::Kind kind, const Tokenizer& tokenizer,
 json choice_record(int64_t index, uint64_t stream, const Generation& generation, double duration_s) {
   json record;
   harness::to_json(record, harness::record_of(generation, duration_s));
-  json batch = json::array();
-  for (const StepPlace& p : generation.step_places) batch.push_back(p.batch);
-  return json{{"index", index}, {"rng_stream", stream}, {"record", std::move(record)}, {"step_batch", std::move(batch)}};
+  json batch = json::array(), row = json::array();
+  for (const StepPlace& p : generation.step_places) {
+    batch.push_back(p.batch);
+    row.push_back(p.row);
+  }
+  return json{{"index", index},          {"rng_stream", stream},        {"record", std::move(record)},
+              {"step_batch", std::move(batch)}, {"step_row", std::move(row)}};
 }
 
 json lockstep_field(const Identity& identity, json choices) {

@@ -1,0 +1,45 @@
+// `verify --endpoint URL`: the determinism check against a running
+// OpenAI-compatible server. The batch variable becomes concurrency: every
+// run of every case (the reference included: never solo alone) is sent
+// together with `fillers` seeded random requests of random lengths, and
+// every run is compared with the first at the level the server allows:
+//   bits      lockstep serve's record: the token ids and every step's raw
+//             logits SHA-256 (as in-process; goldens compare too)
+//   logprobs  the returned logprobs of the chosen and top candidates, exact
+//             (each step's "digest" is the SHA-256 of its token bytes,
+//             logprob and candidates, the numbers as the server's doubles)
+//   tokens    the returned tokens (their text), or the whole text when the
+//             server returns no logprobs
+// Servers return text, not ids: below the bits level a step's id in the
+// records is the first 31 bits of the SHA-256 of its token's bytes.
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "harness/endpoint/client.h"
+#include "harness/results.h"
+#include "harness/suite.h"
+#include "harness/verifier.h"
+
+namespace lockstep::harness {
+
+enum class EndpointLevel { bits, logprobs, tokens };
+const char* to_string(EndpointLevel level);
+EndpointLevel parse_endpoint_level(const std::string& name);   // bad_input otherwise
+
+// The record of one answer at `level` (bad_input for bits without a lockstep record).
+RunRecord record_at(const EndpointAnswer& answer, EndpointLevel level);
+
+struct EndpointVerifyPlan {
+  Suite suite;
+  EndpointOptions endpoint;
+  int64_t runs = 3;
+  int64_t fillers = 8;          // concurrent requests beside each run of each case
+  uint64_t seed = 0;            // of the fillers
+  std::optional<EndpointLevel> level;   // none: the best the server allows
+};
+
+VerifyResults run_endpoint_verify(const EndpointVerifyPlan& plan, const Progress& progress);
+
+}  // namespace lockstep::harness

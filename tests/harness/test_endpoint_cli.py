@@ -1,0 +1,100 @@
+"""`lockstep verify --endpoint URL`: the determinism check against a running OpenAI-compatible server.
+Every run of every case goes with --fillers concurrent requests (never solo alone); against
+`lockstep serve` the comparison is at the bits level and reproduces the in-process golden. The
+negative control is `lockstep serve --mode off`, whose concurrent runs must differ."""
+import json
+import socket
+import sys
+
+import pytest
+
+from serve_client import Server
+from test_cli import lockstep
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent / "catalogue"))
+from tiny_models import write_hf_llama  # noqa: E402
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+GOLDEN = ROOT / "golden" / "smollm2-135m-instruct" / "cpu-x86_64.proof.json"
+
+
+@pytest.fixture(scope="module")
+def tiny_server(lockstep_bin, tmp_path_factory):
+    model = write_hf_llama(tmp_path_factory.mktemp("tiny") / "llama")
+    s = Server([lockstep_bin, "serve", "--model", model, "--port", "0", "--api-key-env", "EP_KEY"],
+               env={"EP_KEY": "k1"})
+    yield s.url
+    assert s.stop()[0] == 0
+
+
+def verify(binary, *args, env=None):
+    return lockstep(binary, "verify", *args, env=env, timeout=900)
+
+
+@pytest.mark.parametrize("level", ["bits", "logprobs", "tokens"])
+def test_verify_against_lockstep_serve_passes_at_each_level(lockstep_bin, tiny_server, tmp_path, level):
+    out = tmp_path / level
+    proc = verify(lockstep_bin, "--endpoint", tiny_server + "/v1", "--api-key-env", "EP_KEY", "--prompt", "hello",
+                  "--prompt", "a poem please", "--max-new-tokens", "12", "--runs", "3", "--endpoint-level", level,
+                  "--out-dir", out, env={"EP_KEY": "k1"})
+    assert proc.returncode == 0, proc.stderr
+    assert f"comparing at level {level}" in proc.stderr and "with 8 concurrent fillers" in proc.stderr
+    results = json.loads((out / "results.json").read_text())
+    runs = [r for c in results["cases"] for r in c["runs"]]
+    assert len(runs) == 4 and all(r["match"] and r["kind"] == "batch" for r in runs)
+    # The runs really shared engine steps with the fillers.
+    assert max(max(r["batch"]["sizes"]) for r in runs) > 1
+    env = results["environment"]
+    assert env["mode"] == "batch_invariant" and "x-lockstep-version" in env["server"]
+    proof = json.loads((out / "proof.json").read_text())
+    assert proof["runtime"]["environment"]["server"].startswith(tiny_server)
+
+
+def test_the_server_reproduces_the_in_process_golden(lockstep_bin, default_model, tmp_path):
+    s = Server([lockstep_bin, "serve", "--model", default_model, "--port", "0"])
+    try:
+        proc = verify(lockstep_bin, "--endpoint", s.url, "--suite", ROOT / "suites" / "ci-gate.json", "--case", "capital",
+                      "--case", "unicode", "--runs", "2", "--golden", GOLDEN, "--out-dir", tmp_path)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        assert "golden (bits): 0 of 2 cases differ" in proc.stderr
+    finally:
+        assert s.stop()[0] == 0
+
+
+def test_stock_kernels_behind_the_server_are_caught(lockstep_bin, default_model, tmp_path):
+    """The negative control over HTTP: --mode off answers change with their concurrent neighbours."""
+    s = Server([lockstep_bin, "serve", "--model", default_model, "--port", "0", "--mode", "off"])
+    try:
+        proc = verify(lockstep_bin, "--endpoint", s.url, "--suite", ROOT / "suites" / "ci-gate.json", "--case", "capital",
+                      "--case", "haiku", "--case", "code", "--max-new-tokens", "6", "--runs", "3", "--out-dir", tmp_path)
+        assert proc.returncode == 1, proc.stderr[-3000:]
+        assert "DIFFERS" in proc.stderr
+        # Its golden made in batch_invariant mode is refused: another mode's bits are not comparable.
+        refused = verify(lockstep_bin, "--endpoint", s.url, "--suite", ROOT / "suites" / "ci-gate.json", "--case",
+                         "capital", "--runs", "2", "--golden", GOLDEN, "--out-dir", tmp_path / "g")
+        assert refused.returncode == 2 and "cannot be compared bit for bit" in refused.stderr, refused.stderr[-2000:]
+    finally:
+        assert s.stop()[0] == 0
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_bad_endpoints_and_options_are_clear(lockstep_bin, tiny_server, tmp_path):
+    down = verify(lockstep_bin, "--endpoint", f"http://127.0.0.1:{free_port()}", "--prompt", "x", "--out-dir", tmp_path)
+    assert down.returncode == 3 and "no answer" in down.stderr, down.stderr
+    nokey = verify(lockstep_bin, "--endpoint", tiny_server, "--prompt", "x", "--out-dir", tmp_path)
+    assert nokey.returncode == 2 and "API key" in nokey.stderr, nokey.stderr
+    unset = verify(lockstep_bin, "--endpoint", tiny_server, "--api-key-env", "EP_NOPE", "--prompt", "x",
+                   "--out-dir", tmp_path)
+    assert unset.returncode == 2 and "EP_NOPE" in unset.stderr
+    for args, words in [(["--endpoint-level", "vibes"], "--endpoint-level"), (["--batch-sizes", "3"], "in-process"),
+                        (["--fillers", "0"], "never solo"), (["--runs", "1"], "at least 2")]:
+        proc = verify(lockstep_bin, "--endpoint", tiny_server, "--api-key-env", "EP_KEY", "--prompt", "x", *args,
+                      "--out-dir", tmp_path, env={"EP_KEY": "k1"})
+        assert proc.returncode == 2 and words in proc.stderr, (args, proc.stderr)
+    bad_url = verify(lockstep_bin, "--endpoint", "127.0.0.1:9", "--prompt", "x", "--out-dir", tmp_path)
+    assert bad_url.returncode == 2 and "http://" in bad_url.stderr
