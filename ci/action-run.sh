@@ -18,6 +18,7 @@ DTYPE="${INPUT_DTYPE:-auto}"
 UPDATE="${INPUT_UPDATE_GOLDEN:-false}"
 FAIL_ON_DIVERGENCE="${INPUT_FAIL_ON_DIVERGENCE:-true}"
 TIE_CANARY="${INPUT_TIE_CANARY:-true}"
+ENDPOINT="${INPUT_ENDPOINT:-}"
 
 output() { echo "$1=$2" >>"$GITHUB_OUTPUT"; }
 fail() {   # code, message: an annotation, the summary, the outputs, then exit
@@ -86,14 +87,25 @@ elif is_true "$UPDATE"; then
 fi
 MODEL_ARGS=()
 [[ -n "${INPUT_MODEL:-}" ]] && MODEL_ARGS=(--model "$(resolve "$INPUT_MODEL")")
+if [[ -n "$ENDPOINT" ]]; then
+  [[ "$ENDPOINT" =~ ^https?:// ]] || fail 2 "input endpoint must be a URL starting with http:// or https://, not '$ENDPOINT'"
+  [[ -z "${INPUT_MODEL:-}" ]] || fail 2 "inputs endpoint and model exclude each other: the model is the server's"
+fi
 
 mkdir -p "$OUT" || fail 3 "cannot create the output directory $OUT"
 RESULTS="$OUT/results.json"
 rm -f "$RESULTS"
-echo "::group::lockstep suite $SUITE_IN (mode $MODE, device $DEVICE, $DTYPE${GOLDEN:+, golden $GOLDEN})"
-"$LOCKSTEP_BIN" suite --suite "$SUITE" --mode "$MODE" --out-dir "$OUT" "${MODEL_ARGS[@]}" "${DEVICE_ARGS[@]}" \
-  "${GOLDEN_ARGS[@]}" 2>&1 | tee "$OUT/lockstep.log"
-RC=${PIPESTATUS[0]}
+if [[ -n "$ENDPOINT" ]]; then
+  echo "::group::lockstep suite $SUITE_IN against the server at $ENDPOINT${GOLDEN:+, golden $GOLDEN}"
+  "$LOCKSTEP_BIN" verify --suite "$SUITE" --endpoint "$ENDPOINT" --out-dir "$OUT" "${GOLDEN_ARGS[@]}" 2>&1 \
+    | tee "$OUT/lockstep.log"
+  RC=${PIPESTATUS[0]}
+else
+  echo "::group::lockstep suite $SUITE_IN (mode $MODE, device $DEVICE, $DTYPE${GOLDEN:+, golden $GOLDEN})"
+  "$LOCKSTEP_BIN" suite --suite "$SUITE" --mode "$MODE" --out-dir "$OUT" "${MODEL_ARGS[@]}" "${DEVICE_ARGS[@]}" \
+    "${GOLDEN_ARGS[@]}" 2>&1 | tee "$OUT/lockstep.log"
+  RC=${PIPESTATUS[0]}
+fi
 echo "::endgroup::"
 if [[ ! -f "$RESULTS" ]] || ((RC > 1)); then
   fail "$((RC > 1 ? RC : 3))" "lockstep suite exited with code $RC: $(tail -3 "$OUT/lockstep.log" | tr '\n' ' ')"

@@ -4,12 +4,16 @@ import json
 import os
 import platform
 import subprocess
+import sys
 
 import pytest
 import xmlschema
 
 from action_runner import run_action
 from report_testlib import ROOT, run_lockstep
+
+sys.path.insert(0, str(ROOT / "tests" / "harness"))
+from serve_client import Server  # noqa: E402
 
 SUITE = {"schema": "lockstep.suite/0", "name": "action-mini", "check": {"kind": "verify", "runs": 2, "processes": 1},
          "defaults": {"max_new_tokens": 3},
@@ -52,6 +56,24 @@ def test_a_passing_suite_sets_every_output(lockstep_bin, workspace, tmp_path):
     xmlschema.validate(run.outputs["junit-xml"], str(ROOT / "reports" / "schema" / "junit.xsd"))
     assert "✅ lockstep: mini: PASS" in run.summary and run.outputs["html-report"] in run.summary
     assert "Tie canary (greedy tie-break): pass" in run.summary
+
+
+def test_the_action_verifies_a_server_started_by_an_earlier_step(lockstep_bin, workspace, tmp_path):
+    """input endpoint: the suite against `lockstep serve` (as a job would start it in an earlier step),
+    every run with concurrent fillers, level bits, and the workspace's in-process golden reproduced."""
+    server = Server([lockstep_bin, "serve", "--port", "0"])
+    try:
+        run = action(lockstep_bin, workspace, tmp_path, endpoint=server.url, tie_canary="false")
+    finally:
+        assert server.stop()[0] == 0
+    assert run.returncode == 0, run.log[-3000:]
+    assert run.outputs["verdict"] == "pass" and run.outputs["golden-verdict"] == "pass"
+    assert "comparing at level bits" in run.log and "with 8 concurrent fillers" in run.log
+    results = json.loads(open(run.outputs["results-json"]).read())
+    assert results["environment"]["server"].startswith(server.url)
+    (tmp_path / "bad").mkdir()
+    bad = action(lockstep_bin, workspace, tmp_path / "bad", endpoint="localhost:1")
+    assert bad.returncode == 2 and "input endpoint must be a URL" in bad.log
 
 
 def test_the_action_runs_the_gates_tie_canary(fault_bin, workspace, tmp_path):
