@@ -109,11 +109,12 @@ def main():
     errors = [r for r in results + solo if r["status"] != 200]
     mismatches = []
     largest = 0
-    tokens = 0
+    tokens = prompt_tokens = 0
     for i, (k, r) in enumerate(zip(plan, results)):
         if r["status"] != 200 or solo[k]["status"] != 200:
             continue
         tokens += r["answer"]["usage"]["completion_tokens"]
+        prompt_tokens += r["answer"]["usage"]["prompt_tokens"]
         largest = max(largest, max(r["answer"]["lockstep"]["choices"][0]["step_batch"]))
         if bits(r["answer"]) != bits(solo[k]["answer"]):
             mismatches.append({"request": i, "kind": k})
@@ -121,7 +122,8 @@ def main():
     summary = {
         "url": a.url, "requests": a.requests, "concurrency": a.concurrency, "kinds": len(kinds),
         "max_tokens": a.max_tokens, "seed": a.seed, "wall_s": round(wall, 3), "errors": len(errors),
-        "mismatches": len(mismatches), "completion_tokens": tokens, "tokens_per_s": round(tokens / wall, 1),
+        "mismatches": len(mismatches), "prompt_tokens": prompt_tokens, "completion_tokens": tokens,
+        "tokens_per_s": round(tokens / wall, 1),
         "requests_per_s": round(len(latencies) / wall, 2), "largest_step_batch": largest,
         "latency_s": {p: round(percentile(latencies, int(p[1:])), 3) if latencies else None
                       for p in ("p50", "p90", "p99")},
