@@ -6,6 +6,7 @@
 // the copies and random fillers all go to one engine at once
 // (harness/shared_engine_compare.h).
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -21,6 +22,7 @@
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/device_options.h"
+#include "harness/endpoint/endpoint_compare.h"
 #include "harness/env.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
@@ -50,7 +52,43 @@ struct CompareOptions {
   int64_t filler_max_prompt = 1000;
   int64_t filler_max_new = 100;
   int64_t threads = 8;
+  std::string endpoint, api_key_env;
+  int endpoint_timeout = 600;
 };
+
+// --endpoint: the target against a server, each run beside 1..MAX_BATCH-1 concurrent fillers.
+int compare_endpoint(const CompareOptions& o) {
+  const std::string out_path = harness::join_path(o.out_dir, "compare.json");
+  harness::check_writable(out_path);
+  harness::EndpointCompareSettings s;
+  s.endpoint.url = o.endpoint;
+  s.endpoint.timeout_s = o.endpoint_timeout;
+  if (!o.api_key_env.empty()) {
+    const char* key = std::getenv(o.api_key_env.c_str());
+    if (key == nullptr || *key == '\0') throw bad_input("--api-key-env " + o.api_key_env + ": not set or empty");
+    s.endpoint.api_key = key;
+  }
+  if (o.one_engine) throw bad_input("--one-engine is the in-process experiment; with --endpoint the server batches");
+  s.target.id = "target";
+  s.target.prompt = o.prompt.empty() ? "What is the capital of France?" : o.prompt;
+  s.target.chat = !o.raw;
+  s.runs = o.runs;
+  s.max_fillers = o.max_batch - 1;
+  s.max_tokens = o.decode_tokens;
+  s.seed = o.seed;
+  const nlohmann::ordered_json doc =
+      harness::run_endpoint_compare(s, [](const std::string& line) { std::cerr << line << std::endl; });
+  harness::write_file_atomically(out_path, doc.dump(2) + "\n");
+  if (o.json) std::cout << doc.dump(2) << "\n";
+  const auto& u = doc["unique"];
+  auto shown = [](const nlohmann::ordered_json& v) { return v.is_null() ? std::string("n/a") : v.dump(); };
+  table_stream(o.json) << fmt::format("compare: unique answers over {} runs: tokens {}, logprobs {}, bits {}\n", o.runs,
+                                      shown(u["tokens"]), shown(u["logprobs"]), shown(u["bits"]));
+  const bool pass = doc["verdict"] == "pass";
+  std::cerr << "compare: " << (pass ? "PASS" : "FAIL") << " at level " << doc["best_level"].get<std::string>()
+            << "; report: " << out_path << "\n";
+  return pass ? kOk : kDiverged;
+}
 
 // --one-engine: per mode, the run counts and time of harness::run_shared_engine.
 nlohmann::ordered_json one_engine_mode(const std::shared_ptr<const DecoderModel>& model,
@@ -80,6 +118,7 @@ nlohmann::ordered_json one_engine_mode(const std::shared_ptr<const DecoderModel>
 }
 
 int compare(const CompareOptions& o) {
+  if (!o.endpoint.empty()) return compare_endpoint(o);
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.max_batch < 1) throw bad_input("--max-batch must be at least 1");
   if (o.decode_tokens < 0) throw bad_input("--decode-tokens must not be negative");
@@ -193,6 +232,13 @@ Command add_compare_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("--threads", o->threads, "--one-engine: submitting threads")->capture_default_str();
   app->add_flag("--json", o->json, "Also print compare.json on stdout");
+  app->add_option("--endpoint", o->endpoint,
+                  "Compare against an OpenAI-compatible server at this base URL: the target (--prompt, default a "
+                  "question) RUNS times, each beside 1..MAX_BATCH-1 concurrent seeded requests; unique answers by "
+                  "tokens, logprobs and bits (as far as the server returns them)");
+  app->add_option("--api-key-env", o->api_key_env, "With --endpoint: the environment variable holding the API key");
+  app->add_option("--endpoint-timeout", o->endpoint_timeout, "With --endpoint: seconds to wait for one answer")
+      ->capture_default_str();
   return {app, [o] { return compare(*o); }};
 }
 

@@ -44,8 +44,8 @@ struct Filler {
   int64_t max_tokens;
   SamplingOptions sampling;
 };
-Filler make_filler(uint64_t seed, size_t c, int64_t run, int64_t k, int64_t case_tokens) {
-  std::mt19937_64 rng(seed * 1000003 + c * 7919 + static_cast<uint64_t>(run) * 131 + static_cast<uint64_t>(k));
+Filler make_filler(uint64_t key, int64_t k, int64_t case_tokens) {
+  std::mt19937_64 rng(key + static_cast<uint64_t>(k));
   Filler f;
   f.request.id = "filler";
   f.request.chat = true;
@@ -60,6 +60,39 @@ Filler make_filler(uint64_t seed, size_t c, int64_t run, int64_t k, int64_t case
 }
 
 }  // namespace
+
+EndpointAnswer send_with_fillers(const EndpointClient& client, const SuiteCase& c, int64_t max_tokens, int64_t n,
+                                 uint64_t key, const std::string& what) {
+  std::vector<Filler> fillers;
+  for (int64_t k = 0; k < n; ++k) fillers.push_back(make_filler(key, k, max_tokens));
+  EndpointAnswer answer;
+  std::vector<std::exception_ptr> errors(fillers.size() + 1);
+  std::vector<std::thread> threads;
+  for (size_t k = 0; k <= fillers.size(); ++k) {
+    threads.emplace_back([&, k] {
+      try {
+        if (k == fillers.size()) {
+          answer = client.generate(c, max_tokens, SamplingOptions{}, /*logprobs=*/true);
+        } else {
+          client.generate(fillers[k].request, fillers[k].max_tokens, fillers[k].sampling, false);
+        }
+      } catch (...) {
+        errors[k] = std::current_exception();
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (size_t k = 0; k < errors.size(); ++k) {
+    if (!errors[k]) continue;
+    try {
+      std::rethrow_exception(errors[k]);
+    } catch (const Error& e) {
+      throw Error(e.kind(), fmt::format("{}{}: {}", what, k == fillers.size() ? "" : fmt::format(" (filler {})", k + 1),
+                                        e.what()));
+    }
+  }
+  return answer;
+}
 
 const char* to_string(EndpointLevel level) {
   switch (level) {
@@ -153,43 +186,11 @@ class EndpointVerifier {
   }
 
  private:
-  // The case and its fillers, all sent at once; the case's answer.
-  EndpointAnswer send_together(size_t i, int64_t run) {
-    const SuiteCase& c = plan_.suite.cases[i];
-    std::vector<Filler> fillers;
-    for (int64_t k = 0; k < plan_.fillers; ++k) fillers.push_back(make_filler(plan_.seed, i, run, k, c.max_new_tokens));
-    EndpointAnswer answer;
-    std::vector<std::exception_ptr> errors(fillers.size() + 1);
-    std::vector<std::thread> threads;
-    for (size_t k = 0; k <= fillers.size(); ++k) {
-      threads.emplace_back([&, k] {
-        try {
-          if (k == fillers.size()) {
-            answer = client_.generate(c, c.max_new_tokens, SamplingOptions{}, want_logprobs_);
-          } else {
-            client_.generate(fillers[k].request, fillers[k].max_tokens, fillers[k].sampling, false);
-          }
-        } catch (...) {
-          errors[k] = std::current_exception();
-        }
-      });
-    }
-    for (std::thread& t : threads) t.join();
-    for (size_t k = 0; k < errors.size(); ++k) {
-      if (!errors[k]) continue;
-      try {
-        std::rethrow_exception(errors[k]);
-      } catch (const Error& e) {
-        throw Error(e.kind(), fmt::format("case '{}' run {}{}: {}", c.id, run,
-                                          k == fillers.size() ? "" : fmt::format(" (filler {})", k + 1), e.what()));
-      }
-    }
-    return answer;
-  }
-
   void one_run(size_t i, int64_t run) {
     const SuiteCase& c = plan_.suite.cases[i];
-    const EndpointAnswer a = send_together(i, run);
+    const EndpointAnswer a = send_with_fillers(client_, c, c.max_new_tokens, plan_.fillers,
+                                               plan_.seed * 1000003 + i * 7919 + static_cast<uint64_t>(run) * 131,
+                                               fmt::format("case '{}' run {}", c.id, run));
     if (!level_) {
       level_ = plan_.level ? *plan_.level
                : a.record  ? EndpointLevel::bits
@@ -247,7 +248,6 @@ class EndpointVerifier {
   VerifyResults results_;
   std::optional<EndpointLevel> level_;
   std::vector<EndpointAnswer> references_;
-  bool want_logprobs_ = true;
 };
 
 }  // namespace

@@ -28,6 +28,12 @@ enum class EndpointLevel { bits, logprobs, tokens };
 const char* to_string(EndpointLevel level);
 EndpointLevel parse_endpoint_level(const std::string& name);   // bad_input otherwise
 
+// `c` answered with `fillers` concurrent seeded requests (random words, random lengths, every
+// fourth sampled; `key` seeds them), all sent at once; the answer for `c`, with logprobs. An error
+// of any of them is thrown, prefixed with `what`.
+EndpointAnswer send_with_fillers(const EndpointClient& client, const SuiteCase& c, int64_t max_tokens, int64_t fillers,
+                                 uint64_t key, const std::string& what);
+
 // The record of one answer at `level` (bad_input for bits without a lockstep record).
 RunRecord record_at(const EndpointAnswer& answer, EndpointLevel level);
 

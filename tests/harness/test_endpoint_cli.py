@@ -73,8 +73,26 @@ def test_stock_kernels_behind_the_server_are_caught(lockstep_bin, default_model,
         refused = verify(lockstep_bin, "--endpoint", s.url, "--suite", ROOT / "suites" / "ci-gate.json", "--case",
                          "capital", "--runs", "2", "--golden", GOLDEN, "--out-dir", tmp_path / "g")
         assert refused.returncode == 2 and "cannot be compared bit for bit" in refused.stderr, refused.stderr[-2000:]
+        # compare --endpoint: the text may stay the same while the logprobs and bits move.
+        cmp = lockstep(lockstep_bin, "compare", "--endpoint", s.url, "--runs", "6", "--max-batch", "9",
+                       "--decode-tokens", "6", "--out-dir", tmp_path / "cmp")
+        assert cmp.returncode == 1, cmp.stderr[-2000:]
+        doc = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+        assert doc["best_level"] == "bits" and doc["unique"]["bits"] > 1 and doc["verdict"] == "fail"
+        assert doc["unique"]["logprobs"] > 1
     finally:
         assert s.stop()[0] == 0
+
+
+def test_compare_against_lockstep_serve_finds_one_answer_at_every_level(lockstep_bin, tiny_server, tmp_path):
+    proc = lockstep(lockstep_bin, "compare", "--endpoint", tiny_server, "--api-key-env", "EP_KEY", "--prompt", "hi",
+                    "--runs", "6", "--max-batch", "9", "--decode-tokens", "8", "--out-dir", tmp_path,
+                    env={"EP_KEY": "k1"})
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "compare.json").read_text())
+    assert doc["unique"] == {"tokens": 1, "logprobs": 1, "bits": 1} and doc["verdict"] == "pass"
+    assert "tokens 1, logprobs 1, bits 1" in proc.stdout
+    assert max(r.get("largest_step_batch", 1) for r in doc["runs"]) > 1
 
 
 def free_port():
