@@ -66,7 +66,7 @@ def test_stock_kernels_behind_the_server_are_caught(lockstep_bin, default_model,
     s = Server([lockstep_bin, "serve", "--model", default_model, "--port", "0", "--mode", "off"])
     try:
         proc = verify(lockstep_bin, "--endpoint", s.url, "--suite", ROOT / "suites" / "ci-gate.json", "--case", "capital",
-                      "--case", "haiku", "--case", "code", "--max-new-tokens", "6", "--runs", "3", "--out-dir", tmp_path)
+                      "--case", "code", "--max-new-tokens", "4", "--runs", "2", "--out-dir", tmp_path)
         assert proc.returncode == 1, proc.stderr[-3000:]
         assert "DIFFERS" in proc.stderr
         # Its golden made in batch_invariant mode is refused: another mode's bits are not comparable.
@@ -74,8 +74,8 @@ def test_stock_kernels_behind_the_server_are_caught(lockstep_bin, default_model,
                          "capital", "--runs", "2", "--golden", GOLDEN, "--out-dir", tmp_path / "g")
         assert refused.returncode == 2 and "cannot be compared bit for bit" in refused.stderr, refused.stderr[-2000:]
         # compare --endpoint: the text may stay the same while the logprobs and bits move.
-        cmp = lockstep(lockstep_bin, "compare", "--endpoint", s.url, "--runs", "6", "--max-batch", "9",
-                       "--decode-tokens", "6", "--out-dir", tmp_path / "cmp")
+        cmp = lockstep(lockstep_bin, "compare", "--endpoint", s.url, "--runs", "5", "--max-batch", "9",
+                       "--decode-tokens", "4", "--out-dir", tmp_path / "cmp")
         assert cmp.returncode == 1, cmp.stderr[-2000:]
         doc = json.loads((tmp_path / "cmp" / "compare.json").read_text())
         assert doc["best_level"] == "bits" and doc["unique"]["bits"] > 1 and doc["verdict"] == "fail"
