@@ -61,8 +61,13 @@ configure_build() {  # dir, sanitizer flags, targets...
 
 run_asan() {
   local dir="$BUILD-asan" start=$SECONDS
+  # The suites of the weights, tokenizer, kernels and core (the engine). Not harness_test: building
+  # the harness and serve libraries under ASan took 4-5 of the stage's 10 build minutes, and the
+  # harness's parsers of untrusted input (proofs, suites, API requests) run under ASan+UBSan in the
+  # fuzz smoke (ci/fuzz.sh), its threads under TSan (the stress below). LOCKSTEP_ASAN_TARGETS overrides.
+  # shellcheck disable=SC2086  # a list of targets
   configure_build "$dir" "-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
-    weights_test tokenizer_test kernels_test core_test harness_test || return $?
+    ${LOCKSTEP_ASAN_TARGETS:-weights_test tokenizer_test kernels_test core_test} || return $?
   echo "[sanitize] asan: build $((SECONDS - start)) s" >&2
   start=$SECONDS
   # libtorch and libgomp are not instrumented; ASan still checks every
@@ -81,12 +86,13 @@ run_asan() {
   # too; Attention.MatchesFloat64Reference, 15 s: numerics against float64, where the other Attention.*
   # exercise the same kernels) — all of them run uninstrumented in the main ctest.
   local exclude="${LOCKSTEP_SANITIZE_CTEST_EXCLUDE-EngineTest\.ConcurrentRequestsEqualTheirSoloRuns|RealModel\.|HfFixtures\.|Invariance\.RequestAloneEqualsRequestInBatch|Attention\.MatchesFloat64Reference}"
-  # One test per core with one OpenMP thread each, as in ci/test.sh.
+  # One test per core with one OpenMP thread each, as in ci/test.sh. Suites not built here appear to
+  # ctest as <target>_NOT_BUILT: left out.
   ( cd "$dir" && LOCKSTEP_PROPERTY_REQUESTS="${LOCKSTEP_PROPERTY_REQUESTS:-40}" OMP_NUM_THREADS=1 \
     ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_odr_violation=0:strict_string_checks=1" \
     LSAN_OPTIONS="suppressions=$SUPP/lsan.supp:print_suppressions=0" \
     UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:suppressions=$SUPP/ubsan.supp" \
-    ctest --output-on-failure --timeout 1800 -j "$JOBS" ${exclude:+-E "$exclude"} )
+    ctest --output-on-failure --timeout 1800 -j "$JOBS" -E "${exclude:+$exclude|}_NOT_BUILT\$" )
   local rc=$?
   echo "[sanitize] asan: ctest $((SECONDS - start)) s, exit $rc" >&2
   ((rc == 0)) || return 1
