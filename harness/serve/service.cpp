@@ -247,10 +247,17 @@ std::string EventStream::next(std::chrono::milliseconds wait) {
       out += chunk(e.choice, text, lp, &g);
     }
     if (events.empty()) {
-      // No token for a while: a choice whose result is ready without its last
-      // token ended in an error (its last token would have been queued first).
+      // No token for a while: a choice whose result is ready while nothing is
+      // queued ended in an error (a finished choice's last token is queued
+      // before its result is set). get() only then: it consumes the result.
       for (Choice& c : choices_) {
-        if (!c.finished && c.result.wait_for(std::chrono::seconds(0)) == std::future_status::ready) c.result.get();
+        if (c.finished || c.result.wait_for(std::chrono::seconds(0)) != std::future_status::ready) continue;
+        bool queued = false;
+        {
+          const std::lock_guard<std::mutex> lock(queue_->mutex);
+          queued = !queue_->events.empty();
+        }
+        if (!queued) c.result.get();
       }
     }
   } catch (const std::exception& e) {
