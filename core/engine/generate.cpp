@@ -46,39 +46,11 @@ void validate(const GenerateOptions& options) {
 
 namespace {
 
-// The kTopLogits largest logits in one pass over the row, without copying
-// it: NaN ranks last, ties go to the smaller id (a total order, so the list
-// is deterministic).
+// The kTopLogits largest logits of the row (core/engine/sampling.h top_ids).
 std::vector<TopLogit> top_logits(const at::Tensor& row) {
   const float* v = row.const_data_ptr<float>();
-  auto before = [&](int32_t a, int32_t b) {
-    const bool na = std::isnan(v[a]), nb = std::isnan(v[b]);
-    if (na != nb) return nb;
-    if (!na && v[a] != v[b]) return v[a] > v[b];
-    return a < b;
-  };
-  std::vector<int32_t> best;
-  const auto n = static_cast<int32_t>(row.numel());
-  constexpr int32_t kChunk = 16;
-  for (int32_t id0 = 0; id0 < n; id0 += kChunk) {
-    const int32_t end = std::min(n, id0 + kChunk);
-    // With the list full and its last entry a number t, a later id enters
-    // only with a value above t (a tie goes to the earlier id; NaN ranks
-    // last): most chunks are skipped after one vectorisable comparison.
-    if (static_cast<int64_t>(best.size()) == kTopLogits && !std::isnan(v[best.back()])) {
-      const float t = v[best.back()];
-      bool above = false;
-      for (int32_t id = id0; id < end; ++id) above |= v[id] > t;
-      if (!above) continue;
-    }
-    for (int32_t id = id0; id < end; ++id) {
-      if (static_cast<int64_t>(best.size()) == kTopLogits && !before(id, best.back())) continue;
-      best.insert(std::upper_bound(best.begin(), best.end(), id, before), id);
-      if (static_cast<int64_t>(best.size()) > kTopLogits) best.pop_back();
-    }
-  }
   std::vector<TopLogit> top;
-  for (int32_t id : best) top.push_back({id, v[id]});
+  for (int32_t id : top_ids(v, row.numel(), kTopLogits)) top.push_back({id, v[id]});
   return top;
 }
 

@@ -1,9 +1,10 @@
 #include "core/engine/logprobs.h"
 
-#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
+
+#include "core/engine/sampling.h"
 
 namespace lockstep {
 
@@ -28,21 +29,7 @@ StepLogprobs step_logprobs(const float* logits, int64_t n, int32_t chosen, int64
 
   StepLogprobs out;
   out.chosen = {chosen, logprob(chosen)};
-  // The `top` best ids by logit (ties: smaller id; NaN last) in one pass.
-  auto before = [&](int32_t a, int32_t b) {
-    const bool na = std::isnan(logits[a]), nb = std::isnan(logits[b]);
-    if (na != nb) return nb;
-    if (!na && logits[a] != logits[b]) return logits[a] > logits[b];
-    return a < b;
-  };
-  std::vector<int32_t> best;
-  best.reserve(static_cast<size_t>(top) + 1);
-  for (int32_t id = 0; top > 0 && id < n; ++id) {
-    if (static_cast<int64_t>(best.size()) == top && !before(id, best.back())) continue;
-    best.insert(std::upper_bound(best.begin(), best.end(), id, before), id);
-    if (static_cast<int64_t>(best.size()) > top) best.pop_back();
-  }
-  for (int32_t id : best) out.top.push_back({id, logprob(id)});
+  for (int32_t id : top_ids(logits, n, top)) out.top.push_back({id, logprob(id)});
   return out;
 }
 

@@ -58,6 +58,37 @@ std::vector<int32_t> candidate_order(const float* data, int64_t n) {
   return order;
 }
 
+std::vector<int32_t> top_ids(const float* v, int64_t count, int64_t k) {
+  auto before = [&](int32_t a, int32_t b) {
+    const bool na = std::isnan(v[a]), nb = std::isnan(v[b]);
+    if (na != nb) return nb;
+    if (!na && v[a] != v[b]) return v[a] > v[b];
+    return a < b;
+  };
+  std::vector<int32_t> best;
+  if (k <= 0) return best;
+  const auto n = static_cast<int32_t>(count);
+  constexpr int32_t kChunk = 16;
+  for (int32_t id0 = 0; id0 < n; id0 += kChunk) {
+    const int32_t end = std::min(n, id0 + kChunk);
+    // With the list full and its last entry a number t, a later id enters
+    // only with a value above t (a tie goes to the earlier id; NaN ranks
+    // last): most chunks are skipped after one vectorisable comparison.
+    if (static_cast<int64_t>(best.size()) == k && !std::isnan(v[best.back()])) {
+      const float t = v[best.back()];
+      bool above = false;
+      for (int32_t id = id0; id < end; ++id) above |= v[id] > t;
+      if (!above) continue;
+    }
+    for (int32_t id = id0; id < end; ++id) {
+      if (static_cast<int64_t>(best.size()) == k && !before(id, best.back())) continue;
+      best.insert(std::upper_bound(best.begin(), best.end(), id, before), id);
+      if (static_cast<int64_t>(best.size()) > k) best.pop_back();
+    }
+  }
+  return best;
+}
+
 int32_t choose_token(const at::Tensor& logits, const SamplingOptions& options, uint64_t step) {
   if (options.temperature == 0.0) {
     return static_cast<int32_t>(kernels::argmax_smallest_index(logits).item<int64_t>());

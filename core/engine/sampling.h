@@ -27,6 +27,10 @@ double philox_uniform(uint64_t seed, uint64_t stream, uint64_t step);
 // tenth of its time at a 49k vocabulary; rows holding NaN take stable_sort.
 std::vector<int32_t> candidate_order(const float* logits, int64_t n);
 
+// The k largest of n logits in one pass, largest first: ties go to the
+// smaller id and NaN ranks last (a total order, so the list is deterministic).
+std::vector<int32_t> top_ids(const float* logits, int64_t n, int64_t k);
+
 // `logits`: fp32 [vocab] on the CPU.
 int32_t choose_token(const at::Tensor& logits, const SamplingOptions& options, uint64_t step);
 

@@ -6,7 +6,6 @@
 // the copies and random fillers all go to one engine at once
 // (harness/shared_engine_compare.h).
 #include <algorithm>
-#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -63,11 +62,7 @@ int compare_endpoint(const CompareOptions& o) {
   harness::EndpointCompareSettings s;
   s.endpoint.url = o.endpoint;
   s.endpoint.timeout_s = o.endpoint_timeout;
-  if (!o.api_key_env.empty()) {
-    const char* key = std::getenv(o.api_key_env.c_str());
-    if (key == nullptr || *key == '\0') throw bad_input("--api-key-env " + o.api_key_env + ": not set or empty");
-    s.endpoint.api_key = key;
-  }
+  if (!o.api_key_env.empty()) s.endpoint.api_key = harness::api_key_from_env(o.api_key_env);
   if (o.one_engine) throw bad_input("--one-engine is the in-process experiment; with --endpoint the server batches");
   s.target.id = "target";
   s.target.prompt = o.prompt.empty() ? "What is the capital of France?" : o.prompt;

@@ -1,7 +1,6 @@
 // `lockstep serve`: the deterministic engine behind an OpenAI-compatible HTTP
 // API (harness/serve/). Every connection's requests go through one batching
 // engine; every answer carries lockstep's record of its bits.
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -13,6 +12,7 @@
 #include "harness/cli/command.h"
 #include "harness/cli/session_load.h"
 #include "harness/device_options.h"
+#include "harness/endpoint/client.h"
 #include "harness/serve/server.h"
 #include "kernels/mode.h"
 
@@ -36,13 +36,7 @@ int serve_main(ServeCliOptions o) {
   if (o.limits.max_tokens < 1) throw bad_input("--max-tokens must be at least 1");
   if (o.server.max_body_bytes < 1024) throw bad_input("--max-body-bytes must be at least 1024");
   o.limits.max_prompt_bytes = o.server.max_body_bytes;
-  if (!o.api_key_env.empty()) {
-    const char* key = std::getenv(o.api_key_env.c_str());
-    if (key == nullptr || *key == '\0') {
-      throw bad_input(fmt::format("--api-key-env {}: that environment variable is not set or empty", o.api_key_env));
-    }
-    o.server.api_key = key;
-  }
+  if (!o.api_key_env.empty()) o.server.api_key = harness::api_key_from_env(o.api_key_env);
   // Before any thread starts (libtorch's and OpenMP's during the load, the
   // engine's): a SIGTERM during the load then stops the server once it is up.
   serve::block_shutdown_signals();

@@ -4,7 +4,6 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -165,11 +164,7 @@ harness::VerifyResults run_against_endpoint(const VerifyOptions& o, const harnes
   p.suite = suite;
   p.endpoint.url = o.endpoint;
   p.endpoint.timeout_s = o.endpoint_timeout;
-  if (!o.api_key_env.empty()) {
-    const char* key = std::getenv(o.api_key_env.c_str());
-    if (key == nullptr || *key == '\0') throw bad_input("--api-key-env " + o.api_key_env + ": not set or empty");
-    p.endpoint.api_key = key;
-  }
+  if (!o.api_key_env.empty()) p.endpoint.api_key = harness::api_key_from_env(o.api_key_env);
   p.runs = o.runs;
   p.fillers = o.fillers;
   if (!o.endpoint_level.empty()) p.level = harness::parse_endpoint_level(o.endpoint_level);

@@ -7,11 +7,13 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/engine/generate.h"
+#include "core/error.h"
 #include "harness/env.h"
 #include "harness/run_record.h"
 #include "harness/suite.h"
@@ -50,6 +52,14 @@ struct ServerIdentity {
   std::string description;      // one line: URL, model, the headers that name the server
   std::string model_sha256;     // lockstep serve only
 };
+
+// The API key held by the environment variable `variable` (`--api-key-env`;
+// never on the command line): bad_input if it is unset or empty.
+inline std::string api_key_from_env(const std::string& variable) {
+  const char* key = std::getenv(variable.c_str());
+  if (key == nullptr || *key == '\0') throw bad_input("--api-key-env " + variable + ": that environment variable is not set or empty");
+  return key;
+}
 
 class EndpointClient {
  public:

@@ -99,9 +99,8 @@ Prepared Service::prepare(ApiRequest request) const {
     p.choices.push_back(std::move(o));
   }
   const bool chat = request.kind == ApiRequest::Kind::chat;
-  p.id = fmt::format("{}-{:x}{:08x}", chat ? "chatcmpl" : "cmpl", static_cast<uint64_t>(std::time(nullptr)),
-                     next_id_++);
   p.created = static_cast<int64_t>(std::time(nullptr));
+  p.id = fmt::format("{}-{:x}{:08x}", chat ? "chatcmpl" : "cmpl", p.created, next_id_++);
   p.request = std::move(request);
   return p;
 }
