@@ -1,5 +1,6 @@
 #include "harness/verifier.h"
 
+#include <malloc.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -58,6 +59,15 @@ double current_rss_mib() {
   return -1.0;
 }
 
+// Bytes malloc holds for live allocations now (small chunks in use in every
+// arena plus mmap'ed large chunks), MiB. Unlike VmRSS it does not move when
+// the allocator keeps or returns freed memory, so a leak shows here as a
+// steady climb while the resident set may step up and down by tens of MiB.
+double heap_in_use_mib() {
+  const struct mallinfo2 info = mallinfo2();
+  return static_cast<double>(info.uordblks + info.hblkhd) / (1024.0 * 1024.0);
+}
+
 class Verifier {
  public:
   Verifier(const VerifyPlan& plan, const Progress& progress) : plan_(plan), progress_(progress) {}
@@ -98,8 +108,8 @@ class Verifier {
     const auto start = Clock::now();
     bundle_.reset();   // the old weights go before the new ones arrive
     bundle_ = ModelBundle::load(plan_.model_path, plan_.load);
-    progress_(fmt::format("verify: {} ... {:.1f}s (RSS {:.1f} MiB, peak RSS {:.0f} MiB)", what, since(start),
-                          current_rss_mib(), peak_rss_mib()));
+    progress_(fmt::format("verify: {} ... {:.1f}s (RSS {:.1f} MiB, heap in use {:.2f} MiB, peak RSS {:.0f} MiB)",
+                          what, since(start), current_rss_mib(), heap_in_use_mib(), peak_rss_mib()));
   }
 
   // The engine hooks of run `label`: the test-only fault observer and, in
