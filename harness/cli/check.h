@@ -14,6 +14,7 @@
 
 #include "harness/canonical.h"
 #include "harness/cli/command.h"
+#include "harness/cli/endpoint_options.h"
 
 namespace lockstep::cli {
 
@@ -52,11 +53,9 @@ struct VerifyOptions {
   bool create_golden_dir = false;          // --update-golden may create the golden's missing folders
   std::vector<std::string> case_ids;       // run only these cases (--case)
   std::vector<int64_t> tiers;              // run only these tiers (--tier)
-  std::string endpoint;                    // verify: an OpenAI-compatible server instead of the in-process engine
-  std::string api_key_env;                 // verify --endpoint: the variable holding the API key
-  int64_t fillers = 8;                     // verify --endpoint: concurrent fillers beside every run
-  std::string endpoint_level;              // verify --endpoint: bits | logprobs | tokens ("": the best available)
-  int endpoint_timeout = 600;              // verify --endpoint: seconds per request
+  EndpointCli endpoint;                    // an OpenAI-compatible server instead of the in-process engine
+  int64_t fillers = 8;                     // --endpoint: concurrent fillers beside every run
+  std::string endpoint_level;              // --endpoint: bits | logprobs | tokens ("": the best available)
   bool runs_set = false, processes_set = false;   // given on the command line (else the suite's check)
   std::string check_name;       // the subcommand: verify, bench, reload, stress, suite
   std::string worker;           // hidden: the run label of a worker process

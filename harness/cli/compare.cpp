@@ -19,6 +19,7 @@
 #include "core/util/sha256.h"
 #include "harness/atomic_file.h"
 #include "harness/cli/command.h"
+#include "harness/cli/endpoint_options.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/device_options.h"
 #include "harness/endpoint/endpoint_compare.h"
@@ -51,8 +52,7 @@ struct CompareOptions {
   int64_t filler_max_prompt = 1000;
   int64_t filler_max_new = 100;
   int64_t threads = 8;
-  std::string endpoint, api_key_env;
-  int endpoint_timeout = 600;
+  EndpointCli endpoint;
 };
 
 // --endpoint: the target against a server, each run beside 1..MAX_BATCH-1 concurrent fillers.
@@ -60,9 +60,7 @@ int compare_endpoint(const CompareOptions& o) {
   const std::string out_path = harness::join_path(o.out_dir, "compare.json");
   harness::check_writable(out_path);
   harness::EndpointCompareSettings s;
-  s.endpoint.url = o.endpoint;
-  s.endpoint.timeout_s = o.endpoint_timeout;
-  if (!o.api_key_env.empty()) s.endpoint.api_key = harness::api_key_from_env(o.api_key_env);
+  s.endpoint = endpoint_options(o.endpoint);
   if (o.one_engine) throw bad_input("--one-engine is the in-process experiment; with --endpoint the server batches");
   s.target.id = "target";
   s.target.prompt = o.prompt.empty() ? "What is the capital of France?" : o.prompt;
@@ -113,7 +111,7 @@ nlohmann::ordered_json one_engine_mode(const std::shared_ptr<const DecoderModel>
 }
 
 int compare(const CompareOptions& o) {
-  if (!o.endpoint.empty()) return compare_endpoint(o);
+  if (o.endpoint.given()) return compare_endpoint(o);
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.max_batch < 1) throw bad_input("--max-batch must be at least 1");
   if (o.decode_tokens < 0) throw bad_input("--decode-tokens must not be negative");
@@ -227,13 +225,10 @@ Command add_compare_command(CLI::App& parent) {
       ->capture_default_str();
   app->add_option("--threads", o->threads, "--one-engine: submitting threads")->capture_default_str();
   app->add_flag("--json", o->json, "Also print compare.json on stdout");
-  app->add_option("--endpoint", o->endpoint,
-                  "Compare against an OpenAI-compatible server at this base URL: the target (--prompt, default a "
-                  "question) RUNS times, each beside 1..MAX_BATCH-1 concurrent seeded requests; unique answers by "
-                  "tokens, logprobs and bits (as far as the server returns them)");
-  app->add_option("--api-key-env", o->api_key_env, "With --endpoint: the environment variable holding the API key");
-  app->add_option("--endpoint-timeout", o->endpoint_timeout, "With --endpoint: seconds to wait for one answer")
-      ->capture_default_str();
+  add_endpoint_options(app, o->endpoint,
+                       "Compare against an OpenAI-compatible server at this base URL: the target (--prompt, default a "
+                       "question) RUNS times, each beside 1..MAX_BATCH-1 concurrent seeded requests; unique answers by "
+                       "tokens, logprobs and bits (as far as the server returns them)");
   return {app, [o] { return compare(*o); }};
 }
 

@@ -11,8 +11,10 @@
 #include "core/error.h"
 #include "harness/atomic_file.h"
 #include "harness/cli/command.h"
+#include "harness/cli/endpoint_options.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/device_options.h"
+#include "harness/endpoint/endpoint_sweep.h"
 #include "harness/junit.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
@@ -31,32 +33,55 @@ struct SweepOptions {
   std::string dtype = "fp32";
   std::string out_dir = "lockstep-out";
   bool json = false;
+  EndpointCli endpoint;
+  std::string endpoint_level;
   std::vector<std::string> argv;
 };
 
+// --endpoint: the grid against a server; batch sizes become concurrency levels.
+harness::VerifyResults sweep_endpoint(const SweepOptions& o, const harness::Progress& progress) {
+  harness::EndpointSweepPlan p;
+  p.endpoint = endpoint_options(o.endpoint);
+  p.lengths = o.plan.lengths;
+  p.concurrency = o.plan.batches;
+  p.seed = o.plan.seed;
+  p.max_tokens = o.plan.decode_tokens;
+  if (!o.endpoint_level.empty()) p.level = harness::parse_endpoint_level(o.endpoint_level);
+  return harness::run_endpoint_sweep(p, progress);
+}
+
 int sweep(SweepOptions& o) {
   const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
-  harness::validate(o.plan);   // a bad grid fails before the model is loaded
-  o.plan.load = harness::parse_load_options(o.device, o.dtype);
-  o.plan.model_path = harness::resolve_model_path(o.model);
+  const bool remote = o.endpoint.given();
+  if (!remote) {
+    harness::validate(o.plan);   // a bad grid fails before the model is loaded
+    o.plan.load = harness::parse_load_options(o.device, o.dtype);
+    o.plan.model_path = harness::resolve_model_path(o.model);
+  }
   const std::string results_path = harness::join_path(o.out_dir, "results.json");
   const std::string junit_path = harness::join_path(o.out_dir, "junit.xml");
   harness::check_writable(results_path);
   harness::check_writable(junit_path);
-  harness::VerifyResults results =
-      harness::run_sweep(o.plan, [](const std::string& line) { std::cerr << line << std::endl; });
+  const harness::Progress progress = [](const std::string& line) { std::cerr << line << std::endl; };
+  harness::VerifyResults results = remote ? sweep_endpoint(o, progress) : harness::run_sweep(o.plan, progress);
   results.command = o.argv;
   harness::write_results(results_path, results);
   harness::write_junit(junit_path, results);
   if (o.json) std::cout << harness::dump_json(harness::to_json(results)) << "\n";
 
   const harness::Counts counts = results.counts();
-  std::cerr << fmt::format("sweep: {} (mode {}): {} of {} (batch, length) cells differ from the solo run ({:.1f}s)\n",
-                           results.passed() ? "PASS" : "FAIL", o.mode, counts.comparisons_failed, counts.comparisons,
-                           results.duration_s);
-  // The grid, rows = lengths, columns = batch sizes.
-  std::string header = "sweep:   length \\ batch";
-  for (int64_t b : o.plan.batches) header += fmt::format(" {:>4}", b);
+  if (remote) {
+    std::cerr << fmt::format("sweep: {} ({}): {} of {} (concurrency, length) cells differ from the first level "
+                             "({:.1f}s)\n", results.passed() ? "PASS" : "FAIL", results.environment.server,
+                             counts.comparisons_failed, counts.comparisons, results.duration_s);
+  } else {
+    std::cerr << fmt::format("sweep: {} (mode {}): {} of {} (batch, length) cells differ from the solo run ({:.1f}s)\n",
+                             results.passed() ? "PASS" : "FAIL", o.mode, counts.comparisons_failed, counts.comparisons,
+                             results.duration_s);
+  }
+  // The grid, rows = lengths, columns = batch sizes (concurrency levels; the first is the reference).
+  std::string header = remote ? "sweep:     words \\ conc." : "sweep:   length \\ batch";
+  for (size_t k = remote ? 1 : 0; k < o.plan.batches.size(); ++k) header += fmt::format(" {:>4}", o.plan.batches[k]);
   std::ostream& table = table_stream(o.json);
   table << header << "\n";
   for (const harness::CaseResult& c : results.cases) {
@@ -94,6 +119,12 @@ Command add_sweep_command(CLI::App& parent, const std::vector<std::string>& argv
   app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
   app->add_option("--out-dir", o->out_dir, "Directory for results.json and junit.xml")->capture_default_str();
   app->add_flag("--json", o->json, "Also print the results JSON on stdout");
+  add_endpoint_options(app, o->endpoint,
+                       "Sweep an OpenAI-compatible server at this base URL: --batches become concurrency levels (the "
+                       "target with C-1 concurrent seeded requests), --lengths the target's length in random words, "
+                       "--decode-tokens its max_tokens; every level compared with the first");
+  app->add_option("--endpoint-level", o->endpoint_level,
+                  "With --endpoint: bits, logprobs or tokens (default: the best the server allows)");
   return {app, [o] { return sweep(*o); }};
 }
 

@@ -162,11 +162,14 @@ harness::VerifyResults run_against_endpoint(const VerifyOptions& o, const harnes
                                            const harness::Progress& progress) {
   harness::EndpointVerifyPlan p;
   p.suite = suite;
-  p.endpoint.url = o.endpoint;
-  p.endpoint.timeout_s = o.endpoint_timeout;
-  if (!o.api_key_env.empty()) p.endpoint.api_key = harness::api_key_from_env(o.api_key_env);
+  p.endpoint = endpoint_options(o.endpoint);
   p.runs = o.runs;
   p.fillers = o.fillers;
+  if (o.check == Check::stress) {
+    p.runs = 1;   // the reference, then the workers
+    p.workers = o.workers;
+    p.threads = o.threads;
+  }
   if (!o.endpoint_level.empty()) p.level = harness::parse_endpoint_level(o.endpoint_level);
   return harness::run_endpoint_verify(p, progress);
 }
@@ -187,8 +190,12 @@ int run_check(const VerifyOptions& given) {
     if (!o.processes_set && suite.check.processes) o.processes = *suite.check.processes;
   }
   const std::optional<harness::Fault> fault = harness::fault_from_environment();
-  const bool remote = !o.endpoint.empty();
-  if (remote && (o.check != Check::verify || !o.worker.empty())) throw bad_input("--endpoint works with verify only");
+  const bool remote = o.endpoint.given();
+  if (remote && o.check == Check::reload) {
+    throw bad_input("reload --endpoint: lockstep cannot reload a server's model; restart the server and run verify "
+                    "--endpoint with --golden against a proof of the first start");
+  }
+  if (remote && !o.worker.empty()) throw bad_input("--worker runs the in-process engine; it takes no --endpoint");
   const std::string model_path = remote ? std::string() : harness::resolve_model_path(o.model);
 
   if (!o.worker.empty()) {
@@ -360,6 +367,15 @@ CLI::App* add_check(CLI::App& parent, const char* name, const char* description,
   app->add_option("--case", o->case_ids, "Run only the case of this id (repeatable)");
   app->add_option("--tier", o->tiers, "Run only the cases of this tier, 1-8 (repeatable; the tiers benchmark)")
       ->check(CLI::Range(1, 8));
+  add_endpoint_options(app, o->endpoint,
+                       "Check an OpenAI-compatible server at this base URL (e.g. http://127.0.0.1:8000) instead of the "
+                       "in-process engine: every run of every case is sent with --fillers concurrent requests and "
+                       "compared at the best level the server allows (bits with lockstep serve)");
+  app->add_option("--fillers", o->fillers, "With --endpoint: seeded random requests sent beside every run")
+      ->capture_default_str();
+  app->add_option("--endpoint-level", o->endpoint_level,
+                  "With --endpoint: bits (lockstep serve's record), logprobs (the returned logprobs, exact) or "
+                  "tokens (the returned tokens or text); default: the best the server allows");
   o->check_name = name;
   return app;
 }
@@ -404,19 +420,6 @@ Command add_verify_command(CLI::App& parent, const std::vector<std::string>& arg
   app->add_option("--localise", o->localise,
                   "On a co-batched failure, re-run the first failing run of up to N cases solo and in its batch "
                   "with per-layer, per-op activation digests, and name the first divergent layer and op (0: off)")
-      ->capture_default_str();
-  app->add_option("--endpoint", o->endpoint,
-                  "Verify an OpenAI-compatible server at this base URL (e.g. http://127.0.0.1:8000) instead of the "
-                  "in-process engine: every run of every case is sent with --fillers concurrent requests, compared "
-                  "at the best level the server allows (bits with lockstep serve)");
-  app->add_option("--api-key-env", o->api_key_env,
-                  "With --endpoint: the environment variable holding the API key (never the key on the command line)");
-  app->add_option("--fillers", o->fillers, "With --endpoint: seeded random requests sent beside every run")
-      ->capture_default_str();
-  app->add_option("--endpoint-level", o->endpoint_level,
-                  "With --endpoint: bits (lockstep serve's record), logprobs (the returned logprobs, exact) or "
-                  "tokens (the returned tokens or text); default: the best the server allows");
-  app->add_option("--endpoint-timeout", o->endpoint_timeout, "With --endpoint: seconds to wait for one answer")
       ->capture_default_str();
   app->add_flag("--no-batch-plan", o->no_batch_plan,
                 "Skip the suite's co-batched rounds (results record no batch rounds; for checks of something "

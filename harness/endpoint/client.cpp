@@ -44,6 +44,7 @@ json request(const EndpointOptions& o, const std::string& method, const std::str
                                           "({} s) long enough?", o.url, path, httplib::to_string(res.error()),
                                           o.timeout_s));
     }
+    if (headers_out) *headers_out = res->headers;   // also when the status is an error: they name the server
     if ((res->status == 429 || res->status == 503) && attempt < o.retries) {
       const int wait = std::max(1, std::min(30, std::atoi(res->get_header_value("Retry-After").c_str())));
       std::this_thread::sleep_for(std::chrono::seconds(wait));
@@ -64,7 +65,6 @@ json request(const EndpointOptions& o, const std::string& method, const std::str
     if (doc.is_discarded() || !doc.is_object()) {
       throw bad_input(fmt::format("{}{}: the answer is not a JSON object: {}", o.url, path, quote(res->body)));
     }
-    if (headers_out) *headers_out = res->headers;
     return doc;
   }
 }
@@ -116,29 +116,45 @@ EndpointClient::EndpointClient(EndpointOptions options) : options_(std::move(opt
   options_.url = base_url(options_.url);
 }
 
-ServerIdentity EndpointClient::identify() const {
+ServerIdentity EndpointClient::identify() {
   httplib::Headers headers;
-  const json models = request(options_, "GET", "/v1/models", json(), &headers);
   ServerIdentity id;
   id.url = options_.url;
-  if (models.contains("data") && models["data"].is_array() && !models["data"].empty() &&
-      models["data"][0].is_object()) {
-    const json& m = models["data"][0];
-    id.model = m.value("id", "");
-    if (m.contains("lockstep") && m["lockstep"].is_object()) id.model_sha256 = m["lockstep"].value("model_sha256", "");
+  std::string models_error;
+  try {
+    const json models = request(options_, "GET", "/v1/models", json(), &headers);
+    if (models.contains("data") && models["data"].is_array() && !models["data"].empty() &&
+        models["data"][0].is_object()) {
+      const json& m = models["data"][0];
+      id.model = m.value("id", "");
+      if (m.contains("lockstep") && m["lockstep"].is_object()) id.model_sha256 = m["lockstep"].value("model_sha256", "");
+    }
+  } catch (const Error& e) {
+    models_error = e.what();
+    // Down, too slow, or wanting a key: nothing else will work either.
+    if (e.kind() != ErrorKind::bad_input || models_error.find("API key") != std::string::npos) throw;
+    const size_t http = models_error.find("HTTP ");
+    models_error = http == std::string::npos ? std::string("not an OpenAI model list")
+                                             : models_error.substr(http, models_error.find(':', http) - http);
   }
+  if (options_.model.empty()) options_.model = id.model;
+  if (id.model.empty()) id.model = options_.model;
   std::string named;
   for (const char* h : {"server", "x-lockstep-version", "x-lockstep-mode"}) {
     auto it = headers.find(h);
     if (it != headers.end()) named += fmt::format(", {}: {}", h, it->second);
   }
-  id.description = fmt::format("{} (model {}{})", id.url, id.model.empty() ? "?" : id.model, named);
+  const std::string model = !options_.model.empty() ? options_.model : "?";
+  id.description = models_error.empty()
+                       ? fmt::format("{} (model {}{})", id.url, model, named)
+                       : fmt::format("{} (model {}; /v1/models failed: {}{})", id.url, model, models_error, named);
   return id;
 }
 
 EndpointAnswer EndpointClient::generate(const SuiteCase& c, int64_t max_tokens, const SamplingOptions& s,
                                         bool logprobs) const {
   json body{{"max_tokens", max_tokens}, {"temperature", s.temperature}};
+  if (!options_.model.empty()) body["model"] = options_.model;
   if (s.temperature > 0) {
     if (s.top_p < 1) body["top_p"] = s.top_p;
     if (s.top_k > 0) body["top_k"] = s.top_k;

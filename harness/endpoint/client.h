@@ -23,6 +23,7 @@ namespace lockstep::harness {
 struct EndpointOptions {
   std::string url;          // base URL, "http://127.0.0.1:8000" (a trailing /v1 is dropped)
   std::string api_key;      // sent as "Authorization: Bearer <key>" when set
+  std::string model;        // sent as "model" in every request; "": the first id of /v1/models, if any
   int timeout_s = 600;      // per request
   int retries = 3;          // on 429 / 503
 };
@@ -48,7 +49,7 @@ struct EndpointAnswer {
 
 struct ServerIdentity {
   std::string url;
-  std::string model;            // the first id of /v1/models
+  std::string model;            // the first id of /v1/models ("" when it fails or lists none)
   std::string description;      // one line: URL, model, the headers that name the server
   std::string model_sha256;     // lockstep serve only
 };
@@ -65,8 +66,12 @@ class EndpointClient {
  public:
   explicit EndpointClient(EndpointOptions options);
   const EndpointOptions& options() const { return options_; }
-  // GET /v1/models (and the response headers that name the server).
-  ServerIdentity identify() const;
+  // GET /v1/models (and the response headers that name the server). A
+  // server whose /v1/models fails (transformers serve answers 500 for a
+  // local folder) is still identified by URL and headers, the failure
+  // noted; a server that does not answer at all is an environment_error.
+  // Unless --endpoint-model named one, requests then name the listed model.
+  ServerIdentity identify();
   // The case's prompt as a chat message (case.chat) or raw text, greedy
   // (temperature 0) unless `sampling` samples, `max_tokens` tokens, with
   // logprobs (5 top candidates) when asked.

@@ -12,7 +12,7 @@ namespace {
 }  // namespace
 
 EndpointClient::EndpointClient(EndpointOptions options) : options_(std::move(options)) { unavailable(); }
-ServerIdentity EndpointClient::identify() const { unavailable(); }
+ServerIdentity EndpointClient::identify() { unavailable(); }
 EndpointAnswer EndpointClient::generate(const SuiteCase&, int64_t, const SamplingOptions&, bool) const { unavailable(); }
 
 }  // namespace lockstep::harness

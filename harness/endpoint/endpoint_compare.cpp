@@ -16,7 +16,7 @@ nlohmann::ordered_json run_endpoint_compare(const EndpointCompareSettings& s,
   if (s.runs < 2) throw bad_input("--runs must be at least 2");
   if (s.max_fillers < 1) throw bad_input("--max-batch must be at least 2 with --endpoint (the target and >= 1 filler)");
   if (s.max_tokens < 1) throw bad_input("--decode-tokens must be at least 1 with --endpoint");
-  const EndpointClient client(s.endpoint);
+  EndpointClient client(s.endpoint);
   const ServerIdentity id = client.identify();
   progress("compare: endpoint " + id.description);
   std::mt19937_64 rng(s.seed);

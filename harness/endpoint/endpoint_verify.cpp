@@ -1,9 +1,11 @@
 #include "harness/endpoint/endpoint_verify.h"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <exception>
+#include <mutex>
 #include <random>
 #include <thread>
 
@@ -38,6 +40,16 @@ std::string step_digest(const EndpointToken& t) {
 const char* const kWords[] = {"river", "seven", "glass", "north", "quietly", "market", "under", "blue",
                               "the", "of", "winter", "ledger", "copper", "answer", "why", "lamp"};
 
+}  // namespace
+
+std::string random_words(std::mt19937_64& rng, int64_t words) {
+  std::string text;
+  for (int64_t w = 0; w < words; ++w) text += std::string(w ? " " : "") + kWords[rng() % std::size(kWords)];
+  return text;
+}
+
+namespace {
+
 // Filler k of run `run` of case `c`: seeded random words, random length, every fourth sampled.
 struct Filler {
   SuiteCase request;
@@ -49,8 +61,7 @@ Filler make_filler(uint64_t key, int64_t k, int64_t case_tokens) {
   Filler f;
   f.request.id = "filler";
   f.request.chat = true;
-  const int64_t words = 1 + static_cast<int64_t>(rng() % 24);
-  for (int64_t w = 0; w < words; ++w) f.request.prompt += std::string(w ? " " : "") + kWords[rng() % std::size(kWords)];
+  f.request.prompt = random_words(rng, 1 + static_cast<int64_t>(rng() % 24));
   f.max_tokens = 1 + static_cast<int64_t>(rng() % static_cast<uint64_t>(std::max<int64_t>(16, 2 * case_tokens)));
   if (k % 4 == 3) {
     f.sampling.temperature = 0.7;
@@ -144,6 +155,57 @@ RunRecord record_at(const EndpointAnswer& a, EndpointLevel level) {
   return r;
 }
 
+EndpointLevel level_for(const EndpointAnswer& a, std::optional<EndpointLevel> asked) {
+  return asked ? *asked : a.record ? EndpointLevel::bits : !a.tokens.empty() ? EndpointLevel::logprobs
+                                                                            : EndpointLevel::tokens;
+}
+
+std::string describe_level(EndpointLevel level, const EndpointAnswer& a) {
+  return fmt::format("level {} ({})", to_string(level),
+                     a.record ? "the server returns lockstep's record"
+                     : a.tokens.empty() ? "the server returns no logprobs" : "the server returns logprobs");
+}
+
+RunResult compare_answer(const RunRecord& reference, const EndpointAnswer& reference_answer, const EndpointAnswer& a,
+                         const RunRecord& record, std::string label, RunKind kind) {
+  RunResult r;
+  r.label = std::move(label);
+  r.kind = kind;
+  r.duration_s = a.seconds;
+  r.first_divergence = first_divergence(reference, record);
+  r.match = !r.first_divergence;
+  if (!a.step_batch.empty()) {
+    BatchPlace place;
+    place.sizes = a.step_batch;
+    place.rows = a.step_row;
+    r.batch = place;
+  }
+  if (r.first_divergence) {
+    Divergence& d = *r.first_divergence;
+    const auto text_at = [&](const EndpointAnswer& x) {
+      return d.step < static_cast<int64_t>(x.tokens.size()) ? x.tokens[d.step].token : std::string();
+    };
+    d.expected_text = text_at(reference_answer);
+    d.actual_text = text_at(a);
+  }
+  return r;
+}
+
+void adopt_environment(VerifyResults& results, const EndpointAnswer& a) {
+  if (!a.environment || !results.environment.lockstep_version.empty()) return;
+  results.environment = *a.environment;
+  if (!a.model_sha256.empty()) results.model.file_sha256 = a.model_sha256;
+}
+
+void note_server(VerifyResults& results, const ServerIdentity& id) {
+  if (results.environment.lockstep_version.empty()) {   // not lockstep serve: nothing is known of its kernels
+    results.environment.mode = "unknown";
+    results.environment.device = "endpoint";
+    results.environment.dtype = "unknown";
+  }
+  results.environment.server = id.description;
+}
+
 namespace {
 
 class EndpointVerifier {
@@ -175,12 +237,8 @@ class EndpointVerifier {
     for (int64_t run = 1; run <= plan_.runs; ++run) {
       for (size_t i = 0; i < plan_.suite.cases.size(); ++i) one_run(i, run);
     }
-    if (results_.environment.lockstep_version.empty()) {   // not lockstep serve: nothing is known of its kernels
-      results_.environment.mode = "unknown";
-      results_.environment.device = "endpoint";
-      results_.environment.dtype = "unknown";
-    }
-    results_.environment.server = id.description;
+    if (plan_.workers > 0) stress();
+    note_server(results_, id);
     results_.duration_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     return std::move(results_);
   }
@@ -192,18 +250,10 @@ class EndpointVerifier {
                                                plan_.seed * 1000003 + i * 7919 + static_cast<uint64_t>(run) * 131,
                                                fmt::format("case '{}' run {}", c.id, run));
     if (!level_) {
-      level_ = plan_.level ? *plan_.level
-               : a.record  ? EndpointLevel::bits
-               : !a.tokens.empty() ? EndpointLevel::logprobs
-                                   : EndpointLevel::tokens;
-      progress_(fmt::format("verify: comparing at level {} ({})", to_string(*level_),
-                            a.record ? "the server returns lockstep's record"
-                            : a.tokens.empty() ? "the server returns no logprobs" : "the server returns logprobs"));
+      level_ = level_for(a, plan_.level);
+      progress_("verify: comparing at " + describe_level(*level_, a));
     }
-    if (a.environment && !results_.environment.lockstep_version.size()) {
-      results_.environment = *a.environment;
-      if (!a.model_sha256.empty()) results_.model.file_sha256 = a.model_sha256;
-    }
+    adopt_environment(results_, a);
     const RunRecord record = record_at(a, *level_);
     CaseResult& result = results_.cases[i];
     const int64_t largest = a.step_batch.empty() ? 0 : *std::max_element(a.step_batch.begin(), a.step_batch.end());
@@ -218,28 +268,57 @@ class EndpointVerifier {
       progress_(fmt::format("{} ... reference, {} tokens {:.1f}s", where, record.output_ids.size(), a.seconds));
       return;
     }
-    RunResult r;
-    r.label = fmt::format("concurrent-{}", run);
-    r.kind = RunKind::batch;
-    r.duration_s = a.seconds;
-    r.first_divergence = first_divergence(result.reference, record);
-    r.match = !r.first_divergence;
-    if (!a.step_batch.empty()) {
-      BatchPlace place;
-      place.sizes = a.step_batch;
-      place.rows = a.step_row;
-      r.batch = place;
-    }
-    if (r.first_divergence) {
-      Divergence& d = *r.first_divergence;
-      const auto text_at = [&](const EndpointAnswer& x) {
-        return d.step < static_cast<int64_t>(x.tokens.size()) ? x.tokens[d.step].token : std::string();
-      };
-      d.expected_text = text_at(references_[i]);
-      d.actual_text = text_at(a);
-    }
+    RunResult r = compared(i, a, record, fmt::format("concurrent-{}", run), RunKind::batch);
     progress_(fmt::format("{} ... {}", where, r.match ? "same" : "DIFFERS: " + describe(*r.first_divergence)));
     result.runs.push_back(std::move(r));
+  }
+
+  RunResult compared(size_t i, const EndpointAnswer& a, const RunRecord& record, std::string label, RunKind kind) const {
+    return compare_answer(results_.cases[i].reference, references_[i], a, record, std::move(label), kind);
+  }
+
+  // stress --endpoint: plan_.workers requests, plan_.threads in flight, each against its reference.
+  void stress() {
+    const size_t n = plan_.suite.cases.size();
+    const int64_t threads = std::min(plan_.threads, plan_.workers);
+    const int64_t step = std::max<int64_t>(1, plan_.workers / 10);
+    const auto start = std::chrono::steady_clock::now();
+    std::atomic<int64_t> next{0}, done{0}, differing{0};
+    std::mutex mutex;
+    std::exception_ptr failure;
+    int64_t largest = 0;
+    progress_(fmt::format("stress: {} requests, {} at a time", plan_.workers, threads));
+    const auto work = [&] {
+      try {
+        for (int64_t w; (w = next++) < plan_.workers;) {
+          const size_t i = static_cast<size_t>(w) % n;
+          const SuiteCase& c = plan_.suite.cases[i];
+          const EndpointAnswer a = client_.generate(c, c.max_new_tokens, SamplingOptions{}, /*logprobs=*/true);
+          RunResult r = compared(i, a, record_at(a, *level_), fmt::format("worker-{}", w + 1), RunKind::thread);
+          if (!r.match) ++differing;
+          const int64_t finished = ++done;
+          std::lock_guard<std::mutex> lock(mutex);
+          for (int64_t b : a.step_batch) {
+            ++results_.batch_sizes[b];
+            largest = std::max(largest, b);
+          }
+          results_.cases[i].runs.push_back(std::move(r));
+          if (finished % step == 0 || finished == plan_.workers) {
+            progress_(fmt::format("stress: {}/{} requests done, {} differ{}, {:.1f}s", finished, plan_.workers,
+                                  differing.load(), largest ? fmt::format(", largest step batch {}", largest) : "",
+                                  std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()));
+          }
+        }
+      } catch (const Error& e) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = std::make_exception_ptr(Error(e.kind(), std::string("stress: ") + e.what()));
+        next = plan_.workers;   // the others stop claiming work
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int64_t t = 0; t < threads; ++t) pool.emplace_back(work);
+    for (std::thread& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
   }
 
   const EndpointVerifyPlan& plan_;
@@ -253,7 +332,10 @@ class EndpointVerifier {
 }  // namespace
 
 VerifyResults run_endpoint_verify(const EndpointVerifyPlan& plan, const Progress& progress) {
-  if (plan.runs < 2) throw bad_input("--runs must be at least 2 with --endpoint (the first run is the reference)");
+  if (plan.runs < (plan.workers > 0 ? 1 : 2)) {
+    throw bad_input("--runs must be at least 2 with --endpoint (the first run is the reference)");
+  }
+  if (plan.workers > 0 && plan.threads < 1) throw bad_input("--threads must be at least 1");
   if (plan.fillers < 1) throw bad_input("--fillers must be at least 1: a run against a server is never solo alone");
   return EndpointVerifier(plan, progress).run();
 }

@@ -80,6 +80,10 @@ def test_stock_kernels_behind_the_server_are_caught(lockstep_bin, default_model,
         doc = json.loads((tmp_path / "cmp" / "compare.json").read_text())
         assert doc["best_level"] == "bits" and doc["unique"]["bits"] > 1 and doc["verdict"] == "fail"
         assert doc["unique"]["logprobs"] > 1
+        # sweep --endpoint: alone vs beside 8 concurrent requests, the bits move.
+        sw = lockstep(lockstep_bin, "sweep", "--endpoint", s.url, "--lengths", "3,12", "--batches", "1,9",
+                      "--decode-tokens", "4", "--out-dir", tmp_path / "sweep")
+        assert sw.returncode == 1 and "DIFFERS" in sw.stderr, sw.stderr[-2000:]
     finally:
         assert s.stop()[0] == 0
 
@@ -93,6 +97,34 @@ def test_compare_against_lockstep_serve_finds_one_answer_at_every_level(lockstep
     assert doc["unique"] == {"tokens": 1, "logprobs": 1, "bits": 1} and doc["verdict"] == "pass"
     assert "tokens 1, logprobs 1, bits 1" in proc.stdout
     assert max(r.get("largest_step_batch", 1) for r in doc["runs"]) > 1
+
+
+def test_sweep_and_stress_against_lockstep_serve(lockstep_bin, tiny_server, tmp_path):
+    """sweep --endpoint: concurrency levels instead of batch sizes; stress --endpoint: many requests
+    in flight, each against its case's reference; both at the bits level."""
+    env = {"EP_KEY": "k1"}
+    sw = lockstep(lockstep_bin, "sweep", "--endpoint", tiny_server, "--api-key-env", "EP_KEY", "--lengths", "1,6",
+                  "--batches", "1,4,8", "--decode-tokens", "6", "--out-dir", tmp_path / "sweep", env=env)
+    assert sw.returncode == 0, sw.stderr
+    assert "comparing at level bits" in sw.stderr and "0 of 4 (concurrency, length) cells differ" in sw.stderr
+    results = json.loads((tmp_path / "sweep" / "results.json").read_text())
+    assert [c["id"] for c in results["cases"]] == ["len-1", "len-6"]
+    assert [r["label"] for r in results["cases"][0]["runs"]] == ["concurrency-4", "concurrency-8"]
+    assert max(max(r["batch"]["sizes"]) for c in results["cases"] for r in c["runs"]) > 1
+    st = lockstep(lockstep_bin, "stress", "--endpoint", tiny_server, "--api-key-env", "EP_KEY", "--prompt", "hello",
+                  "--prompt", "a poem please", "--max-new-tokens", "8", "--workers", "12", "--threads", "6",
+                  "--out-dir", tmp_path / "stress", env=env)
+    assert st.returncode == 0, st.stderr
+    assert "stress: 12/12 requests done, 0 differ" in st.stderr
+    results = json.loads((tmp_path / "stress" / "results.json").read_text())
+    workers = [r for c in results["cases"] for r in c["runs"] if r["kind"] == "thread"]
+    assert len(workers) == 12 and all(r["match"] for r in workers)
+    assert max(max(r["batch"]["sizes"]) for r in workers) > 1
+    # A server's model is not lockstep's to reload.
+    rl = lockstep(lockstep_bin, "reload", "--endpoint", tiny_server, "--prompt", "x", "--out-dir", tmp_path / "rl")
+    assert rl.returncode == 2 and "cannot reload" in rl.stderr
+    bad = lockstep(lockstep_bin, "sweep", "--endpoint", tiny_server, "--batches", "4", "--out-dir", tmp_path / "b")
+    assert bad.returncode == 2 and "two concurrency levels" in bad.stderr
 
 
 def free_port():
