@@ -77,12 +77,13 @@ out = pathlib.Path(sys.argv[1])
 cmp = json.loads((out / "compare" / "compare.json").read_text())
 res = json.loads((out / "verify" / "results.json").read_text())
 runs = [r for c in res["cases"] for r in c["runs"]]
+level = next((l.split("comparing at ")[1] for l in (out / "verify.log").read_text().splitlines() if "comparing at" in l), "?")
+u = {k: ("n/a" if v is None else v) for k, v in cmp["unique"].items()}
 lines = [f"llama-server: {cmp['server']}",
          f"compare: {cmp['settings']['runs']} runs beside 1..{cmp['settings']['max_fillers']} concurrent requests: "
-         f"unique tokens {cmp['unique']['tokens']}, logprobs {cmp['unique']['logprobs']}, bits {cmp['unique']['bits']}",
-         f"verify (ci-gate, 8 fillers, level {[l for l in (out / 'verify.log').read_text().splitlines() if 'comparing at' in l][:1]}): "
-         f"{sum(not r['match'] for r in runs)} of {len(runs)} runs differ; cases differing: "
-         f"{[c['id'] for c in res['cases'] if not all(r['match'] for r in c['runs'])]}"]
+         f"unique tokens {u['tokens']}, logprobs {u['logprobs']}, bits {u['bits']}",
+         f"verify (ci-gate, 3 runs a case, 8 fillers each, {level}): {sum(not r['match'] for r in runs)} of "
+         f"{len(runs)} runs differ; cases differing: {[c['id'] for c in res['cases'] if not all(r['match'] for r in c['runs'])]}"]
 (out / "summary.md").write_text("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

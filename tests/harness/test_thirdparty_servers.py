@@ -149,3 +149,42 @@ def test_compare_counts_answers_of_transformers_serve_on_the_embedded_model(lock
             print(f"transformers serve {flags}: unique texts {doc['unique']['tokens']} of 3 runs")
         finally:
             server.stop()
+
+
+def llama_server_binary():
+    """ci/llama-server.sh's cached build (or LOCKSTEP_LLAMA_SERVER); None when there is none."""
+    named = os.environ.get("LOCKSTEP_LLAMA_SERVER")
+    if named:
+        return pathlib.Path(named)
+    found = sorted((ROOT / ".deps" / "llama-server").glob("*/llama-server"))
+    return found[-1] if found else None
+
+
+@pytest.mark.skipif(llama_server_binary() is None,
+                    reason="no llama-server build: ci/llama-server.sh builds it (not in CI: it would take 4 min)")
+def test_llama_server_with_parallel_slots_is_checked_at_the_logprobs_level(lockstep_bin, default_model, tmp_path):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with open(tmp_path / "server.log", "w") as log:
+        proc = subprocess.Popen([llama_server_binary(), "-m", default_model, "--host", "127.0.0.1", "--port", str(port),
+                                 "-np", "4", "-cb", "-c", "8192"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if requests.get(url + "/health", timeout=5).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-3000:]
+            time.sleep(0.3)
+        v = lockstep(lockstep_bin, "verify", "--endpoint", url, "--prompt", "hello", "--prompt", "a poem please",
+                     "--max-new-tokens", "8", "--runs", "2", "--fillers", "3", "--out-dir", tmp_path / "v", timeout=900)
+        assert "comparing at level logprobs (the server returns logprobs)" in v.stderr, v.stderr[-3000:]
+        assert v.returncode in (0, 1), v.stderr[-3000:]
+        results = json.loads((tmp_path / "v" / "results.json").read_text())
+        for c in results["cases"]:   # every step's digest covers the returned logprobs
+            assert 1 <= len(c["output_ids"]) <= 8 and all(c["step_logits_sha256"]), c
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
