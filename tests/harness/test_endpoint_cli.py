@@ -127,6 +127,30 @@ def test_sweep_and_stress_against_lockstep_serve(lockstep_bin, tiny_server, tmp_
     assert bad.returncode == 2 and "two concurrency levels" in bad.stderr
 
 
+def test_endpoint_proofs_diff_and_merge_and_bench_runs_the_tiers(lockstep_bin, tiny_server, tmp_path):
+    """Proofs of two runs against one server: `proof diff` finds them identical at the bits level,
+    `proof merge --require-identical bits` merges them; bench --endpoint runs the tier benchmark."""
+    env = {"EP_KEY": "k1"}
+    for name in ("a", "b"):
+        proc = verify(lockstep_bin, "--endpoint", tiny_server, "--api-key-env", "EP_KEY", "--prompt", "hello",
+                      "--prompt", "a poem please", "--max-new-tokens", "6", "--runs", "2", "--fillers", "3",
+                      "--out-dir", tmp_path / name, "--proof-out", tmp_path / f"{name}.proof.json", env=env)
+        assert proc.returncode == 0, proc.stderr
+    a, b = tmp_path / "a.proof.json", tmp_path / "b.proof.json"   # merge labels sources by file name
+    diff = lockstep(lockstep_bin, "proof", "diff", a, b, "--level", "bits")
+    assert diff.returncode == 0, diff.stdout + diff.stderr
+    merged = lockstep(lockstep_bin, "proof", "merge", a, b, "--out", tmp_path / "set.json", "--require-identical", "bits")
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    sources = json.loads((tmp_path / "set.json").read_text())
+    assert "x-lockstep-version" in json.dumps(sources)
+    bench = lockstep(lockstep_bin, "bench", "--endpoint", tiny_server, "--api-key-env", "EP_KEY", "--tier", "1",
+                     "--tier", "2", "--max-new-tokens", "4", "--fillers", "2", "--out-dir", tmp_path / "bench", env=env)
+    assert bench.returncode == 0, bench.stderr[-3000:]
+    results = json.loads((tmp_path / "bench" / "results.json").read_text())
+    assert {c["tier"] for c in results["cases"]} == {1, 2} and all(c["runs"] for c in results["cases"])
+    assert all(r["match"] and r["kind"] == "batch" for c in results["cases"] for r in c["runs"])
+
+
 def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
