@@ -11,6 +11,8 @@
 #   1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
 #   transformers generate() on the 1B model, stock and with lockstep's kernels
 #   lockstep compare --one-engine (the 1000 + 1000 experiment) per mode
+#   fuse (not default): LOCKSTEP_FUSE_PROJECTIONS=1 (one GEMM for q/k/v, one for gate/up) against the
+#     separate GEMMs: the ci-gate cases' proofs of both models compared at the bits level, and throughput
 # LOCKSTEP_PERF_STEPS (default "test bench hf compare") picks steps, LOCKSTEP_PERF_TARGETS the build targets.
 # Logs and tables in $OUT: perf.txt (the summary), *.log, trace-*.txt.
 set -uo pipefail
@@ -45,7 +47,7 @@ cat "$OUT/big-model.txt" | tee -a "$SUMMARY"
 
 throughput() {   # model mode [extra args]
   local m="$1" mode="$2" name
-  name="$(basename "$1")-$2"
+  name="$(basename "$1")-$2${TAG:-}"
   shift 2
   timeout "$(limit 70)" "$LSK" throughput --model "$m" --device cuda --dtype bf16 --mode "$mode" --batches 1,32 \
     --prompt-tokens 64 --new-tokens 64 --repeats 2 --profile "$OUT/$name.trace.json" "$@" 2>"$OUT/throughput-$name.log" |
@@ -98,6 +100,24 @@ if has test; then   # the co-batched gate on the GPU: ci-gate's batch plan, ever
     --processes 0 --out-dir "$OUT/gate" >"$OUT/gate.log" 2>&1 || rc=1
   say "co-batched ci-gate plan on the GPU (SmolLM2-shaped random model, bf16, no golden; $((SECONDS - t0)) s):"
   grep -E "PASS|FAIL|first failure|round .* done" "$OUT/gate.log" | head -8 | tee -a "$SUMMARY"
+fi
+if has fuse; then
+  [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok >/dev/null
+  for m in "$SMOL" "$BIG"; do
+    for f in 0 1; do
+      LOCKSTEP_FUSE_PROJECTIONS=$f timeout "$(limit 60)" "$LSK" verify --suite suites/ci-gate.json --model "$m" \
+        --device cuda --dtype bf16 --runs 1 --processes 0 --no-batch-plan --out-dir "$OUT/fuse-$f" \
+        --proof-out "$OUT/$(basename "$m")-fuse$f.proof.json" >"$OUT/fuse-$(basename "$m")-$f.log" 2>&1 || rc=1
+    done
+    say "fused projections, $(basename "$m"), ci-gate cases, separate vs fused GEMMs at the bits level:"
+    "$LSK" proof diff "$OUT/$(basename "$m")-fuse0.proof.json" "$OUT/$(basename "$m")-fuse1.proof.json" --level bits \
+      2>&1 | tail -4 | tee -a "$SUMMARY"
+  done
+  LOCKSTEP_FUSE_PROJECTIONS=1 TAG=-fused throughput "$BIG" batch_invariant
+  LOCKSTEP_FUSE_PROJECTIONS=1 TAG=-fused throughput "$SMOL" batch_invariant
+  LOCKSTEP_FUSE_PROJECTIONS=1 timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 \
+    --mode batch_invariant --batches 32 --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null |
+    sed 's/^/fused, no digests: /' | tee -a "$SUMMARY"
 fi
 if has compare; then
   t0=$SECONDS

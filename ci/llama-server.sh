@@ -9,7 +9,7 @@
 #   ci/llama-server.sh --build-only       build (or find cached) and print the binary's path
 # Environment: LLAMA_CPP_PYTHON (0.3.36: the sdist version), SLOTS (8), RUNS (16), MAX_BATCH (16),
 #   TOKENS (32), LOCKSTEP_BIN (build/harness/lockstep), JOBS (nproc).
-# The build (~4 min on 2 cores) is cached in .deps/llama-server/<version>/ under a stamp of the
+# The build (~12 min on 2 cores) is cached in build-llama-server/<version>/ under a stamp of the
 # version and the build flags, like ci/setup.sh's: a second run starts the server at once.
 # The CI job does not run this (it would push CI past 60 minutes); the result is recorded in
 # harness/endpoint/README.md. tests/harness/test_thirdparty_servers.py uses the cached binary
@@ -18,7 +18,7 @@
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VERSION="${LLAMA_CPP_PYTHON:-0.3.36}"
-CACHE="$ROOT/.deps/llama-server/$VERSION"
+CACHE="$ROOT/build-llama-server/$VERSION"
 FLAGS="-DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF"
 STAMP_WANT="$VERSION $FLAGS"
 PY="$ROOT/.venv/bin/python"

@@ -1,6 +1,7 @@
 // Builds a DecoderModel from named tensors (Hugging Face names) for each
 // family: checks every tensor's shape against the config, converts to the
 // requested dtype and device.
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -55,11 +56,18 @@ struct DecoderLoader {
 
   // On the CPU, one weight (and bias) for several projections of one input,
   // read straight into one tensor; the parts are views of it under their
-  // own names. Elsewhere, separate tensors (`fused` stays undefined).
+  // own names. Elsewhere, separate tensors (`fused` stays undefined), unless
+  // LOCKSTEP_FUSE_PROJECTIONS=1 (experimental on CUDA: one GEMM for q/k/v and
+  // one for gate/up, whose pinned cuBLASLt plan of the fused N may reduce K in
+  // another order than the separate GEMMs' plans; ci/gpu-perf.sh measures it).
+  static bool fuse_on_device() {
+    const char* v = std::getenv("LOCKSTEP_FUSE_PROJECTIONS");
+    return v != nullptr && std::string(v) == "1";
+  }
   void fused(at::Tensor& whole, const std::vector<std::pair<std::string, at::Tensor*>>& parts,
              const std::vector<int64_t>& rows, int64_t cols) const {
     auto shape = [&](int64_t r) { return cols > 0 ? std::vector<int64_t>{r, cols} : std::vector<int64_t>{r}; };
-    if (!m.options_.device.is_cpu()) {
+    if (!m.options_.device.is_cpu() && !fuse_on_device()) {
       for (size_t i = 0; i < parts.size(); ++i) *parts[i].second = get(parts[i].first, shape(rows[i]));
       return;
     }
@@ -72,7 +80,7 @@ struct DecoderLoader {
       src.read_f32(parts[i].first, buffer.narrow(0, at, rows[i]).data_ptr<float>());
       at += rows[i];
     }
-    whole = buffer.to(m.options_.dtype).contiguous();
+    whole = buffer.to(m.options_.device, m.options_.dtype).contiguous();
     at = 0;
     for (size_t i = 0; i < parts.size(); ++i) {
       *parts[i].second = whole.narrow(0, at, rows[i]);

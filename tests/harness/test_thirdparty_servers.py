@@ -156,7 +156,7 @@ def llama_server_binary():
     named = os.environ.get("LOCKSTEP_LLAMA_SERVER")
     if named:
         return pathlib.Path(named)
-    found = sorted((ROOT / ".deps" / "llama-server").glob("*/llama-server"))
+    found = sorted((ROOT / "build-llama-server").glob("*/llama-server"))
     return found[-1] if found else None
 
 
