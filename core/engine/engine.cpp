@@ -131,6 +131,20 @@ void Engine::loop() {
 // Under the lock: waiting requests join, first come first served, while the
 // batch has room and the pool has their blocks.
 void Engine::admit(std::vector<std::unique_ptr<Active>>& running) {
+  // Cancelled requests leave the queue (fulfilled with nothing generated) and the batch.
+  for (auto it = waiting_.begin(); it != waiting_.end();) {
+    if (!(*it)->decoding.cancel_requested()) {
+      ++it;
+      continue;
+    }
+    finish(**it);
+    it = waiting_.erase(it);
+  }
+  for (auto& a : running) {
+    if (a->decoding.cancel_requested()) finish(*a);
+  }
+  running.erase(std::remove_if(running.begin(), running.end(), [](const auto& a) { return a->decoding.done(); }),
+                running.end());
   while (!waiting_.empty() && static_cast<int64_t>(running.size()) < options_.max_batch) {
     Active& a = *waiting_.front();
     std::optional<KvCache> cache = KvCache::try_reserve(
@@ -235,14 +249,22 @@ void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
     stats_.graph_steps += graphed ? 1 : 0;
   }
   auto finished = std::stable_partition(running.begin(), running.end(), [](const auto& a) { return !a->decoding.done(); });
-  for (auto it = finished; it != running.end(); ++it) {
-    try {
-      (*it)->promise.set_value((*it)->decoding.take());
-    } catch (...) {
-      (*it)->promise.set_exception(std::current_exception());
-    }
-  }
+  for (auto it = finished; it != running.end(); ++it) fulfil(**it);
   running.erase(finished, running.end());
+}
+
+void Engine::fulfil(Active& a) {
+  try {
+    a.promise.set_value(a.decoding.take());
+  } catch (...) {
+    a.promise.set_exception(std::current_exception());
+  }
+}
+
+void Engine::finish(Active& a) {
+  a.decoding.cancel();
+  ++stats_.cancelled;
+  fulfil(a);
 }
 
 }  // namespace lockstep

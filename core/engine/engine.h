@@ -78,6 +78,7 @@ struct EngineStats {
   int64_t reused_positions = 0;            // prompt positions taken from the prefix cache
   int64_t evicted_blocks = 0;              // published blocks evicted to make room
   int64_t graph_steps = 0;                 // decode steps replayed from a CUDA graph
+  int64_t cancelled = 0;                   // requests ended by GenerateOptions::cancel
 };
 
 class Engine {
@@ -116,6 +117,10 @@ class Engine {
   void loop();
   void admit(std::vector<std::unique_ptr<Active>>& running);
   void step(std::vector<std::unique_ptr<Active>>& running);
+  // The promise gets the request's result (or the error taking it raised).
+  static void fulfil(Active& a);
+  // Under the lock: ends a cancelled request (GenerateOptions::cancel) and fulfils it.
+  void finish(Active& a);
 
   std::shared_ptr<const DecoderModel> model_;
   std::vector<int32_t> eos_ids_;

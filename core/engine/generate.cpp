@@ -143,6 +143,11 @@ void Decoding::accept(at::Tensor logits, const StepInputs& in) {
   }
 }
 
+void Decoding::cancel() {
+  g_.stop_reason = "cancelled";
+  done_ = true;
+}
+
 Decoding::~Decoding() {
   for (Pending& p : pending_) {
     if (p.done.valid()) p.done.wait();

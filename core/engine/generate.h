@@ -7,6 +7,7 @@
 
 #include <ATen/ATen.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -52,6 +53,11 @@ struct GenerateOptions {
   // Hashes the request's activations at every layer and op (locating where
   // two runs part; core/models/probe.h). Steps with a probe run eagerly.
   ActivationProbe* probe = nullptr;
+  // Set by the caller (another thread) to end the request early: the batching
+  // engine drops it before its next step (or before it is admitted) and
+  // fulfils it with the tokens so far, stop reason "cancelled"; on_token is
+  // not called again. Other requests' bits do not depend on it.
+  std::shared_ptr<const std::atomic<bool>> cancel;
 };
 
 // bad_input for sampling without a seed, negative or non-finite temperature,
@@ -100,7 +106,7 @@ struct Generation {
   // The kTopLogits largest logits of every step (ties: smaller id first),
   // so a divergence can show both sides' candidates and how far they moved.
   std::vector<std::vector<TopLogit>> step_top;
-  std::string stop_reason;                       // "eos", "stop_id", "stop_string", "max_tokens"
+  std::string stop_reason;                       // "eos", "stop_id", "stop_string", "max_tokens", "cancelled"
   // One per generated token when GenerateOptions::logprobs >= 0, else empty.
   std::vector<StepLogprobs> step_logprobs;
   // The step that produced each token: sequences in it and this request's row.
@@ -129,6 +135,10 @@ class Decoding {
   // Tokens the KV cache must hold: prompt + max_new_tokens.
   int64_t capacity() const;
   bool done() const { return done_; }
+  // GenerateOptions::cancel was set (and the request is not done yet).
+  bool cancel_requested() const { return !done_ && options_.cancel && options_.cancel->load(); }
+  // Ends the request now with stop reason "cancelled".
+  void cancel();
   // Greedy decoding with no observer: the engine may choose its token in a batched argmax.
   bool greedy() const { return options_.sampling.temperature == 0.0 && !observer_; }
   ActivationProbe* probe() const { return options_.probe; }

@@ -11,6 +11,7 @@
 
 #include <fmt/format.h>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 #include <openssl/crypto.h>
 
 #include "core/error.h"
@@ -112,7 +113,12 @@ int serve(Service& service, const ServerOptions& o, const std::function<void(con
   }
 
   server.Get("/health", [&](const httplib::Request&, httplib::Response& res) {
-    res.set_content(R"({"status":"ok"})", "application/json");
+    const EngineStats s = service.stats();
+    const nlohmann::ordered_json health{
+        {"status", "ok"},
+        {"engine", {{"requests", s.requests}, {"tokens", s.tokens}, {"steps", s.steps}, {"largest_batch", s.largest_batch},
+                    {"cancelled", s.cancelled}}}};
+    res.set_content(health.dump(), "application/json");
   });
   server.Get("/v1/models", [&](const httplib::Request&, httplib::Response& res) {
     res.set_content(service.models().dump(), "application/json");

@@ -106,10 +106,12 @@ Prepared Service::prepare(ApiRequest request) const {
 }
 
 std::vector<std::future<Generation>> Service::submit(
-    const Prepared& prepared, const std::function<void(size_t, int32_t, bool, const StepLogprobs*)>& on_token) {
+    const Prepared& prepared, const std::function<void(size_t, int32_t, bool, const StepLogprobs*)>& on_token,
+    std::shared_ptr<const std::atomic<bool>> cancel) {
   std::vector<Engine::Request> requests;
   for (size_t i = 0; i < prepared.choices.size(); ++i) {
     Engine::Request r{prepared.prompt_ids, prepared.choices[i], {}};
+    r.options.cancel = cancel;
     if (on_token) {
       r.options.on_token = [on_token, i](int32_t token, bool last, const StepLogprobs* lp) { on_token(i, token, last, lp); };
     }
@@ -182,7 +184,8 @@ EventStream::EventStream(Service& service, const Prepared& prepared)
           queue->events.push_back(std::move(e));
         }
         queue->ready.notify_one();
-      });
+      },
+      cancel_);
   for (std::future<Generation>& f : futures) {
     Choice c;
     c.text = std::make_unique<harness::TextStream>(service_.bundle_->tokenizer, service_.bundle_->eos_ids(),
@@ -190,6 +193,10 @@ EventStream::EventStream(Service& service, const Prepared& prepared)
     c.result = std::move(f);
     choices_.push_back(std::move(c));
   }
+}
+
+EventStream::~EventStream() {
+  if (!done_) *cancel_ = true;
 }
 
 std::string EventStream::chunk(size_t i, const std::string& text, const std::vector<StepLogprobs>& logprobs,

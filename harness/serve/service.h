@@ -56,7 +56,8 @@ class Service {
  private:
   friend class EventStream;
   std::vector<std::future<Generation>> submit(const Prepared& prepared,
-                                              const std::function<void(size_t, int32_t, bool, const StepLogprobs*)>& on_token);
+                                              const std::function<void(size_t, int32_t, bool, const StepLogprobs*)>& on_token,
+                                              std::shared_ptr<const std::atomic<bool>> cancel = nullptr);
   json envelope(const Prepared& prepared, bool chunk) const;
   json usage(const Prepared& prepared, int64_t completion_tokens) const;
 
@@ -73,6 +74,12 @@ class Service {
 class EventStream {
  public:
   EventStream(Service& service, const Prepared& prepared);
+  // A stream dropped before its end (the client left: httplib releases the
+  // content provider holding it) cancels its choices in the engine, which
+  // frees their batch rows and KV blocks before its next step.
+  ~EventStream();
+  EventStream(const EventStream&) = delete;
+  EventStream& operator=(const EventStream&) = delete;
   // Waits up to `wait` for tokens; returns the SSE text to send now (may be empty).
   std::string next(std::chrono::milliseconds wait);
   bool done() const { return done_; }
@@ -104,6 +111,7 @@ class EventStream {
     std::deque<Event> events;
   };
   std::shared_ptr<Queue> queue_;
+  std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);
   std::vector<Choice> choices_;
   int64_t completion_tokens_ = 0;
   bool done_ = false;

@@ -12,6 +12,7 @@ import math
 import random
 import sys
 import threading
+import time
 
 import pytest
 import requests
@@ -72,7 +73,8 @@ NEEDLES = [{"prompt": "Tell me about rivers", "max_tokens": 40, "ignore_eos": Tr
 
 
 def test_health_models_and_auth(server):
-    assert requests.get(server + "/health", timeout=10).json() == {"status": "ok"}
+    health = requests.get(server + "/health", timeout=10).json()
+    assert health["status"] == "ok" and set(health["engine"]) >= {"requests", "tokens", "cancelled"}
     r = requests.get(server + "/v1/models", timeout=10)
     assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_api_key"
     r = requests.get(server + "/v1/models", headers={"Authorization": "Bearer wrong"}, timeout=10)
@@ -237,3 +239,29 @@ def test_stock_kernels_differ_co_batched_and_sigterm_finishes_requests(lockstep_
     finally:
         if s.proc.poll() is None:
             s.proc.kill()
+
+
+def test_a_client_that_leaves_a_stream_cancels_its_request(lockstep_bin, default_model):
+    """The engine stops generating for a client that closed its stream: the request ends before the
+    next step (its KV blocks and batch row freed), counted in /health's engine.cancelled."""
+    s = Server([lockstep_bin, "serve", "--model", default_model, "--port", "0"])
+    try:   # SmolLM2 on 2 cores: 3000 tokens would take minutes
+        body = {"prompt": "tell me everything", "max_tokens": 3000, "stream": True}
+        with requests.post(s.url + "/v1/completions", json=body, stream=True, timeout=60) as r:
+            assert r.status_code == 200
+            lines = r.iter_lines()
+            got = [line for line in (next(lines) for _ in range(6)) if line]
+            assert got and got[0].startswith(b"data: ")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            engine = requests.get(s.url + "/health", timeout=10).json()["engine"]
+            if engine["cancelled"] == 1:
+                break
+            time.sleep(0.05)
+        assert engine["cancelled"] == 1, engine
+        assert engine["tokens"] < 3000, engine   # it stopped early
+        # The server is healthy and answers the next request in full.
+        r = requests.post(s.url + "/v1/completions", json={"prompt": "hi", "max_tokens": 5}, timeout=60)
+        assert r.status_code == 200 and len(r.json()["lockstep"]["choices"][0]["record"]["output_ids"]) >= 1
+    finally:
+        assert s.stop()[0] == 0

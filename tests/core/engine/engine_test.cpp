@@ -164,5 +164,51 @@ TEST_F(EngineTest, BadRequestsFailAtSubmit) {
   EXPECT_EQ(engine.submit({1, 2, 3}, two).get().output_ids.size(), 2u);
 }
 
+// A request cancelled mid-decode ends before the next step with the tokens so
+// far (stop reason "cancelled"), one cancelled before admission with none, and
+// the request decoding beside it keeps its solo bits.
+TEST_F(EngineTest, CancelledRequestsEndEarlyAndTheirNeighbourKeepsItsBits) {
+  GenerateOptions neighbour;
+  neighbour.max_new_tokens = 10;
+  neighbour.stop_at_eos = false;
+  const std::vector<int32_t> prompt = bundle_->prompt_ids("Name three rivers.");
+  Generation solo;
+  {
+    const kernels::ModeGuard guard(kernels::Mode::batch_invariant);
+    solo = generate(bundle_->model, prompt, bundle_->tokenizer.eos_id(), neighbour);
+  }
+  auto model = std::shared_ptr<const DecoderModel>(&bundle_->model, [](const DecoderModel*) {});
+  Engine engine(model, bundle_->eos_ids());
+  auto flag = std::make_shared<std::atomic<bool>>(false);
+  GenerateOptions long_one;
+  long_one.max_new_tokens = 200;
+  long_one.stop_at_eos = false;
+  long_one.cancel = flag;
+  int64_t seen = 0;
+  long_one.on_token = [&](int32_t, bool, const StepLogprobs*) {
+    if (++seen == 3) *flag = true;   // the client leaves after its third token
+  };
+  auto early = std::make_shared<std::atomic<bool>>(true);
+  GenerateOptions never;
+  never.cancel = early;
+  std::vector<Engine::Request> requests;
+  requests.push_back({bundle_->prompt_ids("Tell me a very long story."), long_one, {}});
+  requests.push_back({prompt, neighbour, {}});
+  requests.push_back({prompt, never, {}});
+  std::vector<std::future<Generation>> futures = engine.submit_all(std::move(requests));
+  const Generation cancelled = futures[0].get();
+  EXPECT_EQ(cancelled.stop_reason, "cancelled");
+  EXPECT_EQ(cancelled.output_ids.size(), 3u);
+  EXPECT_EQ(cancelled.step_logits_sha256.size(), 3u);
+  const Generation beside = futures[1].get();
+  EXPECT_EQ(beside.output_ids, solo.output_ids);
+  EXPECT_EQ(beside.step_logits_sha256, solo.step_logits_sha256);
+  EXPECT_GT(beside.step_places.front().batch, 1) << "the neighbour never shared a step: the test proves nothing";
+  const Generation none = futures[2].get();
+  EXPECT_EQ(none.stop_reason, "cancelled");
+  EXPECT_TRUE(none.output_ids.empty());
+  EXPECT_EQ(engine.stats().cancelled, 2);
+}
+
 }  // namespace
 }  // namespace lockstep
