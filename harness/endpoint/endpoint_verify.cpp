@@ -313,6 +313,10 @@ class EndpointVerifier {
         std::lock_guard<std::mutex> lock(mutex);
         if (!failure) failure = std::make_exception_ptr(Error(e.kind(), std::string("stress: ") + e.what()));
         next = plan_.workers;   // the others stop claiming work
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = std::current_exception();
+        next = plan_.workers;
       }
     };
     std::vector<std::thread> pool;
