@@ -113,8 +113,10 @@ if has fuse; then
     "$LSK" proof diff "$OUT/$(basename "$m")-fuse0.proof.json" "$OUT/$(basename "$m")-fuse1.proof.json" --level bits \
       2>&1 | tail -4 | tee -a "$SUMMARY"
   done
-  LOCKSTEP_FUSE_PROJECTIONS=1 TAG=-fused throughput "$BIG" batch_invariant
-  LOCKSTEP_FUSE_PROJECTIONS=1 TAG=-fused throughput "$SMOL" batch_invariant
+  for m in "$BIG" "$SMOL"; do   # the separate GEMMs beside, unless bench measured them in this call
+    has bench || TAG=-separate throughput "$m" batch_invariant
+    LOCKSTEP_FUSE_PROJECTIONS=1 TAG=-fused throughput "$m" batch_invariant
+  done
   LOCKSTEP_FUSE_PROJECTIONS=1 timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 \
     --mode batch_invariant --batches 32 --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null |
     sed 's/^/fused, no digests: /' | tee -a "$SUMMARY"
