@@ -11,8 +11,9 @@
 #   1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
 #   transformers generate() on the 1B model, stock and with lockstep's kernels
 #   lockstep compare --one-engine (the 1000 + 1000 experiment) per mode
-#   fuse (not default): LOCKSTEP_FUSE_PROJECTIONS=1 (one GEMM for q/k/v, one for gate/up) against the
-#     separate GEMMs: the ci-gate cases' proofs of both models compared at the bits level, and throughput
+#   fuse (not default): the fused projections (one GEMM for q/k/v, one for gate/up: the default) against
+#     LOCKSTEP_FUSE_PROJECTIONS=0 (separate GEMMs): the ci-gate cases' proofs of both models compared at
+#     the bits level, and throughput
 # LOCKSTEP_PERF_STEPS (default "test bench hf compare") picks steps, LOCKSTEP_PERF_TARGETS the build targets.
 # Logs and tables in $OUT: perf.txt (the summary), *.log, trace-*.txt.
 set -uo pipefail
@@ -114,12 +115,9 @@ if has fuse; then
       2>&1 | tail -4 | tee -a "$SUMMARY"
   done
   for m in "$BIG" "$SMOL"; do   # the separate GEMMs beside, unless bench measured them in this call
-    has bench || TAG=-separate throughput "$m" batch_invariant
-    LOCKSTEP_FUSE_PROJECTIONS=1 TAG=-fused throughput "$m" batch_invariant
+    LOCKSTEP_FUSE_PROJECTIONS=0 TAG=-separate throughput "$m" batch_invariant
+    has bench || TAG=-fused throughput "$m" batch_invariant
   done
-  LOCKSTEP_FUSE_PROJECTIONS=1 timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 \
-    --mode batch_invariant --batches 32 --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null |
-    sed 's/^/fused, no digests: /' | tee -a "$SUMMARY"
 fi
 if has compare; then
   t0=$SECONDS

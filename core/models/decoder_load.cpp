@@ -54,20 +54,20 @@ struct DecoderLoader {
     return wanted ? get(name, expected) : at::Tensor();
   }
 
-  // On the CPU, one weight (and bias) for several projections of one input,
-  // read straight into one tensor; the parts are views of it under their
-  // own names. Elsewhere, separate tensors (`fused` stays undefined), unless
-  // LOCKSTEP_FUSE_PROJECTIONS=1 (experimental on CUDA: one GEMM for q/k/v and
-  // one for gate/up, whose pinned cuBLASLt plan of the fused N may reduce K in
-  // another order than the separate GEMMs' plans; ci/gpu-perf.sh measures it).
-  static bool fuse_on_device() {
+  // One weight (and bias) for several projections of one input (q/k/v,
+  // gate/up), read straight into one tensor: one GEMM instead of several; the
+  // parts are views of it under their own names. On CUDA the fused GEMM gives
+  // each part the bits of its own (FusedCuda.FusedProjectionGemmEqualsSeparateGemms;
+  // +23% tokens/s at batch 1 on an H100, core/PERF.md). LOCKSTEP_FUSE_PROJECTIONS=0
+  // loads separate tensors instead (`whole` stays undefined), to measure the difference.
+  static bool fuse_projections() {
     const char* v = std::getenv("LOCKSTEP_FUSE_PROJECTIONS");
-    return v != nullptr && std::string(v) == "1";
+    return v == nullptr || std::string(v) != "0";
   }
   void fused(at::Tensor& whole, const std::vector<std::pair<std::string, at::Tensor*>>& parts,
              const std::vector<int64_t>& rows, int64_t cols) const {
     auto shape = [&](int64_t r) { return cols > 0 ? std::vector<int64_t>{r, cols} : std::vector<int64_t>{r}; };
-    if (!m.options_.device.is_cpu() && !fuse_on_device()) {
+    if (!fuse_projections()) {
       for (size_t i = 0; i < parts.size(); ++i) *parts[i].second = get(parts[i].first, shape(rows[i]));
       return;
     }

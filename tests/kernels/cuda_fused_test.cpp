@@ -295,6 +295,41 @@ TEST(FusedCuda, CapturedAndReplayedInAGraph) {
   }
 }
 
+// The decoder's fused projections (core/models/decoder_load.cpp): one GEMM
+// over the concatenated weights of q/k/v, and of gate/up, must give each
+// projection the bits of its own GEMM (the pinned plan of the fused N reduces
+// K in the same order as the parts'), or every golden made with separate
+// GEMMs would move. Shapes of the 1B Llama, SmolLM2-135M and a Llama-3-8B.
+TEST(FusedCuda, FusedProjectionGemmEqualsSeparateGemms) {
+  SKIP_WITHOUT_GPU();
+  const ModeGuard mode(Mode::batch_invariant);
+  at::manual_seed(23);
+  struct Shape {
+    int64_t k;
+    std::vector<int64_t> parts;
+  };
+  const std::vector<Shape> shapes = {{2048, {2048, 512, 512}}, {2048, {8192, 8192}}, {576, {576, 192, 192}},
+                                     {576, {1536, 1536}},      {4096, {4096, 1024, 1024}}, {4096, {14336, 14336}}};
+  for (at::ScalarType t : kDtypes) {
+    for (const Shape& shape : shapes) {
+      std::vector<at::Tensor> parts;
+      for (int64_t n : shape.parts) parts.push_back((at::randn({n, shape.k}, cuda_opts(at::kFloat)) / 40).to(t));
+      const at::Tensor fused = at::cat(parts, 0);
+      for (int64_t m : {1, 3, 32, 64, 257}) {
+        const at::Tensor x = activations({m, shape.k}, t);
+        const at::Tensor whole = at::linear(x, fused);
+        int64_t at_col = 0;
+        for (const at::Tensor& w : parts) {
+          const int64_t n = w.size(0);
+          EXPECT_TRUE(bits_equal(whole.narrow(1, at_col, n).contiguous(), at::linear(x, w)))
+              << where(t, m, shape.k) << ", part of " << n << " rows at " << at_col << " of " << fused.size(0);
+          at_col += n;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace lockstep::kernels
 #endif
