@@ -161,7 +161,7 @@ def llama_server_binary():
 
 
 @pytest.mark.skipif(llama_server_binary() is None,
-                    reason="no llama-server build: ci/llama-server.sh builds it (not in CI: it would take 4 min)")
+                    reason="no llama-server build: ci/llama-server.sh builds it (not in CI: 12 min on 2 cores)")
 def test_llama_server_with_parallel_slots_is_checked_at_the_logprobs_level(lockstep_bin, default_model, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}"
