@@ -55,7 +55,6 @@ struct VerifyOptions {
   std::vector<int64_t> tiers;              // run only these tiers (--tier)
   EndpointCli endpoint;                    // an OpenAI-compatible server instead of the in-process engine
   int64_t fillers = 8;                     // --endpoint: concurrent fillers beside every run
-  std::string endpoint_level;              // --endpoint: bits | logprobs | tokens ("": the best available)
   bool runs_set = false, processes_set = false;   // given on the command line (else the suite's check)
   std::string check_name;       // the subcommand: verify, bench, reload, stress, suite
   std::string worker;           // hidden: the run label of a worker process

@@ -228,7 +228,8 @@ Command add_compare_command(CLI::App& parent) {
   add_endpoint_options(app, o->endpoint,
                        "Compare against an OpenAI-compatible server at this base URL: the target (--prompt, default a "
                        "question) RUNS times, each beside 1..MAX_BATCH-1 concurrent seeded requests; unique answers by "
-                       "tokens, logprobs and bits (as far as the server returns them)");
+                       "tokens, logprobs and bits (as far as the server returns them)",
+                       /*with_level=*/false);
   return {app, [o] { return compare(*o); }};
 }
 

@@ -2,7 +2,12 @@
 
 namespace lockstep::cli {
 
-void add_endpoint_options(CLI::App* app, EndpointCli& o, const std::string& what) {
+std::optional<harness::EndpointLevel> EndpointCli::level_asked() const {
+  if (level.empty()) return std::nullopt;
+  return harness::parse_endpoint_level(level);
+}
+
+void add_endpoint_options(CLI::App* app, EndpointCli& o, const std::string& what, bool with_level) {
   app->add_option("--endpoint", o.url, what);
   app->add_option("--api-key-env", o.api_key_env,
                   "With --endpoint: the environment variable holding the API key (never the key on the command line)");
@@ -11,6 +16,11 @@ void add_endpoint_options(CLI::App* app, EndpointCli& o, const std::string& what
                   "none if it lists none)");
   app->add_option("--endpoint-timeout", o.timeout_s, "With --endpoint: seconds to wait for one answer")
       ->capture_default_str();
+  if (with_level) {
+    app->add_option("--endpoint-level", o.level,
+                    "With --endpoint: bits (lockstep serve's record), logprobs (the returned logprobs, exact) or "
+                    "tokens (the returned tokens or text); default: the best the server allows");
+  }
 }
 
 harness::EndpointOptions endpoint_options(const EndpointCli& o) {

@@ -34,7 +34,6 @@ struct SweepOptions {
   std::string out_dir = "lockstep-out";
   bool json = false;
   EndpointCli endpoint;
-  std::string endpoint_level;
   std::vector<std::string> argv;
 };
 
@@ -46,7 +45,7 @@ harness::VerifyResults sweep_endpoint(const SweepOptions& o, const harness::Prog
   p.concurrency = o.plan.batches;
   p.seed = o.plan.seed;
   p.max_tokens = o.plan.decode_tokens;
-  if (!o.endpoint_level.empty()) p.level = harness::parse_endpoint_level(o.endpoint_level);
+  p.level = o.endpoint.level_asked();
   return harness::run_endpoint_sweep(p, progress);
 }
 
@@ -122,9 +121,8 @@ Command add_sweep_command(CLI::App& parent, const std::vector<std::string>& argv
   add_endpoint_options(app, o->endpoint,
                        "Sweep an OpenAI-compatible server at this base URL: --batches become concurrency levels (the "
                        "target with C-1 concurrent seeded requests), --lengths the target's length in random words, "
-                       "--decode-tokens its max_tokens; every level compared with the first");
-  app->add_option("--endpoint-level", o->endpoint_level,
-                  "With --endpoint: bits, logprobs or tokens (default: the best the server allows)");
+                       "--decode-tokens its max_tokens; every level compared with the first",
+                       /*with_level=*/true);
   return {app, [o] { return sweep(*o); }};
 }
 

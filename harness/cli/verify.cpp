@@ -170,7 +170,7 @@ harness::VerifyResults run_against_endpoint(const VerifyOptions& o, const harnes
     p.workers = o.workers;
     p.threads = o.threads;
   }
-  if (!o.endpoint_level.empty()) p.level = harness::parse_endpoint_level(o.endpoint_level);
+  p.level = o.endpoint.level_asked();
   return harness::run_endpoint_verify(p, progress);
 }
 
@@ -370,12 +370,10 @@ CLI::App* add_check(CLI::App& parent, const char* name, const char* description,
   add_endpoint_options(app, o->endpoint,
                        "Check an OpenAI-compatible server at this base URL (e.g. http://127.0.0.1:8000) instead of the "
                        "in-process engine: every run of every case is sent with --fillers concurrent requests and "
-                       "compared at the best level the server allows (bits with lockstep serve)");
+                       "compared at the best level the server allows (bits with lockstep serve)",
+                       /*with_level=*/true);
   app->add_option("--fillers", o->fillers, "With --endpoint: seeded random requests sent beside every run")
       ->capture_default_str();
-  app->add_option("--endpoint-level", o->endpoint_level,
-                  "With --endpoint: bits (lockstep serve's record), logprobs (the returned logprobs, exact) or "
-                  "tokens (the returned tokens or text); default: the best the server allows");
   o->check_name = name;
   return app;
 }

@@ -27,6 +27,19 @@ std::string quote(const std::string& body) {
   return body.size() > 300 ? body.substr(0, 300) + "…" : body;
 }
 
+// The server answered, but not with what was asked (bad_input): an HTTP
+// error status other than 401/403/429, or a body that is not a JSON object.
+// identify() notes these for /v1/models and goes on.
+class Unanswered : public Error {
+ public:
+  Unanswered(std::string what_failed, const std::string& message)
+      : Error(ErrorKind::bad_input, message), what_failed_(std::move(what_failed)) {}
+  const std::string& what_failed() const { return what_failed_; }   // "HTTP 500", "not a JSON object"
+
+ private:
+  std::string what_failed_;
+};
+
 // One request with retries on 429 / 503; the parsed JSON body of a 200.
 json request(const EndpointOptions& o, const std::string& method, const std::string& path, const json& body,
              httplib::Headers* headers_out = nullptr) {
@@ -59,11 +72,13 @@ json request(const EndpointOptions& o, const std::string& method, const std::str
                                           o.retries + 1, quote(res->body)));
     }
     if (res->status != 200) {
-      throw bad_input(fmt::format("{}{}: HTTP {}: {}", o.url, path, res->status, quote(res->body)));
+      throw Unanswered(fmt::format("HTTP {}", res->status),
+                       fmt::format("{}{}: HTTP {}: {}", o.url, path, res->status, quote(res->body)));
     }
     json doc = json::parse(res->body, nullptr, false);
     if (doc.is_discarded() || !doc.is_object()) {
-      throw bad_input(fmt::format("{}{}: the answer is not a JSON object: {}", o.url, path, quote(res->body)));
+      throw Unanswered("not a JSON object",
+                       fmt::format("{}{}: the answer is not a JSON object: {}", o.url, path, quote(res->body)));
     }
     return doc;
   }
@@ -129,13 +144,8 @@ ServerIdentity EndpointClient::identify() {
       id.model = m.value("id", "");
       if (m.contains("lockstep") && m["lockstep"].is_object()) id.model_sha256 = m["lockstep"].value("model_sha256", "");
     }
-  } catch (const Error& e) {
-    models_error = e.what();
-    // Down, too slow, or wanting a key: nothing else will work either.
-    if (e.kind() != ErrorKind::bad_input || models_error.find("API key") != std::string::npos) throw;
-    const size_t http = models_error.find("HTTP ");
-    models_error = http == std::string::npos ? std::string("not an OpenAI model list")
-                                             : models_error.substr(http, models_error.find(':', http) - http);
+  } catch (const Unanswered& e) {   // down, too slow or wanting a key is thrown on: nothing else would work
+    models_error = e.what_failed();
   }
   if (options_.model.empty()) options_.model = id.model;
   if (id.model.empty()) id.model = options_.model;

@@ -4,6 +4,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -41,6 +42,26 @@ class Server:
         rc = self.proc.wait(timeout)
         time.sleep(0.1)
         return rc, "".join(self.lines)
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_healthy(url, proc, timeout, log=lambda: ""):
+    """Polls url/health until it answers 200; fails with `log()` if `proc` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(url + "/health", timeout=5).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{url} did not become healthy:\n" + log())
+        time.sleep(0.3)
 
 
 def post(url, path, body, headers=None, timeout=300):

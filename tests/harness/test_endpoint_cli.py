@@ -3,12 +3,11 @@ Every run of every case goes with --fillers concurrent requests (never solo alon
 `lockstep serve` the comparison is at the bits level and reproduces the in-process golden. The
 negative control is `lockstep serve --mode off`, whose concurrent runs must differ."""
 import json
-import socket
 import sys
 
 import pytest
 
-from serve_client import Server
+from serve_client import Server, free_port
 from test_cli import lockstep
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent / "catalogue"))
@@ -149,12 +148,6 @@ def test_endpoint_proofs_diff_and_merge_and_bench_runs_the_tiers(lockstep_bin, t
     results = json.loads((tmp_path / "bench" / "results.json").read_text())
     assert {c["tier"] for c in results["cases"]} == {1, 2} and all(c["runs"] for c in results["cases"])
     assert all(r["match"] and r["kind"] == "batch" for c in results["cases"] for r in c["runs"])
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_bad_endpoints_and_options_are_clear(lockstep_bin, tiny_server, tmp_path):

@@ -18,24 +18,17 @@ import json
 import os
 import pathlib
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
-import requests
 
+from serve_client import free_port, wait_healthy
 from test_cli import lockstep
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VENV_BIN = pathlib.Path(sys.executable).parent
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class TransformersServe:
@@ -45,17 +38,11 @@ class TransformersServe:
         self.proc = subprocess.Popen([VENV_BIN / "transformers", "serve", model, "--host", "127.0.0.1", "--port",
                                       self.url.rsplit(":", 1)[1], "--device", "cpu", "--dtype", "float32", *flags],
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if requests.get(self.url + "/health", timeout=5).status_code == 200:
-                    return
-            except requests.ConnectionError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("transformers serve did not start:\n" + self.output())
-            time.sleep(0.3)
+        try:
+            wait_healthy(self.url, self.proc, timeout, self.output)
+        except RuntimeError:
+            self.stop()
+            raise
 
     def output(self):
         self.log.seek(0)
@@ -169,15 +156,7 @@ def test_llama_server_with_parallel_slots_is_checked_at_the_logprobs_level(locks
         proc = subprocess.Popen([llama_server_binary(), "-m", default_model, "--host", "127.0.0.1", "--port", str(port),
                                  "-np", "4", "-cb", "-c", "8192"], stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if requests.get(url + "/health", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, (tmp_path / "server.log").read_text()[-3000:]
-            time.sleep(0.3)
+        wait_healthy(url, proc, 120, lambda: (tmp_path / "server.log").read_text()[-3000:])
         v = lockstep(lockstep_bin, "verify", "--endpoint", url, "--prompt", "hello", "--prompt", "a poem please",
                      "--max-new-tokens", "8", "--runs", "2", "--fillers", "3", "--out-dir", tmp_path / "v", timeout=900)
         assert "comparing at level logprobs (the server returns logprobs)" in v.stderr, v.stderr[-3000:]
