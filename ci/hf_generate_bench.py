@@ -5,7 +5,7 @@
 
 Same workload as `lockstep throughput`: B random prompts of equal length, greedy,
 exactly --new-tokens each (EOS ignored), bf16 on CUDA; the fastest of --repeats runs after
-one warm-up. --kernels loads lockstep's kernels (kernels/python, $LOCKSTEP_KERNELS_LIB) and
+one warm-up. --kernels loads lockstep's kernels (python/src, $LOCKSTEP_KERNELS_LIB) and
 sets their mode, so "batch_invariant" is transformers running lockstep's invariant kernels.
 """
 import argparse
@@ -28,7 +28,7 @@ def main():
     args = ap.parse_args()
     from transformers import AutoModelForCausalLM
     if args.kernels != "stock":
-        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "kernels" / "python"))
+        sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "python" / "src"))
         import lockstep_kernels as lk
         lk.load()
         lk.set_mode(args.kernels)

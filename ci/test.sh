@@ -7,6 +7,8 @@ BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build}"
 VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
 "$ROOT/ci/setup.sh" || exit $?
 "$ROOT/ci/build.sh" || exit $?
+# The Python package (python/): its wheel built and installed into the venv (stamped; ~80 s the first time).
+"$ROOT/ci/python-package.sh" || exit $?
 
 # One test per core, each with one OpenMP thread (two model tests with every
 # core each would oversubscribe a 2-core machine badly): 2.4 instead of 4.2

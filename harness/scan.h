@@ -1,14 +1,7 @@
 // `lockstep scan`: which aten ops a model actually runs, and whether each is
-// covered in batch_invariant mode. Ops are recorded with at::RecordFunction
-// while the model runs once under the mode, then classified:
-//   invariant   lockstep's kernel replaces this overload (kernels/registered.h lists exactly
-//               what kernels/register.cpp registers: sum.dim_IntList is, the full sum is not);
-//   composite   decomposes into other ops (those are classified themselves);
-//   exact       computes each output element from its own inputs with one
-//               correctly rounded operation, or only moves data: the batch
-//               cannot change its bits;
-//   uncovered   anything else: a reduction or transcendental lockstep does not
-//               replace, whose bits may depend on the batch or thread split.
+// covered in batch_invariant mode. Ops are recorded while the model runs once under the
+// mode and classified by kernels/coverage.h (invariant | composite | exact | uncovered), the list
+// the Python package's lockstep_kernels.check() uses too.
 #pragma once
 
 #include <cstdint>

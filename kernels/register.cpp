@@ -27,6 +27,7 @@
 #include <ATen/ops/bmm_cpu_dispatch.h>
 #include <ATen/ops/mean_cpu_dispatch.h>
 #include <ATen/ops/mm_cpu_dispatch.h>
+#include <ATen/ops/multinomial_cpu_dispatch.h>
 #include <ATen/ops/native_layer_norm_cpu_dispatch.h>
 #include <ATen/ops/rms_norm_compositeimplicitautograd_dispatch.h>
 #include <ATen/ops/sigmoid_cpu_dispatch.h>
@@ -49,6 +50,7 @@
 #include "kernels/mode.h"
 #include "kernels/registered.h"
 #include "kernels/portable/ops.h"
+#include "kernels/sampling.h"
 
 #ifdef LOCKSTEP_WITH_CUDA
 #include <ATen/ops/_fused_rms_norm_cuda_dispatch.h>
@@ -58,6 +60,7 @@
 #include <ATen/ops/bmm_cuda_dispatch.h>
 #include <ATen/ops/mean_cuda_dispatch.h>
 #include <ATen/ops/mm_cuda_dispatch.h>
+#include <ATen/ops/multinomial_cuda_dispatch.h>
 #include <ATen/ops/native_layer_norm_cuda_dispatch.h>
 #include <ATen/ops/sum_cuda_dispatch.h>
 #include <ATen/ops/rsqrt_cuda_dispatch.h>
@@ -95,6 +98,9 @@ struct Cpu {
     }
   };
   static at::Tensor stock_rsqrt(const at::Tensor& x) { return at::cpu::rsqrt(x); }
+  static at::Tensor stock_multinomial(const at::Tensor& p, int64_t n, bool r, std::optional<at::Generator> g) {
+    return at::cpu::multinomial(p, n, r, std::move(g));
+  }
   static at::Tensor stock_silu(const at::Tensor& x) { return at::cpu::silu(x); }
   static at::Tensor stock_sigmoid(const at::Tensor& x) { return at::cpu::sigmoid(x); }
   static bool gemm_dtype(at::ScalarType t) { return is_float_or_bf16(t); }
@@ -179,6 +185,9 @@ struct Cuda {
     }
   };
   static at::Tensor stock_rsqrt(const at::Tensor& x) { return at::cuda::rsqrt(x); }
+  static at::Tensor stock_multinomial(const at::Tensor& p, int64_t n, bool r, std::optional<at::Generator> g) {
+    return at::cuda::multinomial(p, n, r, std::move(g));
+  }
   static at::Tensor stock_silu(const at::Tensor& x) { return at::cuda::silu(x); }
   static at::Tensor stock_sigmoid(const at::Tensor& x) { return at::cuda::sigmoid(x); }
   static bool gemm_dtype(at::ScalarType t) { return is_float_or_bf16(t) || t == at::kHalf; }
@@ -424,6 +433,14 @@ at::Tensor rsqrt(const at::Tensor& x) {
   return portable_on() ? B::P::unary(x, portable::kRsqrt) : B::stock_rsqrt(x);
 }
 
+// Sampling (kernels/sampling.h): a row's samples depend on its own probabilities and one draw
+// per call, not on the rows beside it. Portable mode keeps the stock sampler.
+template <class B>
+at::Tensor multinomial(const at::Tensor& p, int64_t n, bool replacement, std::optional<at::Generator> g) {
+  return on() && dense_on<B>(p) ? invariant_multinomial(p, n, replacement, std::move(g))
+                                : B::stock_multinomial(p, n, replacement, std::move(g));
+}
+
 }  // namespace
 
 // Keep in step with the m.impl calls below and in the TORCH_LIBRARY_IMPL blocks
@@ -432,7 +449,7 @@ const std::vector<std::string>& registered_overloads() {
   static const std::vector<std::string> list = {
       "mm",      "addmm",       "bmm",  "_softmax",     "_log_softmax", "sum.dim_IntList",
       "mean.dim", "native_layer_norm", "_fused_rms_norm", "rms_norm", "scaled_dot_product_attention",
-      "rsqrt",   "silu",        "silu_", "sigmoid",     "sigmoid_"};
+      "rsqrt",   "multinomial", "silu", "silu_", "sigmoid",     "sigmoid_"};
   return list;
 }
 
@@ -452,6 +469,7 @@ void register_overrides(torch::Library& m) {
   m.impl("rms_norm", TORCH_FN(rms_norm<B>));
   m.impl("scaled_dot_product_attention", TORCH_FN(sdpa<B>));
   m.impl("rsqrt", TORCH_FN(rsqrt<B>));
+  m.impl("multinomial", TORCH_FN(multinomial<B>));
 }
 
 // Elementwise ops only the CPU needs (kernels/cpu/elementwise.cpp says

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "kernels" / "python"))
+sys.path.insert(0, str(ROOT / "python" / "src"))
 
 import lockstep_kernels as lk  # noqa: E402
 
