@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import lockstep_kernels as lk
+from package_support import DEVICES
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -58,10 +59,11 @@ def test_mode_switches_behave_like_batch_invariant_ops():
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
-def test_matmul_persistent_rows_do_not_depend_on_the_batch_whatever_the_mode(dtype):
-    w = rows(1, 576, 1536).to(dtype)
-    bias = rows(2, 1, 1536)[0].to(dtype)
-    pool = rows(3, 64, 576).to(dtype)
+@pytest.mark.parametrize("device", DEVICES)
+def test_matmul_persistent_rows_do_not_depend_on_the_batch_whatever_the_mode(dtype, device):
+    w = rows(1, 576, 1536).to(device, dtype)
+    bias = rows(2, 1, 1536)[0].to(device, dtype)
+    pool = rows(3, 64, 576).to(device, dtype)
     alone = lk.matmul_persistent(pool[7:8], w, bias)[0]
     for m in (2, 9, 33, 64):
         start = max(0, 8 - m)
@@ -82,8 +84,9 @@ def test_matmul_persistent_refuses_what_it_does_not_compute():
         lk.matmul_persistent(a, b, torch.zeros(2, 3))
 
 
-def test_log_softmax_and_mean_dim_match_torch_and_keep_rows():
-    x = rows(4, 40, 1000)
+@pytest.mark.parametrize("device", DEVICES)
+def test_log_softmax_and_mean_dim_match_torch_and_keep_rows(device):
+    x = rows(4, 40, 1000).to(device)
     alone = lk.log_softmax(x[5:6])[0]
     assert torch.equal(lk.log_softmax(x)[5], alone)
     assert torch.allclose(lk.log_softmax(x), torch.log_softmax(x, -1), atol=1e-5)
@@ -93,7 +96,7 @@ def test_log_softmax_and_mean_dim_match_torch_and_keep_rows():
     assert torch.equal(lk.mean_dim(x[5:6], 1)[0], m[5])
     assert torch.allclose(m, x.mean(1), atol=1e-6)
     assert lk.mean_dim(x, -1, keepdim=True).shape == (40, 1)
-    assert lk.mean_dim(torch.arange(12).reshape(3, 4), 1).dtype == torch.float32
+    assert lk.mean_dim(torch.arange(12, device=device).reshape(3, 4), 1).dtype == torch.float32
     with pytest.raises(ValueError, match="Invalid dimension"):
         lk.mean_dim(x, 2)
 

@@ -8,15 +8,16 @@ import pytest
 import torch
 
 import lockstep_kernels as lk
+from package_support import DEVICES
 
 
-def distributions(seed, rows, vocab, zeros=0.3):
+def distributions(seed, rows, vocab, zeros=0.3, device="cpu"):
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(rows, vocab, generator=g) * 3
     p = torch.softmax(logits, -1)
     p[torch.rand(rows, vocab, generator=g) < zeros] = 0  # top-k / top-p style holes
     p[:, 0] += 1e-3  # no empty row
-    return p
+    return p.to(device)
 
 
 def samples_alone_and_in_batches(p, n, replacement, seed=7):
@@ -35,8 +36,9 @@ def samples_alone_and_in_batches(p, n, replacement, seed=7):
 
 @pytest.mark.parametrize("n,replacement", [(1, False), (1, True), (4, True), (3, False)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16, torch.float64])
-def test_a_row_samples_the_same_alone_and_in_any_batch(n, replacement, dtype):
-    p = distributions(1, 11, 3000).to(dtype)
+@pytest.mark.parametrize("device", DEVICES)
+def test_a_row_samples_the_same_alone_and_in_any_batch(n, replacement, dtype, device):
+    p = distributions(1, 11, 3000, device=device).to(dtype)
     with lk.batch_invariant():
         alone, batched = samples_alone_and_in_batches(p, n, replacement)
         torch.manual_seed(7)
@@ -51,8 +53,9 @@ def test_a_row_samples_the_same_alone_and_in_any_batch(n, replacement, dtype):
         assert bool((p[r][out] > 0).all()), "sampled a category of probability 0"
 
 
-def test_negative_control_stock_rows_depend_on_the_batch():
-    p = distributions(1, 11, 3000)
+@pytest.mark.parametrize("device", DEVICES)
+def test_negative_control_stock_rows_depend_on_the_batch(device):
+    p = distributions(1, 11, 3000, device=device)
     alone, batched = samples_alone_and_in_batches(p, 1, False)
     assert any(not torch.equal(out, alone[r]) for r, out in batched)
 
@@ -73,24 +76,25 @@ def test_seeds_replay_and_differ():
     assert len(set(runs[2][0][0].tolist())) > 1
 
 
-def test_draws_follow_the_distribution():
+@pytest.mark.parametrize("device", DEVICES)
+def test_draws_follow_the_distribution(device):
     """50,000 draws with replacement from one 8-category distribution: a chi-square test at
     7 degrees of freedom (p < 1e-4 rejects: critical value 29.9)."""
-    p = torch.tensor([0.30, 0.20, 0.15, 0.12, 0.10, 0.08, 0.05, 0.0])
+    p = torch.tensor([0.30, 0.20, 0.15, 0.12, 0.10, 0.08, 0.05, 0.0], device=device)
     with lk.batch_invariant():
         torch.manual_seed(0)
         draws = torch.multinomial(p, 50_000, replacement=True)
-    counts = torch.bincount(draws, minlength=8).double()
+    counts = torch.bincount(draws.cpu(), minlength=8).double()
     assert counts[7] == 0
-    expected = p[:7].double() * 50_000
+    expected = p[:7].cpu().double() * 50_000
     chi2 = float(((counts[:7] - expected) ** 2 / expected).sum())
     assert chi2 < 29.9, (chi2, counts.tolist())
     # Without replacement, the first draw of many calls follows p too (the exponential race).
     with lk.batch_invariant():
         torch.manual_seed(1)
         first = torch.stack([torch.multinomial(p, 3)[0] for _ in range(4000)])
-    share = torch.bincount(first, minlength=8).double() / 4000
-    assert torch.allclose(share[:7], p[:7].double(), atol=0.03), share.tolist()
+    share = torch.bincount(first.cpu(), minlength=8).double() / 4000
+    assert torch.allclose(share[:7], p[:7].cpu().double(), atol=0.03), share.tolist()
 
 
 @pytest.mark.parametrize(
@@ -101,11 +105,12 @@ def test_draws_follow_the_distribution():
         (torch.tensor([[0.0, 0.0, 0.0]]), "sum of probabilities <= 0"),
     ],
 )
-def test_bad_distributions_fail_like_stock(bad, message):
+@pytest.mark.parametrize("device", DEVICES)
+def test_bad_distributions_fail_like_stock(bad, message, device):
     with lk.batch_invariant():
         with pytest.raises(RuntimeError, match=message):
-            torch.multinomial(bad, 1)
+            torch.multinomial(bad.to(device), 1)
         with pytest.raises(RuntimeError, match="not enough non-negative category"):
-            torch.multinomial(torch.tensor([0.5, 0.5, 0.0]), 3)
+            torch.multinomial(torch.tensor([0.5, 0.5, 0.0], device=device), 3)
         with pytest.raises(RuntimeError, match="n_sample <= 0"):
-            torch.multinomial(torch.tensor([0.5, 0.5]), 0)
+            torch.multinomial(torch.tensor([0.5, 0.5], device=device), 0)

@@ -13,6 +13,7 @@ import torch
 import transformers
 
 import lockstep_kernels as lk
+from package_support import DEVICES
 
 PROMPT_LENGTHS = (5, 37, 120, 64)
 NEW_TOKENS = 8
@@ -30,14 +31,18 @@ def tiny(family):
     return transformers.GPT2Config(vocab_size=1024, n_positions=512, n_embd=128, n_layer=2, n_head=4)
 
 
-@pytest.fixture(scope="module", params=["llama", "qwen3", "gpt2"])
+# fp32 on the CPU, bf16 on CUDA (ci/gpu-python.sh).
+@pytest.fixture(scope="module", params=[(f, d) for d in DEVICES for f in ("llama", "qwen3", "gpt2")],
+                ids=lambda p: f"{p[0]}-{p[1]}")
 def model(request, tmp_path_factory):
+    family, device = request.param
     torch.manual_seed(0)
-    built = transformers.AutoModelForCausalLM.from_config(tiny(request.param))
-    folder = tmp_path_factory.mktemp(request.param)
+    built = transformers.AutoModelForCausalLM.from_config(tiny(family))
+    folder = tmp_path_factory.mktemp(family)
     built.save_pretrained(folder)
+    dtype = torch.float32 if device == "cpu" else torch.bfloat16
     loaded = transformers.AutoModelForCausalLM.from_pretrained(folder, attn_implementation="sdpa",
-                                                               dtype=torch.float32).eval()
+                                                               dtype=dtype).to(device).eval()
     loaded.generation_config.eos_token_id = None
     loaded.generation_config.pad_token_id = PAD
     return loaded
@@ -59,7 +64,7 @@ def left_padded(batch):
 
 
 def generate(model, batch, sample):
-    ids, mask = left_padded(batch)
+    ids, mask = (t.to(model.device) for t in left_padded(batch))
     options = dict(do_sample=True, temperature=0.9, top_k=50, top_p=0.95) if sample else dict(do_sample=False)
     torch.manual_seed(1234)
     with torch.no_grad():
