@@ -5,7 +5,7 @@ size; outside it torch.mm is the stock kernel, which really drifts on the CPU
 (LEADS.md: fp32 mm row 0 differs for every M >= 2), and gives exactly the bits
 of a process that never loaded the library.
 
-Loads the built library from $LOCKSTEP_KERNELS_LIB or build/kernels/.
+The library: conftest.py's (the build tree's).
 """
 import os
 import pathlib
@@ -15,23 +15,9 @@ import sys
 import pytest
 import torch
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "python" / "src"))
-
-import lockstep_kernels as lk  # noqa: E402
+import lockstep_kernels as lk
 
 BATCH_SIZES = (2, 3, 4, 7, 8, 16, 33, 64, 128, 257)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def library():
-    path = lk.library_path()
-    if not path.is_file():
-        pytest.fail(f"{path} not found: build the lockstep_kernels target or set {lk.ENV_LIBRARY}")
-    lk.load()
-    assert lk.mode() == "off"
-    yield path
-    lk.set_mode("off")
 
 
 def operands(seed=0, k=576, n=576, rows=24):
@@ -100,7 +86,7 @@ def test_outside_is_bitwise_a_process_without_the_library(tmp_path):
     script = (
         "import sys, torch\n"
         f"sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})\n"
-        "from test_python_helper import operands\n"
+        "from test_mode_switch import operands\n"
         "w, pool = operands(seed=5)\n"
         f"torch.save(torch.mm(pool[:17], w.t()), {str(theirs)!r})\n"
     )

@@ -9,18 +9,11 @@ have the same bits alone and in batches of other requests; outside the mode
 the stock kernels must drift for some batch, or the check would prove
 nothing. Runs on the CPU, and on CUDA where a GPU is present.
 """
-import pathlib
-import sys
-
 import pytest
 import torch
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "python" / "src"))
-
-import lockstep_kernels as lk  # noqa: E402
-
-DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+import lockstep_kernels as lk
+from package_support import DEVICES
 BATCHES = (2, 3, 5, 8, 16, 33, 64)
 
 
