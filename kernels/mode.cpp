@@ -1,8 +1,7 @@
 #include "kernels/mode.h"
 
 #include <atomic>
-
-#include "core/error.h"
+#include <stdexcept>
 
 namespace lockstep::kernels {
 namespace {
@@ -26,7 +25,7 @@ Mode parse_mode(const std::string& name) {
   if (name == "off") return Mode::off;
   if (name == "batch_invariant" || name == "batch-invariant") return Mode::batch_invariant;
   if (name == "portable") return Mode::portable;
-  throw bad_input("unknown mode '" + name + "' (expected off, batch_invariant or portable)");
+  throw std::invalid_argument("unknown mode '" + name + "' (expected off, batch_invariant or portable)");
 }
 
 }  // namespace lockstep::kernels

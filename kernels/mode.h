@@ -25,7 +25,8 @@ enum class Mode : int {
 Mode mode();
 void set_mode(Mode mode);
 const char* mode_name(Mode mode);
-// "off" | "batch_invariant" (also "batch-invariant") | "portable"; bad_input otherwise.
+// "off" | "batch_invariant" (also "batch-invariant") | "portable"; std::invalid_argument otherwise
+// (kernels know no error type above them: the CLI maps it to a bad-input exit, cli::mode_option).
 Mode parse_mode(const std::string& name);
 
 class ModeGuard {

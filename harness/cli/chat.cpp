@@ -90,7 +90,7 @@ int chat(const ChatOptions& o) {
     }
     harness::check_writable(o.export_path);
   }
-  const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
+  const kernels::ModeGuard mode(mode_option(o.mode));
   Loaded l = load_for_session("chat", o.model, o.device, o.dtype);
   l.environment.mode = o.mode;
   std::optional<uint64_t> seed = o.seed;

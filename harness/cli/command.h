@@ -4,10 +4,14 @@
 
 #include <functional>
 #include <iostream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include <CLI/CLI.hpp>
+
+#include "core/error.h"
+#include "kernels/mode.h"
 
 namespace lockstep::cli {
 
@@ -50,5 +54,14 @@ inline constexpr const char* kModeHelp =
     "Kernels: off (stock libtorch), batch_invariant (lockstep's kernels: a request's bits do not "
     "depend on the batch it runs in) or portable (fp32, one defined order and own math: the same bits "
     "on x86 CPUs and NVIDIA GPUs)";
+
+// A --mode value as the kernels' mode; an unknown name is bad input (exit 2).
+inline kernels::Mode mode_option(const std::string& name) {
+  try {
+    return kernels::parse_mode(name);
+  } catch (const std::invalid_argument& e) {
+    throw bad_input(e.what());
+  }
+}
 
 }  // namespace lockstep::cli

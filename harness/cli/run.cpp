@@ -88,7 +88,7 @@ int run(const RunOptions& given) {
   }
   o.prompt = read_prompt(o);
   if (o.raw && o.prompt.empty()) throw bad_input("the prompt is empty (a raw prompt needs at least one character)");
-  const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
+  const kernels::ModeGuard mode(mode_option(o.mode));
   SamplingOptions sampling;
   sampling.temperature = o.temperature;
   sampling.top_k = o.top_k;

@@ -40,7 +40,7 @@ int serve_main(ServeCliOptions o) {
   // Before any thread starts (libtorch's and OpenMP's during the load, the
   // engine's): a SIGTERM during the load then stops the server once it is up.
   serve::block_shutdown_signals();
-  const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
+  const kernels::ModeGuard mode(mode_option(o.mode));
   Loaded l = load_for_session("serve", o.model, o.device, o.dtype);
   l.environment.mode = o.mode;
   serve::Identity identity{o.served_name.empty() ? l.bundle->name : o.served_name, l.path, l.sha256, l.environment};

@@ -85,7 +85,7 @@ int trace(const SessionOptions& o) {
   const harness::SessionScript script = harness::read_session(o.script);   // bad scripts fail before the model loads
   if (!o.force && harness::is_regular_file(o.out)) throw bad_input(o.out + " exists; it is replaced only with --force");
   harness::check_writable(o.out);
-  const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
+  const kernels::ModeGuard mode(mode_option(o.mode));
   const Loaded l = load_for_session("trace", o.model, o.device, o.dtype);
   harness::Trace t;
   t.created_at = harness::utc_timestamp_now();
@@ -140,7 +140,7 @@ int replay(const SessionOptions& o) {
   const std::string mode_name = o.mode.empty() ? expected.environment.mode : o.mode;
   const std::string device = o.device.empty() ? expected.environment.device : o.device;
   const std::string dtype = o.dtype.empty() ? expected.environment.dtype : o.dtype;
-  const kernels::ModeGuard mode(kernels::parse_mode(mode_name));
+  const kernels::ModeGuard mode(mode_option(mode_name));
   Loaded l = load_for_session("replay", o.model, device, dtype, [&](const Loaded& here) {
     if (here.sha256 != expected.model_sha256) {
       throw bad_input(fmt::format("{} was traced with model {} (sha256 {}…); {} is another model (sha256 {}…): use --model",

@@ -50,7 +50,7 @@ harness::VerifyResults sweep_endpoint(const SweepOptions& o, const harness::Prog
 }
 
 int sweep(SweepOptions& o) {
-  const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
+  const kernels::ModeGuard mode(mode_option(o.mode));
   const bool remote = o.endpoint.given();
   if (!remote) {
     harness::validate(o.plan);   // a bad grid fails before the model is loaded

@@ -51,7 +51,7 @@ Timing time_batch(const std::shared_ptr<const DecoderModel>& model, int64_t batc
   EngineOptions eo;
   eo.max_batch = batch;
   eo.max_prefill_tokens = 1 << 30;
-  eo.mode = kernels::parse_mode(o.mode);
+  eo.mode = mode_option(o.mode);
   eo.kv_cache_bytes = static_cast<int64_t>(o.kv_cache_gb * double(int64_t{1} << 30));
   eo.digest_threads = o.digest_threads;
   eo.digests = !o.no_digests;
@@ -74,7 +74,7 @@ Timing time_batch(const std::shared_ptr<const DecoderModel>& model, int64_t batc
 }
 
 int run(const ThroughputOptions& o) {
-  const kernels::Mode mode = kernels::parse_mode(o.mode);
+  const kernels::Mode mode = mode_option(o.mode);
   const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
   for (int64_t b : o.batches) {
     if (b < 1 || b > 4096) throw bad_input("--batches: each batch size must be in 1..4096");

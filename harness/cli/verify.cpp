@@ -181,7 +181,7 @@ int run_check(const VerifyOptions& given) {
   if (o.suite.empty() && o.prompts.empty() && o.check_name == "bench") o.suite = LOCKSTEP_SOURCE_DIR "/suites/tiers.json";
   if (o.runs < 1) throw bad_input("--runs must be at least 1");
   if (o.processes < 0) throw bad_input("--processes must not be negative");
-  const kernels::ModeGuard mode(kernels::parse_mode(o.mode));
+  const kernels::ModeGuard mode(mode_option(o.mode));
   const LoadOptions load = harness::parse_load_options(o.device, o.dtype);
   harness::Suite suite = load_cases(o);
   // A suite's own "check" counts hold unless the command line gives them (verify and bench).
