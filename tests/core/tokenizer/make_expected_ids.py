@@ -1,19 +1,20 @@
-"""Regenerates the expected values hardcoded in tokenizer_test.cpp and chat_template_test.cpp.
+"""Regenerates the expected values tokenizer_test.cpp and chat_template_test.cpp read, as data:
+expected/tokenizer.json (token ids, pre-tokenizer pieces) and expected/chat_templates.json
+(template sources, conversations, renderings).
 
 The reference is Hugging Face transformers loading the GGUF file itself (the same reference the
 end-to-end tests use), so the C++ tests need neither Python nor transformers to run:
 
     .venv/bin/python tests/core/tokenizer/make_expected_ids.py [path/to/SmolLM2-135M-Instruct.Q4_1.gguf]
-
-It rewrites the region between the "BEGIN GENERATED" and "END GENERATED" lines of both files.
 """
+import json
 import pathlib
 import sys
-import unicodedata
 
 HERE = pathlib.Path(__file__).resolve().parent
+EXPECTED = HERE / "expected"
 
-# Tricky strings for the real-model table. Never NUL: the C++ table holds C strings.
+# Tricky strings for the real-model table.
 TRICKY = [
     "",
     "Hello, world!",
@@ -155,44 +156,6 @@ QWEN25 = r"""{%- if tools %}
 {%- endif %}"""
 
 
-def cpp_string(s):
-    """A C++ narrow string literal holding `s` as UTF-8; invisible characters are escaped."""
-    out = ['"']
-    for ch in s:
-        o = ord(ch)
-        simple = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\t": "\\t", "\r": "\\r"}
-        if ch in simple:
-            out.append(simple[ch])
-        elif o < 0x20 or o == 0x7F:
-            out.append(f"\\{o:03o}")   # three octal digits never run into the next character
-        elif o >= 0x80 and unicodedata.category(ch) in ("Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me"):
-            out.append(f"\\u{o:04X}" if o <= 0xFFFF else f"\\U{o:08X}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
-
-
-def cpp_lines(s, indent):
-    """`s` as adjacent C++ literals, one per line of text."""
-    lines = [line + "\n" for line in s.split("\n")]
-    lines[-1] = lines[-1][:-1]
-    return ("\n" + indent).join(cpp_string(line) for line in lines if line) or '""'
-
-
-def cpp_list(items, indent):
-    """Comma-separated C++ initializers, wrapped to 100 columns."""
-    lines, line = [], ""
-    for text in items:
-        piece = text + ", "
-        if len(indent) + len(line) + len(piece) > 100:
-            lines.append(line.rstrip())
-            line = ""
-        line += piece
-    lines.append(line.rstrip().rstrip(","))
-    return ("\n" + indent).join(lines)
-
-
 def hf_pieces(name, text):
     from tokenizers import Regex, pre_tokenizers
     from transformers.convert_slow_tokenizer import bytes_to_unicode
@@ -207,12 +170,10 @@ def hf_pieces(name, text):
     return [bytes(byte_of[c] for c in p).decode("utf-8") for p, _ in spelled]
 
 
-def rewrite(path, body):
-    text = path.read_text(encoding="utf-8")
-    begin = text.index("// BEGIN GENERATED")
-    begin = text.index("\n", begin) + 1
-    end = text.index("// END GENERATED")
-    path.write_text(text[:begin] + body + text[end:], encoding="utf-8")
+def write(name, document):
+    EXPECTED.mkdir(exist_ok=True)
+    text = json.dumps(document, ensure_ascii=False, indent=1) + "\n"
+    (EXPECTED / name).write_text(text, encoding="utf-8")
 
 
 def main():
@@ -224,50 +185,43 @@ def main():
     tok = AutoTokenizer.from_pretrained(model.parent, gguf_file=model.name)
     smollm = tok.chat_template
 
-    body = ["// Token ids from transformers' AutoTokenizer on the GGUF file.\n",
-            "const IdsCase kExpectedIds[] = {\n"]
-    for s in TRICKY:
-        ids = tok(s).input_ids
-        assert tok.decode(ids) == s, (s, tok.decode(ids))
-        body.append(f"    {{{cpp_string(s)},\n     {{{cpp_list(map(str, ids), '      ')}}}}},\n")
-    body.append("};\n\n// The same with special tokens as plain text (split_special_tokens=True).\n")
-    body.append("const IdsCase kExpectedPlainIds[] = {\n")
-    for s in PLAIN:
-        ids = tok(s, split_special_tokens=True).input_ids
-        body.append(f"    {{{cpp_string(s)},\n     {{{cpp_list(map(str, ids), '      ')}}}}},\n")
-    body.append("};\n\n// Pre-tokenizer pieces from Hugging Face tokenizers.\n")
-    body.append("const PiecesCase kExpectedPieces[] = {\n")
+    ids = []
+    for text in TRICKY:
+        encoded = tok(text).input_ids
+        assert tok.decode(encoded) == text, (text, tok.decode(encoded))
+        ids.append({"text": text, "ids": encoded})
+    pieces = []
     for name in PRE_NAMES:
         for text in PRE_TEXTS:
-            pieces = hf_pieces(name, text)
-            assert "".join(pieces) == text
-            joined = cpp_list(map(cpp_string, pieces), "      ")
-            body.append(f'    {{"{name}", {cpp_string(text)},\n     {{{joined}}}}},\n')
-    body.append("};\n")
-    rewrite(HERE / "tokenizer_test.cpp", "".join(body))
+            split = hf_pieces(name, text)
+            assert "".join(split) == text
+            pieces.append({"pretokenizer": name, "text": text, "pieces": split})
+    write("tokenizer.json", {
+        "about": "transformers' AutoTokenizer on the GGUF file (ids; plain_ids with split_special_tokens=True) "
+                 "and Hugging Face tokenizers' pre-tokenizer pieces; written by make_expected_ids.py",
+        "ids": ids,
+        "plain_ids": [{"text": t, "ids": tok(t, split_special_tokens=True).input_ids} for t in PLAIN],
+        "pieces": pieces,
+    })
 
     templates = [("smollm2", smollm), ("qwen2", QWEN2), ("qwen2.5", QWEN25), ("chatml", CHATML_PLAIN)]
-    body = ["// Template sources; smollm2 is tokenizer.chat_template of the GGUF file.\n",
-            "const TemplateSource kTemplates[] = {\n"]
-    for name, source in templates:
-        assert ")SRC\"" not in source
-        body.append(f'    {{"{name}", R"SRC({source})SRC"}},\n')
-    body.append("};\n\nconst Conversation kConversations[] = {\n")
-    for name, messages in CONVERSATIONS:
-        msgs = ",\n      ".join(f"{{{cpp_string(r)}, {cpp_string(c)}}}" for r, c in messages)
-        body.append(f'    {{"{name}",\n     {{{msgs}}}}},\n')
-    body.append("};\n\n// transformers' apply_chat_template(messages, tokenize=False, add_generation_prompt=...).\n")
-    body.append("const RenderCase kRenders[] = {\n")
+    renders = []
     for tname, source in templates:
         for cname, messages in CONVERSATIONS:
             for gen in (False, True):
                 rendered = tok.apply_chat_template(
                     [{"role": r, "content": c} for r, c in messages], chat_template=source,
                     tokenize=False, add_generation_prompt=gen)
-                body.append(f'    {{"{tname}", "{cname}", {str(gen).lower()},\n'
-                            f'     {cpp_lines(rendered, "     ")}}},\n')
-    body.append("};\n")
-    rewrite(HERE / "chat_template_test.cpp", "".join(body))
+                renders.append({"template": tname, "conversation": cname, "add_generation_prompt": gen,
+                                "text": rendered})
+    write("chat_templates.json", {
+        "about": "transformers' apply_chat_template(messages, tokenize=False, add_generation_prompt=...); "
+                 "smollm2 is tokenizer.chat_template of the GGUF file; written by make_expected_ids.py",
+        "templates": [{"name": n, "source": src} for n, src in templates],
+        "conversations": [{"name": n, "messages": [{"role": r, "content": c} for r, c in m]}
+                          for n, m in CONVERSATIONS],
+        "renders": renders,
+    })
 
 
 if __name__ == "__main__":
