@@ -7,7 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "harness/json_check.h"
+#include "harness/json_reader.h"
 
 namespace lockstep::harness {
 namespace {
@@ -15,7 +15,7 @@ namespace {
 using json = nlohmann::ordered_json;
 
 // [lo, hi] with 1 <= lo <= hi.
-std::pair<int64_t, int64_t> range(const JsonChecker& check, const json& value, const std::string& where) {
+std::pair<int64_t, int64_t> range(const JsonReader& check, const json& value, const std::string& where) {
   if (!value.is_array() || value.size() != 2) check.fail(where, "expected [min, max]");
   const int64_t lo = check.positive_int(value[0], where + "[0]");
   const int64_t hi = check.positive_int(value[1], where + "[1]");
@@ -23,11 +23,11 @@ std::pair<int64_t, int64_t> range(const JsonChecker& check, const json& value, c
   return {lo, hi};
 }
 
-FillerSampling sampling_of(const JsonChecker& check, const json& value, const std::string& where) {
+FillerSampling sampling_of(const JsonReader& check, const json& value, const std::string& where) {
   if (!value.is_object()) check.fail(where, "expected an object");
   check.only_keys(value, where, {"temperature", "top_k", "top_p"});
   FillerSampling s;
-  s.temperature = check.number(check.require(value, where, "temperature"), where + ".temperature", 1e-6, 100.0);
+  s.temperature = check.number(check.at(value, where, "temperature"), where + ".temperature", 1e-6, 100.0);
   if (auto v = value.find("top_k"); v != value.end()) s.top_k = check.positive_int(*v, where + ".top_k");
   if (auto v = value.find("top_p"); v != value.end()) s.top_p = check.number(*v, where + ".top_p", 1e-6, 1.0);
   return s;
@@ -53,7 +53,7 @@ std::vector<std::string> BatchPlan::round_labels() const {
 }
 
 BatchPlan parse_batch_plan(const json& value, const std::string& origin) {
-  const JsonChecker check("suite", origin);
+  const JsonReader check("suite", origin);
   const std::string at = "batch_plan";
   if (!value.is_object()) check.fail(at, "expected an object");
   check.only_keys(value, at, {"sizes", "join_after_steps", "fillers"});

@@ -15,6 +15,7 @@
 #include "core/tokenizer/byte_level.h"
 #include "core/util/sha256.h"
 #include "harness/atomic_file.h"
+#include "harness/json_reader.h"
 
 namespace lockstep::harness {
 
@@ -103,58 +104,6 @@ json body_of(const Proof& p) {
               {"cases", cases}};
 }
 
-// Errors name the file and the JSON path of the bad field.
-struct Reader {
-  std::string origin;
-
-  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
-    throw bad_input(origin + ": " + where + ": " + what);
-  }
-  const json& at(const json& in, const std::string& where, const char* key) const {
-    if (!in.is_object()) fail(where, "expected an object");
-    auto it = in.find(key);
-    if (it == in.end()) fail(where, std::string("missing field '") + key + "'");
-    return *it;
-  }
-  // An integer (not a float) within [lo, hi].
-  static bool in_range(const json& v, int64_t lo, int64_t hi) {
-    if (v.is_number_unsigned()) return v.get<uint64_t>() <= static_cast<uint64_t>(hi);
-    return v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
-  }
-  template <typename T>
-  T get(const json& in, const std::string& where, const char* key) const {
-    const json& v = at(in, where, key);
-    try {
-      if constexpr (std::is_same_v<T, std::string>) {
-        if (!v.is_string()) throw std::invalid_argument("");
-      } else if constexpr (std::is_same_v<T, bool>) {
-        if (!v.is_boolean()) throw std::invalid_argument("");
-      } else if constexpr (std::is_same_v<T, int64_t>) {
-        // nlohmann converts a float by static_cast: undefined out of range.
-        if (!in_range(v, INT64_MIN, INT64_MAX)) throw std::invalid_argument("");
-      } else if constexpr (std::is_same_v<T, std::vector<int32_t>>) {
-        if (!v.is_array()) throw std::invalid_argument("");
-        for (const json& e : v) {
-          if (!in_range(e, INT32_MIN, INT32_MAX)) throw std::invalid_argument("");
-        }
-      }
-      return v.get<T>();
-    } catch (const std::exception&) {
-      fail(where + "." + key, "wrong type");
-    }
-  }
-  std::string sha(const json& in, const std::string& where, const char* key) const {
-    std::string s = get<std::string>(in, where, key);
-    check_sha(s, where + "." + key);
-    return s;
-  }
-  void check_sha(const std::string& s, const std::string& where) const {
-    bool ok = s.size() == 64;
-    for (char ch : s) ok = ok && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
-    if (!ok) fail(where, "expected a SHA-256 in lower-case hex, got '" + s.substr(0, 80) + "'");
-  }
-};
-
 }  // namespace
 
 std::string proof_digest(const json& document) {
@@ -178,7 +127,7 @@ json proof_to_json(const Proof& proof) {
 }
 
 Proof proof_from_json(const json& doc, const std::string& origin) {
-  const Reader r{origin};
+  const JsonReader r(origin);
   if (!doc.is_object()) r.fail("document", "expected a JSON object");
   const auto schema = doc.find("schema");
   if (schema == doc.end() || !schema->is_string()) r.fail("schema", "missing; not a lockstep proof");
@@ -263,8 +212,8 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
         if (!step.is_array() || step.size() > 64) r.fail(w, "expected a list of at most 64 [id, units] pairs per step");
         auto& row = pc.canonical_top.emplace_back();
         for (const json& pair : step) {
-          if (!pair.is_array() || pair.size() != 2 || !Reader::in_range(pair[0], 0, INT32_MAX) ||
-              !(Reader::in_range(pair[1], INT64_MIN, INT64_MAX) || pair[1].is_null())) {
+          if (!pair.is_array() || pair.size() != 2 || !JsonReader::in_range(pair[0], 0, INT32_MAX) ||
+              !(JsonReader::in_range(pair[1], INT64_MIN, INT64_MAX) || pair[1].is_null())) {
             r.fail(w, "expected [id, units] with integer units (or null) and an id in 0..2^31-1");
           }
           row.emplace_back(pair[0].get<int32_t>(),

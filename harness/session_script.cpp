@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/error.h"
+#include "harness/json_reader.h"
 
 namespace lockstep::harness {
 
@@ -17,51 +18,31 @@ using json = nlohmann::ordered_json;
 
 namespace {
 
-struct ScriptReader {
-  std::string origin;
+// An optional string member ("" when absent).
+std::string optional_string(const JsonReader& r, const json& in, const std::string& where, const char* key) {
+  return in.contains(key) ? r.get<std::string>(in, where, key) : std::string();
+}
 
-  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
-    throw bad_input(origin + ": " + where + ": " + what);
-  }
-  void only(const json& in, const std::string& where, const std::set<std::string>& allowed) const {
-    if (!in.is_object()) fail(where, "expected an object");
-    for (const auto& item : in.items()) {
-      if (!allowed.count(item.key())) {
-        std::string names;
-        for (const std::string& a : allowed) names += (names.empty() ? "" : ", ") + a;
-        fail(where, "unknown field '" + item.key() + "' (allowed: " + names + ")");
-      }
-    }
-  }
-  std::string string(const json& in, const std::string& where, const char* key, bool required = true) const {
-    auto it = in.find(key);
-    if (it == in.end()) {
-      if (required) fail(where, std::string("missing field '") + key + "'");
-      return "";
-    }
-    if (!it->is_string()) fail(where + "." + key, "expected a string");
-    return it->get<std::string>();
-  }
-  json object(const json& in, const std::string& where, const char* key) const {
-    auto it = in.find(key);
-    if (it == in.end()) return json::object();
-    if (!it->is_object()) fail(where + "." + key, "expected a JSON object (the tool's arguments)");
-    return *it;
-  }
-};
+// A tool call's arguments: an object, {} when absent.
+json arguments_of(const JsonReader& r, const json& in, const std::string& where) {
+  auto it = in.find("arguments");
+  if (it == in.end()) return json::object();
+  if (!it->is_object()) r.fail(where + ".arguments", "expected a JSON object (the tool's arguments)");
+  return *it;
+}
 
 // Equality of JSON values regardless of key order.
 bool same_json(const json& a, const json& b) { return nlohmann::json::parse(a.dump()) == nlohmann::json::parse(b.dump()); }
 
-SessionStep parse_step(const ScriptReader& r, const json& s, const std::string& where) {
+SessionStep parse_step(const JsonReader& r, const json& s, const std::string& where) {
   if (!s.is_object()) r.fail(where, "expected an object with a \"type\"");
   SessionStep step;
-  step.type = r.string(s, where, "type");
+  step.type = r.get<std::string>(s, where, "type");
   if (step.type == "user") {
-    r.only(s, where, {"type", "text"});
-    step.text = r.string(s, where, "text");
+    r.only_keys(s, where, {"type", "text"});
+    step.text = r.get<std::string>(s, where, "text");
   } else if (step.type == "generate") {
-    r.only(s, where, {"type", "max_new_tokens", "stop", "temperature", "seed"});
+    r.only_keys(s, where, {"type", "max_new_tokens", "stop", "temperature", "seed"});
     auto n = s.find("max_new_tokens");
     if (n == s.end()) r.fail(where, "missing field 'max_new_tokens'");
     if (!n->is_number_integer() || n->get<int64_t>() < 1 || n->get<int64_t>() > 4096) {
@@ -87,12 +68,12 @@ SessionStep parse_step(const ScriptReader& r, const json& s, const std::string& 
     }
     if (step.temperature > 0 && !step.seed) r.fail(where, "temperature > 0 needs a seed (sampling must be reproducible)");
   } else if (step.type == "tool_call") {
-    r.only(s, where, {"type", "name", "arguments"});
-    step.call.name = r.string(s, where, "name");
+    r.only_keys(s, where, {"type", "name", "arguments"});
+    step.call.name = r.get<std::string>(s, where, "name");
     if (step.call.name.empty()) r.fail(where + ".name", "must not be empty");
-    step.call.arguments = r.object(s, where, "arguments");
+    step.call.arguments = arguments_of(r, s, where);
   } else if (step.type == "tool_result") {
-    r.only(s, where, {"type"});
+    r.only_keys(s, where, {"type"});
   } else {
     r.fail(where + ".type", "unknown step type '" + step.type + "' (expected user, generate, tool_call or tool_result)");
   }
@@ -206,29 +187,29 @@ const CannedTool* find_canned(const SessionScript& script, const ToolCall& call)
 }
 
 SessionScript session_from_json(const json& doc, const std::string& origin) {
-  const ScriptReader r{origin};
+  const JsonReader r(origin);
   if (!doc.is_object()) r.fail("document", "expected a JSON object");
   auto schema = doc.find("schema");
   if (schema == doc.end() || !schema->is_string()) r.fail("schema", std::string("missing; expected \"") + kSessionSchema + "\"");
   if (*schema != kSessionSchema) {
     r.fail("schema", "'" + schema->get<std::string>() + "' is not supported (expected " + kSessionSchema + ")");
   }
-  r.only(doc, "document", {"schema", "name", "description", "system", "tools", "steps"});
+  r.only_keys(doc, "document", {"schema", "name", "description", "system", "tools", "steps"});
   SessionScript script;
   script.document = doc;
-  script.name = r.string(doc, "document", "name");
+  script.name = r.get<std::string>(doc, "document", "name");
   if (script.name.empty()) r.fail("name", "must not be empty");
-  script.system = r.string(doc, "document", "system", /*required=*/false);
+  script.system = optional_string(r, doc, "document", "system");
   if (auto d = doc.find("description"); d != doc.end() && !d->is_string()) r.fail("description", "expected a string");
   if (auto tools = doc.find("tools"); tools != doc.end()) {
     if (!tools->is_array()) r.fail("tools", "expected a list of {name, arguments, result}");
     for (size_t i = 0; i < tools->size(); ++i) {
       const json& t = (*tools)[i];
       const std::string where = "tools[" + std::to_string(i) + "]";
-      r.only(t, where, {"name", "arguments", "result"});
+      r.only_keys(t, where, {"name", "arguments", "result"});
       CannedTool canned;
-      canned.call.name = r.string(t, where, "name");
-      canned.call.arguments = r.object(t, where, "arguments");
+      canned.call.name = r.get<std::string>(t, where, "name");
+      canned.call.arguments = arguments_of(r, t, where);
       auto result = t.find("result");
       if (result == t.end()) r.fail(where, "missing field 'result'");
       canned.result = result->is_string() ? result->get<std::string>() : python_json(*result);

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "harness/atomic_file.h"
+#include "harness/json_reader.h"
 #include "harness/proof.h"
 
 namespace lockstep::harness {
@@ -66,42 +67,13 @@ json body_of(const Trace& t) {
               {"turns", turns}};
 }
 
-struct Reader {
-  std::string origin;
-  [[noreturn]] void fail(const std::string& where, const std::string& what) const {
-    throw bad_input(origin + ": " + where + ": " + what);
-  }
-  const json& at(const json& in, const std::string& where, const char* key) const {
-    if (!in.is_object()) fail(where, "expected an object");
-    auto it = in.find(key);
-    if (it == in.end()) fail(where, std::string("missing field '") + key + "'");
-    return *it;
-  }
-  template <typename T>
-  T get(const json& in, const std::string& where, const char* key) const {
-    const json& v = at(in, where, key);
-    if constexpr (std::is_same_v<T, std::string>) {
-      if (!v.is_string()) fail(where + "." + key, "expected a string");
-    }
-    try {
-      return v.get<T>();
-    } catch (const std::exception&) {
-      fail(where + "." + key, "wrong type");
-    }
-  }
-  void check_sha(const std::string& s, const std::string& where) const {
-    bool ok = s.size() == 64;
-    for (char ch : s) ok = ok && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
-    if (!ok) fail(where, "expected a SHA-256 in lower-case hex, got '" + s.substr(0, 80) + "'");
-  }
-  ToolCall call(const json& in, const std::string& where) const {
-    ToolCall c{get<std::string>(in, where, "name"), at(in, where, "arguments")};
-    if (!c.arguments.is_object()) fail(where + ".arguments", "expected an object");
-    return c;
-  }
-};
+ToolCall tool_call(const JsonReader& r, const json& in, const std::string& where) {
+  ToolCall c{r.get<std::string>(in, where, "name"), r.at(in, where, "arguments")};
+  if (!c.arguments.is_object()) r.fail(where + ".arguments", "expected an object");
+  return c;
+}
 
-TraceTurn parse_turn(const Reader& r, const json& c, const std::string& where) {
+TraceTurn parse_turn(const JsonReader& r, const json& c, const std::string& where) {
   TraceTurn t;
   t.step = r.get<int64_t>(c, where, "step");
   t.type = r.get<std::string>(c, where, "type");
@@ -143,14 +115,14 @@ TraceTurn parse_turn(const Reader& r, const json& c, const std::string& where) {
   if (t.type == "generate" || t.type == "tool_call") {
     const json& calls = r.at(c, where, "tool_calls");
     if (!calls.is_array()) r.fail(where + ".tool_calls", "expected a list");
-    for (size_t i = 0; i < calls.size(); ++i) t.tool_calls.push_back(r.call(calls[i], where + ".tool_calls[" + std::to_string(i) + "]"));
+    for (size_t i = 0; i < calls.size(); ++i) t.tool_calls.push_back(tool_call(r, calls[i], where + ".tool_calls[" + std::to_string(i) + "]"));
   }
   if (t.type == "tool_result") {
     const json& answers = r.at(c, where, "answers");
     if (!answers.is_array()) r.fail(where + ".answers", "expected a list");
     for (size_t i = 0; i < answers.size(); ++i) {
       const std::string w = where + ".answers[" + std::to_string(i) + "]";
-      t.answers.push_back(ToolAnswer{r.call(answers[i], w), r.get<std::string>(answers[i], w, "result")});
+      t.answers.push_back(ToolAnswer{tool_call(r, answers[i], w), r.get<std::string>(answers[i], w, "result")});
     }
   }
   if (c.contains("error")) t.error = r.get<std::string>(c, where, "error");
@@ -166,7 +138,7 @@ json trace_to_json(const Trace& trace) {
 }
 
 Trace trace_from_json(const json& doc, const std::string& origin) {
-  const Reader r{origin};
+  const JsonReader r(origin);
   if (!doc.is_object()) r.fail("document", "expected a JSON object");
   const auto schema = doc.find("schema");
   if (schema == doc.end() || !schema->is_string()) r.fail("schema", "missing; not a lockstep session trace");

@@ -9,13 +9,13 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "harness/json_check.h"
+#include "harness/json_reader.h"
 
 namespace lockstep::harness {
 namespace {
 
 using json = nlohmann::ordered_json;
-using Checker = JsonChecker;
+using Checker = JsonReader;
 
 
 Suite parse(const std::string& json_text, const std::string& origin, bool allow_include);
@@ -40,12 +40,12 @@ Suite parse(const std::string& json_text, const std::string& origin, bool allow_
   if (!root.is_object()) check.fail("", "expected a JSON object at the top level");
   check.only_keys(root, "", {"schema", "name", "description", "defaults", "cases", "cases_from", "check", "batch_plan"});
 
-  const std::string schema = check.string(check.require(root, "", "schema"), "schema", true);
+  const std::string schema = check.string(check.at(root, "", "schema"), "schema", true);
   if (schema != kSuiteSchema) {
     check.fail("schema", "unknown schema '" + schema + "' (this lockstep reads '" + kSuiteSchema + "')");
   }
   Suite suite;
-  suite.name = check.string(check.require(root, "", "name"), "name", true);
+  suite.name = check.string(check.at(root, "", "name"), "name", true);
   if (auto it = root.find("description"); it != root.end()) {
     suite.description = check.string(*it, "description", false);
   }
@@ -103,7 +103,7 @@ Suite parse(const std::string& json_text, const std::string& origin, bool allow_
     }
   }
   json empty = json::array();
-  const json& cases = root.contains("cases_from") && !root.contains("cases") ? empty : check.require(root, "", "cases");
+  const json& cases = root.contains("cases_from") && !root.contains("cases") ? empty : check.at(root, "", "cases");
   if (!cases.is_array()) check.fail("cases", "expected an array");
   if (cases.empty() && suite.cases.empty()) check.fail("cases", "a suite needs at least one case");
   for (size_t i = 0; i < cases.size(); ++i) {
@@ -112,7 +112,7 @@ Suite parse(const std::string& json_text, const std::string& origin, bool allow_
     if (!entry.is_object()) check.fail(where, "expected an object");
     check.only_keys(entry, where, {"id", "prompt", "max_new_tokens", "chat", "tier"});
     SuiteCase c;
-    c.id = check.string(check.require(entry, where, "id"), where + ".id", true);
+    c.id = check.string(check.at(entry, where, "id"), where + ".id", true);
     if (auto [it, inserted] = seen.emplace(c.id, i); !inserted) {
       check.fail(where + ".id", "duplicate id '" + c.id + "' (first used by cases[" +
                                     std::to_string(it->second) + "])");
@@ -121,7 +121,7 @@ Suite parse(const std::string& json_text, const std::string& origin, bool allow_
     // a raw prompt needs at least one character.
     c.chat = default_chat;
     if (auto v = entry.find("chat"); v != entry.end()) c.chat = check.boolean(*v, where + ".chat");
-    c.prompt = check.string(check.require(entry, where, "prompt"), where + ".prompt", !c.chat);
+    c.prompt = check.string(check.at(entry, where, "prompt"), where + ".prompt", !c.chat);
     if (auto v = entry.find("tier"); v != entry.end()) {
       const int64_t tier = check.positive_int(*v, where + ".tier");
       if (tier > kTiers) check.fail(where + ".tier", "expected 1 to " + std::to_string(kTiers));

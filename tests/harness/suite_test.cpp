@@ -147,7 +147,7 @@ TEST(Suite, RejectsMissingFields) {
             std::string::npos);
   EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m"})").find("'cases'"), std::string::npos);
   const std::string e = error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a"}]})");
-  EXPECT_NE(e.find("cases[0]: missing required key 'prompt'"), std::string::npos) << e;
+  EXPECT_NE(e.find("cases[0]: missing field 'prompt'"), std::string::npos) << e;
 }
 
 TEST(Suite, RejectsDuplicateIds) {

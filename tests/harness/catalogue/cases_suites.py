@@ -42,7 +42,7 @@ CASES = [
     suite_case("suite-duplicate-id", "two cases with id 'b'", case0("id", "b"),
                r"suite .*suite\.json: cases\[1\]\.id: duplicate id 'b' \(first used by cases\[0\]"),
     suite_case("suite-missing-prompt", "a case without 'prompt'", lambda s: s["cases"][0].pop("prompt") and None,
-               r"suite .*suite\.json: cases\[0\]: missing required key 'prompt'"),
+               r"suite .*suite\.json: cases\[0\]: missing field 'prompt'"),
     suite_case("suite-no-cases", "an empty case list", lambda s: s.__setitem__("cases", []),
                r"suite .*suite\.json: cases: a suite needs at least one case"),
     suite_case("suite-bad-check", "check.kind 'dance'", lambda s: s.__setitem__("check", {"kind": "dance"}),
