@@ -153,7 +153,7 @@ fi
 "$LOCKSTEP_BIN" sweep --lengths "$LENGTHS" --batches "$BATCHES" "${DEVICE_ARGS[@]}" --out-dir "$OUT/sweep" >"$OUT/sweep.log" 2>&1
 code=$?; ((code > rc)) && rc=$code
 # compare: on CUDA in fp32, where stock cuBLAS/SDPA change a request's bits with the batch (on the
-# H100: 20 unique outputs in 20 runs with the mode off, 1 with it on; ci/nightly-runs/h100-2026-11-24-compare);
+# H100: 20 unique outputs in 20 runs with the mode off, 1 with it on; measurements/h100-2026-11-24-compare);
 # in bf16 the stock kernels happen to agree across these batches on an H100, so it would show nothing.
 COMPARE_ARGS=("${DEVICE_ARGS[@]}")
 ((${#DEVICE_ARGS[@]})) && COMPARE_ARGS=(--device cuda --dtype fp32)
