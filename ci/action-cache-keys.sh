@@ -5,7 +5,7 @@
 # Both also name the runner's OS image, since the binary links its system libraries. The action's own
 # files are hashed (it may live outside the workspace, where hashFiles() cannot see).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CI_TAG=action-cache-keys; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set: this script runs as a step of action.yml}"
 cd "$ROOT"
 image="${ImageOS:-$(uname -s)}-${ImageVersion:-0}-$(uname -m)"

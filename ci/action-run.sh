@@ -5,7 +5,7 @@
 # (action.yml maps them), the binary as LOCKSTEP_BIN, the Python with Jinja2 as LOCKSTEP_PYTHON.
 # A test runs this with a simulated runner (tests/reports/test_action.py).
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CI_TAG=action-run; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${GITHUB_OUTPUT:?}" "${GITHUB_STEP_SUMMARY:?}" "${LOCKSTEP_BIN:?}"
 PYTHON="${LOCKSTEP_PYTHON:-python3}"
 WORKSPACE="${GITHUB_WORKSPACE:-$PWD}"

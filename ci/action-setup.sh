@@ -3,9 +3,8 @@
 # `lockstep` input) that binary is used as it is; otherwise ci/setup.sh and ci/build.sh set up and
 # build the action's own checkout. Writes `lockstep` and `python` to $GITHUB_OUTPUT.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CI_TAG=action-setup; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 : "${GITHUB_OUTPUT:?GITHUB_OUTPUT is not set: this script runs as a step of action.yml}"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
 
 if [[ -n "${LOCKSTEP_INPUT_BIN:-}" ]]; then
   [[ -x "$LOCKSTEP_INPUT_BIN" ]] || { echo "::error title=lockstep::input lockstep: no executable at $LOCKSTEP_INPUT_BIN"; exit 3; }

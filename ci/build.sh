@@ -2,9 +2,7 @@
 # Configure (once) and build lockstep into build/ (or $LOCKSTEP_BUILD_DIR).
 # Extra arguments go to the first CMake configure, e.g. -DLOCKSTEP_CUDA=OFF.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build}"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
+CI_TAG=build; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 if [[ ! -f "$BUILD/build.ninja" ]]; then
   echo "[build] configuring $BUILD" >&2
   cmake -S "$ROOT" -B "$BUILD" -G Ninja -DLOCKSTEP_PYTHON="$VENV/bin/python" "$@" >"$BUILD.configure.log" 2>&1 \

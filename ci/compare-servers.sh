@@ -16,12 +16,11 @@
 # Exit: 0 when lockstep serve gave exactly one answer at the bits level, 1 otherwise,
 #   2 bad use, 3 environment (a server did not start).
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CI_TAG=compare-servers; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 OUT="${1:-$ROOT/lockstep-out/compare-servers}"
 RUNS="${RUNS:-8}" MAX_BATCH="${MAX_BATCH:-8}" TOKENS="${TOKENS:-16}" SEED="${SEED:-1}"
 BIN="${LOCKSTEP_BIN:-$ROOT/build/harness/lockstep}"
 PY="$ROOT/.venv/bin/python"
-say() { echo "[compare-servers] $*" >&2; }
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 [[ -x "$BIN" ]] || { say "no lockstep binary at $BIN: build first (ci/build.sh)"; exit 3; }
 [[ -x "$ROOT/.venv/bin/transformers" ]] || { say "no transformers CLI in .venv: run ci/setup.sh"; exit 3; }

@@ -29,9 +29,7 @@
 # LOCKSTEP_INJECT_FAULT exits 2, and the normal binary refuses the variable (exit 2).
 # Exit: 0 all faults detected and no false alarm, 1 otherwise, 3 build or environment failure.
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build}"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
+CI_TAG=detect; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 OUT="${LOCKSTEP_DETECT_OUT:-$ROOT/lockstep-out/detect}"
 PY="$VENV/bin/python"
 [[ -x "$PY" ]] || PY=python3
@@ -45,7 +43,6 @@ TIE_MODEL=""   # set per mode: $OUT/<mode>/tie-model
 BIN="$BUILD/harness/lockstep"
 FAULT_BIN="$BUILD/harness/lockstep_fault"
 
-die() { echo "[detect] ERROR: $*" >&2; exit 3; }
 
 build() {
   local start=$SECONDS

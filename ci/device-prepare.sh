@@ -8,8 +8,7 @@
 #              the second brings part b (see ci/GPU.md). LOCKSTEP_MODEL_SPLIT
 #              sets part a's size (default 47M; ci/gpu-clean.sh uses 37M).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
+CI_TAG=device-prepare; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$ROOT"
 rm -rf .deps .whl .model-a .model-b
 mkdir -p .deps .whl .model-a .model-b

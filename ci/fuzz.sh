@@ -16,10 +16,8 @@
 # Exit status: 0 no finding, 1 a finding (the crashing input is written to
 # $LOCKSTEP_FUZZ_DIR/findings/), 3 a build failure.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build}"
+CI_TAG=fuzz; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 OUT="${LOCKSTEP_FUZZ_DIR:-$BUILD/fuzz}"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
 CXX="${LOCKSTEP_FUZZ_CXX:-clang++}"
 TARGETS=(safetensors gguf tokenizer suite proof api_request)
 mode="${1:-smoke}"

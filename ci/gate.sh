@@ -12,11 +12,9 @@
 # verify (e.g. --update-golden after an intended change, then commit the file).
 # LOCKSTEP_GATE_BIN runs another binary (ci/detect.sh: the fault build).
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CI_TAG=gate; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$ROOT/ci/setup.sh"
 "$ROOT/ci/build.sh"
-BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build}"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
 BIN="${LOCKSTEP_GATE_BIN:-$BUILD/harness/lockstep}"
 OUT="${LOCKSTEP_OUT:-$ROOT/lockstep-out/gate}"
 rc=0

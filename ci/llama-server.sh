@@ -16,13 +16,12 @@
 # when it exists (LOCKSTEP_LLAMA_SERVER names another) and skips its llama-server test otherwise.
 # Exit: 0 checks ran (the findings are in OUT_DIR/summary.md), 3 environment (build or start failed).
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CI_TAG=llama-server; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 VERSION="${LLAMA_CPP_PYTHON:-0.3.36}"
 CACHE="$ROOT/build-llama-server/$VERSION"
 FLAGS="-DCMAKE_BUILD_TYPE=Release -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF"
 STAMP_WANT="$VERSION $FLAGS"
 PY="$ROOT/.venv/bin/python"
-say() { echo "[llama-server] $*" >&2; }
 [[ "${1:-}" == "-h" || "${1:-}" == "--help" ]] && { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0; }
 
 build() {

@@ -8,11 +8,8 @@
 # 2-core CPU machine a CPU wheel takes ~80 s, one with CUDA kernels ~5 min (code that cannot run here).
 # Exit code 3 when the wheel cannot be built or installed.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
+CI_TAG=python-package; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 OUT="$ROOT/build-wheel"
-say() { echo "[python-package] $*" >&2; }
-die() { echo "[python-package] ERROR: $*" >&2; exit 3; }
 
 PY="$VENV/bin/python"
 [[ -x "$PY" ]] || die "no venv at $VENV: run ci/setup.sh first"

@@ -32,9 +32,7 @@
 # code (kernels/, core/, harness/) is suppressed.
 # Exit status: 0 clean, 1 a sanitizer report or a failing test, 3 build failure.
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build}"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
+CI_TAG=sanitize; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 JOBS="${LOCKSTEP_JOBS:-$(nproc)}"
 SUPP="$ROOT/ci/sanitize.supp"
 mode="${1:-all}"

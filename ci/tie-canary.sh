@@ -10,7 +10,7 @@
 # Exit codes as `lockstep verify`: 0 reproduced, 1 differs, 2 bad input, 3 environment (no golden
 # for this CPU's class, the model cannot be written).
 set -uo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CI_TAG=tie-canary; source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 BIN="${1:?usage: ci/tie-canary.sh LOCKSTEP_BIN OUT_DIR [PYTHON]}"
 OUT="${2:?usage: ci/tie-canary.sh LOCKSTEP_BIN OUT_DIR [PYTHON]}"
 PY="${3:-python3}"

@@ -106,7 +106,8 @@ void register_row_benchmarks() {
     int64_t tq, tk;
   };
   const Attn attns[] = {{"decode", 1, 128}, {"decode", 1, 1024}, {"decode", 1, 4096},
-                        {"prefill", 128, 128}, {"prefill", 512, 512}};
+                        {"prefill", 128, 128}, {"prefill", 512, 512}, {"prefill", 2048, 2048},
+                        {"prefill", 8192, 8192}};
   for (at::ScalarType dt : {at::kFloat, at::kBFloat16})
     for (const Attn& a : attns)
       for (Impl impl : {Impl::ours, Impl::stock}) {
