@@ -26,30 +26,40 @@
 namespace lockstep::kernels {
 namespace {
 
+// Numbers go into messages through std::to_string, never an ostream: inside some Python processes
+// (the GPU image) iostream number formatting in this library crashes (ci/GPU.md, 2026-11-23).
+std::string num(int64_t x) { return std::to_string(x); }
+// TORCH_CHECK with one ready string (several arguments would be joined through an ostream).
+void require(bool ok, const std::string& message) { TORCH_CHECK(ok, message); }
+std::string shape(at::IntArrayRef sizes) {
+  std::string out = "[";
+  for (size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + num(sizes[i]);
+  return out + "]";
+}
+
 void check_tensor(const at::Tensor& t, const char* what) {
-  TORCH_CHECK(t.layout() == at::kStrided, what, ": lockstep's kernels take dense tensors");
+  require(t.layout() == at::kStrided, std::string(what) + ": lockstep's kernels take dense tensors");
   const at::ScalarType s = t.scalar_type();
   const bool ok = s == at::kFloat || s == at::kBFloat16 || (t.is_cuda() && s == at::kHalf);
-  TORCH_CHECK(ok, what, ": lockstep's kernels take float32 or bfloat16 (and float16 on CUDA), got ", s);
-  TORCH_CHECK(t.is_cpu() || t.is_cuda(), what, ": lockstep's kernels run on the CPU or CUDA, got ", t.device());
+  require(ok, std::string(what) + ": lockstep's kernels take float32 or bfloat16 (and float16 on CUDA), got " + std::string(c10::toString(s)));
+  require(t.is_cpu() || t.is_cuda(), std::string(what) + ": lockstep's kernels run on the CPU or CUDA, got " + t.device().str());
 #ifndef LOCKSTEP_WITH_CUDA
-  TORCH_CHECK(t.is_cpu(), what, ": this build of lockstep's kernels has no CUDA kernels");
+  require(t.is_cpu(), std::string(what) + ": this build of lockstep's kernels has no CUDA kernels");
 #endif
 }
 
 at::Tensor matmul_persistent(const at::Tensor& a, const at::Tensor& b, const std::optional<at::Tensor>& bias) {
-  TORCH_CHECK(a.dim() == 2 && b.dim() == 2, "matmul_persistent: a and b must be 2-D, got ", a.dim(), "-D and ",
-              b.dim(), "-D");
-  TORCH_CHECK(a.size(1) == b.size(0), "matmul_persistent: incompatible dimensions ", a.sizes(), " @ ", b.sizes());
-  TORCH_CHECK(a.scalar_type() == b.scalar_type(), "matmul_persistent: incompatible dtypes");
-  TORCH_CHECK(a.device() == b.device(), "matmul_persistent: a and b are on different devices");
+  require(a.dim() == 2 && b.dim() == 2, std::string("matmul_persistent: a and b must be 2-D, got " + num(a.dim()) +
+                                                 "-D and " + num(b.dim()) + "-D"));
+  require(a.size(1) == b.size(0), std::string("matmul_persistent: incompatible dimensions " + shape(a.sizes()) + " @ " +
+                                          shape(b.sizes())));
+  require(a.scalar_type() == b.scalar_type(), std::string("matmul_persistent: incompatible dtypes"));
+  require(a.device() == b.device(), std::string("matmul_persistent: a and b are on different devices"));
   check_tensor(a, "matmul_persistent");
   const bool with_bias = bias.has_value() && bias->defined();
   if (with_bias) {
-    TORCH_CHECK(bias->dim() == 1 && bias->size(0) == b.size(1), "matmul_persistent: bias must be 1-D of size ",
-                b.size(1));
-    TORCH_CHECK(bias->scalar_type() == a.scalar_type() && bias->device() == a.device(),
-                "matmul_persistent: bias must have a's dtype and device");
+    require(bias->dim() == 1 && bias->size(0) == b.size(1), std::string("matmul_persistent: bias must be 1-D of size " + num(b.size(1))));
+    require(bias->scalar_type() == a.scalar_type() && bias->device() == a.device(), std::string("matmul_persistent: bias must have a's dtype and device"));
   }
 #ifdef LOCKSTEP_WITH_CUDA
   if (a.is_cuda()) return with_bias ? cuda::addmm(*bias, a, b, 1, 1) : cuda::mm(a, b);
@@ -58,8 +68,7 @@ at::Tensor matmul_persistent(const at::Tensor& a, const at::Tensor& b, const std
 }
 
 at::Tensor log_softmax(const at::Tensor& x, int64_t dim) {
-  TORCH_CHECK(x.dim() > 0 && (dim == -1 || dim == x.dim() - 1),
-              "log_softmax: lockstep's log_softmax is over the last dimension only");
+  require(x.dim() > 0 && (dim == -1 || dim == x.dim() - 1), std::string("log_softmax: lockstep's log_softmax is over the last dimension only"));
   check_tensor(x, "log_softmax");
 #ifdef LOCKSTEP_WITH_CUDA
   if (x.is_cuda()) return cuda::log_softmax(x, dim, false);
@@ -68,8 +77,7 @@ at::Tensor log_softmax(const at::Tensor& x, int64_t dim) {
 }
 
 at::Tensor mean_dim(const at::Tensor& x, int64_t dim, bool keepdim, std::optional<at::ScalarType> dtype) {
-  TORCH_CHECK(dim >= -x.dim() && dim < x.dim(), "mean_dim: invalid dimension ", dim, " for a ", x.dim(),
-              "-D tensor");
+  require(dim >= -x.dim() && dim < x.dim(), std::string("mean_dim: invalid dimension " + num(dim) + " for a " + num(x.dim()) + "-D tensor"));
   at::Tensor in = x;
   if (at::isIntegralType(x.scalar_type(), /*includeBool=*/true) && !dtype) dtype = at::kFloat;
   if (dtype && *dtype != in.scalar_type()) in = in.to(*dtype);
@@ -96,13 +104,13 @@ std::unique_ptr<OpRecorder> g_recorder;
 
 void record_begin() {
   std::lock_guard<std::mutex> lock(g_recorder_mutex);
-  TORCH_CHECK(!g_recorder, "lockstep: an op recording is already running (record_end() was not called)");
+  require(!g_recorder, std::string("lockstep: an op recording is already running (record_end() was not called)"));
   g_recorder = std::make_unique<OpRecorder>();
 }
 
 std::tuple<std::vector<std::string>, std::vector<int64_t>> record_end() {
   std::lock_guard<std::mutex> lock(g_recorder_mutex);
-  TORCH_CHECK(g_recorder, "lockstep: record_end() without record_begin()");
+  require(g_recorder != nullptr, std::string("lockstep: record_end() without record_begin()"));
   std::vector<std::string> names;
   std::vector<int64_t> counts;
   for (const auto& [name, count] : g_recorder->stop()) {
