@@ -11,7 +11,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 GOLDEN = ROOT / "golden" / "smollm2-135m-instruct" / "portable.proof.json"
 CPU_GOLDEN = ROOT / "golden" / "smollm2-135m-instruct" / "cpu-x86_64.proof.json"
 # Made on the lent H100 by ci/gpu-portable.sh (lockstep proof export --mode portable --device cuda).
-H100_PROOF = ROOT / "kernels" / "notes" / "h100-2026-11-23-portable" / "portable-h100.proof.json"
+H100_PROOF = ROOT / "measurements" / "h100-2026-11-23-portable" / "portable-h100.proof.json"
 
 
 def test_a_proof_made_on_the_h100_verifies_bit_for_bit_on_this_cpu(lockstep_bin, default_model, tmp_path):
