@@ -119,9 +119,10 @@ class JsonReader {
 
   // An integer (not a float) within [lo, hi].
   static bool in_range(const json& v, int64_t lo, int64_t hi) {
-    if (v.is_number_unsigned()) return lo <= 0 ? v.get<uint64_t>() <= static_cast<uint64_t>(hi)
-                                               : v.get<uint64_t>() >= static_cast<uint64_t>(lo) &&
-                                                     v.get<uint64_t>() <= static_cast<uint64_t>(hi);
+    if (v.is_number_unsigned()) {
+      const uint64_t u = v.get<uint64_t>();
+      return (lo <= 0 || u >= static_cast<uint64_t>(lo)) && u <= static_cast<uint64_t>(hi);
+    }
     return v.is_number_integer() && v.get<int64_t>() >= lo && v.get<int64_t>() <= hi;
   }
 

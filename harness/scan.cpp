@@ -15,8 +15,6 @@ int rank(const std::string& coverage) {
 
 }  // namespace
 
-std::pair<std::string, std::string> classify_op(const std::string& name) { return kernels::classify_op(name); }
-
 std::vector<ScannedOp> scan_ops(const std::function<void()>& work) {
   std::map<std::string, int64_t> calls;
   {
@@ -26,7 +24,7 @@ std::vector<ScannedOp> scan_ops(const std::function<void()>& work) {
   }
   std::vector<ScannedOp> ops;
   for (const auto& [name, count] : calls) {
-    auto [coverage, note] = classify_op(name);
+    auto [coverage, note] = kernels::classify_op(name);
     ops.push_back({name, count, coverage, note});
   }
   std::sort(ops.begin(), ops.end(), [](const ScannedOp& a, const ScannedOp& b) {

@@ -25,9 +25,6 @@ struct ScannedOp {
 // by coverage (uncovered first) then name.
 std::vector<ScannedOp> scan_ops(const std::function<void()>& work);
 
-// Classification of one op name (exposed for tests).
-std::pair<std::string, std::string> classify_op(const std::string& name);
-
 nlohmann::ordered_json scan_to_json(const std::vector<ScannedOp>& ops, const std::string& target);
 
 }  // namespace lockstep::harness

@@ -29,8 +29,9 @@ namespace {
 // Numbers go into messages through std::to_string, never an ostream: inside some Python processes
 // (the GPU image) iostream number formatting in this library crashes (ci/GPU.md, 2026-11-23).
 std::string num(int64_t x) { return std::to_string(x); }
-// TORCH_CHECK with one ready string (several arguments would be joined through an ostream).
-void require(bool ok, const std::string& message) { TORCH_CHECK(ok, message); }
+// TORCH_CHECK with one ready string (several arguments would be joined through an ostream); the
+// callers build the message only when a check fails.
+[[noreturn]] void fail(const std::string& message) { TORCH_CHECK(false, message); }
 std::string shape(at::IntArrayRef sizes) {
   std::string out = "[";
   for (size_t i = 0; i < sizes.size(); ++i) out += (i ? ", " : "") + num(sizes[i]);
@@ -38,28 +39,37 @@ std::string shape(at::IntArrayRef sizes) {
 }
 
 void check_tensor(const at::Tensor& t, const char* what) {
-  require(t.layout() == at::kStrided, std::string(what) + ": lockstep's kernels take dense tensors");
+  if (t.layout() != at::kStrided) fail(std::string(what) + ": lockstep's kernels take dense tensors");
   const at::ScalarType s = t.scalar_type();
   const bool ok = s == at::kFloat || s == at::kBFloat16 || (t.is_cuda() && s == at::kHalf);
-  require(ok, std::string(what) + ": lockstep's kernels take float32 or bfloat16 (and float16 on CUDA), got " + std::string(c10::toString(s)));
-  require(t.is_cpu() || t.is_cuda(), std::string(what) + ": lockstep's kernels run on the CPU or CUDA, got " + t.device().str());
+  if (!ok) {
+    fail(std::string(what) + ": lockstep's kernels take float32 or bfloat16 (and float16 on CUDA), got " +
+         c10::toString(s));
+  }
+  if (!t.is_cpu() && !t.is_cuda()) {
+    fail(std::string(what) + ": lockstep's kernels run on the CPU or CUDA, got " + t.device().str());
+  }
 #ifndef LOCKSTEP_WITH_CUDA
-  require(t.is_cpu(), std::string(what) + ": this build of lockstep's kernels has no CUDA kernels");
+  if (!t.is_cpu()) fail(std::string(what) + ": this build of lockstep's kernels has no CUDA kernels");
 #endif
 }
 
 at::Tensor matmul_persistent(const at::Tensor& a, const at::Tensor& b, const std::optional<at::Tensor>& bias) {
-  require(a.dim() == 2 && b.dim() == 2, std::string("matmul_persistent: a and b must be 2-D, got " + num(a.dim()) +
-                                                 "-D and " + num(b.dim()) + "-D"));
-  require(a.size(1) == b.size(0), std::string("matmul_persistent: incompatible dimensions " + shape(a.sizes()) + " @ " +
-                                          shape(b.sizes())));
-  require(a.scalar_type() == b.scalar_type(), std::string("matmul_persistent: incompatible dtypes"));
-  require(a.device() == b.device(), std::string("matmul_persistent: a and b are on different devices"));
+  if (a.dim() != 2 || b.dim() != 2) {
+    fail("matmul_persistent: a and b must be 2-D, got " + num(a.dim()) + "-D and " + num(b.dim()) + "-D");
+  }
+  if (a.size(1) != b.size(0)) {
+    fail("matmul_persistent: incompatible dimensions " + shape(a.sizes()) + " @ " + shape(b.sizes()));
+  }
+  if (a.scalar_type() != b.scalar_type()) fail("matmul_persistent: incompatible dtypes");
+  if (a.device() != b.device()) fail("matmul_persistent: a and b are on different devices");
   check_tensor(a, "matmul_persistent");
   const bool with_bias = bias.has_value() && bias->defined();
   if (with_bias) {
-    require(bias->dim() == 1 && bias->size(0) == b.size(1), std::string("matmul_persistent: bias must be 1-D of size " + num(b.size(1))));
-    require(bias->scalar_type() == a.scalar_type() && bias->device() == a.device(), std::string("matmul_persistent: bias must have a's dtype and device"));
+    if (bias->dim() != 1 || bias->size(0) != b.size(1)) fail("matmul_persistent: bias must be 1-D of size " + num(b.size(1)));
+    if (bias->scalar_type() != a.scalar_type() || bias->device() != a.device()) {
+      fail("matmul_persistent: bias must have a's dtype and device");
+    }
   }
 #ifdef LOCKSTEP_WITH_CUDA
   if (a.is_cuda()) return with_bias ? cuda::addmm(*bias, a, b, 1, 1) : cuda::mm(a, b);
@@ -68,7 +78,9 @@ at::Tensor matmul_persistent(const at::Tensor& a, const at::Tensor& b, const std
 }
 
 at::Tensor log_softmax(const at::Tensor& x, int64_t dim) {
-  require(x.dim() > 0 && (dim == -1 || dim == x.dim() - 1), std::string("log_softmax: lockstep's log_softmax is over the last dimension only"));
+  if (x.dim() == 0 || (dim != -1 && dim != x.dim() - 1)) {
+    fail("log_softmax: lockstep's log_softmax is over the last dimension only");
+  }
   check_tensor(x, "log_softmax");
 #ifdef LOCKSTEP_WITH_CUDA
   if (x.is_cuda()) return cuda::log_softmax(x, dim, false);
@@ -77,7 +89,9 @@ at::Tensor log_softmax(const at::Tensor& x, int64_t dim) {
 }
 
 at::Tensor mean_dim(const at::Tensor& x, int64_t dim, bool keepdim, std::optional<at::ScalarType> dtype) {
-  require(dim >= -x.dim() && dim < x.dim(), std::string("mean_dim: invalid dimension " + num(dim) + " for a " + num(x.dim()) + "-D tensor"));
+  if (dim < -x.dim() || dim >= x.dim()) {
+    fail("mean_dim: invalid dimension " + num(dim) + " for a " + num(x.dim()) + "-D tensor");
+  }
   at::Tensor in = x;
   if (at::isIntegralType(x.scalar_type(), /*includeBool=*/true) && !dtype) dtype = at::kFloat;
   if (dtype && *dtype != in.scalar_type()) in = in.to(*dtype);
@@ -104,13 +118,13 @@ std::unique_ptr<OpRecorder> g_recorder;
 
 void record_begin() {
   std::lock_guard<std::mutex> lock(g_recorder_mutex);
-  require(!g_recorder, std::string("lockstep: an op recording is already running (record_end() was not called)"));
+  if (g_recorder) fail("lockstep: an op recording is already running (record_end() was not called)");
   g_recorder = std::make_unique<OpRecorder>();
 }
 
 std::tuple<std::vector<std::string>, std::vector<int64_t>> record_end() {
   std::lock_guard<std::mutex> lock(g_recorder_mutex);
-  require(g_recorder != nullptr, std::string("lockstep: record_end() without record_begin()"));
+  if (!g_recorder) fail("lockstep: record_end() without record_begin()");
   std::vector<std::string> names;
   std::vector<int64_t> counts;
   for (const auto& [name, count] : g_recorder->stop()) {
