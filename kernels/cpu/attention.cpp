@@ -28,6 +28,7 @@
 #include <cmath>
 #include <cstring>
 #include <type_traits>
+#include <vector>
 
 #include "kernels/cpu/attention_problem.h"
 #include "kernels/cpu/lanes.h"
@@ -151,6 +152,15 @@ LOCKSTEP_LANES_INLINE F16 dot_key(const F16* qc, const T* k, int64_t D) {
   return acc;
 }
 
+// splat(*p) as one broadcast load where it is used: through a pointer the
+// compiler cannot see into, as otherwise GCC hoists loop-invariant
+// broadcasts out of the key loops (64 R vectors, spilled and reloaded) or
+// loads 64 misaligned bytes to broadcast their first float.
+LOCKSTEP_LANES_INLINE F16 broadcast(const float* p) {
+  asm("" : "+r"(p));
+  return lanes::splat(*p);
+}
+
 // A value row's chunks are loaded (and widened) once by load_row, then
 // feed every row of the bundle through fma_row (acc += p * v, one fma per
 // element).
@@ -172,6 +182,26 @@ LOCKSTEP_LANES_INLINE void fma_row(F16* acc, F16 p, const F16* vv, int64_t ndv) 
   } else {
     for (int64_t c = 0; c < ndv; ++c) acc[c] = lanes::fma16(p, vv[c], acc[c]);
   }
+}
+
+// acc[r] += p_rj v_j for keys j < n that every row of the bundle sees, in
+// increasing j: the checked loop's operations without its per-row tests,
+// the accumulators in registers. Returns n.
+template <class T, int kNd, int R>
+LOCKSTEP_LANES_INLINE int64_t pv_every_row(F16 (*acc)[kNd], const T* vb, const int64_t* voff, const float* p,
+                                           int64_t n) {
+  F16 a[R][kNd];
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < kNd; ++c) a[r][c] = acc[r][c];
+  for (int64_t j = 0; j < n; ++j) {
+    F16 vv[kNd];
+    load_row<T, kNd>(vv, vb + voff[j], kNd * kLanes);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) fma_row<kNd>(a[r], broadcast(p + r * kKvSplit + j), vv, kNd);
+  }
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < kNd; ++c) acc[r][c] = a[r][c];
+  return n;
 }
 
 // total = total * a + acc * b (first split: total = acc).
@@ -196,6 +226,47 @@ LOCKSTEP_LANES_INLINE F16 dots16(const F16* qc, const T* const* keys, int64_t D)
   return tree_sum16(dots);
 }
 
+// The same 16 dots from transposed keys (Problem::kt: blk[d * 16 + t] =
+// k_t[d]) for R query rows at once: lane l of THE ORDER is one vector over
+// the 16 keys, P_l[t] = fma(q[d], k_t[d], .) for d = l (mod 16) in
+// increasing d (each column load feeds R rows), and the lane tree becomes
+// vector adds over keys: S8_l = P_l + P_{l+8}, S4_l = S8_l + S8_{l+4},
+// S2_l = S4_l + S4_{l+2}, dot = S2_0 + S2_1 — the pairs tree_sum16 adds, so
+// the same bits, without shuffles.
+template <int kNd, int R>
+struct TransposedDots {
+  const float* blk;
+  const float (*q)[kNd * kLanes];
+
+  LOCKSTEP_LANES_INLINE void lane(int l, F16* P) const {
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) P[r] = lanes::splat(0.0f);
+#pragma GCC unroll 16
+    for (int c = 0; c < kNd; ++c) {
+      const F16 col = lanes::load16(blk + (c * kLanes + l) * kLanes);
+#pragma GCC unroll 4
+      for (int r = 0; r < R; ++r) {
+        P[r] = lanes::fma16(broadcast(&q[r][c * kLanes + l]), col, P[r]);
+      }
+    }
+  }
+  // S_w(l): the tree's node over lanes l, l + w, l + 2w, ... (w = 8: a pair).
+  template <int kWidth>
+  LOCKSTEP_LANES_INLINE void node(int l, F16* S) const {
+    F16 a[R], b[R];
+    if constexpr (kWidth == 8) {
+      lane(l, a);
+      lane(l + 8, b);
+    } else {
+      node<kWidth * 2>(l, a);
+      node<kWidth * 2>(l + kWidth, b);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) S[r] = a[r] + b[r];
+  }
+  LOCKSTEP_LANES_INLINE void dots(F16* out) const { node<1>(0, out); }
+};
+
 typedef uint8_t B16 __attribute__((vector_size(16)));
 
 // One query row's running state (THE ORDER's M, L, ACC) inside a bundle.
@@ -215,41 +286,67 @@ struct QueryRow {
 // the K and V they read: each 16-key block of K is scored for every row
 // while it is in L1, and each V row feeds R independent fma chains (one
 // row's chain alone is latency bound). Every row still runs THE ORDER on
-// its own; nothing crosses rows. `work` holds kMaxBundle * kSplit floats
-// (scores), then room for 16 widened keys and a zero row (bf16 only).
+// its own; nothing crosses rows. begin() loads the rows, split(j0) runs
+// one split of keys for them, end() writes the outputs: a tile of bundles
+// runs split by split (attention_rows_body) so that a split's K and V stay
+// in L2 while every bundle of the tile reads them. `work` holds
+// kMaxBundle * kSplit floats (scores), then room for 16 widened keys and a
+// zero row (bf16 only).
 template <class T, int kNd, int R>
-LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int nr, float* work) {
-  constexpr int64_t kChunks = kNd > 0 ? kNd : kMaxChunks;
-  const int64_t D = p.D, Dv = p.Dv;
-  const int64_t nd = kNd > 0 ? kNd : (D + kLanes - 1) / kLanes;
-  const int64_t ndv = kNd > 0 ? kNd : (Dv + kLanes - 1) / kLanes;
-  const float neg_inf = -__builtin_inff();
-  const T* zero = static_cast<const T*>(p.zero_row);
-  float* wide_keys = work + kMaxBundle * kSplit;           // 16 keys of nd chunks
-  const float* wide_zero = wide_keys + kLanes * kMaxChunks * kLanes;  // nd zero chunks
-  const RowPlace first = place(p, row0);
-  const int64_t b = first.b;
-  const int64_t bk = p.tables != nullptr ? 0 : b;  // paged: the block table places every key
-  const T* kb = static_cast<const T*>(p.k) + bk * p.ks[0] + first.hk * p.ks[1];
-  const T* vb = static_cast<const T*>(p.v) + bk * p.vs[0] + first.hk * p.vs[1];
-  alignas(16) uint8_t vis[R][kSplit];
+struct Bundle {
+  static constexpr int64_t kChunks = kNd > 0 ? kNd : kMaxChunks;
   QueryRow<T, kChunks> rows[R];
-  int64_t kmax = 0;
+  alignas(64) float qf[R][kNd > 0 ? kNd * kLanes : 1];  // q as floats, for TransposedDots
+  const float* ktb = nullptr;  // transposed keys of this (sequence, kv head), if transpose_keys made them
+  const T* kb = nullptr;
+  const T* vb = nullptr;
+  int64_t b = 0, kmax = 0;
+  int nr = 0;
+
+  LOCKSTEP_LANES_INLINE void begin(const Problem& p, int64_t row0, int n_rows) {
+    const int64_t D = p.D;
+    const int64_t nd = kNd > 0 ? kNd : (D + kLanes - 1) / kLanes;
+    const RowPlace first = place(p, row0);
+    nr = n_rows;
+    b = first.b;
+    const int64_t bk = p.tables != nullptr ? 0 : b;  // paged: the block table places every key
+    kb = static_cast<const T*>(p.k) + bk * p.ks[0] + first.hk * p.ks[1];
+    vb = static_cast<const T*>(p.v) + bk * p.vs[0] + first.hk * p.vs[1];
+    ktb = nullptr;
+    if constexpr (kNd > 0)
+      if (p.kt != nullptr && p.kt_off[b * p.Hkv + first.hk] >= 0) ktb = p.kt + p.kt_off[b * p.Hkv + first.hk];
+    kmax = 0;
 #pragma GCC unroll 4
-  for (int r = 0; r < R; ++r) {
-    QueryRow<T, kChunks>& qr = rows[r];
-    const RowPlace at = place(p, row0 + (r < nr ? r : 0));
-    const T* q = static_cast<const T*>(p.q) + at.q;
-    for (int64_t c = 0; c < kChunks; ++c) qr.qc[c] = c < nd ? load_chunk(q, c * kLanes, D) : lanes::splat(0.0f);
-    for (int64_t c = 0; c < kChunks; ++c) qr.total[c] = lanes::splat(0.0f);
-    qr.moff = at.moff;
-    qr.kmin = at.kmin;
-    qr.kmax = r >= nr ? 0 : at.kmax;
-    qr.out = static_cast<T*>(p.out) + at.out;
-    kmax = std::max(kmax, qr.kmax);
+    for (int r = 0; r < R; ++r) {
+      QueryRow<T, kChunks>& qr = rows[r];
+      const RowPlace at = place(p, row0 + (r < nr ? r : 0));
+      const T* q = static_cast<const T*>(p.q) + at.q;
+      for (int64_t c = 0; c < kChunks; ++c) qr.qc[c] = c < nd ? load_chunk(q, c * kLanes, D) : lanes::splat(0.0f);
+      for (int64_t c = 0; c < kChunks; ++c) qr.total[c] = lanes::splat(0.0f);
+      qr.M = qr.L = 0.0f;
+      qr.any = false;
+      qr.moff = at.moff;
+      qr.kmin = at.kmin;
+      qr.kmax = r >= nr ? 0 : at.kmax;
+      qr.out = static_cast<T*>(p.out) + at.out;
+      kmax = std::max(kmax, qr.kmax);
+      if constexpr (kNd > 0)
+        for (int64_t c = 0; c < kNd; ++c) lanes::store16(qf[r] + c * kLanes, qr.qc[c]);
+    }
   }
-  for (int64_t j0 = 0; j0 < kmax; j0 += kSplit) {
-    // which keys of the split each row sees
+
+  // Keys [j0, j0 + kSplit) (j0 < kmax).
+  LOCKSTEP_LANES_INLINE void split(const Problem& p, int64_t j0, float* work) {
+    const int64_t D = p.D, Dv = p.Dv;
+    const int64_t nd = kNd > 0 ? kNd : (D + kLanes - 1) / kLanes;
+    const int64_t ndv = kNd > 0 ? kNd : (Dv + kLanes - 1) / kLanes;
+    const float neg_inf = -__builtin_inff();
+    const T* zero = static_cast<const T*>(p.zero_row);
+    float* wide_keys = work + kMaxBundle * kSplit;           // 16 keys of nd chunks
+    const float* wide_zero = wide_keys + kLanes * kMaxChunks * kLanes;  // nd zero chunks
+    alignas(16) uint8_t vis[R][kSplit];
+    // which keys of the split each row sees; keys [0, common) every row sees
+    int64_t common = kSplit;
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
       QueryRow<T, kChunks>& qr = rows[r];
@@ -274,6 +371,7 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
       }
       std::memset(vis[r] + qr.n, 0, static_cast<size_t>(padded - qr.n));
       if (visible == 0) qr.n = 0;
+      common = std::min(common, visible == qr.n ? qr.n : 0);
     }
     // scores, 16 keys at a time; hidden keys read a zero row (so every block
     // runs the same code) and then score -inf
@@ -284,9 +382,13 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
     int64_t koff[kSplit], voff[kSplit];
     split_offsets(p, b, j0, nmax, koff, voff);
     for (int64_t jb = 0; jb < nmax; jb += kLanes) {
+      F16 st[R];
+      if constexpr (kNd > 0)
+        if (ktb != nullptr) TransposedDots<kNd, R>{ktb + (j0 + jb) * kNd * kLanes, qf}.dots(st);
       // bf16 keys are widened (exactly) once per block, not once per row
       const int64_t dp = nd * kLanes;
-      if constexpr (!std::is_same_v<T, float>) {
+      if (ktb != nullptr) {
+      } else if constexpr (!std::is_same_v<T, float>) {
         for (int64_t t = 0; t < std::min<int64_t>(kLanes, nmax - jb); ++t)
           for (int64_t c = 0; c < nd; ++c)
             lanes::store16(wide_keys + t * dp + c * kLanes, load_chunk(kb + koff[jb + t], c * kLanes, D));
@@ -295,7 +397,9 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
         const QueryRow<T, kChunks>& qr = rows[r];
         if (jb >= qr.n) continue;
         F16 s;
-        if constexpr (std::is_same_v<T, float>) {
+        if (ktb != nullptr) {
+          s = st[r] * p.scale;
+        } else if constexpr (std::is_same_v<T, float>) {
           const float* keys[kLanes];
           for (int t = 0; t < kLanes; ++t) keys[t] = vis[r][jb + t] ? kb + koff[jb + t] : zero;
           s = dots16<float, kNd>(qr.qc, keys, D) * p.scale;
@@ -332,7 +436,9 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
     }
     // acc = sum of p_j v_j over visible j, increasing j, per row
     F16 acc[R][kChunks] = {};
-    for (int64_t jj = 0; jj < nmax; ++jj) {
+    int64_t jj = 0;
+    if constexpr (kNd > 0) jj = pv_every_row<T, kNd, R>(acc, vb, voff, work, common);
+    for (; jj < nmax; ++jj) {
       F16 vv[kChunks];
       load_row<T, kNd>(vv, vb + voff[jj], Dv);
 #pragma GCC unroll 4
@@ -355,21 +461,33 @@ LOCKSTEP_LANES_INLINE void attention_bundle(const Problem& p, int64_t row0, int 
       qr.any = true;
     }
   }
-  for (int r = 0; r < nr; ++r) {
-    const QueryRow<T, kChunks>& qr = rows[r];
-    for (int64_t c = 0; c < ndv; ++c) {
-      const F16 o = qr.any ? qr.total[c] / qr.L : lanes::splat(0.0f);
-      if ((c + 1) * kLanes <= Dv)
-        lanes::store16(qr.out + c * kLanes, o);
-      else
-        lanes::store_tail(qr.out + c * kLanes, o, Dv - c * kLanes);
+
+  LOCKSTEP_LANES_INLINE void end(const Problem& p) const {
+    const int64_t Dv = p.Dv;
+    const int64_t ndv = kNd > 0 ? kNd : (Dv + kLanes - 1) / kLanes;
+    for (int r = 0; r < nr; ++r) {
+      const QueryRow<T, kChunks>& qr = rows[r];
+      for (int64_t c = 0; c < ndv; ++c) {
+        const F16 o = qr.any ? qr.total[c] / qr.L : lanes::splat(0.0f);
+        if ((c + 1) * kLanes <= Dv)
+          lanes::store16(qr.out + c * kLanes, o);
+        else
+          lanes::store_tail(qr.out + c * kLanes, o, Dv - c * kLanes);
+      }
     }
   }
-}
+};
 
 // Bundle size: enough independent fma chains to hide the fma latency,
 // few enough that the accumulators stay in registers.
 constexpr int bundle_rows(int nd) { return nd == 4 ? 4 : 2; }
+
+// Bundles run in tiles of up to kTile: the tile's bundles take split 0,
+// then split 1, ... (each bundle's splits still in increasing order), so
+// that a split's K and V, read from memory once, serve the whole tile from
+// L2. Consecutive bundles mostly share their kv head (dense: consecutive
+// queries of one head; paged: the tokens of one sequence, a few kv heads).
+constexpr int kTile = 16;
 
 // Rows [row0, row1) of the flattened (b, h, i) index, cut into bundles of
 // consecutive rows with the same b and kv head.
@@ -383,11 +501,21 @@ LOCKSTEP_LANES_INLINE void attention_rows_body(const Problem& p, int64_t row0, i
     const int64_t b = row / (p.Tq * p.Hq), h = (row / p.Tq) % p.Hq;
     return b * p.Hkv + h / group;
   };
+  std::vector<Bundle<T, kNd, R>> tile(static_cast<size_t>(std::min<int64_t>(kTile, row1 - row0)));
   for (int64_t row = row0; row < row1;) {
-    int nr = 1;
-    while (nr < R && row + nr < row1 && kv_of(row + nr) == kv_of(row)) ++nr;
-    attention_bundle<T, kNd, R>(p, row, nr, work);
-    row += nr;
+    int n = 0;
+    int64_t kmax = 0;
+    for (; n < static_cast<int>(tile.size()) && row < row1; ++n) {
+      int nr = 1;
+      while (nr < R && row + nr < row1 && kv_of(row + nr) == kv_of(row)) ++nr;
+      tile[n].begin(p, row, nr);
+      kmax = std::max(kmax, tile[n].kmax);
+      row += nr;
+    }
+    for (int64_t j0 = 0; j0 < kmax; j0 += kSplit)
+      for (int t = 0; t < n; ++t)
+        if (j0 < tile[t].kmax) tile[t].split(p, j0, work);
+    for (int t = 0; t < n; ++t) tile[t].end(p);
   }
 }
 
@@ -417,6 +545,53 @@ LOCKSTEP_ATTENTION_FIXED(attention_bf16_d128, BF16, 8)
 }  // namespace
 
 namespace attention {
+
+void transpose_keys(Problem& p, bool bf16, int64_t nrows, TransposedKeys& t) {
+  if (lanes::active_isa() == lanes::Isa::baseline || p.D != p.Dv || (p.D != 64 && p.D != 128)) return;
+  const int64_t G = p.Hq / p.Hkv, D = p.D, B = p.B, Hkv = p.Hkv;
+  // per sequence: its query rows per kv head, and the keys they can see
+  std::vector<int64_t> rows(static_cast<size_t>(B), 0), seen(static_cast<size_t>(B), 0);
+  if (p.tables != nullptr) {
+    for (int64_t n = 0; n < nrows / p.Hq; ++n) {
+      const int64_t b = p.tok_seq[n];
+      rows[b] += G;
+      seen[b] = std::max(seen[b], p.tok_pos[n] + 1);
+    }
+  } else {
+    std::fill(rows.begin(), rows.end(), p.Tq * G);
+    std::fill(seen.begin(), seen.end(), p.causal ? std::min(p.Tk, p.Tq) : p.Tk);
+  }
+  t.off.assign(static_cast<size_t>(B * Hkv), -1);
+  int64_t total = 0;
+  for (int64_t b = 0; b < B; ++b)
+    if (rows[b] >= kLanes && seen[b] > 0)
+      for (int64_t hk = 0; hk < Hkv; ++hk) {
+        t.off[b * Hkv + hk] = total;
+        total += (seen[b] + kLanes - 1) / kLanes * kLanes * D;
+      }
+  if (total == 0) return;
+  t.data.assign(static_cast<size_t>(total), 0.0f);  // zeros: the tail of a last block
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t hk = 0; hk < Hkv; ++hk) {
+      if (t.off[b * Hkv + hk] < 0) continue;
+      float* dst = t.data.data() + t.off[b * Hkv + hk];
+      for (int64_t j = 0; j < seen[b]; ++j) {
+        const int64_t at = p.tables != nullptr
+                               ? p.tables[b * p.table_stride + j / p.block] * p.ks[0] + (j % p.block) * p.ks[2]
+                               : b * p.ks[0] + j * p.ks[2];
+        float* col = dst + j / kLanes * kLanes * D + j % kLanes;
+        if (bf16) {
+          const BF16* src = static_cast<const BF16*>(p.k) + at + hk * p.ks[1];
+          for (int64_t d = 0; d < D; ++d) col[d * kLanes] = static_cast<float>(src[d]);
+        } else {
+          const float* src = static_cast<const float*>(p.k) + at + hk * p.ks[1];
+          for (int64_t d = 0; d < D; ++d) col[d * kLanes] = src[d];
+        }
+      }
+    }
+  p.kt = t.data.data();
+  p.kt_off = t.off.data();
+}
 
 int64_t work_floats() { return kMaxBundle * kSplit + (kLanes + 1) * kMaxChunks * kLanes; }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace lockstep::kernels::cpu::attention {
 
@@ -36,7 +37,26 @@ struct Problem {
   int64_t table_stride = 0, block = 0, window = 0;
   const int64_t* tok_seq = nullptr;
   const int64_t* tok_pos = nullptr;
+  // Optional (transpose_keys): keys widened to fp32 and laid out per block of
+  // 16 keys as [d][key], so a block's scores are vector fmas over 16 keys at
+  // once; kv head hk of sequence b starts at kt + kt_off[b * Hkv + hk]
+  // (< 0: not transposed, the rows read k). The same products and the same
+  // tree as reading k, so the same bits.
+  const float* kt = nullptr;
+  const int64_t* kt_off = nullptr;
 };
+
+// Storage behind Problem::kt.
+struct TransposedKeys {
+  std::vector<float> data;
+  std::vector<int64_t> off;
+};
+
+// Transposes the keys of every (sequence, kv head) that has at least 16 of
+// the `rows` query rows when the head dim takes the fast path (D == Dv in {64, 128}
+// on AVX2/AVX-512), and points p.kt / p.kt_off at `keys`; otherwise
+// leaves p as it is. O(keys x D) once per call against O(rows x keys x D).
+void transpose_keys(Problem& p, bool bf16, int64_t rows, TransposedKeys& keys);
 
 // Floats of scratch run_rows needs per call (scores, widened keys, a zero row).
 int64_t work_floats();

@@ -89,6 +89,8 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
   p.zero_row = zeros.const_data_ptr();
   const int64_t rows = N * Hq;
   const bool bf16 = q.scalar_type() == at::kBFloat16;
+  attention::TransposedKeys keys;
+  attention::transpose_keys(p, bf16, rows, keys);
   // ~64K multiply-adds per task, at the average row's cost.
   const int64_t grain = std::max<int64_t>(1, 65536 * rows / std::max<int64_t>(1, cost));
   at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {

@@ -106,6 +106,8 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   p.zero_row = zeros.data_ptr();
   const int64_t rows = p.B * Hq * p.Tq;
   const bool bf16 = q.scalar_type() == at::kBFloat16;
+  attention::TransposedKeys keys;
+  attention::transpose_keys(p, bf16, rows, keys);
   // A row costs about Tk * (D + Dv) multiply-adds; aim for ~64K per task.
   const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, p.Tk * (p.D + p.Dv)));
   at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
