@@ -134,6 +134,7 @@ struct Bundle {
   QueryRow<T, kChunks> rows[R];
   alignas(64) float qf[R][kNd > 0 ? kNd * kLanes : 1];  // q as floats, for TransposedDots
   const float* ktb = nullptr;  // transposed keys of this (sequence, kv head), if transpose_keys made them
+  const float* vwb = nullptr;  // and its values widened to fp32 (bf16 only)
   const T* kb = nullptr;
   const T* vb = nullptr;
   int64_t b = 0, kmax = 0;
@@ -148,9 +149,12 @@ struct Bundle {
     const int64_t bk = p.tables != nullptr ? 0 : b;  // paged: the block table places every key
     kb = static_cast<const T*>(p.k) + bk * p.ks[0] + first.hk * p.ks[1];
     vb = static_cast<const T*>(p.v) + bk * p.vs[0] + first.hk * p.vs[1];
-    ktb = nullptr;
+    ktb = vwb = nullptr;
     if constexpr (kNd > 0)
-      if (p.kt != nullptr && p.kt_off[b * p.Hkv + first.hk] >= 0) ktb = p.kt + p.kt_off[b * p.Hkv + first.hk];
+      if (p.kt != nullptr && p.kt_off[b * p.Hkv + first.hk] >= 0) {
+        ktb = p.kt + p.kt_off[b * p.Hkv + first.hk];
+        if (p.vw != nullptr) vwb = p.vw + p.kt_off[b * p.Hkv + first.hk];
+      }
     kmax = 0;
 #pragma GCC unroll 4
     for (int r = 0; r < R; ++r) {
@@ -271,17 +275,27 @@ struct Bundle {
       l[r] = lanes::tree_sum(lsum);
     }
     // acc = sum of p_j v_j over visible j, increasing j, per row
+    // (from the values transpose_keys widened, if it did: bf16 with kt)
     F16 acc[R][kChunks] = {};
-    int64_t jj = 0;
-    if constexpr (kNd > 0) jj = pv_every_row<T, kNd, R>(acc, vb, voff, work, common);
-    for (; jj < nmax; ++jj) {
-      F16 vv[kChunks];
-      load_row<T, kNd>(vv, vb + voff[jj], Dv);
+    auto pv = [&](const auto* base, const int64_t* off) {
+      using V = std::remove_cv_t<std::remove_pointer_t<decltype(base)>>;
+      int64_t jj = 0;
+      if constexpr (kNd > 0) jj = pv_every_row<V, kNd, R>(acc, base, off, work, common);
+      for (; jj < nmax; ++jj) {
+        F16 vv[kChunks];
+        load_row<V, kNd>(vv, base + off[jj], Dv);
 #pragma GCC unroll 4
-      for (int r = 0; r < R; ++r) {
-        if (jj >= rows[r].n || !vis[r][jj]) continue;
-        fma_row<kNd>(acc[r], lanes::splat(work[r * kSplit + jj]), vv, ndv);
+        for (int r = 0; r < R; ++r) {
+          if (jj >= rows[r].n || !vis[r][jj]) continue;
+          fma_row<kNd>(acc[r], lanes::splat(work[r * kSplit + jj]), vv, ndv);
+        }
       }
+    };
+    if (vwb != nullptr) {
+      for (int64_t jj = 0; jj < nmax; ++jj) koff[jj] = (j0 + jj) * Dv;  // koff is free: reuse it
+      pv(vwb, koff);
+    } else {
+      pv(vb, voff);
     }
     // combine with the earlier splits
 #pragma GCC unroll 4

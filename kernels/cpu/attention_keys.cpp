@@ -35,6 +35,7 @@ void transpose_keys(Problem& p, bool bf16, int64_t nrows, TransposedKeys& t) {
       }
   if (total == 0) return;
   t.data.assign(static_cast<size_t>(total), 0.0f);  // zeros: the tail of a last block
+  if (bf16) t.values.assign(static_cast<size_t>(total), 0.0f);
   for (int64_t b = 0; b < B; ++b)
     for (int64_t hk = 0; hk < Hkv; ++hk) {
       if (t.off[b * Hkv + hk] < 0) continue;
@@ -47,6 +48,12 @@ void transpose_keys(Problem& p, bool bf16, int64_t nrows, TransposedKeys& t) {
         if (bf16) {
           const c10::BFloat16* src = static_cast<const c10::BFloat16*>(p.k) + at + hk * p.ks[1];
           for (int64_t d = 0; d < D; ++d) col[d * lanes::kLanes] = static_cast<float>(src[d]);
+          const int64_t vat = p.tables != nullptr
+                                  ? p.tables[b * p.table_stride + j / p.block] * p.vs[0] + (j % p.block) * p.vs[2]
+                                  : b * p.vs[0] + j * p.vs[2];
+          const c10::BFloat16* vsrc = static_cast<const c10::BFloat16*>(p.v) + vat + hk * p.vs[1];
+          float* vdst = t.values.data() + t.off[b * Hkv + hk] + j * D;
+          for (int64_t d = 0; d < D; ++d) vdst[d] = static_cast<float>(vsrc[d]);
         } else {
           const float* src = static_cast<const float*>(p.k) + at + hk * p.ks[1];
           for (int64_t d = 0; d < D; ++d) col[d * lanes::kLanes] = src[d];
@@ -55,6 +62,7 @@ void transpose_keys(Problem& p, bool bf16, int64_t nrows, TransposedKeys& t) {
     }
   p.kt = t.data.data();
   p.kt_off = t.off.data();
+  if (bf16) p.vw = t.values.data();
 }
 
 }  // namespace lockstep::kernels::cpu::attention

@@ -44,11 +44,15 @@ struct Problem {
   // tree as reading k, so the same bits.
   const float* kt = nullptr;
   const int64_t* kt_off = nullptr;
+  // bf16 only, beside kt: the values of those (sequence, kv head)s widened
+  // to fp32, key j's row at vw + kt_off[b * Hkv + hk] + j * Dv (exact, so
+  // the same bits as widening each value row where it is read).
+  const float* vw = nullptr;
 };
 
 // Storage behind Problem::kt.
 struct TransposedKeys {
-  std::vector<float> data;
+  std::vector<float> data, values;
   std::vector<int64_t> off;
 };
 
