@@ -24,6 +24,14 @@
 // The order depends on D, Dv and the key positions only, never on the batch,
 // Tq, Tk beyond the row's keys, threads or the ISA (nor, paged, on the block
 // size or which blocks hold the keys: a key is read where the table says).
+//
+// How it runs (none of it shows in the bits): rows in bundles of 2-4 that
+// share their K/V reads (Bundle), bundles in tiles of 16 that run split by
+// split so a split's K/V stays in L2 (attention_rows_body), and, where a
+// (sequence, kv head) has 16+ query rows and D = Dv is 64 or 128, keys
+// transposed once per call (attention_keys.cpp) so that 16 dots are vector
+// fmas over keys and the lane tree vector adds (attention_blocks.h,
+// TransposedDots): the same products and additions in the same order.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
