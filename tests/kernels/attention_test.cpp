@@ -272,9 +272,11 @@ struct ThreadCount {
   int saved;
 };
 
-// Rows are computed in bundles that share K/V reads, cut differently by the
-// thread split; head dims 64 and 128 run a specialised copy of the
-// definition. None of this may show in the bits: the thread count does not
+// Rows are computed in bundles that share K/V reads, in tiles of bundles
+// that run split by split, cut differently by the thread split; head dims
+// 64 and 128 run a specialised copy of the definition which, with 16+ rows
+// per kv head (here 13 queries x 3), scores from keys transposed once per
+// call. None of this may show in the bits: the thread count does not
 // matter, and zero-padding the head dim (which takes the generic copy)
 // leaves the first D outputs unchanged.
 TEST(Attention, ThreadsBundlesAndHeadDimCopiesAreOneDefinition) {
