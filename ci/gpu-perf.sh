@@ -7,8 +7,8 @@
 # SmolLM2-135M's shapes (ci/make_random_llama.py; same speed as the real one,
 # whose 93 MB file does not fit a call), then, each step under a time limit:
 #   checks: kernels_test (paged + attention + fused kernels, CUDA), core_test EngineCuda / EngineProperty (1B)
-#   lockstep throughput for both models, mode off and batch_invariant, batches
-#   1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
+#   lockstep throughput for both models, mode off and batch_invariant (and batch_invariant
+#   --no-pipeline), batches 1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
 #   transformers generate() on the 1B model, stock and with lockstep's kernels
 #   lockstep compare --one-engine (the 1000 + 1000 experiment) per mode
 #   fuse (not default): the fused projections (one GEMM for q/k/v, one for gate/up: the default) against
@@ -66,6 +66,7 @@ if has test; then
 fi
 if has bench; then
   for mode in batch_invariant off; do throughput "$BIG" "$mode"; done
+  TAG=-no-pipeline throughput "$BIG" batch_invariant --no-pipeline   # what launching step t+1 before t's records gains
 fi
 if has test; then
   t0=$SECONDS
@@ -84,6 +85,7 @@ fi
 if has bench; then
   python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok | tee -a "$SUMMARY"
   throughput "$SMOL" batch_invariant
+  TAG=-no-pipeline throughput "$SMOL" batch_invariant --no-pipeline
   timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 --mode batch_invariant --batches 32 \
     --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null | sed 's/^/no digests: /' | tee -a "$SUMMARY"
 fi

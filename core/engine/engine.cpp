@@ -2,13 +2,21 @@
 
 #include <algorithm>
 #include <exception>
+#include <iterator>
 #include <optional>
+#include <stdexcept>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "core/error.h"
 #include "kernels/argmax.h"
 #include "kernels/paged_attention.h"
+
+#ifdef LOCKSTEP_WITH_CUDA
+#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAEvent.h>
+#endif
 
 namespace lockstep {
 
@@ -113,24 +121,76 @@ EngineStats Engine::stats() const {
   return out;
 }
 
+// Waits for the device work enqueued before record() (nothing on the CPU).
+class Fence {
+ public:
+  void record(const at::Device& device) {
+#ifdef LOCKSTEP_WITH_CUDA
+    if (device.is_cuda()) {
+      event_.emplace();
+      event_->record(at::cuda::getCurrentCUDAStream(device.index()));
+    }
+#else
+    (void)device;
+#endif
+  }
+  void wait() {
+#ifdef LOCKSTEP_WITH_CUDA
+    if (event_) event_->synchronize();
+#endif
+  }
+
+ private:
+#ifdef LOCKSTEP_WITH_CUDA
+  std::optional<at::cuda::CUDAEvent> event_;
+#endif
+};
+
+struct Engine::Launched {
+  int64_t number = 0;                 // the step's number in this engine
+  bool graphed = false, followed = false;
+  std::vector<Active*> members;       // one per row
+  std::vector<bool> completes;        // the row ends a prompt or decodes: its logits choose a token
+  std::vector<int64_t> greedy_rows;   // rows whose token is the batched argmax, ascending
+  at::Tensor greedy;                  // int64 [greedy_rows] on the model's device (-1: a NaN row)
+  at::Tensor greedy_host, logits_host;
+  Fence copied;                       // greedy_host and logits_host are filled
+  Running keep;                       // requests that ended while this step ran over their caches
+};
+
 void Engine::loop() {
   const kernels::ModeGuard guard(options_.mode);
   if (options_.on_scheduler_start) options_.on_scheduler_start();
-  std::vector<std::unique_ptr<Active>> running;
+  Running running;
+  std::unique_ptr<Launched> pending;   // launched, its records not taken yet
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stopping_ || !waiting_.empty() || !running.empty(); });
-      if (stopping_ && waiting_.empty() && running.empty()) return;
-      admit(running);
+      wake_.wait(lock, [&] { return stopping_ || !waiting_.empty() || !running.empty() || pending; });
+      if (stopping_ && waiting_.empty() && running.empty() && !pending) return;
+      admit(running, pending.get());
     }
-    step(running);
+    try {
+      if (!pending) pending = launch(running, nullptr);
+      if (!pending) continue;   // everyone left
+      std::unique_ptr<Launched> next;
+      if (can_follow(*pending, running)) next = launch(running, pending.get());
+      complete(*pending);
+      retire(running, next.get());
+      pending = std::move(next);
+    } catch (...) {
+      // A failed step fails every request in it; the engine keeps serving.
+      digests_->run_queued();   // the requests' destructors wait for their queued digests
+      for (auto& a : running) a->promise.set_exception(std::current_exception());
+      running.clear();
+      pending.reset();
+    }
   }
 }
 
 // Under the lock: waiting requests join, first come first served, while the
 // batch has room and the pool has their blocks.
-void Engine::admit(std::vector<std::unique_ptr<Active>>& running) {
+void Engine::admit(Running& running, Launched* in_flight) {
   // Cancelled requests leave the queue (fulfilled with nothing generated) and the batch.
   for (auto it = waiting_.begin(); it != waiting_.end();) {
     if (!(*it)->decoding.cancel_requested()) {
@@ -143,8 +203,9 @@ void Engine::admit(std::vector<std::unique_ptr<Active>>& running) {
   for (auto& a : running) {
     if (a->decoding.cancel_requested()) finish(*a);
   }
-  running.erase(std::remove_if(running.begin(), running.end(), [](const auto& a) { return a->decoding.done(); }),
-                running.end());
+  const auto ended = std::stable_partition(running.begin(), running.end(), [](const auto& a) { return !a->decoding.done(); });
+  if (in_flight != nullptr) std::move(ended, running.end(), std::back_inserter(in_flight->keep));
+  running.erase(ended, running.end());
   while (!waiting_.empty() && static_cast<int64_t>(running.size()) < options_.max_batch) {
     Active& a = *waiting_.front();
     std::optional<KvCache> cache = KvCache::try_reserve(
@@ -161,96 +222,146 @@ void Engine::admit(std::vector<std::unique_ptr<Active>>& running) {
   }
 }
 
-void Engine::step(std::vector<std::unique_ptr<Active>>& running) {
+bool Engine::can_follow(const Launched& previous, const Running& running) const {
+  if (!options_.pipeline) return false;
+  for (size_t i = 0; i < previous.members.size(); ++i) {
+    const Decoding& d = previous.members[i]->decoding;
+    if (previous.completes[i] && !d.done() && !d.greedy()) return false;   // its token is chosen on the host
+  }
+  return std::none_of(running.begin(), running.end(), [](const auto& a) { return a->decoding.probe() != nullptr; });
+}
+
+std::unique_ptr<Engine::Launched> Engine::launch(Running& running, const Launched* previous) {
+  auto l = std::make_unique<Launched>();
+  l->followed = previous != nullptr;
+  // Where each of previous's greedy members finds its token.
+  std::unordered_map<const Active*, int64_t> fed_by;
+  if (previous != nullptr) {
+    for (size_t g = 0; g < previous->greedy_rows.size(); ++g) {
+      fed_by.emplace(previous->members[static_cast<size_t>(previous->greedy_rows[g])], static_cast<int64_t>(g));
+    }
+  }
   // Decodes first, then prompt chunks in arrival order up to the prefill budget.
   std::vector<SequenceChunk> chunks;
-  std::vector<Active*> members;
-  std::vector<bool> completes;   // the chunk ends the prompt (or is a decode): its logits choose a token
-  int64_t budget = options_.max_prefill_tokens;
+  std::vector<int64_t> fed;   // per decode fed on the device: its index in previous->greedy
   for (auto& a : running) {
     if (a->prefilled < static_cast<int64_t>(a->decoding.result().prompt_ids.size())) continue;
-    chunks.push_back(SequenceChunk{a->decoding.next_input(), &a->cache, a->decoding.probe()});
-    members.push_back(a.get());
-    completes.push_back(true);
+    const auto it = fed_by.find(a.get());
+    if (it != fed_by.end()) {
+      if (a->decoding.ends_after_next()) continue;   // its last token comes from `previous`
+      chunks.push_back(SequenceChunk{{0}, &a->cache, nullptr});   // the id is counted, not read
+      fed.push_back(it->second);
+    } else if (previous != nullptr) {
+      throw std::logic_error("Engine: a decode whose input is not known after a pipelined step");
+    } else {
+      chunks.push_back(SequenceChunk{a->decoding.next_input(), &a->cache, a->decoding.probe()});
+    }
+    l->members.push_back(a.get());
+    l->completes.push_back(true);
   }
+  const size_t decodes = chunks.size();
+  int64_t budget = options_.max_prefill_tokens;
   for (auto& a : running) {
     const std::vector<int32_t>& prompt = a->decoding.result().prompt_ids;
     const int64_t left = static_cast<int64_t>(prompt.size()) - a->prefilled;
     if (left == 0 || budget == 0) continue;
     const int64_t take = std::min(left, budget);
     budget -= take;
-    chunks.push_back(SequenceChunk{std::vector<int32_t>(prompt.begin() + a->prefilled,
-                                                        prompt.begin() + a->prefilled + take),
+    chunks.push_back(SequenceChunk{std::vector<int32_t>(prompt.begin() + a->prefilled, prompt.begin() + a->prefilled + take),
                                    &a->cache, a->decoding.probe()});
-    members.push_back(a.get());
-    completes.push_back(take == left);
+    l->members.push_back(a.get());
+    l->completes.push_back(take == left);
   }
-  int64_t produced = 0;
-  const int64_t step_number = stats_.steps;   // only this thread writes it
+  if (chunks.empty()) return nullptr;
+  // The step's token ids on the device when some come from `previous`.
+  at::Tensor ids;
+  if (!fed.empty()) {
+    const at::Device device = model_->device();
+    const bool same = fed.size() == static_cast<size_t>(previous->greedy.size(0)) &&
+                      std::is_sorted(fed.begin(), fed.end()) && fed.back() == static_cast<int64_t>(fed.size()) - 1;
+    ids = same ? previous->greedy : previous->greedy.index_select(0, kernels::upload(at::tensor(fed, at::kLong), device));
+    if (chunks.size() > decodes) {
+      std::vector<int64_t> prompt_ids;
+      for (size_t i = decodes; i < chunks.size(); ++i) prompt_ids.insert(prompt_ids.end(), chunks[i].ids.begin(), chunks[i].ids.end());
+      ids = at::cat({ids, kernels::upload(at::tensor(prompt_ids, at::kLong), device)});
+    }
+  }
+  const bool probed = std::any_of(chunks.begin(), chunks.end(), [](const SequenceChunk& c) { return c.probe != nullptr; });
+  l->graphed = graphs_ && !probed && graphs_->fits(chunks);
+  const at::Tensor logits = l->graphed ? graphs_->step(chunks, ids) : model_->forward_last_on_device(chunks, ids);
+  l->number = launched_++;
+  for (size_t i = decodes; i < chunks.size(); ++i) l->members[i]->prefilled += static_cast<int64_t>(chunks[i].ids.size());
+  // Greedy tokens of the whole step in one argmax on the device.
   const auto batch = static_cast<int64_t>(chunks.size());
-  bool graphed = false;
-  try {
-    const bool probed = std::any_of(chunks.begin(), chunks.end(), [](const SequenceChunk& c) { return c.probe != nullptr; });
-    graphed = graphs_ && !probed && graphs_->fits(chunks);
-    const at::Tensor logits = graphed ? graphs_->step(chunks) : model_->forward_last_on_device(chunks);
-    // Greedy tokens of the whole step in one argmax on the device; the one
-    // synchronisation a step needs is copying them (and the rows) back.
-    std::vector<int64_t> greedy_rows;
-    for (int64_t i = 0; i < batch; ++i) {
-      if (completes[static_cast<size_t>(i)] && members[static_cast<size_t>(i)]->decoding.greedy()) greedy_rows.push_back(i);
-    }
-    at::Tensor greedy;
-    if (!greedy_rows.empty()) {
-      const at::Tensor rows = kernels::upload(at::tensor(greedy_rows, at::kLong), logits.device());
-      greedy = kernels::argmax_smallest_index(logits.index_select(0, rows)).to(at::kCPU);
-    }
-    // Into pinned memory: the copy runs at the link's speed.
-    at::Tensor host = logits;
-    if (!logits.is_cpu()) {
-      host = at::empty(logits.sizes(), logits.options().device(at::kCPU).pinned_memory(true));
-      host.copy_(logits);
-    }
-    size_t next_greedy = 0;
-    for (int64_t i = 0; i < batch; ++i) {
-      Active& a = *members[static_cast<size_t>(i)];
-      if (a.prefilled < static_cast<int64_t>(a.decoding.result().prompt_ids.size())) {
-        a.prefilled += static_cast<int64_t>(chunks[static_cast<size_t>(i)].ids.size());
-      }
-      if (!completes[static_cast<size_t>(i)]) continue;
-      StepInputs in{StepPlace{batch, i, step_number}, std::nullopt, digests_.get(), options_.digests};
-      if (next_greedy < greedy_rows.size() && greedy_rows[next_greedy] == i) {
-        in.greedy = static_cast<int32_t>(greedy.const_data_ptr<int64_t>()[next_greedy++]);
-      }
-      a.decoding.accept(host[i], in);
-      ++produced;
-    }
-    digests_->run_queued();
-    if (options_.prefix_cache) {
-      for (Active* a : members) {
-        if (!a->cache.has_unpublished_block()) continue;
-        std::vector<int32_t> tokens = a->decoding.result().prompt_ids;
-        const std::vector<int32_t>& out = a->decoding.result().output_ids;
-        tokens.insert(tokens.end(), out.begin(), out.end());
-        a->cache.publish(tokens);
-      }
-    }
-  } catch (...) {
-    // A failed step fails every request in it; the engine keeps serving.
-    digests_->run_queued();   // the requests' destructors wait for their queued digests
-    for (auto& a : running) a->promise.set_exception(std::current_exception());
-    running.clear();
-    return;
+  for (int64_t i = 0; i < batch; ++i) {
+    if (l->completes[static_cast<size_t>(i)] && l->members[static_cast<size_t>(i)]->decoding.greedy()) l->greedy_rows.push_back(i);
   }
-  {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    ++stats_.steps;
-    stats_.largest_batch = std::max(stats_.largest_batch, batch);
-    stats_.tokens += produced;
-    stats_.graph_steps += graphed ? 1 : 0;
+  if (!l->greedy_rows.empty()) {
+    const bool all = static_cast<int64_t>(l->greedy_rows.size()) == batch;
+    l->greedy = kernels::argmax_smallest_index(
+        all ? logits : logits.index_select(0, kernels::upload(at::tensor(l->greedy_rows, at::kLong), logits.device())),
+        kernels::NanCheck::deferred);
   }
-  auto finished = std::stable_partition(running.begin(), running.end(), [](const auto& a) { return !a->decoding.done(); });
-  for (auto it = finished; it != running.end(); ++it) fulfil(**it);
-  running.erase(finished, running.end());
+  if (logits.is_cpu()) {
+    l->logits_host = logits;
+    l->greedy_host = l->greedy;
+  } else {   // into pinned memory, at the link's speed, while the host goes on
+    l->logits_host = at::empty(logits.sizes(), logits.options().device(at::kCPU).pinned_memory(true));
+    l->logits_host.copy_(logits, /*non_blocking=*/true);
+    if (l->greedy.defined()) {
+      l->greedy_host = at::empty(l->greedy.sizes(), l->greedy.options().device(at::kCPU).pinned_memory(true));
+      l->greedy_host.copy_(l->greedy, /*non_blocking=*/true);
+    }
+    l->copied.record(logits.device());
+  }
+  return l;
+}
+
+void Engine::complete(Launched& l) {
+  l.copied.wait();
+  const auto batch = static_cast<int64_t>(l.members.size());
+  std::vector<bool> live(l.members.size());
+  for (size_t i = 0; i < l.members.size(); ++i) live[i] = !l.members[i]->decoding.done();
+  int64_t produced = 0;
+  size_t g = 0;
+  for (int64_t i = 0; i < batch; ++i) {
+    Active& a = *l.members[static_cast<size_t>(i)];
+    std::optional<int32_t> greedy;
+    if (g < l.greedy_rows.size() && l.greedy_rows[g] == i) greedy = static_cast<int32_t>(l.greedy_host.const_data_ptr<int64_t>()[g++]);
+    // A prompt's inner chunk chooses nothing; a request that ended before this step drops its row.
+    if (!l.completes[static_cast<size_t>(i)] || !live[static_cast<size_t>(i)]) continue;
+    if (greedy && *greedy < 0) {
+      throw std::runtime_error("argmax: NaN logit in row " + std::to_string(i) + " of step " + std::to_string(l.number));
+    }
+    a.decoding.accept(l.logits_host[i], StepInputs{StepPlace{batch, i, l.number}, greedy, digests_.get(), options_.digests});
+    ++produced;
+  }
+  digests_->run_queued();
+  if (options_.prefix_cache) {
+    for (size_t i = 0; i < l.members.size(); ++i) {
+      Active& a = *l.members[i];
+      if (!live[i] || !a.cache.has_unpublished_block()) continue;
+      std::vector<int32_t> tokens = a.decoding.result().prompt_ids;
+      const std::vector<int32_t>& out = a.decoding.result().output_ids;
+      tokens.insert(tokens.end(), out.begin(), out.end());
+      a.cache.publish(tokens);
+    }
+  }
+  const std::lock_guard<std::mutex> lock(mutex_);
+  ++stats_.steps;
+  stats_.largest_batch = std::max(stats_.largest_batch, batch);
+  stats_.tokens += produced;
+  stats_.graph_steps += l.graphed ? 1 : 0;
+  stats_.pipelined_steps += l.followed ? 1 : 0;
+}
+
+void Engine::retire(Running& running, Launched* in_flight) {
+  const auto ended = std::stable_partition(running.begin(), running.end(), [](const auto& a) { return !a->decoding.done(); });
+  for (auto it = ended; it != running.end(); ++it) {
+    fulfil(**it);
+    if (in_flight != nullptr) in_flight->keep.push_back(std::move(*it));
+  }
+  running.erase(ended, running.end());
 }
 
 void Engine::fulfil(Active& a) {

@@ -12,7 +12,8 @@
 // finished requests free them; one that needs more than the whole pool is
 // refused at submit() with bad_input. Nothing is preempted. With
 // prefix_cache, a request starts after the longest prefix of its prompt whose
-// blocks an earlier request computed and published.
+// blocks an earlier request computed and published. With pipeline, step t+1
+// is launched before step t's records are taken (EngineOptions::pipeline).
 //
 // Under kernels::ModeGuard(batch_invariant) (the scheduler thread sets the
 // engine's mode; the mode is process-wide) every request's tokens and per-step
@@ -62,6 +63,14 @@ struct EngineOptions {
   // On a GPU, in batch_invariant mode: decode steps replay CUDA graphs
   // (core/models/decode_graphs.h), bitwise the eager step.
   bool cuda_graphs = true;
+  // Launch step t+1 before taking step t's records when every token of step t
+  // is a greedy one: the tokens go from step t's argmax to step t+1's input
+  // on the device, and the host hashes, checks stops and plans while the GPU
+  // runs. A request that ends at step t (EOS, a stop) has a row in step t+1
+  // that is computed and dropped (its own cache, within its reserved blocks;
+  // a request whose max_new_tokens ends at step t gets none). Bits do not
+  // change: a row never depends on the others.
+  bool pipeline = true;
   // Runs on the scheduler thread before its first step (thread-local
   // settings of the caller's, e.g. a test build's fault label).
   std::function<void()> on_scheduler_start;
@@ -79,6 +88,7 @@ struct EngineStats {
   int64_t evicted_blocks = 0;              // published blocks evicted to make room
   int64_t graph_steps = 0;                 // decode steps replayed from a CUDA graph
   int64_t cancelled = 0;                   // requests ended by GenerateOptions::cancel
+  int64_t pipelined_steps = 0;             // steps launched before the previous step's records
 };
 
 class Engine {
@@ -112,11 +122,23 @@ class Engine {
     std::promise<Generation> promise;
     int64_t prefilled = 0;       // prompt tokens already in the cache
   };
+  using Running = std::vector<std::unique_ptr<Active>>;
+  struct Launched;   // a step on its way (engine.cpp)
   std::unique_ptr<Active> make_active(Request request) const;
   void enqueue(std::vector<std::unique_ptr<Active>> actives);
   void loop();
-  void admit(std::vector<std::unique_ptr<Active>>& running);
-  void step(std::vector<std::unique_ptr<Active>>& running);
+  // Under the lock. Requests that end here while `in_flight` runs over their
+  // caches stay alive in it until it is complete.
+  void admit(Running& running, Launched* in_flight);
+  // Plans and launches a step of `running` (null: nobody to run). After
+  // `previous` (launched, not complete): its greedy tokens, still on the
+  // device, are the inputs of its decoding members.
+  std::unique_ptr<Launched> launch(Running& running, const Launched* previous);
+  bool can_follow(const Launched& previous, const Running& running) const;
+  // Waits for the step's results, then records them (Decoding::accept).
+  void complete(Launched& step);
+  // Fulfils the requests that ended; they stay alive in `in_flight`, if any.
+  void retire(Running& running, Launched* in_flight);
   // The promise gets the request's result (or the error taking it raised).
   static void fulfil(Active& a);
   // Under the lock: ends a cancelled request (GenerateOptions::cancel) and fulfils it.
@@ -133,6 +155,7 @@ class Engine {
   std::deque<std::unique_ptr<Active>> waiting_;
   bool stopping_ = false;
   EngineStats stats_;
+  int64_t launched_ = 0;   // steps launched (the scheduler thread's own)
   std::thread scheduler_;
 };
 

@@ -80,6 +80,14 @@ bool Decoding::hit_stop_string() const {
   return false;
 }
 
+bool Decoding::greedy() const {
+#ifdef LOCKSTEP_FAULT_INJECTION
+  return false;
+#else
+  return options_.sampling.temperature == 0.0 && !observer_;
+#endif
+}
+
 int64_t Decoding::capacity() const {
   return static_cast<int64_t>(g_.prompt_ids.size()) + options_.max_new_tokens;
 }

@@ -139,8 +139,15 @@ class Decoding {
   bool cancel_requested() const { return !done_ && options_.cancel && options_.cancel->load(); }
   // Ends the request now with stop reason "cancelled".
   void cancel();
-  // Greedy decoding with no observer: the engine may choose its token in a batched argmax.
-  bool greedy() const { return options_.sampling.temperature == 0.0 && !observer_; }
+  // Greedy decoding with no observer: the engine may choose its token in a
+  // batched argmax (and feed it to the next step before accept() sees it).
+  // Never in the fault-injection build, whose hook may change the row first.
+  // (Defined in generate.cpp, which the fault-injection build compiles again.)
+  bool greedy() const;
+  // The next accepted token is the last one, whichever it is (max_new_tokens).
+  bool ends_after_next() const {
+    return !done_ && static_cast<int64_t>(g_.output_ids.size()) + 1 >= options_.max_new_tokens;
+  }
   ActivationProbe* probe() const { return options_.probe; }
   // `logits`: fp32 CPU [vocab], the step's last-token logits (not modified;
   // with a pool they must stay unchanged until take()).

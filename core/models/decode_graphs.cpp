@@ -122,17 +122,25 @@ void DecodeGraphs::capture(Bucket& b, const DecoderModel::StepHandle& step) {
   b.mode = kernels::mode();
 }
 
-at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>& chunks) {
+at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>& chunks, const at::Tensor& ids) {
   if (!fits(chunks)) throw bad_input("DecodeGraphs: the step is not a decode step that fits");
+  if (ids.defined() && (ids.dim() != 1 || ids.size(0) != static_cast<int64_t>(chunks.size()) ||
+                        ids.scalar_type() != at::kLong || ids.device() != model_->device())) {
+    throw bad_input("DecodeGraphs: the step's token ids must be int64 [chunks] on the model's device");
+  }
   const c10::InferenceMode inference;
   const c10::cuda::CUDAGuard device(model_->device());
   const auto n = static_cast<int64_t>(chunks.size());
   Bucket& b = bucket_for(n);
   if (b.graph && b.mode != kernels::mode()) b.graph.reset();   // captured under the other kernels
   const DecoderModel::StepHandle step = model_->prepare(chunks, b.batch, scratch_, &b.fixed);
-  at::Tensor ids = at::zeros({b.batch}, at::TensorOptions().dtype(at::kLong).pinned_memory(true));
-  for (int64_t i = 0; i < n; ++i) ids.data_ptr<int64_t>()[i] = chunks[static_cast<size_t>(i)].ids[0];
-  b.ids.copy_(ids, /*non_blocking=*/true);
+  if (ids.defined()) {
+    b.ids.narrow(0, 0, n).copy_(ids, /*non_blocking=*/true);
+  } else {
+    at::Tensor host = at::zeros({b.batch}, at::TensorOptions().dtype(at::kLong).pinned_memory(true));
+    for (int64_t i = 0; i < n; ++i) host.data_ptr<int64_t>()[i] = chunks[static_cast<size_t>(i)].ids[0];
+    b.ids.copy_(host, /*non_blocking=*/true);
+  }
   if (!b.graph) capture(b, step);
   b.graph->replay();
   model_->advance(chunks);
@@ -143,7 +151,7 @@ at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>& chunks) {
 
 DecodeGraphs::Bucket& DecodeGraphs::bucket_for(int64_t) { throw bad_input("DecodeGraphs: built without CUDA"); }
 void DecodeGraphs::capture(Bucket&, const DecoderModel::StepHandle&) {}
-at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>&) { throw bad_input("DecodeGraphs: built without CUDA"); }
+at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>&, const at::Tensor&) { throw bad_input("DecodeGraphs: built without CUDA"); }
 
 #endif
 

@@ -40,8 +40,10 @@ class DecodeGraphs {
   // token, at most max_batch of them, every cache within the context.
   bool fits(const std::vector<SequenceChunk>& chunks) const;
   // Runs the step (capturing its bucket's graph first if needed) and extends
-  // the caches: fp32 logits [chunks, vocab] on the device, valid until the next call.
-  at::Tensor step(const std::vector<SequenceChunk>& chunks);
+  // the caches: fp32 logits [chunks, vocab] on the device, valid until the
+  // next call. With `ids` (int64 [chunks] on the device) the step runs those
+  // tokens instead of the chunks' own (DecoderModel::forward_last_on_device).
+  at::Tensor step(const std::vector<SequenceChunk>& chunks, const at::Tensor& ids = {});
   // Graphs captured so far.
   int64_t captured() const;
 

@@ -255,12 +255,22 @@ void DecoderModel::advance(const std::vector<SequenceChunk>& chunks) const {
   for (const SequenceChunk& chunk : chunks) chunk.cache->length_ += static_cast<int64_t>(chunk.ids.size());
 }
 
-at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host) const {
+at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host,
+                              const at::Tensor& ids) const {
   StepHandle handle = prepare(chunks, 0, 0, nullptr);
-  std::vector<int64_t> ids;
-  for (const SequenceChunk& chunk : chunks) ids.insert(ids.end(), chunk.ids.begin(), chunk.ids.end());
+  at::Tensor index = ids;
+  if (index.defined()) {
+    if (index.dim() != 1 || index.size(0) != handle.step_->paged.tokens() || index.scalar_type() != at::kLong ||
+        index.device() != options_.device) {
+      throw bad_input("forward: the step's token ids must be int64 [tokens] on the model's device");
+    }
+  } else {
+    std::vector<int64_t> host;
+    for (const SequenceChunk& chunk : chunks) host.insert(host.end(), chunk.ids.begin(), chunk.ids.end());
+    index = kernels::upload(at::tensor(host, at::kLong), options_.device);
+  }
   const c10::InferenceMode inference;
-  at::Tensor logits = run(kernels::upload(at::tensor(ids, at::kLong), options_.device), *handle.step_, last_only, to_host);
+  at::Tensor logits = run(index, *handle.step_, last_only, to_host);
   advance(chunks);
   return logits;
 }
@@ -274,8 +284,8 @@ at::Tensor DecoderModel::forward_last(const std::vector<SequenceChunk>& chunks) 
   return step(chunks, /*last_only=*/true);
 }
 
-at::Tensor DecoderModel::forward_last_on_device(const std::vector<SequenceChunk>& chunks) const {
-  return step(chunks, /*last_only=*/true, /*to_host=*/false);
+at::Tensor DecoderModel::forward_last_on_device(const std::vector<SequenceChunk>& chunks, const at::Tensor& ids) const {
+  return step(chunks, /*last_only=*/true, /*to_host=*/false, ids);
 }
 
 at::Tensor DecoderModel::forward_batch(const std::vector<std::vector<int32_t>>& batch) const {

@@ -70,7 +70,10 @@ class DecoderModel {
   at::Tensor forward_last(const std::vector<SequenceChunk>& chunks) const;
   // The same, as fp32 logits left on the model's device (the engine chooses
   // greedy tokens there and copies the rows to the host for the digests).
-  at::Tensor forward_last_on_device(const std::vector<SequenceChunk>& chunks) const;
+  // With `ids` (int64 on the device, one per token of the chunks in order),
+  // the step runs those tokens and the chunks' own ids only count them: the
+  // engine feeds a step's greedy tokens to the next without the host.
+  at::Tensor forward_last_on_device(const std::vector<SequenceChunk>& chunks, const at::Tensor& ids = {}) const;
 
   // Causal prefill of B sequences (any lengths) with no cache: fp32 CPU
   // logits [B, T, vocab] for equal lengths T.
@@ -119,7 +122,8 @@ class DecoderModel {
   friend struct DecoderLoader;
 
   // Runs `chunks` (checked: ids, capacity, one pool) as one step and extends their caches.
-  at::Tensor step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host = true) const;
+  at::Tensor step(const std::vector<SequenceChunk>& chunks, bool last_only, bool to_host = true,
+                  const at::Tensor& ids = {}) const;
   at::Tensor run(const at::Tensor& index, Step& step, bool last_only, bool to_host) const;
   at::Tensor attention(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const;
   at::Tensor mlp(const Layer& layer, int64_t index, const at::Tensor& x, const Step& step) const;

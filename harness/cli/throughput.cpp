@@ -36,6 +36,7 @@ struct ThroughputOptions {
   double kv_cache_gb = 0;
   int64_t digest_threads = -1;
   bool no_digests = false;
+  bool no_pipeline = false;
   std::string profile;
   bool json = false;
 };
@@ -55,6 +56,7 @@ Timing time_batch(const std::shared_ptr<const DecoderModel>& model, int64_t batc
   eo.kv_cache_bytes = static_cast<int64_t>(o.kv_cache_gb * double(int64_t{1} << 30));
   eo.digest_threads = o.digest_threads;
   eo.digests = !o.no_digests;
+  eo.pipeline = !o.no_pipeline;
   Engine engine(model, {}, eo);
   std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(model->config().vocab) - 1);
   GenerateOptions options;
@@ -135,6 +137,7 @@ int run(const ThroughputOptions& o) {
                                         {"prompt_tokens", o.prompt_tokens},
                                         {"new_tokens", o.new_tokens},
                                         {"digests", !o.no_digests},
+                                        {"pipeline", !o.no_pipeline},
                                         {"results", rows}};
     std::cout << harness::dump_json(out) << "\n";
   }
@@ -162,6 +165,8 @@ Command add_throughput_command(CLI::App& parent) {
                   "Threads hashing the logits beside the next step (-1: a quarter of the cores, 1 to 4; 0: after each step)")
       ->capture_default_str();
   app->add_flag("--no-digests", o->no_digests, "Skip the per-step logits digests (to measure what they cost)");
+  app->add_flag("--no-pipeline", o->no_pipeline,
+                "Take each step's records before launching the next (to measure what pipelining gains)");
   app->add_option("--profile", o->profile,
                   "Write a torch profiler (Kineto) Chrome trace of the last batch size's last run to this file "
                   "(summarise it with ci/trace_summary.py)");

@@ -1,0 +1,138 @@
+// Pipelined steps (EngineOptions::pipeline): when every token of step t is a
+// greedy one, step t+1 is launched before step t's records are taken, its
+// inputs the device's argmax of step t. A request that ends by a stop id
+// leaves a row in the step after, computed and dropped; one that ends by
+// max_new_tokens leaves none; requests that join mid-decode prefill in
+// pipelined steps. Every request keeps its solo bits; with the mode off the
+// same comparison finds requests that differ (the negative control).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "core/engine/engine.h"
+#include "tests/core/real_model.h"
+
+namespace lockstep {
+namespace {
+
+using EnginePipeline = testing_support::RealModelTest;
+
+struct Case {
+  std::vector<int32_t> prompt;
+  GenerateOptions options;
+};
+
+Generation solo(const ModelBundle& bundle, const Case& c) {
+  Decoding d(c.prompt, bundle.eos_ids(), c.options);
+  KvCache cache = bundle.model.new_cache(d.capacity());
+  while (!d.done()) d.accept(bundle.model.forward_last({{d.next_input(), &cache}})[0]);
+  return d.take();
+}
+
+// Eight greedy requests; three of them stop at a token their unstopped run
+// produces at step 1-3 (a token not produced before it), so they end early.
+std::vector<Case> cases(const ModelBundle& bundle) {
+  const char* texts[] = {"Name three rivers.", "What is 17 times 23?", "Write a haiku about rain.",
+                         "Why is the sky blue?", "List prime numbers below 30.", "Say hello in Spanish.",
+                         "What is a GPU?", "Count to five."};
+  std::vector<Case> out;
+  const kernels::ModeGuard guard(kernels::Mode::batch_invariant);
+  for (int i = 0; i < 8; ++i) {
+    Case c;
+    c.prompt = bundle.prompt_ids(texts[i]);
+    c.options.max_new_tokens = 4 + i;
+    if (i % 3 == 1) {
+      const std::vector<int32_t> ids = solo(bundle, c).output_ids;
+      for (size_t k = 1; k < std::min<size_t>(ids.size() - 1, 4); ++k) {
+        if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids[k]) == ids.begin() + static_cast<std::ptrdiff_t>(k)) {
+          c.options.stop_ids = {ids[k]};
+          break;
+        }
+      }
+    }
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+// Half the cases at once, the other half 30 ms later from another thread (joining mid-decode).
+std::vector<Generation> through_engine(const ModelBundle& bundle, const std::vector<Case>& cs, kernels::Mode mode,
+                                       bool pipeline, EngineStats* stats) {
+  auto model = std::shared_ptr<const DecoderModel>(&bundle.model, [](const DecoderModel*) {});
+  EngineOptions options;
+  options.max_batch = 8;
+  options.mode = mode;
+  options.pipeline = pipeline;
+  Engine engine(model, bundle.eos_ids(), options);
+  std::vector<Engine::Request> first, second;
+  for (size_t i = 0; i < cs.size(); ++i) (i < cs.size() / 2 ? first : second).push_back({cs[i].prompt, cs[i].options, {}});
+  std::vector<std::future<Generation>> futures = engine.submit_all(std::move(first));
+  std::thread later([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    for (auto& f : engine.submit_all(std::move(second))) futures.push_back(std::move(f));
+  });
+  later.join();
+  std::vector<Generation> out;
+  for (auto& f : futures) out.push_back(f.get());
+  *stats = engine.stats();
+  return out;
+}
+
+int differing(const std::vector<Generation>& a, const std::vector<Generation>& b) {
+  int n = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    n += a[i].output_ids != b[i].output_ids || a[i].step_logits_sha256 != b[i].step_logits_sha256 ||
+         a[i].stop_reason != b[i].stop_reason;
+  }
+  return n;
+}
+
+TEST_F(EnginePipeline, PipelinedStepsKeepEveryRequestsSoloBits) {
+  const std::vector<Case> cs = cases(*bundle_);
+  std::vector<Generation> alone;
+  {
+    const kernels::ModeGuard guard(kernels::Mode::batch_invariant);
+    for (const Case& c : cs) alone.push_back(solo(*bundle_, c));
+  }
+  EngineStats stats;
+  const std::vector<Generation> pipelined = through_engine(*bundle_, cs, kernels::Mode::batch_invariant, true, &stats);
+  EXPECT_EQ(differing(pipelined, alone), 0);
+  for (size_t i = 0; i < cs.size(); ++i) {
+    EXPECT_EQ(pipelined[i].output_ids, alone[i].output_ids) << "request " << i;
+    EXPECT_EQ(pipelined[i].step_logits_sha256, alone[i].step_logits_sha256) << "request " << i;
+    EXPECT_EQ(pipelined[i].step_places.size(), pipelined[i].output_ids.size());
+  }
+  std::cout << "pipelined: " << stats.pipelined_steps << " of " << stats.steps << " steps, largest batch "
+            << stats.largest_batch << "\n";
+  EXPECT_GT(stats.pipelined_steps, stats.steps / 2) << "the steps were not pipelined: the test proves nothing";
+  EXPECT_GT(stats.largest_batch, 4) << "the later requests never joined the others";
+  const auto stopped = std::count_if(alone.begin(), alone.end(), [](const Generation& g) { return g.stop_reason == "stop_id"; });
+  EXPECT_GE(stopped, 2) << "no request ended by a stop id: no dropped row was tested";
+
+  // The same engine without pipelining: the same records, and no pipelined step.
+  EngineStats plain;
+  const std::vector<Generation> stepwise = through_engine(*bundle_, cs, kernels::Mode::batch_invariant, false, &plain);
+  EXPECT_EQ(differing(stepwise, pipelined), 0);
+  EXPECT_EQ(plain.pipelined_steps, 0);
+}
+
+TEST_F(EnginePipeline, WithTheModeOffPipelinedRequestsDiffer) {
+  const std::vector<Case> cs = cases(*bundle_);
+  std::vector<Generation> alone;
+  {
+    const kernels::ModeGuard guard(kernels::Mode::off);
+    for (const Case& c : cs) alone.push_back(solo(*bundle_, c));
+  }
+  EngineStats stats;
+  const std::vector<Generation> pipelined = through_engine(*bundle_, cs, kernels::Mode::off, true, &stats);
+  const int differ = differing(pipelined, alone);
+  std::cout << "mode off, pipelined: " << differ << " of " << cs.size() << " requests differ from their solo runs\n";
+  EXPECT_GT(stats.pipelined_steps, 0);
+  EXPECT_GT(differ, 0);
+}
+
+}  // namespace
+}  // namespace lockstep
