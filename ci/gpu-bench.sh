@@ -23,10 +23,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
   nvcc --version | tail -2
 } 2>&1 | tee "$OUT/device.txt"
 
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
-  "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
-cmake --build "$BUILD" -j "$(nproc)" --target lockstep_bench_cuda kernels_test lockstep_kernels >"$OUT/build.log" 2>&1 ||
-  { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
+gpu_build lockstep_bench_cuda kernels_test lockstep_kernels
 echo "build ok"
 
 STAGE="${LOCKSTEP_STAGE:-all}"

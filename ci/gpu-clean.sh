@@ -21,11 +21,8 @@ build)
     2>&1 | tee "$OUT/device.txt"
   mkdir -p "$STAGE_DIR" && cp .model-a/* "$STAGE_DIR/"
   start=$SECONDS
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOCKSTEP_PYTHON="$(command -v python3)" \
-    -DLOCKSTEP_CUDA=OFF -DLOCKSTEP_TESTS=OFF -DLOCKSTEP_FAULT_INJECTION=ON -DLOCKSTEP_DEFAULT_MODEL="$MODEL" \
-    "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
-  cmake --build "$BUILD" -j "$(nproc)" --target lockstep_fault >"$OUT/build.log" 2>&1 ||
-    { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
+  gpu_build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLOCKSTEP_CUDA=OFF -DLOCKSTEP_TESTS=OFF -DLOCKSTEP_FAULT_INJECTION=ON \
+    -DLOCKSTEP_DEFAULT_MODEL="$MODEL" lockstep_fault
   echo "build ok in $((SECONDS - start)) s"
   ;;
 run)

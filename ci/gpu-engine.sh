@@ -24,10 +24,7 @@ build)
     nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv
     python3 -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda)'
   } 2>&1 | tee "$OUT/device.txt"
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
-    -DLOCKSTEP_DEFAULT_MODEL="$MODEL" "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
-  cmake --build "$BUILD" -j "$(nproc)" --target lockstep core_test >"$OUT/build.log" 2>&1 ||
-    { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
+  gpu_build -DLOCKSTEP_DEFAULT_MODEL="$MODEL" lockstep core_test
   echo "build ok"
   python3 ci/make_random_llama.py --out "$BIG" --tokenizer-from .tok | tee "$OUT/big-model.txt"
   ;;

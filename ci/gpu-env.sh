@@ -1,6 +1,7 @@
-# Sourced by ci/gpu-test.sh and ci/gpu-bench.sh: the paths they share and the
-# Debian packages the GPU image lacks (CLI11, fmt, PCRE2, ICU), unpacked from the carried .deps/
-# (ci/device-prepare.sh) and made visible to CMake through PREFIX.
+# Sourced by every ci/gpu-*.sh: the paths they share, the Debian packages the
+# GPU image lacks (CLI11, fmt, PCRE2, ICU, cpp-httplib), unpacked from the carried .deps/
+# (ci/device-prepare.sh) and made visible to CMake through PREFIX, and gpu_build (the
+# configure + build stage every script runs).
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="${OUT:-$ROOT/gpu-out}"
 BUILD="${LOCKSTEP_BUILD_DIR:-$ROOT/build-gpu}"
@@ -34,4 +35,19 @@ join_model() {
     cat "$STAGE_DIR"/lockstep-model-part-a[a-z] >"$MODEL"
   fi
   [[ "$(sha256sum "$MODEL" | cut -d' ' -f1)" == "$(cat .model-b/SHA256)" ]] || { echo "model parts do not match"; exit 3; }
+}
+
+# Configures $BUILD (Release, CUDA, the unpacked .deps; -D arguments among the
+# arguments are added, later ones winning) and builds the other arguments as
+# targets (none: everything). Logs in $OUT/configure.log and $OUT/build.log;
+# on failure prints the errors and exits 3.
+gpu_build() {
+  local defs=() targets=() a
+  for a in "$@"; do
+    if [[ "$a" == -D* ]]; then defs+=("$a"); else targets+=(--target "$a"); fi
+  done
+  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
+    "${PREFIX[@]}" "${defs[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
+  cmake --build "$BUILD" -j "$(nproc)" "${targets[@]}" >"$OUT/build.log" 2>&1 ||
+    { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
 }

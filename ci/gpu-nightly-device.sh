@@ -20,10 +20,7 @@ build)
     nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader; } 2>&1 | tee "$OUT/nightly.txt"
   mkdir -p "$STAGE_DIR" && cp .model-a/* "$STAGE_DIR/"
   start=$SECONDS
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
-    -DLOCKSTEP_DEFAULT_MODEL="$MODEL" "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
-  cmake --build "$BUILD" -j "$(nproc)" --target lockstep >"$OUT/build.log" 2>&1 ||
-    { grep -E "error" "$OUT/build.log" | head -40; exit 3; }
+  gpu_build -DLOCKSTEP_DEFAULT_MODEL="$MODEL" lockstep
   echo "build ok in $((SECONDS - start)) s" | tee -a "$OUT/nightly.txt"
   ;;
 run)

@@ -38,10 +38,8 @@ limit() { local left=$((DEADLINE - SECONDS)); ((left < $1)) && echo $((left > 5 
 python3 ci/make_random_llama.py --out "$BIG" --tokenizer-from .tok >"$OUT/big-model.txt" 2>&1 &   # beside the build
 MODEL_PID=$!
 t0=$SECONDS
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
-  "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
-cmake --build "$BUILD" -j "$(nproc)" --target ${LOCKSTEP_PERF_TARGETS:-lockstep core_test kernels_test lockstep_kernels} >"$OUT/build.log" 2>&1 ||
-  { grep -E "error" "$OUT/build.log" | head -40; exit 3; }
+# shellcheck disable=SC2086 # the targets are words
+gpu_build ${LOCKSTEP_PERF_TARGETS:-lockstep core_test kernels_test lockstep_kernels}
 say "build ok ($((SECONDS - t0)) s)"
 wait "$MODEL_PID" || { cat "$OUT/big-model.txt"; exit 3; }
 cat "$OUT/big-model.txt" | tee -a "$SUMMARY"

@@ -21,10 +21,7 @@ build)
     echo "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown}"
     nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv
   } 2>&1 | tee "$OUT/device.txt"
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
-    -DLOCKSTEP_DEFAULT_MODEL="$MODEL" "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
-  cmake --build "$BUILD" -j "$(nproc)" --target lockstep kernels_test lockstep_bench_cuda >"$OUT/build.log" 2>&1 ||
-    { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
+  gpu_build -DLOCKSTEP_DEFAULT_MODEL="$MODEL" lockstep kernels_test lockstep_bench_cuda
   echo "build ok"
   ;;
 stage)

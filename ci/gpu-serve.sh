@@ -24,11 +24,8 @@ left() { echo $((DEADLINE - SECONDS > 5 ? DEADLINE - SECONDS : 5)); }
 python3 ci/make_random_llama.py --out "$BIG" --tokenizer-from .tok >"$OUT/big-model.txt" 2>&1 &
 MODEL_PID=$!
 t0=$SECONDS
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
-  -DLOCKSTEP_TESTS=OFF "${PREFIX[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
+gpu_build -DLOCKSTEP_TESTS=OFF lockstep
 grep -q "Found cpp-httplib" "$OUT/configure.log" || { say "cpp-httplib not found: carry .deps (ci/device-prepare.sh)"; exit 3; }
-cmake --build "$BUILD" -j "$(nproc)" --target lockstep >"$OUT/build.log" 2>&1 ||
-  { grep -E "error" "$OUT/build.log" | head -40; exit 3; }
 say "build ok ($((SECONDS - t0)) s)"
 wait "$MODEL_PID" || { cat "$OUT/big-model.txt"; exit 3; }
 head -3 "$OUT/big-model.txt" | tee -a "$SUMMARY"

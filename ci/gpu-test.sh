@@ -37,9 +37,7 @@ fi
   nvcc --version | tail -2
 } 2>&1 | tee "$OUT/device.txt"
 
-cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" "${PREFIX[@]}" "${MODEL_ARGS[@]}" \
-  >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
-cmake --build "$BUILD" -j "$(nproc)" >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
+gpu_build "${MODEL_ARGS[@]}"
 echo "build ok"
 STAGE="${LOCKSTEP_GPU_STAGE:-all}"
 export LOCKSTEP_KERNELS_LIB="$BUILD/kernels/liblockstep_kernels.so"
