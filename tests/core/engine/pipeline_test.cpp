@@ -90,13 +90,16 @@ int differing(const std::vector<Generation>& a, const std::vector<Generation>& b
   return n;
 }
 
+std::vector<Generation> each_alone(const ModelBundle& bundle, const std::vector<Case>& cs, kernels::Mode mode) {
+  const kernels::ModeGuard guard(mode);
+  std::vector<Generation> out;
+  for (const Case& c : cs) out.push_back(solo(bundle, c));
+  return out;
+}
+
 TEST_F(EnginePipeline, PipelinedStepsKeepEveryRequestsSoloBits) {
   const std::vector<Case> cs = cases(*bundle_);
-  std::vector<Generation> alone;
-  {
-    const kernels::ModeGuard guard(kernels::Mode::batch_invariant);
-    for (const Case& c : cs) alone.push_back(solo(*bundle_, c));
-  }
+  const std::vector<Generation> alone = each_alone(*bundle_, cs, kernels::Mode::batch_invariant);
   EngineStats stats;
   const std::vector<Generation> pipelined = through_engine(*bundle_, cs, kernels::Mode::batch_invariant, true, &stats);
   EXPECT_EQ(differing(pipelined, alone), 0);
@@ -121,11 +124,7 @@ TEST_F(EnginePipeline, PipelinedStepsKeepEveryRequestsSoloBits) {
 
 TEST_F(EnginePipeline, WithTheModeOffPipelinedRequestsDiffer) {
   const std::vector<Case> cs = cases(*bundle_);
-  std::vector<Generation> alone;
-  {
-    const kernels::ModeGuard guard(kernels::Mode::off);
-    for (const Case& c : cs) alone.push_back(solo(*bundle_, c));
-  }
+  const std::vector<Generation> alone = each_alone(*bundle_, cs, kernels::Mode::off);
   EngineStats stats;
   const std::vector<Generation> pipelined = through_engine(*bundle_, cs, kernels::Mode::off, true, &stats);
   const int differ = differing(pipelined, alone);
