@@ -47,14 +47,15 @@ double peak_rss_mib() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;
 }
 
-// Resident set of this process now (VmRSS of /proc/self/status), MiB; -1
-// where that file cannot be read. The reload check prints it after every
-// load, and tests/harness/test_reload_rss.py holds it flat over 100 reloads.
-double current_rss_mib() {
+// A field of /proc/self/status in MiB (VmRSS: the resident set; RssFile:
+// its file-backed part, where a model file mapped and never unmapped shows);
+// -1 where it cannot be read. The reload check prints both after every load,
+// and tests/harness/test_reload_rss.py bounds their growth over 100 reloads.
+double status_mib(const std::string& field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024.0;  // kB
+    if (line.rfind(field + ":", 0) == 0) return std::strtod(line.c_str() + field.size() + 1, nullptr) / 1024.0;  // kB
   }
   return -1.0;
 }
@@ -108,8 +109,10 @@ class Verifier {
     const auto start = Clock::now();
     bundle_.reset();   // the old weights go before the new ones arrive
     bundle_ = ModelBundle::load(plan_.model_path, plan_.load);
-    progress_(fmt::format("verify: {} ... {:.1f}s (RSS {:.1f} MiB, heap in use {:.2f} MiB, peak RSS {:.0f} MiB)",
-                          what, since(start), current_rss_mib(), heap_in_use_mib(), peak_rss_mib()));
+    progress_(fmt::format("verify: {} ... {:.1f}s (RSS {:.1f} MiB, file-backed {:.1f} MiB, heap in use {:.2f} MiB, "
+                          "peak RSS {:.0f} MiB)",
+                          what, since(start), status_mib("VmRSS"), status_mib("RssFile"), heap_in_use_mib(),
+                          peak_rss_mib()));
   }
 
   // The engine hooks of run `label`: the test-only fault observer and, in
