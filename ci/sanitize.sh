@@ -46,7 +46,7 @@ configure_build() {  # dir, sanitizer flags, targets...
     mkdir -p "$dir"
     echo "[sanitize] configuring $dir ($flags)" >&2
     cmake -S "$ROOT" -B "$dir" -G Ninja -DLOCKSTEP_PYTHON="$VENV/bin/python" -DLOCKSTEP_CUDA=OFF \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
+      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DLOCKSTEP_KERNELS_OPT= \
       -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
       -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" -DCMAKE_C_FLAGS="$flags -fno-omit-frame-pointer" \
       -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" ${LOCKSTEP_SANITIZE_CMAKE_ARGS:-} \
