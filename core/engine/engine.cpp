@@ -121,6 +121,8 @@ EngineStats Engine::stats() const {
   return out;
 }
 
+namespace {
+
 // Waits for the device work enqueued before record() (nothing on the CPU).
 class Fence {
  public:
@@ -145,6 +147,8 @@ class Fence {
   std::optional<at::cuda::CUDAEvent> event_;
 #endif
 };
+
+}  // namespace
 
 struct Engine::Launched {
   int64_t number = 0;                 // the step's number in this engine
