@@ -125,7 +125,7 @@ void DecodeGraphs::capture(Bucket& b, const DecoderModel::StepHandle& step) {
 at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>& chunks, const at::Tensor& ids) {
   if (!fits(chunks)) throw bad_input("DecodeGraphs: the step is not a decode step that fits");
   if (ids.defined() && (ids.dim() != 1 || ids.size(0) != static_cast<int64_t>(chunks.size()) ||
-                        ids.scalar_type() != at::kLong || ids.device() != model_->device())) {
+                        ids.scalar_type() != at::kLong || ids.device().type() != model_->device().type())) {
     throw bad_input("DecodeGraphs: the step's token ids must be int64 [chunks] on the model's device");
   }
   const c10::InferenceMode inference;

@@ -261,7 +261,7 @@ at::Tensor DecoderModel::step(const std::vector<SequenceChunk>& chunks, bool las
   at::Tensor index = ids;
   if (index.defined()) {
     if (index.dim() != 1 || index.size(0) != handle.step_->paged.tokens() || index.scalar_type() != at::kLong ||
-        index.device() != options_.device) {
+        index.device().type() != options_.device.type()) {  // "cuda" and "cuda:0" alike
       throw bad_input("forward: the step's token ids must be int64 [tokens] on the model's device");
     }
   } else {
