@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "kernels/argmax.h"
 #include "kernels/paged_attention.h"
+#include "kernels/token_choice.h"
 
 #ifdef LOCKSTEP_WITH_CUDA
 #include <ATen/cuda/CUDAContext.h>
@@ -155,10 +156,10 @@ struct Engine::Launched {
   bool graphed = false, followed = false;
   std::vector<Active*> members;       // one per row
   std::vector<bool> completes;        // the row ends a prompt or decodes: its logits choose a token
-  std::vector<int64_t> greedy_rows;   // rows whose token is the batched argmax, ascending
-  at::Tensor greedy;                  // int64 [greedy_rows] on the model's device (-1: a NaN row)
-  at::Tensor greedy_host, logits_host;
-  Fence copied;                       // greedy_host and logits_host are filled
+  std::vector<int64_t> chosen_rows;   // rows whose token is chosen on the device, ascending
+  at::Tensor chosen;                  // int64 [chosen_rows] on the model's device (-1: a NaN row)
+  at::Tensor chosen_host, logits_host;
+  Fence copied;                       // chosen_host and logits_host are filled
   Running keep;                       // requests that ended while this step ran over their caches
 };
 
@@ -230,7 +231,7 @@ bool Engine::can_follow(const Launched& previous, const Running& running) const 
   if (!options_.pipeline) return false;
   for (size_t i = 0; i < previous.members.size(); ++i) {
     const Decoding& d = previous.members[i]->decoding;
-    if (previous.completes[i] && !d.done() && !d.greedy()) return false;   // its token is chosen on the host
+    if (previous.completes[i] && !d.done() && !d.chosen_on_device()) return false;   // its token is chosen on the host
   }
   return std::none_of(running.begin(), running.end(), [](const auto& a) { return a->decoding.probe() != nullptr; });
 }
@@ -238,16 +239,16 @@ bool Engine::can_follow(const Launched& previous, const Running& running) const 
 std::unique_ptr<Engine::Launched> Engine::launch(Running& running, const Launched* previous) {
   auto l = std::make_unique<Launched>();
   l->followed = previous != nullptr;
-  // Where each of previous's greedy members finds its token.
+  // Where each of previous's members finds its token.
   std::unordered_map<const Active*, int64_t> fed_by;
   if (previous != nullptr) {
-    for (size_t g = 0; g < previous->greedy_rows.size(); ++g) {
-      fed_by.emplace(previous->members[static_cast<size_t>(previous->greedy_rows[g])], static_cast<int64_t>(g));
+    for (size_t g = 0; g < previous->chosen_rows.size(); ++g) {
+      fed_by.emplace(previous->members[static_cast<size_t>(previous->chosen_rows[g])], static_cast<int64_t>(g));
     }
   }
   // Decodes first, then prompt chunks in arrival order up to the prefill budget.
   std::vector<SequenceChunk> chunks;
-  std::vector<int64_t> fed;   // per decode fed on the device: its index in previous->greedy
+  std::vector<int64_t> fed;   // per decode fed on the device: its index in previous->chosen
   for (auto& a : running) {
     if (a->prefilled < static_cast<int64_t>(a->decoding.result().prompt_ids.size())) continue;
     const auto it = fed_by.find(a.get());
@@ -281,9 +282,9 @@ std::unique_ptr<Engine::Launched> Engine::launch(Running& running, const Launche
   at::Tensor ids;
   if (!fed.empty()) {
     const at::Device device = model_->device();
-    const bool same = fed.size() == static_cast<size_t>(previous->greedy.size(0)) &&
+    const bool same = fed.size() == static_cast<size_t>(previous->chosen.size(0)) &&
                       std::is_sorted(fed.begin(), fed.end()) && fed.back() == static_cast<int64_t>(fed.size()) - 1;
-    ids = same ? previous->greedy : previous->greedy.index_select(0, kernels::upload(at::tensor(fed, at::kLong), device));
+    ids = same ? previous->chosen : previous->chosen.index_select(0, kernels::upload(at::tensor(fed, at::kLong), device));
     if (chunks.size() > decodes) {
       std::vector<int64_t> prompt_ids;
       for (size_t i = decodes; i < chunks.size(); ++i) prompt_ids.insert(prompt_ids.end(), chunks[i].ids.begin(), chunks[i].ids.end());
@@ -295,30 +296,47 @@ std::unique_ptr<Engine::Launched> Engine::launch(Running& running, const Launche
   const at::Tensor logits = l->graphed ? graphs_->step(chunks, ids) : model_->forward_last_on_device(chunks, ids);
   l->number = launched_++;
   for (size_t i = decodes; i < chunks.size(); ++i) l->members[i]->prefilled += static_cast<int64_t>(chunks[i].ids.size());
-  // Greedy tokens of the whole step in one argmax on the device.
-  const auto batch = static_cast<int64_t>(chunks.size());
-  for (int64_t i = 0; i < batch; ++i) {
-    if (l->completes[static_cast<size_t>(i)] && l->members[static_cast<size_t>(i)]->decoding.greedy()) l->greedy_rows.push_back(i);
-  }
-  if (!l->greedy_rows.empty()) {
-    const bool all = static_cast<int64_t>(l->greedy_rows.size()) == batch;
-    l->greedy = kernels::argmax_smallest_index(
-        all ? logits : logits.index_select(0, kernels::upload(at::tensor(l->greedy_rows, at::kLong), logits.device())),
-        kernels::NanCheck::deferred);
-  }
+  choose_on_device(*l, logits, decodes, previous != nullptr);
   if (logits.is_cpu()) {
     l->logits_host = logits;
-    l->greedy_host = l->greedy;
+    l->chosen_host = l->chosen;
   } else {   // into pinned memory, at the link's speed, while the host goes on
     l->logits_host = at::empty(logits.sizes(), logits.options().device(at::kCPU).pinned_memory(true));
     l->logits_host.copy_(logits, /*non_blocking=*/true);
-    if (l->greedy.defined()) {
-      l->greedy_host = at::empty(l->greedy.sizes(), l->greedy.options().device(at::kCPU).pinned_memory(true));
-      l->greedy_host.copy_(l->greedy, /*non_blocking=*/true);
+    if (l->chosen.defined()) {
+      l->chosen_host = at::empty(l->chosen.sizes(), l->chosen.options().device(at::kCPU).pinned_memory(true));
+      l->chosen_host.copy_(l->chosen, /*non_blocking=*/true);
     }
     l->copied.record(logits.device());
   }
   return l;
+}
+
+// The tokens of the step's completing rows without an observer, chosen on
+// the device: one argmax when all of them are greedy, else kernels::choose_tokens
+// with each row's parameters. A decode of a followed step is a token ahead of
+// its records (its previous token is not accepted yet).
+void Engine::choose_on_device(Launched& l, const at::Tensor& logits, size_t decodes, bool followed) const {
+  std::vector<double> params;
+  bool sampled = false;
+  for (size_t i = 0; i < l.members.size(); ++i) {
+    const Decoding& d = l.members[i]->decoding;
+    if (!l.completes[i] || !d.chosen_on_device()) continue;
+    l.chosen_rows.push_back(static_cast<int64_t>(i));
+    const kernels::ChoiceParams p = d.choice(followed && i < decodes);
+    params.insert(params.end(), {p.temperature, p.top_k, p.top_p, p.uniform});
+    sampled |= !d.greedy();
+  }
+  if (l.chosen_rows.empty()) return;
+  const at::Tensor rows = static_cast<size_t>(logits.size(0)) == l.chosen_rows.size()
+                              ? logits
+                              : logits.index_select(0, kernels::upload(at::tensor(l.chosen_rows, at::kLong), logits.device()));
+  if (!sampled) {
+    l.chosen = kernels::argmax_smallest_index(rows, kernels::NanCheck::deferred);
+    return;
+  }
+  const auto n = static_cast<int64_t>(l.chosen_rows.size());
+  l.chosen = kernels::choose_tokens(rows, kernels::upload(at::tensor(params, at::kDouble).view({n, kernels::kChoiceParams}), logits.device()));
 }
 
 void Engine::complete(Launched& l) {
@@ -330,14 +348,15 @@ void Engine::complete(Launched& l) {
   size_t g = 0;
   for (int64_t i = 0; i < batch; ++i) {
     Active& a = *l.members[static_cast<size_t>(i)];
-    std::optional<int32_t> greedy;
-    if (g < l.greedy_rows.size() && l.greedy_rows[g] == i) greedy = static_cast<int32_t>(l.greedy_host.const_data_ptr<int64_t>()[g++]);
+    std::optional<int32_t> chosen;
+    if (g < l.chosen_rows.size() && l.chosen_rows[g] == i) chosen = static_cast<int32_t>(l.chosen_host.const_data_ptr<int64_t>()[g++]);
     // A prompt's inner chunk chooses nothing; a request that ended before this step drops its row.
     if (!l.completes[static_cast<size_t>(i)] || !live[static_cast<size_t>(i)]) continue;
-    if (greedy && *greedy < 0) {
-      throw std::runtime_error("argmax: NaN logit in row " + std::to_string(i) + " of step " + std::to_string(l.number));
+    if (chosen && *chosen < 0) {
+      throw std::runtime_error("no token for row " + std::to_string(i) + " of step " + std::to_string(l.number) +
+                               (a.decoding.greedy() ? ": a NaN logit" : ": NaN logits, or an infinite maximum, to sample from"));
     }
-    a.decoding.accept(l.logits_host[i], StepInputs{StepPlace{batch, i, l.number}, greedy, digests_.get(), options_.digests});
+    a.decoding.accept(l.logits_host[i], StepInputs{StepPlace{batch, i, l.number}, chosen, digests_.get(), options_.digests});
     ++produced;
   }
   digests_->run_queued();

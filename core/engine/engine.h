@@ -131,9 +131,10 @@ class Engine {
   // caches stay alive in it until it is complete.
   void admit(Running& running, Launched* in_flight);
   // Plans and launches a step of `running` (null: nobody to run). After
-  // `previous` (launched, not complete): its greedy tokens, still on the
+  // `previous` (launched, not complete): its tokens, chosen and still on the
   // device, are the inputs of its decoding members.
   std::unique_ptr<Launched> launch(Running& running, const Launched* previous);
+  void choose_on_device(Launched& step, const at::Tensor& logits, size_t decodes, bool followed) const;
   bool can_follow(const Launched& previous, const Running& running) const;
   // Waits for the step's results, then records them (Decoding::accept).
   void complete(Launched& step);

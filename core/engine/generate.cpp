@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "core/engine/digest_pool.h"
@@ -80,12 +81,16 @@ bool Decoding::hit_stop_string() const {
   return false;
 }
 
-bool Decoding::greedy() const {
+bool Decoding::chosen_on_device() const {
 #ifdef LOCKSTEP_FAULT_INJECTION
   return false;
 #else
-  return options_.sampling.temperature == 0.0 && !observer_;
+  return !observer_;
 #endif
+}
+
+kernels::ChoiceParams Decoding::choice(bool ahead) const {
+  return choice_params(options_.sampling, g_.output_ids.size() + (ahead ? 1 : 0));
 }
 
 int64_t Decoding::capacity() const {
@@ -126,8 +131,9 @@ void Decoding::accept(at::Tensor logits, const StepInputs& in) {
       g_.step_top[at] = top_logits(row);
     }
   }
-  const bool use_greedy = in.greedy && !inline_only && options_.sampling.temperature == 0.0;
-  const int32_t token = use_greedy ? *in.greedy : choose_token(row, options_.sampling, static_cast<uint64_t>(step));
+  const bool use_chosen = in.chosen && !inline_only;
+  if (use_chosen && *in.chosen < 0) throw std::logic_error("Decoding::accept: an unchosen row (-1) is the caller's to raise");
+  const int32_t token = use_chosen ? *in.chosen : choose_token(row, options_.sampling, static_cast<uint64_t>(step));
   g_.step_places.push_back(in.place);
   g_.output_ids.push_back(token);
   if (options_.logprobs >= 0) {

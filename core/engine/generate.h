@@ -18,6 +18,7 @@
 
 #include "core/engine/logprobs.h"
 #include "core/models/decoder.h"
+#include "kernels/token_choice.h"
 
 namespace lockstep {
 
@@ -88,9 +89,10 @@ class DigestPool;
 // What the batching engine hands Decoding::accept besides the logits.
 struct StepInputs {
   StepPlace place;
-  // The argmax of the row, computed for the whole batch at once (on the
-  // device); used by greedy requests without an observer.
-  std::optional<int32_t> greedy;
+  // The row's token, chosen for the whole batch at once on the device
+  // (kernels/token_choice.h: the host's choice to the bit); used by requests
+  // without an observer. -1: the row could not be chosen (NaN logits).
+  std::optional<int32_t> chosen;
   // Where the digest and top candidates are computed (null: inline; a pool
   // without threads must be drained by DigestPool::run_queued()). Requests
   // with an observer always record inline, after the observer.
@@ -139,11 +141,16 @@ class Decoding {
   bool cancel_requested() const { return !done_ && options_.cancel && options_.cancel->load(); }
   // Ends the request now with stop reason "cancelled".
   void cancel();
-  // Greedy decoding with no observer: the engine may choose its token in a
-  // batched argmax (and feed it to the next step before accept() sees it).
-  // Never in the fault-injection build, whose hook may change the row first.
-  // (Defined in generate.cpp, which the fault-injection build compiles again.)
-  bool greedy() const;
+  // No observer: the engine may choose the token with the batch's on the
+  // device (argmax, or kernels::choose_tokens with choice()) and feed it to
+  // the next step before accept() sees it. Never in the fault-injection
+  // build, whose hook may change the row first. (Defined in generate.cpp,
+  // which the fault-injection build compiles again.)
+  bool chosen_on_device() const;
+  bool greedy() const { return options_.sampling.temperature == 0.0; }
+  // The parameters that choose the next token, or with `ahead` the one after
+  // it (the engine launching a step before the previous one's records).
+  kernels::ChoiceParams choice(bool ahead) const;
   // The next accepted token is the last one, whichever it is (max_new_tokens).
   bool ends_after_next() const {
     return !done_ && static_cast<int64_t>(g_.output_ids.size()) + 1 >= options_.max_new_tokens;

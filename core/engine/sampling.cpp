@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstring>
-#include <numeric>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include "kernels/argmax.h"
@@ -28,34 +28,6 @@ double philox_uniform(uint64_t seed, uint64_t stream, uint64_t step) {
                                {uint32_t(seed), uint32_t(seed >> 32)});
   const uint64_t bits = (uint64_t(r[0]) << 21) ^ (uint64_t(r[1]) >> 11);   // 53 bits
   return double(bits & ((uint64_t(1) << 53) - 1)) * 0x1.0p-53;
-}
-
-std::vector<int32_t> candidate_order(const float* data, int64_t n) {
-  std::vector<int32_t> order(static_cast<size_t>(n));
-  std::iota(order.begin(), order.end(), 0);
-  std::vector<uint32_t> key(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) {
-    if (std::isnan(data[i])) {
-      std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return data[a] > data[b]; });
-      return order;
-    }
-    const float x = data[i] == 0.0f ? 0.0f : data[i];   // -0 ties +0, as under `>`
-    uint32_t bits = 0;
-    std::memcpy(&bits, &x, sizeof bits);
-    const uint32_t ascending = (bits & 0x80000000u) != 0 ? ~bits : bits | 0x80000000u;
-    key[static_cast<size_t>(i)] = ~ascending;   // descending logits as ascending keys
-  }
-  // Stable LSD passes of 11, 11 and 10 bits: equal keys keep id order.
-  std::vector<int32_t> other(order.size());
-  for (int shift : {0, 11, 22}) {
-    const uint32_t mask = shift == 22 ? 0x3ffu : 0x7ffu;
-    std::vector<int64_t> start(mask + 2, 0);
-    for (int32_t id : order) ++start[((key[static_cast<size_t>(id)] >> shift) & mask) + 1];
-    for (size_t d = 1; d < start.size(); ++d) start[d] += start[d - 1];
-    for (int32_t id : order) other[static_cast<size_t>(start[(key[static_cast<size_t>(id)] >> shift) & mask]++)] = id;
-    order.swap(other);
-  }
-  return order;
 }
 
 std::vector<int32_t> top_ids(const float* v, int64_t count, int64_t k) {
@@ -89,45 +61,26 @@ std::vector<int32_t> top_ids(const float* v, int64_t count, int64_t k) {
   return best;
 }
 
+kernels::ChoiceParams choice_params(const SamplingOptions& options, uint64_t step) {
+  if (options.temperature == 0.0) return {};
+  return {options.temperature, static_cast<double>(options.top_k), options.top_p,
+          philox_uniform(*options.seed, options.stream, step)};
+}
+
 int32_t choose_token(const at::Tensor& logits, const SamplingOptions& options, uint64_t step) {
   if (options.temperature == 0.0) {
     return static_cast<int32_t>(kernels::argmax_smallest_index(logits).item<int64_t>());
   }
-  const at::Tensor row = logits.contiguous();
-  const float* data = row.data_ptr<float>();
-  const int64_t n = row.numel();
-  // Candidates ordered by logit, descending, ties by smaller id: a total
-  // order, so top-k and top-p cut at well-defined places.
-  const std::vector<int32_t> order = candidate_order(data, n);
-  int64_t keep = n;
-  if (options.top_k > 0) keep = std::min<int64_t>(keep, options.top_k);
-  std::vector<double> weights(keep);
-  const double max_logit = data[order[0]];
-  double total = 0.0;
-  for (int64_t i = 0; i < keep; ++i) {
-    weights[i] = std::exp((double(data[order[i]]) - max_logit) / options.temperature);
-    total += weights[i];
-  }
-  if (options.top_p < 1.0) {
-    double cumulative = 0.0;
-    int64_t cut = keep;
-    for (int64_t i = 0; i < keep; ++i) {
-      cumulative += weights[i] / total;
-      if (cumulative >= options.top_p) {
-        cut = i + 1;
-        break;
-      }
-    }
-    keep = cut;
-    total = std::accumulate(weights.begin(), weights.begin() + keep, 0.0);
-  }
-  const double target = philox_uniform(*options.seed, options.stream, step) * total;
-  double cumulative = 0.0;
-  for (int64_t i = 0; i < keep; ++i) {
-    cumulative += weights[i];
-    if (target < cumulative) return order[i];
-  }
-  return order[keep - 1];
+  const kernels::ChoiceParams p = choice_params(options, step);
+  const at::Tensor params = at::tensor({p.temperature, p.top_k, p.top_p, p.uniform}, at::kDouble).view({1, -1});
+  const int64_t token = kernels::choose_tokens_cpu(logits.reshape({1, -1}), params).item<int64_t>();
+  if (token < 0) throw_unsampleable(step);
+  return static_cast<int32_t>(token);
+}
+
+void throw_unsampleable(uint64_t step) {
+  throw std::runtime_error("sampling: the logits of step " + std::to_string(step) +
+                           " hold NaN, or their largest value is infinite: no distribution to sample from");
 }
 
 }  // namespace lockstep

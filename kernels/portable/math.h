@@ -8,8 +8,9 @@
 // the same bits on an x86 CPU and an NVIDIA GPU. Accuracy (tests/kernels/
 // portable_math_test.cpp, against float64): p_exp, p_log, p_tanh within 2 ulp.
 //
-// The double-precision helpers at the end (host only) make the RoPE tables:
-// computed once on the host, so both sides use the same table bits.
+// The double-precision helpers at the end make the RoPE tables (host only:
+// computed once, so both sides use the same table bits); d_exp also serves
+// seeded sampling on both sides (kernels/token_choice.h).
 #pragma once
 
 #include <cmath>
@@ -163,31 +164,53 @@ LS_HD float p_sigmoid(float x) { return p_div(1.0f, 1.0f + p_exp(-x)); }
 LS_HD float p_silu(float x) { return p_div(x, 1.0f + p_exp(-x)); }
 LS_HD float p_rsqrt(float x) { return p_div(1.0f, p_sqrt(x)); }
 
-// ---- host-only double precision, for tables made once on the host ----------------------------
-#if !defined(__CUDA_ARCH__)
+// ---- double precision ------------------------------------------------------------------------
 
-inline double d_exp(double x) {
+LS_HD double bits_to_double(uint64_t u) {
+#if defined(__CUDA_ARCH__)
+  return __longlong_as_double(static_cast<long long>(u));
+#else
+  double d;
+  std::memcpy(&d, &u, sizeof d);
+  return d;
+#endif
+}
+
+LS_HD double d_fma(double a, double b, double c) {
+#if defined(__CUDA_ARCH__)
+  return __fma_rn(a, b, c);
+#else
+  return std::fma(a, b, c);
+#endif
+}
+
+// e^x in double, the same bits on the host and on CUDA (the RoPE tables, through d_pow, and the
+// weights of seeded sampling, kernels/token_choice.h): x = k ln2 + r, ln2 in two parts, a
+// degree-13 Taylor polynomial of e^r (|r| <= ln2/2; truncation below 2^-56) in Horner form
+// with fma, then * 2^k as two exact power-of-two factors.
+LS_HD double d_exp(double x) {
   if (x != x) return x;
   if (x > 709.0) return HUGE_VAL;
   if (x < -745.0) return 0.0;
+#if defined(__CUDA_ARCH__)
+  const double k = floor(x * 1.4426950408889634 + 0.5);
+#else
   const double k = std::floor(x * 1.4426950408889634 + 0.5);
-  double r = std::fma(k, -0x1.62e42fee00000p-1, x);    // ln2 high part (trailing zeros)
-  r = std::fma(k, -0x1.a39ef35793c76p-33, r);         // ln2 low part
-  double p = 1.0 / 6227020800.0;                        // 1/13!
-  for (double c : {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
-                   1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0}) {
-    p = std::fma(p, r, c);
-  }
+#endif
+  double r = d_fma(k, -0x1.62e42fee00000p-1, x);    // ln2 high part (trailing zeros)
+  r = d_fma(k, -0x1.a39ef35793c76p-33, r);         // ln2 low part
+  constexpr double kInverseFactorials[] = {1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0,
+                                           1.0 / 40320.0, 1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0,
+                                           1.0 / 6.0, 0.5, 1.0, 1.0};
+  double p = 1.0 / 6227020800.0;   // 1/13!
+  for (double c : kInverseFactorials) p = d_fma(p, r, c);
   const int ki = static_cast<int>(k);
   const int k1 = ki / 2, k2 = ki - k1;
-  auto pow2 = [](int n) {
-    const uint64_t bits = static_cast<uint64_t>(n + 1023) << 52;
-    double d;
-    std::memcpy(&d, &bits, sizeof d);
-    return d;
-  };
-  return p * pow2(k1) * pow2(k2);
+  return p * bits_to_double(static_cast<uint64_t>(k1 + 1023) << 52) * bits_to_double(static_cast<uint64_t>(k2 + 1023) << 52);
 }
+
+// ---- host-only double precision, for tables made once on the host ----------------------------
+#if !defined(__CUDA_ARCH__)
 
 inline double d_log(double x) {
   if (!(x > 0.0)) return x == 0.0 ? -HUGE_VAL : NAN;

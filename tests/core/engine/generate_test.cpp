@@ -103,7 +103,7 @@ TEST(ChooseToken, CandidateOrderIsTheStableSortOrder) {
       std::vector<int32_t> want(static_cast<size_t>(n));
       std::iota(want.begin(), want.end(), 0);
       std::stable_sort(want.begin(), want.end(), [&](int32_t a, int32_t b) { return x[a] > x[b]; });
-      ASSERT_EQ(candidate_order(x.data(), n), want) << "n " << n << " trial " << trial;
+      ASSERT_EQ(kernels::candidate_order(x.data(), n), want) << "n " << n << " trial " << trial;
     }
   }
 }

@@ -1,6 +1,7 @@
-// Pipelined steps (EngineOptions::pipeline): when every token of step t is a
-// greedy one, step t+1 is launched before step t's records are taken, its
-// inputs the device's argmax of step t. A request that ends by a stop id
+// Pipelined steps (EngineOptions::pipeline): when every token of step t is
+// chosen on the device (greedy or seeded sampling, kernels/token_choice.h),
+// step t+1 is launched before step t's records are taken, its inputs the
+// device's choices of step t. A request that ends by a stop id
 // leaves a row in the step after, computed and dropped; one that ends by
 // max_new_tokens leaves none; requests that join mid-decode prefill in
 // pipelined steps. Every request keeps its solo bits; with the mode off the
@@ -32,8 +33,9 @@ Generation solo(const ModelBundle& bundle, const Case& c) {
   return d.take();
 }
 
-// Eight greedy requests; three of them stop at a token their unstopped run
-// produces at step 1-3 (a token not produced before it), so they end early.
+// Eight requests, three of them sampled (one with top_k, one with top_p);
+// three stop at a token their unstopped run produces at step 1-3 (a token
+// not produced before it), so they end early.
 std::vector<Case> cases(const ModelBundle& bundle) {
   const char* texts[] = {"Name three rivers.", "What is 17 times 23?", "Write a haiku about rain.",
                          "Why is the sky blue?", "List prime numbers below 30.", "Say hello in Spanish.",
@@ -44,6 +46,12 @@ std::vector<Case> cases(const ModelBundle& bundle) {
     Case c;
     c.prompt = bundle.prompt_ids(texts[i]);
     c.options.max_new_tokens = 4 + i;
+    if (i == 2 || i == 5 || i == 7) {
+      c.options.sampling.temperature = 0.9;
+      c.options.sampling.seed = 100 + i;
+      c.options.sampling.top_k = i == 5 ? 20 : 0;
+      c.options.sampling.top_p = i == 7 ? 0.8 : 1.0;
+    }
     if (i % 3 == 1) {
       const std::vector<int32_t> ids = solo(bundle, c).output_ids;
       for (size_t k = 1; k < std::min<size_t>(ids.size() - 1, 4); ++k) {
