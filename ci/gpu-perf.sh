@@ -6,9 +6,10 @@
 # Builds (Release, CUDA), writes the random 1.07B Llama and a random model of
 # SmolLM2-135M's shapes (ci/make_random_llama.py; same speed as the real one,
 # whose 93 MB file does not fit a call), then, each step under a time limit:
-#   checks: kernels_test (paged + attention + fused kernels, CUDA), core_test EngineCuda / EngineProperty (1B)
+#   checks: kernels_test (paged + attention + fused kernels, CUDA; token choice on 10^6 rows), core_test
+#   EngineCuda / EngineProperty (1B)
 #   lockstep throughput for both models, mode off and batch_invariant (and batch_invariant
-#   --no-pipeline), batches 1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
+#   --no-pipeline, and sampled for the 1B), batches 1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
 #   transformers generate() on the 1B model, stock and with lockstep's kernels
 #   lockstep compare --one-engine (the 1000 + 1000 experiment) per mode
 #   fuse (not default): the fused projections (one GEMM for q/k/v, one for gate/up: the default) against
@@ -61,10 +62,15 @@ if has test; then
   timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:Attention*:Registered*:Fused*' >"$OUT/kernels-test.log" 2>&1 || rc=1
   say "kernels_test paged + attention + fused: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
   grep -E "^\[  FAILED  \] [A-Z]|Failure|max diff" "$OUT/kernels-test.log" | head -12 | tee -a "$SUMMARY"
+  t0=$SECONDS   # the device's token choice against the host's on 10^6 random rows
+  timeout "$(limit 120)" "$BUILD/tests/kernels_test" --gtest_filter='TokenChoice*' >"$OUT/token-choice.log" 2>&1 || rc=1
+  say "kernels_test TokenChoice*: $(grep -E '^\[  (PASSED|FAILED)|^\[ cases' "$OUT/token-choice.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  grep -E "Failure|Which is|call [0-9]+ row" "$OUT/token-choice.log" | head -8 | tee -a "$SUMMARY"
 fi
 if has bench; then
   for mode in batch_invariant off; do throughput "$BIG" "$mode"; done
   TAG=-no-pipeline throughput "$BIG" batch_invariant --no-pipeline   # what launching step t+1 before t's records gains
+  TAG=-sampled throughput "$BIG" batch_invariant --temperature 0.8 --top-p 0.95 --seed 1   # tokens chosen on the device
 fi
 if has test; then
   t0=$SECONDS

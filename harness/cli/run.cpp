@@ -17,6 +17,7 @@
 #include "harness/device_options.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
+#include "harness/cli/sampling_options.h"
 #include "harness/model_source.h"
 #include "harness/npy.h"
 #include "harness/results.h"
@@ -33,10 +34,7 @@ struct RunOptions {
   std::string model;
   bool raw = false;
   int64_t max_new_tokens = 128;
-  double temperature = 0.0;
-  std::optional<uint64_t> seed;
-  int64_t top_k = 0;
-  double top_p = 1.0;
+  SamplingOptions sampling;
   bool json = false;
   std::string dump_logits;
   std::string mode = kDefaultMode;
@@ -89,11 +87,7 @@ int run(const RunOptions& given) {
   o.prompt = read_prompt(o);
   if (o.raw && o.prompt.empty()) throw bad_input("the prompt is empty (a raw prompt needs at least one character)");
   const kernels::ModeGuard mode(mode_option(o.mode));
-  SamplingOptions sampling;
-  sampling.temperature = o.temperature;
-  sampling.top_k = o.top_k;
-  sampling.top_p = o.top_p;
-  sampling.seed = o.seed;
+  const SamplingOptions& sampling = o.sampling;
   GenerateOptions check;
   check.max_new_tokens = o.max_new_tokens;
   check.sampling = sampling;
@@ -151,13 +145,9 @@ Command add_run_command(CLI::App& parent) {
   app->add_option("--model", o->model, kModelHelp);
   app->add_flag("--raw", o->raw, "Tokenize the prompt as is, without the chat template");
   app->add_option("--max-new-tokens", o->max_new_tokens, "Most tokens to generate")->capture_default_str();
-  app->add_option("--temperature", o->temperature, "Sampling temperature; 0 is greedy (> 0 needs --seed)")
-      ->capture_default_str();
-  app->add_option("--seed", o->seed, "Seed of the counter-based sampling RNG (required when sampling)");
-  app->add_option("--top-k", o->top_k, "Sample among the k most likely tokens; 0 is off")->capture_default_str();
+  add_sampling_options(app, &o->sampling);
   app->add_option("--stop", o->stops, "Stop once the answer contains this text (repeatable; the token that "
                                       "completes it is kept)");
-  app->add_option("--top-p", o->top_p, "Nucleus sampling mass in (0, 1]; 1 is off")->capture_default_str();
   app->add_flag("--json", o->json,
                 "Print a JSON record: ids, text, per-step logits SHA-256, ids SHA-256, stop reason, timings");
   app->add_option("--dump-logits", o->dump_logits,

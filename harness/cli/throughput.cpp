@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
+#include "harness/cli/sampling_options.h"
 #include "harness/device_options.h"
 #include "harness/kineto_trace.h"
 #include "harness/model_source.h"
@@ -37,6 +38,7 @@ struct ThroughputOptions {
   int64_t digest_threads = -1;
   bool no_digests = false;
   bool no_pipeline = false;
+  SamplingOptions sampling;   // request i samples with stream i
   std::string profile;
   bool json = false;
 };
@@ -62,6 +64,7 @@ Timing time_batch(const std::shared_ptr<const DecoderModel>& model, int64_t batc
   GenerateOptions options;
   options.max_new_tokens = o.new_tokens;
   options.stop_at_eos = false;
+  options.sampling = o.sampling;
   std::vector<std::vector<int32_t>> prompts(static_cast<size_t>(batch));
   for (auto& p : prompts) {
     p.resize(static_cast<size_t>(o.prompt_tokens));
@@ -69,7 +72,10 @@ Timing time_batch(const std::shared_ptr<const DecoderModel>& model, int64_t batc
   }
   const auto start = std::chrono::steady_clock::now();
   std::vector<std::future<Generation>> futures;
-  for (auto& p : prompts) futures.push_back(engine.submit(p, options));
+  for (auto& p : prompts) {
+    futures.push_back(engine.submit(p, options));
+    ++options.sampling.stream;
+  }
   int64_t tokens = 0;
   for (auto& f : futures) tokens += static_cast<int64_t>(f.get().output_ids.size());
   return {batch, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), tokens};
@@ -87,6 +93,13 @@ int run(const ThroughputOptions& o) {
   if (o.new_tokens < 1 || o.prompt_tokens < 1 || o.repeats < 1) {
     throw bad_input("--new-tokens, --prompt-tokens and --repeats must be at least 1");
   }
+  GenerateOptions check;
+  check.sampling = o.sampling;
+  validate(check);
+  const std::string choice = o.sampling.temperature == 0.0
+                                 ? "greedy"
+                                 : fmt::format("sampled (temperature {}, top_k {}, top_p {}, seed {})", o.sampling.temperature,
+                                               o.sampling.top_k, o.sampling.top_p, *o.sampling.seed);
   if (!o.profile.empty()) {
     const std::filesystem::path parent = std::filesystem::absolute(o.profile).parent_path();
     if (!std::filesystem::is_directory(parent)) {
@@ -102,9 +115,9 @@ int run(const ThroughputOptions& o) {
   time_batch(model, o.batches.front(), o, rng);
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   if (!o.json) {
-    std::cout << fmt::format("{} on {} ({}), mode {}, prompt {} tokens, {} new tokens per request\n", bundle->name,
+    std::cout << fmt::format("{} on {} ({}), mode {}, prompt {} tokens, {} new tokens per request, {}\n", bundle->name,
                              o.device, harness::dtype_name(load.dtype), kernels::mode_name(mode), o.prompt_tokens,
-                             o.new_tokens);
+                             o.new_tokens, choice);
     std::cout << fmt::format("{:>6} {:>10} {:>12} {:>16}\n", "batch", "seconds", "tokens/s", "tokens/s/request");
   }
   for (int64_t b : o.batches) {
@@ -138,6 +151,7 @@ int run(const ThroughputOptions& o) {
                                         {"new_tokens", o.new_tokens},
                                         {"digests", !o.no_digests},
                                         {"pipeline", !o.no_pipeline},
+                                        {"choice", choice},
                                         {"results", rows}};
     std::cout << harness::dump_json(out) << "\n";
   }
@@ -167,6 +181,7 @@ Command add_throughput_command(CLI::App& parent) {
   app->add_flag("--no-digests", o->no_digests, "Skip the per-step logits digests (to measure what they cost)");
   app->add_flag("--no-pipeline", o->no_pipeline,
                 "Take each step's records before launching the next (to measure what pipelining gains)");
+  add_sampling_options(app, &o->sampling);
   app->add_option("--profile", o->profile,
                   "Write a torch profiler (Kineto) Chrome trace of the last batch size's last run to this file "
                   "(summarise it with ci/trace_summary.py)");
