@@ -14,6 +14,12 @@ def test_throughput_json(lockstep_bin, default_model):
     assert [r["batch"] for r in out["results"]] == [1, 3]
     assert [r["tokens"] for r in out["results"]] == [3, 9], "every request generates exactly --new-tokens"
     assert all(r["tokens_per_s"] > 0 for r in out["results"])
+    assert out["choice"] == "greedy"
+    sampled = lockstep(lockstep_bin, "throughput", "--model", default_model, "--batches", "2", "--new-tokens", "3",
+                       "--prompt-tokens", "5", "--temperature", "0.7", "--top-p", "0.9", "--seed", "4", "--json")
+    assert sampled.returncode == 0, sampled.stderr[-2000:]
+    out = json.loads(sampled.stdout)
+    assert out["choice"].startswith("sampled (temperature 0.7") and out["results"][0]["tokens"] == 6
 
 
 def test_profile_writes_a_trace_the_summary_reads(lockstep_bin, default_model, tmp_path):
@@ -36,7 +42,8 @@ def test_profile_writes_a_trace_the_summary_reads(lockstep_bin, default_model, t
 
 def test_device_and_dtype_errors(lockstep_bin, default_model):
     bad = [(["--dtype", "fp8"], 2, "--dtype must be"), (["--dtype", "fp16"], 2, "CUDA only"),
-           (["--device", "tpu"], 2, "--device must be"), (["--batches", "0"], 2, "1..4096")]
+           (["--device", "tpu"], 2, "--device must be"), (["--batches", "0"], 2, "1..4096"),
+           (["--temperature", "0.5"], 2, "needs an explicit seed"), (["--top-k", "5"], 2, "only apply when sampling")]
     for args, code, message in bad:
         result = lockstep(lockstep_bin, "throughput", "--model", default_model, *args)
         assert result.returncode == code, (args, result.stderr)
