@@ -4,38 +4,16 @@
 // a sequence's result does not depend on the batch it runs in; stock SDPA
 // decode drifts with the batch as LEADS.md saw. All tests skip without a GPU.
 #ifdef LOCKSTEP_WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
-#include <gtest/gtest.h>
 
 #include <cmath>
-#include <iostream>
-#include <limits>
-#include <sstream>
-#include <string>
-#include <vector>
 
-#include "kernels/cuda/ops.h"
 #include "kernels/splits.h"
 #include "tests/kernels/cuda_test_support.h"
-#include "tests/kernels/invariance.h"
 
 namespace lockstep::kernels::cuda {
 namespace {
 
-namespace ours = ::lockstep::kernels::cuda;
-
-using testing::bits_equal;
-using testing::cuda_opts;
-using testing::check_rows_invariant;
-using testing::relative_inf_error;
-
-double tolerance(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return 1e-5;
-    case at::kHalf: return 5e-3;
-    default: return 2e-2;  // bf16
-  }
-}
+double tolerance(at::ScalarType t) { return testing::tolerance_of(t, 1e-5, 5e-3, 2e-2); }
 
 // float64 reference: q [B, Hq, Tq, D], k/v [B, Hkv, Tk, D|Dv]; mask bool
 // (true = attend) or additive, broadcastable; rows that see nothing give 0.

@@ -3,30 +3,13 @@
 // against float64; stock cuBLAS drifts where LEADS.md says it does. All
 // tests skip without a GPU.
 #ifdef LOCKSTEP_WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
-#include <gtest/gtest.h>
-
-#include <iostream>
-#include <limits>
-#include <sstream>
-#include <string>
-#include <vector>
 
 #include "kernels/cuda/cublaslt_pinned.h"
 #include "kernels/cuda/gemm_fallback.h"
-#include "kernels/cuda/ops.h"
 #include "tests/kernels/cuda_test_support.h"
-#include "tests/kernels/invariance.h"
 
 namespace lockstep::kernels::cuda {
 namespace {
-
-namespace ours = ::lockstep::kernels::cuda;
-
-using testing::bits_equal;
-using testing::cuda_opts;
-using testing::check_rows_invariant;
-using testing::relative_inf_error;
 
 // The batch sizes of LEADS.md, plus the ragged sweep of invariance.h.
 std::vector<int64_t> batch_sizes(int64_t max_m) {
@@ -39,13 +22,7 @@ std::vector<int64_t> batch_sizes(int64_t max_m) {
   return kept;
 }
 
-double tolerance(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return 1e-5;
-    case at::kHalf: return 5e-3;
-    default: return 1e-2;  // bf16
-  }
-}
+double tolerance(at::ScalarType t) { return testing::tolerance_of(t, 1e-5, 5e-3, 1e-2); }
 
 struct GemmCase {
   const char* name;

@@ -3,37 +3,15 @@
 // float64; aten's shapes and dtypes; stock sum drifting with the batch as
 // LEADS.md saw. All tests skip without a GPU.
 #ifdef LOCKSTEP_WITH_CUDA
-#include <ATen/cuda/CUDAContext.h>
-#include <gtest/gtest.h>
 
 #include <functional>
-#include <iostream>
-#include <limits>
-#include <sstream>
-#include <string>
-#include <vector>
 
-#include "kernels/cuda/ops.h"
 #include "tests/kernels/cuda_test_support.h"
-#include "tests/kernels/invariance.h"
 
 namespace lockstep::kernels::cuda {
 namespace {
 
-namespace ours = ::lockstep::kernels::cuda;
-
-using testing::bits_equal;
-using testing::cuda_opts;
-using testing::check_rows_invariant;
-using testing::relative_inf_error;
-
-double tolerance(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return 1e-5;
-    case at::kHalf: return 2e-3;
-    default: return 1e-2;  // bf16
-  }
-}
+double tolerance(at::ScalarType t) { return testing::tolerance_of(t, 1e-5, 2e-3, 1e-2); }
 
 // One op of the table, on [M, L] rows: ours, and the float64 reference.
 struct RowOp {
