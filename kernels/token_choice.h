@@ -6,20 +6,26 @@
 //
 // A row (fp32 logits x, parameters temperature T, top_k, top_p, uniform u):
 //   1. candidates ordered by logit, descending, ties by smaller id (+0 and -0
-//      tie): a stable sort by a 32-bit key (`key` below); on CUDA cub's
-//      stable segmented radix sort, on the CPU an LSD radix sort;
+//      tie): a sort by a 32-bit key (`key` below) with the id as the next
+//      key digits; on CUDA one cub radix sort of the whole step, on the CPU
+//      an LSD radix sort;
 //   2. T == 0: the first candidate (the argmax, smallest id on a tie);
-//   3. else keep = min(n, top_k) (top_k 0: n); weights w_i = d_exp((x_i - x_0) / T)
-//      in double (kernels/portable/math.h: the same bits on both sides);
-//      `pick`: total = w_0 + w_1 + ... in that order; with top_p < 1 the
-//      nucleus is cut where the running sum of w_i / total first reaches
-//      top_p and the total summed again; then the first i whose running sum
-//      exceeds u * total, else the last kept candidate.
-// Every sum runs sequentially in candidate order (one thread on CUDA): the
-// result is the host's to the bit. A candidate with (x_i - x_0) / T < -50
-// has w_i < 2^-72 while every running sum is >= 1 (w_0 = 1), or >= 1/total
-// for the normalised one, so adding it, or any later one, changes no sum:
-// the loops stop at the first such candidate (`live`) with the same results.
+//   3. else the candidates are the first min(n, top_k) (top_k 0: n) whose
+//      (x_i - x_0) / T >= -50 (a weight below e^-50 of the top's is never
+//      drawn in practice: 49,152 of them weigh < 2^-56 of the total), with
+//      weights w_i = d_exp((x_i - x_0) / T) in double (kernels/portable/math.h:
+//      the same bits on both sides, unlike glibc's exp and CUDA's);
+//   4. `running`: the running sums P_i of the weights in candidate order, in
+//      blocks of kBlock: sequential sums inside each block, the blocks' totals
+//      summed sequentially into offsets, P_i = offset + block sum; a fixed
+//      order, so the host's and the device's sums are the same bits, and on
+//      CUDA the blocks run in parallel (a sum of 49,152 weights in one
+//      sequential chain took 11 ms a step);
+//   5. with top_p < 1 the candidates are cut after the first whose running
+//      sum of w_i / total (again `running`) reaches top_p;
+//   6. the first candidate i with u * P_last < P_i, else the last one.
+// P and the normalised sums never decrease along the order, so "the first i"
+// is the same found by one thread or by many.
 // A sampled row holding NaN, or whose largest logit is +inf or -inf, has no
 // defined distribution: its token is -1, for the caller to raise; a greedy
 // row is -1 only for a NaN (as argmax).
@@ -56,6 +62,10 @@ at::Tensor choose_tokens_cuda(const at::Tensor& logits, const at::Tensor& params
 // stable_sort.
 std::vector<int32_t> candidate_order(const float* logits, int64_t n);
 
+// The running sums of v[0, n) as step 4 defines them, into out (the CPU's;
+// CUDA runs the same three steps of choice:: across a block of threads).
+void running_sums(const double* v, int64_t n, double* out);
+
 namespace choice {
 
 // Ascending keys give descending logits; -0 and +0 share a key.
@@ -68,40 +78,50 @@ LS_HD uint32_t key(float x) {
 LS_HD double scaled(float x, float top, double temperature) {
   return (static_cast<double>(x) - static_cast<double>(top)) / temperature;
 }
+// Sorted candidates from the first negligible one on are no candidates.
 LS_HD bool negligible(float x, float top, double temperature) { return scaled(x, top, temperature) < -50.0; }
 LS_HD double weight(float x, float top, double temperature) { return portable::d_exp(scaled(x, top, temperature)); }
 
-// The position in candidate order that seeded sampling picks, from the
-// weights w[0, live) of the candidates before the first negligible one
-// (live <= keep).
-LS_HD int64_t pick(const double* w, int64_t keep, int64_t live, double top_p, double uniform) {
-  double total = 0.0;
-  for (int64_t i = 0; i < live; ++i) total += w[i];
-  if (top_p < 1.0) {
-    double cumulative = 0.0;
-    for (int64_t i = 0; i < live; ++i) {
-      cumulative += w[i] / total;
-      if (cumulative >= top_p) {
-        keep = i + 1;
-        live = keep;
-        break;
-      }
-    }
-    total = 0.0;
-    for (int64_t i = 0; i < live; ++i) total += w[i];
-  }
-  const double target = uniform * total;
-  double cumulative = 0.0;
-  for (int64_t i = 0; i < live; ++i) {
-    cumulative += w[i];
-    if (target < cumulative) return i;
-  }
-  return keep - 1;
-}
-
-// How many candidates a row keeps: min(n, top_k), all with top_k 0.
+// How many candidates top_k lets through: min(n, top_k), all with top_k 0.
 LS_HD int64_t kept(int64_t n, double top_k) {
   return top_k > 0.0 && top_k < static_cast<double>(n) ? static_cast<int64_t>(top_k) : n;
+}
+
+inline constexpr int64_t kBlock = 256;
+
+// Step one of `running` for the block [begin, end): sequential sums from 0
+// into out; returns the block's total.
+LS_HD double block_sums(const double* v, int64_t begin, int64_t end, double* out) {
+  double s = 0.0;
+  for (int64_t i = begin; i < end; ++i) {
+    s += v[i];
+    out[i] = s;
+  }
+  return s;
+}
+
+// Step two: the blocks' offsets, sequential sums of the totals before each.
+LS_HD void block_offsets(const double* totals, int64_t blocks, double* offsets) {
+  double s = 0.0;
+  for (int64_t b = 0; b < blocks; ++b) {
+    offsets[b] = s;
+    s += totals[b];
+  }
+}
+
+// Step three, per element: P_i = offset of its block + its block sum.
+LS_HD double running_sum(const double* offsets, const double* block_sum, int64_t i) {
+  return offsets[i / kBlock] + block_sum[i];
+}
+
+// Step six: the position drawn, given the running sums p of the `count`
+// candidates left (CUDA searches the same monotone p in parallel).
+LS_HD int64_t draw(const double* p, int64_t count, double uniform) {
+  const double target = uniform * p[count - 1];
+  for (int64_t i = 0; i < count; ++i) {
+    if (target < p[i]) return i;
+  }
+  return count - 1;
 }
 
 }  // namespace choice

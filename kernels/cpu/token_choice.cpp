@@ -36,6 +36,16 @@ std::vector<int32_t> candidate_order(const float* data, int64_t n) {
   return order;
 }
 
+void running_sums(const double* v, int64_t n, double* out) {
+  const int64_t blocks = (n + choice::kBlock - 1) / choice::kBlock;
+  std::vector<double> totals(static_cast<size_t>(blocks)), offsets(static_cast<size_t>(blocks));
+  for (int64_t b = 0; b < blocks; ++b) {
+    totals[b] = choice::block_sums(v, b * choice::kBlock, std::min(n, (b + 1) * choice::kBlock), out);
+  }
+  choice::block_offsets(totals.data(), blocks, offsets.data());
+  for (int64_t i = 0; i < n; ++i) out[i] = choice::running_sum(offsets.data(), out, i);
+}
+
 namespace {
 
 int64_t choose_row(const float* x, int64_t n, const ChoiceParams& p) {
@@ -52,11 +62,21 @@ int64_t choose_row(const float* x, int64_t n, const ChoiceParams& p) {
   if (!std::isfinite(top)) return -1;
   const int64_t keep = choice::kept(n, p.top_k);
   std::vector<double> w;
-  w.reserve(static_cast<size_t>(std::min<int64_t>(keep, 4096)));
   for (int64_t i = 0; i < keep && !choice::negligible(x[order[i]], top, p.temperature); ++i) {
     w.push_back(choice::weight(x[order[i]], top, p.temperature));
   }
-  return order[choice::pick(w.data(), keep, static_cast<int64_t>(w.size()), p.top_p, p.uniform)];
+  const auto live = static_cast<int64_t>(w.size());
+  std::vector<double> sums(w.size());
+  running_sums(w.data(), live, sums.data());
+  int64_t count = live;
+  if (p.top_p < 1.0) {
+    std::vector<double> mass(w.size());
+    for (int64_t i = 0; i < live; ++i) mass[i] = w[i] / sums[live - 1];
+    running_sums(mass.data(), live, mass.data());
+    count = std::find_if(mass.begin(), mass.end(), [&](double m) { return m >= p.top_p; }) - mass.begin() + 1;
+    count = std::min(count, live);
+  }
+  return order[choice::draw(sums.data(), count, p.uniform)];
 }
 
 }  // namespace

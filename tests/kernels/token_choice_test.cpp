@@ -1,9 +1,9 @@
-// kernels/token_choice.h: the CPU chooser against the plain definition
-// (stable_sort, every weight summed: what the host sampler did before the
-// "negligible" stop), and the CUDA chooser against the CPU one on 10^6 random
-// rows (skipped without a GPU). Rows: many ties, signed zeros, -inf entries,
-// peaked and flat logits, temperatures from 0.01 to 20, top_k and top_p on
-// and off, uniforms near 0 and 1.
+// kernels/token_choice.h: the CPU chooser against its definition spelled
+// out, and against the host sampler as it was before the definition (one
+// sequential sum over every candidate, glibc's exp); the CUDA chooser against
+// the CPU one on 10^6 random rows (skipped without a GPU). Rows: many ties,
+// signed zeros, -inf entries, peaked and flat logits, temperatures from 0.01
+// to 20, top_k and top_p on and off, uniforms near 0 and 1.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -22,22 +22,69 @@
 namespace lockstep::kernels {
 namespace {
 
-// The definition, spelled out: every kept candidate's weight, sequential sums.
-int64_t reference(const std::vector<float>& x, const ChoiceParams& p) {
-  const auto n = static_cast<int64_t>(x.size());
-  if (std::any_of(x.begin(), x.end(), [](float v) { return std::isnan(v); })) return -1;
+std::vector<int32_t> stable_order(const std::vector<float>& x) {
   std::vector<int32_t> order(x.size());
   std::iota(order.begin(), order.end(), 0);
   std::stable_sort(order.begin(), order.end(), [&](int32_t a, int32_t b) { return x[a] > x[b]; });
+  return order;
+}
+
+// The definition, spelled out.
+int64_t reference(const std::vector<float>& x, const ChoiceParams& p) {
+  if (std::any_of(x.begin(), x.end(), [](float v) { return std::isnan(v); })) return -1;
+  const std::vector<int32_t> order = stable_order(x);
+  const double top = x[order[0]];
   if (p.temperature == 0.0) return order[0];
-  if (!std::isfinite(x[order[0]])) return -1;
+  if (!std::isfinite(top)) return -1;
+  const auto n = static_cast<int64_t>(x.size());
+  const int64_t keep = p.top_k > 0 ? std::min<int64_t>(n, static_cast<int64_t>(p.top_k)) : n;
+  std::vector<double> w;
+  for (int64_t i = 0; i < keep; ++i) {
+    const double z = (double(x[order[i]]) - top) / p.temperature;
+    if (z < -50.0) break;
+    w.push_back(portable::d_exp(z));
+  }
+  auto running = [](const std::vector<double>& v) {   // blocks of 256, their totals summed into offsets
+    std::vector<double> sums(v.size());
+    double offset = 0.0;
+    for (size_t b = 0; b < v.size(); b += 256) {
+      double s = 0.0;
+      for (size_t i = b; i < std::min(v.size(), b + 256); ++i) {
+        s += v[i];
+        sums[i] = offset + s;
+      }
+      offset += s;
+    }
+    return sums;
+  };
+  const std::vector<double> sums = running(w);
+  size_t count = w.size();
+  if (p.top_p < 1.0) {
+    std::vector<double> mass;
+    for (double v : w) mass.push_back(v / sums.back());
+    const std::vector<double> cumulative = running(mass);
+    for (size_t i = 0; i < cumulative.size(); ++i) {
+      if (cumulative[i] >= p.top_p) {
+        count = i + 1;
+        break;
+      }
+    }
+  }
+  const double target = p.uniform * sums[count - 1];
+  for (size_t i = 0; i < count; ++i) {
+    if (target < sums[i]) return order[i];
+  }
+  return order[count - 1];
+}
+
+// The host sampler before token_choice.h: every kept candidate, glibc's exp, one sequential sum.
+int64_t before(const std::vector<float>& x, const ChoiceParams& p) {
+  const std::vector<int32_t> order = stable_order(x);
+  const auto n = static_cast<int64_t>(x.size());
   int64_t keep = p.top_k > 0 ? std::min<int64_t>(n, static_cast<int64_t>(p.top_k)) : n;
   std::vector<double> w(static_cast<size_t>(keep));
   double total = 0.0;
-  for (int64_t i = 0; i < keep; ++i) {
-    w[i] = portable::d_exp((double(x[order[i]]) - double(x[order[0]])) / p.temperature);
-    total += w[i];
-  }
+  for (int64_t i = 0; i < keep; ++i) total += w[i] = std::exp((double(x[order[i]]) - double(x[order[0]])) / p.temperature);
   if (p.top_p < 1.0) {
     double cumulative = 0.0;
     for (int64_t i = 0; i < keep; ++i) {
@@ -96,9 +143,13 @@ int64_t random_width(std::mt19937_64& rng) {
   return rng() % 4 == 0 ? 1 + static_cast<int64_t>(rng() % 3000) : widths[rng() % 8];
 }
 
-TEST(TokenChoice, CpuIsTheDefinition) {
+// Every row as the definition says; and the token the host sampler chose
+// before, but where the draw is within 2^-40 of a candidate's edge (running
+// sums in another order round differently) or at u = 1 - 2^-53 (the last
+// candidate kept differs when the draw passes the total).
+TEST(TokenChoice, CpuIsTheDefinitionAndTheSamplerBefore) {
   std::mt19937_64 rng(17);
-  int64_t sampled = 0;
+  int64_t sampled = 0, compared = 0;
   for (int batch = 0; batch < 120; ++batch) {
     const int64_t n = random_width(rng);
     const Rows r = random_rows(rng, 64, n);
@@ -106,13 +157,25 @@ TEST(TokenChoice, CpuIsTheDefinition) {
     for (int64_t row = 0; row < 64; ++row) {
       const float* x = r.logits.data_ptr<float>() + row * n;
       const double* q = r.params.data_ptr<double>() + row * 4;
-      const int64_t want = reference(std::vector<float>(x, x + n), ChoiceParams{q[0], q[1], q[2], q[3]});
+      const std::vector<float> logits(x, x + n);
+      const ChoiceParams p{q[0], q[1], q[2], q[3]};
+      const int64_t want = reference(logits, p);
       ASSERT_EQ(got[row].item<int64_t>(), want) << "batch " << batch << " row " << row << " n " << n << " T " << q[0]
                                                 << " top_k " << q[1] << " top_p " << q[2] << " u " << q[3];
-      sampled += q[0] > 0 && want >= 0;
+      if (p.temperature == 0.0 || want < 0) continue;
+      ++sampled;
+      if (p.uniform > 1.0 - 0x1p-40) continue;
+      ChoiceParams below = p, above = p;
+      below.uniform = std::max(0.0, p.uniform - 0x1p-40);
+      above.uniform = p.uniform + 0x1p-40;
+      if (reference(logits, below) != want || reference(logits, above) != want) continue;
+      ++compared;
+      EXPECT_EQ(before(logits, p), want) << "batch " << batch << " row " << row;
     }
   }
+  std::cout << "[ rows     ] " << sampled << " sampled, " << compared << " of them also by the sampler before\n";
   EXPECT_GT(sampled, 5000);
+  EXPECT_GT(compared, sampled * 9 / 10);
 }
 
 std::vector<int64_t> ids(const at::Tensor& t) {
