@@ -49,7 +49,7 @@ throughput() {   # model mode [extra args]
   local m="$1" mode="$2" name
   name="$(basename "$1")-$2${TAG:-}"
   shift 2
-  timeout "$(limit 70)" "$LSK" throughput --model "$m" --device cuda --dtype bf16 --mode "$mode" --batches 1,32 \
+  timeout "$(limit 70)" "$LSK" throughput --model "$m" --device cuda --dtype bf16 --mode "$mode" --batches "${BATCHES:-1,32}" \
     --prompt-tokens 64 --new-tokens 64 --repeats 2 --profile "$OUT/$name.trace.json" "$@" 2>"$OUT/throughput-$name.log" |
     tee -a "$SUMMARY" || { rc=1; tail -3 "$OUT/throughput-$name.log" | tee -a "$SUMMARY"; }
   python3 ci/trace_summary.py "$OUT/$name.trace.json" --top 15 >"$OUT/trace-$name.txt" 2>&1 &&
@@ -90,6 +90,8 @@ if has bench; then
   python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok | tee -a "$SUMMARY"
   throughput "$SMOL" batch_invariant
   TAG=-no-pipeline throughput "$SMOL" batch_invariant --no-pipeline
+  BATCHES=1 TAG=-b1 throughput "$SMOL" batch_invariant   # the trace of batch 1 (the others trace batch 32)
+  BATCHES=1 TAG=-b1 throughput "$BIG" batch_invariant
   timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 --mode batch_invariant --batches 32 \
     --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null | sed 's/^/no digests: /' | tee -a "$SUMMARY"
 fi
