@@ -6,6 +6,7 @@
 //   2. Are the arguments inside what our kernel implements (device, dtype,
 //      dims, no dropout, no autograd through a composite op)?
 // Yes to both: lockstep's kernel (kernels/cpu/ops.h, kernels/cuda/ops.h).
+// The ops are listed in kernels/ops.def, their rules in kernels/routes.h.
 // Otherwise: the STOCK kernel, called directly as a C++ function, never
 // through the dispatcher (which would come straight back here):
 //   - ops with a backend kernel: at::cpu::<op> / at::cuda::<op> (the
@@ -18,230 +19,26 @@
 // Registering a CPU/CUDA kernel for a CompositeImplicitAutograd op takes
 // precedence over the composite, so those overrides work like the others.
 // lockstep::set_mode / lockstep::get_mode let Python switch the mode.
-#include <ATen/core/Tensor.h>
-#include <ATen/core/grad_mode.h>
-#include <c10/util/Exception.h>
 #include <torch/library.h>
 
-#include <cmath>
-#include <initializer_list>
-#include <limits>
-#include <optional>
 #include <string>
-#include <tuple>
+#include <vector>
 
-#include "kernels/backends.h"
 #include "kernels/mode.h"
+#include "kernels/quiet_overrides.h"
 #include "kernels/registered.h"
-#include "kernels/sampling.h"
+#include "kernels/routes.h"
 
 namespace lockstep::kernels {
-namespace {
 
-using backends::Cpu;
-using backends::is_float_or_bf16;
-using backends::OptTensor;
-#ifdef LOCKSTEP_WITH_CUDA
-using backends::Cuda;
-#endif
-
-bool on() { return mode() == Mode::batch_invariant; }
-bool portable_on() { return mode() == Mode::portable; }
-
-// Portable mode computes only what kernels/portable implements; anything else fails here with a
-// message instead of running a stock kernel whose bits differ between the CPU and the GPU.
-[[noreturn]] void portable_unsupported(const std::string& what) {
-  TORCH_CHECK(false, "portable mode: ", what, " is not implemented (portable kernels: fp32 mm/addmm/bmm, sum/mean ",
-              "and (log_)softmax over the last dimension, rms_norm, scaled_dot_product_attention, rsqrt, silu, ",
-              "sigmoid)");
-}
-
-bool is_last_dim(int64_t dim, int64_t ndim) { return dim == -1 || (ndim > 0 && dim == ndim - 1) || (ndim == 0 && dim == 0); }
-
-template <class B>
-bool dense_on(const at::Tensor& t) {
-  return t.defined() && t.device().type() == B::kDevice && t.layout() == at::kStrided;
-}
-
-template <class B>
-bool optional_param_ok(const OptTensor& p) {
-  return !p || !p->defined() || (dense_on<B>(*p) && B::row_dtype(p->scalar_type()));
-}
-
-// Composite ops get no autograd formula from a backend kernel; while a
-// gradient is being recorded they stay on the (differentiable) composite.
-bool records_grad(std::initializer_list<const at::Tensor*> ts) {
-  if (!at::GradMode::is_enabled()) return false;
-  for (const at::Tensor* t : ts) {
-    if (t != nullptr && t->defined() && t->requires_grad()) return true;
-  }
-  return false;
-}
-
-template <class B>
-bool gemm_ok(const at::Tensor& a, const at::Tensor& b, int64_t dims) {
-  return dense_on<B>(a) && dense_on<B>(b) && a.dim() == dims && b.dim() == dims &&
-         a.scalar_type() == b.scalar_type() && B::gemm_dtype(a.scalar_type()) && a.size(-1) == b.size(-2) &&
-         (dims == 2 || a.size(0) == b.size(0));
-}
-
-template <class B>
-at::Tensor mm(const at::Tensor& a, const at::Tensor& b) {
-  if (portable_on()) return B::P::mm(a, b);
-  return on() && gemm_ok<B>(a, b, 2) ? B::mm(a, b) : B::stock_mm(a, b);
-}
-
-template <class B>
-at::Tensor addmm(const at::Tensor& c, const at::Tensor& a, const at::Tensor& b, const at::Scalar& beta,
-                 const at::Scalar& alpha) {
-  const bool ok = gemm_ok<B>(a, b, 2) && dense_on<B>(c) && c.scalar_type() == a.scalar_type() && c.dim() <= 2 &&
-                  !beta.isComplex() && !alpha.isComplex();
-  if (portable_on()) return B::P::addmm(c, a, b, beta.toDouble(), alpha.toDouble());
-  return on() && ok ? B::addmm(c, a, b, beta, alpha) : B::stock_addmm(c, a, b, beta, alpha);
-}
-
-template <class B>
-at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) {
-  if (portable_on()) return B::P::bmm(a, b);
-  return on() && gemm_ok<B>(a, b, 3) ? B::bmm(a, b) : B::stock_bmm(a, b);
-}
-
-// half_to_float is a CUDA-only stock feature; let the stock kernel decide.
-template <class B>
-at::Tensor softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
-  const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && !half_to_float;
-  if (portable_on()) {
-    if (!is_last_dim(dim, x.dim()) || half_to_float) portable_unsupported("softmax over a dimension but the last");
-    return B::P::softmax_last(x, false);
-  }
-  return on() && ok ? B::softmax(x, dim, half_to_float) : B::stock_softmax(x, dim, half_to_float);
-}
-
-template <class B>
-at::Tensor log_softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
-  const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && !half_to_float;
-  if (portable_on()) {
-    if (!is_last_dim(dim, x.dim()) || half_to_float) portable_unsupported("log_softmax over a dimension but the last");
-    return B::P::softmax_last(x, true);
-  }
-  return on() && ok ? B::log_softmax(x, dim, half_to_float) : B::stock_log_softmax(x, dim, half_to_float);
-}
-
-template <class B>
-bool reduce_ok(const at::Tensor& x, std::optional<at::ScalarType> dtype) {
-  return dense_on<B>(x) && B::row_dtype(x.scalar_type()) && (!dtype || B::row_dtype(*dtype));
-}
-
-// Portable reductions: over the last dimension only, in fp32.
-template <class B>
-at::Tensor portable_sum(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim,
-                        std::optional<at::ScalarType> dtype, bool mean) {
-  const bool last = dims.has_value() && dims->size() == 1 && is_last_dim((*dims)[0], x.dim());
-  const bool whole_1d = x.dim() == 1 && (!dims.has_value() || dims->empty() || last);
-  if (!(last || whole_1d) || (dtype && *dtype != at::kFloat)) {
-    portable_unsupported(std::string(mean ? "mean" : "sum") + " over dimensions other than the last");
-  }
-  return B::P::sum_last(x, keepdim, mean);
-}
-
-template <class B>
-at::Tensor sum(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim, std::optional<at::ScalarType> dtype) {
-  if (portable_on()) return portable_sum<B>(x, dims, keepdim, dtype, false);
-  return on() && reduce_ok<B>(x, dtype) ? B::sum(x, dims, keepdim, dtype) : B::stock_sum(x, dims, keepdim, dtype);
-}
-
-template <class B>
-at::Tensor mean(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim,
-                std::optional<at::ScalarType> dtype) {
-  if (portable_on()) return portable_sum<B>(x, dims, keepdim, dtype, true);
-  return on() && reduce_ok<B>(x, dtype) ? B::mean(x, dims, keepdim, dtype) : B::stock_mean(x, dims, keepdim, dtype);
-}
-
-template <class B>
-std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm(const at::Tensor& x, c10::SymIntArrayRef shape,
-                                                          const OptTensor& w, const OptTensor& b, double eps) {
-  const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && optional_param_ok<B>(w) &&
-                  optional_param_ok<B>(b);
-  if (portable_on()) portable_unsupported("layer_norm (GPT-2's norm)");
-  if (on() && ok) return B::layer_norm(x, C10_AS_INTARRAYREF_SLOW(shape), w, b, eps);
-  return B::stock_layer_norm(x, shape, w, b, eps);
-}
-
-template <class B>
-bool rms_norm_ok(const at::Tensor& x, const OptTensor& w) {
-  return dense_on<B>(x) && B::row_dtype(x.scalar_type()) && optional_param_ok<B>(w) &&
-         !records_grad({&x, w ? &*w : nullptr});
-}
-
-template <class B>
-std::tuple<at::Tensor, at::Tensor> fused_rms_norm(const at::Tensor& x, at::IntArrayRef shape, const OptTensor& w,
-                                                  std::optional<double> eps) {
-  if (portable_on()) {
-    if (shape.size() != 1) portable_unsupported("rms_norm over more than the last dimension");
-    const at::Tensor out = B::P::rms_norm(x, w, eps.value_or(std::numeric_limits<float>::epsilon()));
-    return {out, at::Tensor()};
-  }
-  return on() && rms_norm_ok<B>(x, w) ? B::rms_norm(x, shape, w, eps) : B::stock_fused_rms_norm(x, shape, w, eps);
-}
-
-// aten::rms_norm is CompositeImplicitAutograd on every backend; on the CPU
-// it does not even go through _fused_rms_norm, so it is overridden itself.
-template <class B>
-at::Tensor rms_norm(const at::Tensor& x, c10::SymIntArrayRef shape, const OptTensor& w, std::optional<double> eps) {
-  if (portable_on()) {
-    if (shape.size() != 1) portable_unsupported("rms_norm over more than the last dimension");
-    return B::P::rms_norm(x, w, eps.value_or(std::numeric_limits<float>::epsilon()));
-  }
-  if (on() && rms_norm_ok<B>(x, w)) return std::get<0>(B::rms_norm(x, C10_AS_INTARRAYREF_SLOW(shape), w, eps));
-  return at::compositeimplicitautograd::rms_norm_symint(x, shape, w, eps);
-}
-
-template <class B>
-at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const OptTensor& mask,
-                double dropout_p, bool is_causal, std::optional<double> scale, bool enable_gqa) {
-  const bool qkv_ok = dense_on<B>(q) && dense_on<B>(k) && dense_on<B>(v) && B::row_dtype(q.scalar_type()) &&
-                      k.scalar_type() == q.scalar_type() && v.scalar_type() == q.scalar_type() && q.dim() >= 3 &&
-                      k.dim() == q.dim() && v.dim() == q.dim();
-  const bool mask_ok = !mask || !mask->defined() ||
-                       (dense_on<B>(*mask) && (mask->scalar_type() == at::kBool || mask->scalar_type() == q.scalar_type()));
-  const bool ok = qkv_ok && mask_ok && dropout_p == 0.0 && !records_grad({&q, &k, &v});
-  if (portable_on()) {
-    if (dropout_p != 0.0) portable_unsupported("attention with dropout");
-    if (!enable_gqa && q.size(-3) != k.size(-3)) portable_unsupported("attention with other key/value heads without enable_gqa");
-    // The default scale, 1/sqrt(D), once on the host in double (correctly rounded), then fp32.
-    const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
-    return B::P::sdpa(q, k, v, mask, is_causal, static_cast<double>(static_cast<float>(s)));
-  }
-  if (on() && ok) return B::sdpa(q, k, v, mask, is_causal, scale, enable_gqa);
-  return at::compositeimplicitautograd::scaled_dot_product_attention(q, k, v, mask, dropout_p, is_causal, scale,
-                                                                     enable_gqa);
-}
-
-// Elementwise ops whose stock kernels round differently on the CPU and the GPU (rsqrt on CUDA is
-// not correctly rounded): portable mode's own; otherwise stock (or, for silu/sigmoid on the CPU,
-// the batch-invariant ones below).
-template <class B>
-at::Tensor rsqrt(const at::Tensor& x) {
-  return portable_on() ? B::P::unary(x, portable::kRsqrt) : B::stock_rsqrt(x);
-}
-
-// Sampling (kernels/sampling.h): a row's samples depend on its own probabilities and one draw
-// per call, not on the rows beside it. Portable mode keeps the stock sampler.
-template <class B>
-at::Tensor multinomial(const at::Tensor& p, int64_t n, bool replacement, std::optional<at::Generator> g) {
-  return on() && dense_on<B>(p) ? invariant_multinomial(p, n, replacement, std::move(g))
-                                : B::stock_multinomial(p, n, replacement, std::move(g));
-}
-
-}  // namespace
-
-// Keep in step with the m.impl calls below and in the TORCH_LIBRARY_IMPL blocks
-// (kernels_test: Registered.TheDispatcherHoldsExactlyTheListedOverloads).
 const std::vector<std::string>& registered_overloads() {
   static const std::vector<std::string> list = {
-      "mm",      "addmm",       "bmm",  "_softmax",     "_log_softmax", "sum.dim_IntList",
-      "mean.dim", "native_layer_norm", "_fused_rms_norm", "rms_norm", "scaled_dot_product_attention",
-      "rsqrt",   "multinomial", "silu", "silu_", "sigmoid",     "sigmoid_"};
+#define LOCKSTEP_OP(overload, route) overload,
+#define LOCKSTEP_OWN_OP(overload, route) overload,
+#include "kernels/ops.def"
+#undef LOCKSTEP_OP
+#undef LOCKSTEP_OWN_OP
+  };
   return list;
 }
 
@@ -249,90 +46,18 @@ namespace {
 
 template <class B>
 void register_overrides(torch::Library& m) {
-  m.impl("mm", TORCH_FN(mm<B>));
-  m.impl("addmm", TORCH_FN(addmm<B>));
-  m.impl("bmm", TORCH_FN(bmm<B>));
-  m.impl("_softmax", TORCH_FN(softmax<B>));
-  m.impl("_log_softmax", TORCH_FN(log_softmax<B>));
-  m.impl("sum.dim_IntList", TORCH_FN(sum<B>));
-  m.impl("mean.dim", TORCH_FN(mean<B>));
-  m.impl("native_layer_norm", TORCH_FN(layer_norm<B>));
-  m.impl("_fused_rms_norm", TORCH_FN(fused_rms_norm<B>));
-  m.impl("rms_norm", TORCH_FN(rms_norm<B>));
-  m.impl("scaled_dot_product_attention", TORCH_FN(sdpa<B>));
-  m.impl("rsqrt", TORCH_FN(rsqrt<B>));
-  m.impl("multinomial", TORCH_FN(multinomial<B>));
+#define LOCKSTEP_OP(overload, route) m.impl(overload, TORCH_FN(routes::route<B>));
+#define LOCKSTEP_OWN_OP(overload, route)
+#include "kernels/ops.def"
+#undef LOCKSTEP_OP
+#undef LOCKSTEP_OWN_OP
 }
-
-// Elementwise ops only the CPU needs (kernels/cpu/elementwise.cpp says
-// why; a CUDA thread computes each element with one formula). Registered
-// under the CPU key only, so the tensors here are CPU tensors.
-bool unary_ok(const at::Tensor& x) { return x.layout() == at::kStrided && is_float_or_bf16(x.scalar_type()); }
-at::Tensor silu_cpu(const at::Tensor& x) {
-  if (portable_on()) return portable::cpu::unary(x, portable::kSilu);
-  return on() && unary_ok(x) ? cpu::silu(x) : at::cpu::silu(x);
-}
-at::Tensor& silu_cpu_(at::Tensor& x) {
-  if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSilu));
-  return on() && unary_ok(x) ? x.copy_(cpu::silu(x)) : at::cpu::silu_(x);
-}
-at::Tensor sigmoid_cpu(const at::Tensor& x) {
-  if (portable_on()) return portable::cpu::unary(x, portable::kSigmoid);
-  return on() && unary_ok(x) ? cpu::sigmoid(x) : at::cpu::sigmoid(x);
-}
-at::Tensor& sigmoid_cpu_(at::Tensor& x) {
-  if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSigmoid));
-  return on() && unary_ok(x) ? x.copy_(cpu::sigmoid(x)) : at::cpu::sigmoid_(x);
-}
-#ifdef LOCKSTEP_WITH_CUDA
-at::Tensor silu_cuda(const at::Tensor& x) {
-  return portable_on() ? portable::cuda::unary(x, portable::kSilu) : at::cuda::silu(x);
-}
-at::Tensor& silu_cuda_(at::Tensor& x) {
-  return portable_on() ? x.copy_(portable::cuda::unary(x, portable::kSilu)) : at::cuda::silu_(x);
-}
-at::Tensor sigmoid_cuda(const at::Tensor& x) {
-  return portable_on() ? portable::cuda::unary(x, portable::kSigmoid) : at::cuda::sigmoid(x);
-}
-at::Tensor& sigmoid_cuda_(at::Tensor& x) {
-  return portable_on() ? x.copy_(portable::cuda::unary(x, portable::kSigmoid)) : at::cuda::sigmoid_(x);
-}
-#endif
 
 void set_mode_op(std::string name) { set_mode(parse_mode(name)); }
 std::string get_mode_op() { return mode_name(mode()); }
 
-}  // namespace
-}  // namespace lockstep::kernels
-
-// Registering over aten makes the dispatcher print a multi-line warning
-// ("Overriding a previously registered kernel for the same operator ...") at
-// every program start and library load; overriding is the point of this
-// file, so that one warning is swallowed while these registrations run (in
-// definition order: begin, the libraries below, end). Other warnings pass.
-namespace lockstep::kernels {
-namespace {
-
-class QuietOverrides : public c10::WarningHandler {
- public:
-  void process(const c10::Warning& warning) override {
-    if (warning.msg().find("Overriding a previously registered kernel") != std::string::npos) return;
-    if (previous != nullptr) {
-      previous->process(warning);
-    } else {
-      c10::WarningHandler::process(warning);
-    }
-  }
-  c10::WarningHandler* previous = nullptr;
-};
-
-QuietOverrides quiet_overrides;
-
 const struct QuietBegin {
-  QuietBegin() {
-    quiet_overrides.previous = c10::WarningUtils::get_warning_handler();
-    c10::WarningUtils::set_warning_handler(&quiet_overrides);
-  }
+  QuietBegin() { quiet_overrides_begin(); }
 } quiet_begin;
 
 }  // namespace
@@ -344,27 +69,29 @@ TORCH_LIBRARY(lockstep, m) {
 }
 
 TORCH_LIBRARY_IMPL(aten, CPU, m) {
-  lockstep::kernels::register_overrides<lockstep::kernels::Cpu>(m);
-  m.impl("silu", TORCH_FN(lockstep::kernels::silu_cpu));
-  m.impl("silu_", TORCH_FN(lockstep::kernels::silu_cpu_));
-  m.impl("sigmoid", TORCH_FN(lockstep::kernels::sigmoid_cpu));
-  m.impl("sigmoid_", TORCH_FN(lockstep::kernels::sigmoid_cpu_));
+  lockstep::kernels::register_overrides<lockstep::kernels::backends::Cpu>(m);
+#define LOCKSTEP_OP(overload, route)
+#define LOCKSTEP_OWN_OP(overload, route) m.impl(overload, TORCH_FN(lockstep::kernels::routes::route##_cpu));
+#include "kernels/ops.def"
+#undef LOCKSTEP_OP
+#undef LOCKSTEP_OWN_OP
 }
 
 #ifdef LOCKSTEP_WITH_CUDA
 TORCH_LIBRARY_IMPL(aten, CUDA, m) {
-  lockstep::kernels::register_overrides<lockstep::kernels::Cuda>(m);
-  m.impl("silu", TORCH_FN(lockstep::kernels::silu_cuda));
-  m.impl("silu_", TORCH_FN(lockstep::kernels::silu_cuda_));
-  m.impl("sigmoid", TORCH_FN(lockstep::kernels::sigmoid_cuda));
-  m.impl("sigmoid_", TORCH_FN(lockstep::kernels::sigmoid_cuda_));
+  lockstep::kernels::register_overrides<lockstep::kernels::backends::Cuda>(m);
+#define LOCKSTEP_OP(overload, route)
+#define LOCKSTEP_OWN_OP(overload, route) m.impl(overload, TORCH_FN(lockstep::kernels::routes::route##_cuda));
+#include "kernels/ops.def"
+#undef LOCKSTEP_OP
+#undef LOCKSTEP_OWN_OP
 }
 #endif
 
 namespace lockstep::kernels {
 namespace {
 const struct QuietEnd {
-  QuietEnd() { c10::WarningUtils::set_warning_handler(quiet_overrides.previous); }
+  QuietEnd() { quiet_overrides_end(); }
 } quiet_end;
 }  // namespace
 }  // namespace lockstep::kernels
