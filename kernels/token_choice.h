@@ -82,9 +82,10 @@ LS_HD double scaled(float x, float top, double temperature) {
 LS_HD bool negligible(float x, float top, double temperature) { return scaled(x, top, temperature) < -50.0; }
 LS_HD double weight(float x, float top, double temperature) { return portable::d_exp(scaled(x, top, temperature)); }
 
-// How many candidates top_k lets through: min(n, top_k), all with top_k 0.
+// How many candidates top_k lets through: min(n, top_k), all with top_k 0
+// (or anything below 1: the engine passes whole numbers).
 LS_HD int64_t kept(int64_t n, double top_k) {
-  return top_k > 0.0 && top_k < static_cast<double>(n) ? static_cast<int64_t>(top_k) : n;
+  return top_k >= 1.0 && top_k < static_cast<double>(n) ? static_cast<int64_t>(top_k) : n;
 }
 
 inline constexpr int64_t kBlock = 256;
