@@ -47,7 +47,7 @@ namespace {
 template <class B>
 void register_overrides(torch::Library& m) {
 #define LOCKSTEP_OP(overload, route) m.impl(overload, TORCH_FN(routes::route<B>));
-#define LOCKSTEP_OWN_OP(overload, route)
+#define LOCKSTEP_OWN_OP(overload, route) m.impl(overload, TORCH_FN(routes::Own<B>::route));
 #include "kernels/ops.def"
 #undef LOCKSTEP_OP
 #undef LOCKSTEP_OWN_OP
@@ -68,24 +68,10 @@ TORCH_LIBRARY(lockstep, m) {
   m.def("get_mode() -> str", &lockstep::kernels::get_mode_op);
 }
 
-TORCH_LIBRARY_IMPL(aten, CPU, m) {
-  lockstep::kernels::register_overrides<lockstep::kernels::backends::Cpu>(m);
-#define LOCKSTEP_OP(overload, route)
-#define LOCKSTEP_OWN_OP(overload, route) m.impl(overload, TORCH_FN(lockstep::kernels::routes::route##_cpu));
-#include "kernels/ops.def"
-#undef LOCKSTEP_OP
-#undef LOCKSTEP_OWN_OP
-}
+TORCH_LIBRARY_IMPL(aten, CPU, m) { lockstep::kernels::register_overrides<lockstep::kernels::backends::Cpu>(m); }
 
 #ifdef LOCKSTEP_WITH_CUDA
-TORCH_LIBRARY_IMPL(aten, CUDA, m) {
-  lockstep::kernels::register_overrides<lockstep::kernels::backends::Cuda>(m);
-#define LOCKSTEP_OP(overload, route)
-#define LOCKSTEP_OWN_OP(overload, route) m.impl(overload, TORCH_FN(lockstep::kernels::routes::route##_cuda));
-#include "kernels/ops.def"
-#undef LOCKSTEP_OP
-#undef LOCKSTEP_OWN_OP
-}
+TORCH_LIBRARY_IMPL(aten, CUDA, m) { lockstep::kernels::register_overrides<lockstep::kernels::backends::Cuda>(m); }
 #endif
 
 namespace lockstep::kernels {

@@ -4,7 +4,7 @@
 // else the stock kernel called directly (kernels/register.cpp's header says
 // why never through the dispatcher). Templates over kernels/backends.h's
 // Cpu and Cuda, so both backends share one rule an op; the LOCKSTEP_OWN_OP
-// ops have a function per backend. No math here. Included by
+// ops have a rule per backend, in Own<B>. No math here. Included by
 // kernels/register.cpp only.
 #pragma once
 
@@ -220,38 +220,50 @@ at::Tensor multinomial(const at::Tensor& p, int64_t n, bool replacement, std::op
                                 : B::stock_multinomial(p, n, replacement, std::move(g));
 }
 
-// silu and sigmoid: on the CPU lockstep's kernels (kernels/cpu/elementwise.cpp says why; a CUDA
-// thread computes each element with one formula), portable mode's on both.
+// The LOCKSTEP_OWN_OP ops, a rule a backend. silu and sigmoid: on the CPU lockstep's kernels
+// (kernels/cpu/elementwise.cpp says why; a CUDA thread computes each element with one
+// formula), portable mode's on both.
+template <class B>
+struct Own;
+
 inline bool unary_ok(const at::Tensor& x) { return x.layout() == at::kStrided && is_float_or_bf16(x.scalar_type()); }
-inline at::Tensor silu_cpu(const at::Tensor& x) {
-  if (portable_on()) return portable::cpu::unary(x, portable::kSilu);
-  return on() && unary_ok(x) ? cpu::silu(x) : at::cpu::silu(x);
-}
-inline at::Tensor& silu_inplace_cpu(at::Tensor& x) {
-  if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSilu));
-  return on() && unary_ok(x) ? x.copy_(cpu::silu(x)) : at::cpu::silu_(x);
-}
-inline at::Tensor sigmoid_cpu(const at::Tensor& x) {
-  if (portable_on()) return portable::cpu::unary(x, portable::kSigmoid);
-  return on() && unary_ok(x) ? cpu::sigmoid(x) : at::cpu::sigmoid(x);
-}
-inline at::Tensor& sigmoid_inplace_cpu(at::Tensor& x) {
-  if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSigmoid));
-  return on() && unary_ok(x) ? x.copy_(cpu::sigmoid(x)) : at::cpu::sigmoid_(x);
-}
+
+template <>
+struct Own<Cpu> {
+  static at::Tensor silu(const at::Tensor& x) {
+    if (portable_on()) return portable::cpu::unary(x, portable::kSilu);
+    return on() && unary_ok(x) ? cpu::silu(x) : at::cpu::silu(x);
+  }
+  static at::Tensor& silu_inplace(at::Tensor& x) {
+    if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSilu));
+    return on() && unary_ok(x) ? x.copy_(cpu::silu(x)) : at::cpu::silu_(x);
+  }
+  static at::Tensor sigmoid(const at::Tensor& x) {
+    if (portable_on()) return portable::cpu::unary(x, portable::kSigmoid);
+    return on() && unary_ok(x) ? cpu::sigmoid(x) : at::cpu::sigmoid(x);
+  }
+  static at::Tensor& sigmoid_inplace(at::Tensor& x) {
+    if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSigmoid));
+    return on() && unary_ok(x) ? x.copy_(cpu::sigmoid(x)) : at::cpu::sigmoid_(x);
+  }
+};
+
 #ifdef LOCKSTEP_WITH_CUDA
-inline at::Tensor silu_cuda(const at::Tensor& x) {
-  return portable_on() ? portable::cuda::unary(x, portable::kSilu) : at::cuda::silu(x);
-}
-inline at::Tensor& silu_inplace_cuda(at::Tensor& x) {
-  return portable_on() ? x.copy_(portable::cuda::unary(x, portable::kSilu)) : at::cuda::silu_(x);
-}
-inline at::Tensor sigmoid_cuda(const at::Tensor& x) {
-  return portable_on() ? portable::cuda::unary(x, portable::kSigmoid) : at::cuda::sigmoid(x);
-}
-inline at::Tensor& sigmoid_inplace_cuda(at::Tensor& x) {
-  return portable_on() ? x.copy_(portable::cuda::unary(x, portable::kSigmoid)) : at::cuda::sigmoid_(x);
-}
+template <>
+struct Own<Cuda> {
+  static at::Tensor silu(const at::Tensor& x) {
+    return portable_on() ? portable::cuda::unary(x, portable::kSilu) : at::cuda::silu(x);
+  }
+  static at::Tensor& silu_inplace(at::Tensor& x) {
+    return portable_on() ? x.copy_(portable::cuda::unary(x, portable::kSilu)) : at::cuda::silu_(x);
+  }
+  static at::Tensor sigmoid(const at::Tensor& x) {
+    return portable_on() ? portable::cuda::unary(x, portable::kSigmoid) : at::cuda::sigmoid(x);
+  }
+  static at::Tensor& sigmoid_inplace(at::Tensor& x) {
+    return portable_on() ? x.copy_(portable::cuda::unary(x, portable::kSigmoid)) : at::cuda::sigmoid_(x);
+  }
+};
 #endif
 
 }  // namespace lockstep::kernels::routes

@@ -125,7 +125,10 @@ TEST_F(EngineProperty, EveryRequestEqualsItsSoloRunUnderLoad) {
   EXPECT_EQ(differing(kernels::Mode::batch_invariant, reqs, &stats), 0);
   std::cout << "batch_invariant: steps " << stats.steps << ", largest batch " << stats.largest_batch
             << ", steps a request waited for KV blocks " << stats.waited_for_memory << ", decode steps from CUDA graphs "
-            << stats.graph_steps << "\n";
+            << stats.graph_steps << ", pipelined " << stats.pipelined_steps << "\n";
+  // Steps launched before the previous one's records, sampled requests among them (their tokens
+  // chosen on the device: kernels/token_choice.h).
+  EXPECT_GT(stats.pipelined_steps, 0);
   // On a GPU, graphs on: the solo runs are eager, so graphs == eager too.
   if (model_->device().is_cuda()) EXPECT_GT(stats.graph_steps, 0);
   // The load really batched requests, chunked prompts and filled the cache.

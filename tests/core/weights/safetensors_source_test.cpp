@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tests/core/weights/expect_error.h"
 #include "tests/core/weights/safetensors_builder.h"
 
 namespace lockstep {
@@ -15,19 +16,7 @@ namespace {
 using testing::SafetensorsBuilder;
 using testing::TempDir;
 
-void expect_error(const std::function<void()>& fn, ErrorKind kind,
-                  const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected lockstep::Error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), kind) << e.what();
-    for (const std::string& p : parts) {
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << p << "'";
-    }
-  }
-}
+using testing::expect_error;
 
 std::vector<float> read(const TensorSource& s, const std::string& name) {
   const TensorMeta* meta = s.find(name);

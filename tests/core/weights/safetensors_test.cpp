@@ -8,9 +8,11 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
+#include "tests/core/weights/expect_error.h"
 #include "tests/core/weights/gguf_builder.h"
 #include "tests/core/weights/safetensors_builder.h"
 
@@ -26,26 +28,9 @@ uint32_t bits(float f) {
   return u;
 }
 
-// Runs `fn`, expecting lockstep::Error of `kind` whose message contains each of `parts`.
-void expect_error(const std::function<void()>& fn, ErrorKind kind,
-                  const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected lockstep::Error";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), kind) << e.what();
-    for (const std::string& p : parts) {
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
-          << "message '" << e.what() << "' lacks '" << p << "'";
-    }
-  }
-}
-
-// Opening `bytes` must fail with bad_input naming the file and `parts`.
+using testing::expect_error;
 void expect_bad_file(const std::vector<uint8_t>& bytes, std::vector<std::string> parts) {
-  TempFile file(bytes);
-  parts.push_back(file.path());
-  expect_error([&] { File::open(file.path()); }, ErrorKind::bad_input, parts);
+  testing::expect_bad_file<File>(bytes, std::move(parts));
 }
 
 // A header with one tensor entry spelled out, and a data section of `data_bytes`.
