@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <memory>
+#include <string>
+#include <utility>
 
 #include "core/error.h"
 #include "core/models/gguf_source.h"
@@ -30,12 +33,20 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
-// Every id the tokenizer can produce must have an embedding row.
-void check_vocab(const ModelBundle& bundle, int64_t embeddings) {
-  if (bundle.tokenizer.vocab_size() > embeddings) {
-    throw bad_input(bundle.path + ": the tokenizer has " + std::to_string(bundle.tokenizer.vocab_size()) +
+// The bundle's checks and chat template, whatever the format: every id the
+// tokenizer can produce must have an embedding row; a tokenizer without a
+// usable chat template still loads (raw prompts work), its error kept.
+std::shared_ptr<ModelBundle> finish(std::shared_ptr<ModelBundle> bundle, int64_t embeddings) {
+  if (bundle->tokenizer.vocab_size() > embeddings) {
+    throw bad_input(bundle->path + ": the tokenizer has " + std::to_string(bundle->tokenizer.vocab_size()) +
                     " tokens but the model only " + std::to_string(embeddings) + " embeddings");
   }
+  try {
+    bundle->chat_template = ChatTemplate::for_tokenizer(bundle->tokenizer);
+  } catch (const Error& e) {
+    bundle->chat_template_error = e.what();
+  }
+  return bundle;
 }
 
 std::shared_ptr<ModelBundle> load_gguf(const std::string& path, const LoadOptions& options) {
@@ -44,13 +55,7 @@ std::shared_ptr<ModelBundle> load_gguf(const std::string& path, const LoadOption
   auto bundle = std::shared_ptr<ModelBundle>(new ModelBundle{
       path, file.get_string("general.architecture"), file.get_string("general.name", ""),
       DecoderModel::load(config, GgufSource(file, config), options), Tokenizer::from_gguf(file), std::nullopt, ""});
-  check_vocab(*bundle, config.vocab);
-  try {
-    bundle->chat_template = ChatTemplate::for_tokenizer(bundle->tokenizer);
-  } catch (const Error& e) {
-    bundle->chat_template_error = e.what();
-  }
-  return bundle;
+  return finish(std::move(bundle), config.vocab);
 }
 
 std::shared_ptr<ModelBundle> load_hf(const std::string& folder, const LoadOptions& options) {
@@ -59,13 +64,7 @@ std::shared_ptr<ModelBundle> load_hf(const std::string& folder, const LoadOption
   auto bundle = std::shared_ptr<ModelBundle>(new ModelBundle{folder, config.model_type, base_name(folder),
                                                              DecoderModel::load(config, *weights, options),
                                                              Tokenizer::from_hf(folder), std::nullopt, ""});
-  check_vocab(*bundle, config.vocab);
-  try {
-    bundle->chat_template = ChatTemplate::for_tokenizer(bundle->tokenizer);
-  } catch (const Error& e) {
-    bundle->chat_template_error = e.what();
-  }
-  return bundle;
+  return finish(std::move(bundle), config.vocab);
 }
 
 }  // namespace
