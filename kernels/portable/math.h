@@ -26,25 +26,19 @@
 
 namespace lockstep::kernels::portable {
 
-LS_HD float bits_to_float(uint32_t u) {
-#if defined(__CUDA_ARCH__)
-  return __uint_as_float(u);
-#else
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-#endif
+// The bits of a value as another type of the same size (C++20's std::bit_cast):
+// memcpy, a register move on the host and on CUDA alike.
+template <class To, class From>
+LS_HD To bits_as(From x) {
+  static_assert(sizeof(To) == sizeof(From), "bits_as: the sizes differ");
+  To to;
+  memcpy(&to, &x, sizeof to);
+  return to;
 }
 
-LS_HD uint32_t float_to_bits(float f) {
-#if defined(__CUDA_ARCH__)
-  return __float_as_uint(f);
-#else
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  return u;
-#endif
-}
+LS_HD float bits_to_float(uint32_t u) { return bits_as<float>(u); }
+LS_HD uint32_t float_to_bits(float f) { return bits_as<uint32_t>(f); }
+LS_HD double bits_to_double(uint64_t u) { return bits_as<double>(u); }
 
 LS_HD float p_fma(float a, float b, float c) {
 #if defined(__CUDA_ARCH__)
@@ -165,16 +159,6 @@ LS_HD float p_silu(float x) { return p_div(x, 1.0f + p_exp(-x)); }
 LS_HD float p_rsqrt(float x) { return p_div(1.0f, p_sqrt(x)); }
 
 // ---- double precision ------------------------------------------------------------------------
-
-LS_HD double bits_to_double(uint64_t u) {
-#if defined(__CUDA_ARCH__)
-  return __longlong_as_double(static_cast<long long>(u));
-#else
-  double d;
-  std::memcpy(&d, &u, sizeof d);
-  return d;
-#endif
-}
 
 LS_HD double d_fma(double a, double b, double c) {
 #if defined(__CUDA_ARCH__)
