@@ -378,11 +378,6 @@ LOCKSTEP_LANES_INLINE void attention_rows_body(const Problem& p, int64_t row0, i
 }
 
 #define LOCKSTEP_ATTENTION_ARGS (const Problem& p, int64_t r0, int64_t r1, float* work)
-// Any head dim, on every ISA.
-LOCKSTEP_LANES_DISPATCH(void, attention_f32_any, LOCKSTEP_ATTENTION_ARGS, (p, r0, r1, work),
-                        (attention_rows_body<float, 0>(p, r0, r1, work)))
-LOCKSTEP_LANES_DISPATCH(void, attention_bf16_any, LOCKSTEP_ATTENTION_ARGS, (p, r0, r1, work),
-                        (attention_rows_body<BF16, 0>(p, r0, r1, work)))
 // Head dims of 64 and 128 (D == Dv), the same definition with the chunk
 // count known to the compiler (accumulators in registers); AVX-512 and AVX2
 // only, as the baseline path is a fallback, not a fast path.
@@ -393,10 +388,23 @@ LOCKSTEP_LANES_DISPATCH(void, attention_bf16_any, LOCKSTEP_ATTENTION_ARGS, (p, r
   __attribute__((target("avx2,fma"))) void NAME##_avx2 LOCKSTEP_ATTENTION_ARGS {                          \
     attention_rows_body<T, ND>(p, r0, r1, work);                                                          \
   }
-LOCKSTEP_ATTENTION_FIXED(attention_f32_d64, float, 4)
-LOCKSTEP_ATTENTION_FIXED(attention_f32_d128, float, 8)
-LOCKSTEP_ATTENTION_FIXED(attention_bf16_d64, BF16, 4)
-LOCKSTEP_ATTENTION_FIXED(attention_bf16_d128, BF16, 8)
+// One dtype's entry points: any head dim on every ISA, and 64 and 128.
+#define LOCKSTEP_ATTENTION_DTYPE(NAME, T)                                                                 \
+  LOCKSTEP_LANES_DISPATCH(void, NAME##_any, LOCKSTEP_ATTENTION_ARGS, (p, r0, r1, work),                 \
+                          (attention_rows_body<T, 0>(p, r0, r1, work)))                                 \
+  LOCKSTEP_ATTENTION_FIXED(NAME##_d64, T, 4)                                                              \
+  LOCKSTEP_ATTENTION_FIXED(NAME##_d128, T, 8)                                                             \
+  void NAME(const Problem& p, int64_t d, bool avx512, int64_t r0, int64_t r1, float* work) {              \
+    if (d == 64) return avx512 ? NAME##_d64_avx512(p, r0, r1, work) : NAME##_d64_avx2(p, r0, r1, work);  \
+    if (d == 128) return avx512 ? NAME##_d128_avx512(p, r0, r1, work) : NAME##_d128_avx2(p, r0, r1, work); \
+    return NAME##_any(p, r0, r1, work);                                                                   \
+  }
+#ifndef LOCKSTEP_ATTENTION_BF16
+LOCKSTEP_ATTENTION_DTYPE(attention_f32, float)
+#else
+LOCKSTEP_ATTENTION_DTYPE(attention_bf16_rows, BF16)
+#endif
+#undef LOCKSTEP_ATTENTION_DTYPE
 #undef LOCKSTEP_ATTENTION_FIXED
 #undef LOCKSTEP_ATTENTION_ARGS
 
@@ -404,6 +412,11 @@ LOCKSTEP_ATTENTION_FIXED(attention_bf16_d128, BF16, 8)
 
 namespace attention {
 
+// The bf16 instantiations compile in cpu/attention_bf16.cpp (this file again, with
+// LOCKSTEP_ATTENTION_BF16), so that the two halves of ~60 s at -O3 build in parallel.
+void run_rows_bf16(const Problem& p, int64_t d, bool avx512, int64_t r0, int64_t r1, float* work);
+
+#ifndef LOCKSTEP_ATTENTION_BF16
 int64_t work_floats() { return kMaxBundle * kSplit + (kLanes + 1) * kMaxChunks * kLanes; }
 
 void run_rows(const Problem& p, bool bf16, int64_t r0, int64_t r1, float* work) {
@@ -411,17 +424,14 @@ void run_rows(const Problem& p, bool bf16, int64_t r0, int64_t r1, float* work) 
   const Isa isa = lanes::active_isa();
   const int64_t d = isa == Isa::baseline || p.D != p.Dv ? 0 : p.D;
   const bool avx512 = isa == Isa::avx512;
-  if (!bf16) {
-    if (d == 64) return avx512 ? attention_f32_d64_avx512(p, r0, r1, work) : attention_f32_d64_avx2(p, r0, r1, work);
-    if (d == 128)
-      return avx512 ? attention_f32_d128_avx512(p, r0, r1, work) : attention_f32_d128_avx2(p, r0, r1, work);
-    return attention_f32_any(p, r0, r1, work);
-  }
-  if (d == 64) return avx512 ? attention_bf16_d64_avx512(p, r0, r1, work) : attention_bf16_d64_avx2(p, r0, r1, work);
-  if (d == 128)
-    return avx512 ? attention_bf16_d128_avx512(p, r0, r1, work) : attention_bf16_d128_avx2(p, r0, r1, work);
-  return attention_bf16_any(p, r0, r1, work);
+  if (bf16) return run_rows_bf16(p, d, avx512, r0, r1, work);
+  return attention_f32(p, d, avx512, r0, r1, work);
 }
+#else
+void run_rows_bf16(const Problem& p, int64_t d, bool avx512, int64_t r0, int64_t r1, float* work) {
+  attention_bf16_rows(p, d, avx512, r0, r1, work);
+}
+#endif
 
 }  // namespace attention
 }  // namespace lockstep::kernels::cpu
