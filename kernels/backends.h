@@ -1,9 +1,9 @@
 // The two backends register.cpp overrides, one struct each: lockstep's
 // kernels (ours), the stock kernels called directly as C++ functions (never
 // through the dispatcher, which would come straight back to register.cpp),
-// portable mode's kernels (P), and what ours accept. register.cpp's
-// forwarders are templates over these structs, so CPU and CUDA share one
-// routing rule per op. Included by register.cpp only.
+// portable mode's kernels (P), and what ours accept. The routing rules
+// (kernels/routes.h) are templates over these structs, so CPU and CUDA share
+// one rule per op. Included by routes.h only.
 #pragma once
 
 #include <ATen/ops/_fused_rms_norm_compositeimplicitautograd_dispatch.h>
