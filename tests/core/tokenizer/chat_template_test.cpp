@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "core/weights/gguf.h"
+#include "tests/core/expect_error.h"
 #include "tests/core/tokenizer/expected.h"
 
 namespace lockstep {
@@ -41,15 +42,7 @@ std::vector<ChatMessage> conversation(const std::string& name) {
   return {};
 }
 
-void expect_bad_input(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown; expected one mentioning \"" << needle << "\"";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::bad_input);
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using testing::expect_bad_input;
 
 TEST(ChatTemplate, RendersLikeTransformers) {
   const nlohmann::json& renders = chat_data().at("renders");

@@ -16,6 +16,7 @@
 #include "core/tokenizer/byte_level.h"
 #include "core/tokenizer/pretokenizer.h"
 #include "core/weights/gguf.h"
+#include "tests/core/expect_error.h"
 #include "tests/core/tokenizer/expected.h"
 
 namespace lockstep {
@@ -61,15 +62,7 @@ const std::vector<PiecesCase>& expected_pieces() {
   return cases;
 }
 
-void expect_bad_input(const std::function<void()>& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no error thrown; expected one mentioning \"" << needle << "\"";
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::bad_input);
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using testing::expect_bad_input;
 
 // ---------------------------------------------------------------- byte level
 
