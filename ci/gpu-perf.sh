@@ -6,7 +6,7 @@
 # Builds (Release, CUDA), writes the random 1.07B Llama and a random model of
 # SmolLM2-135M's shapes (ci/make_random_llama.py; same speed as the real one,
 # whose 93 MB file does not fit a call), then, each step under a time limit:
-#   checks: kernels_test (paged + attention + fused kernels, CUDA; token choice on 10^6 rows), core_test
+#   checks: kernels_test (paged + attention + fused + GEMM kernels, CUDA; step choice: token choice on 10^6 rows), core_test
 #   EngineCuda / EngineProperty (1B)
 #   lockstep throughput for both models, mode off and batch_invariant (and batch_invariant
 #   --no-pipeline, and sampled for the 1B), batches 1 and 32, prompt 64, 64 new tokens, with a Kineto trace of batch 32
@@ -15,11 +15,15 @@
 #   fuse (not default): the fused projections (one GEMM for q/k/v, one for gate/up: the default) against
 #     LOCKSTEP_FUSE_PROJECTIONS=0 (separate GEMMs): the ci-gate cases' proofs of both models compared at
 #     the bits level, and throughput
-# LOCKSTEP_PERF_STEPS (default "test bench hf compare") picks steps, LOCKSTEP_PERF_TARGETS the build targets.
+#   ab (not default): the bits of the tree in $LOCKSTEP_AB_TREE (default .snap: `git archive` of an
+#     earlier commit, carried) against this one's: the nightly cases (long prompts: many attention
+#     splits) on the SmolLM2-shaped model and ci-gate's on the 1B, alone and all batched together,
+#     proofs compared at the bits level. A change meant to keep the bits shows 0 differing cases.
+# LOCKSTEP_PERF_STEPS (default "test choice bench hf compare") picks steps, LOCKSTEP_PERF_TARGETS the build targets.
 # Logs and tables in $OUT: perf.txt (the summary), *.log, trace-*.txt.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
-STEPS="${LOCKSTEP_PERF_STEPS:-test bench hf compare}"
+STEPS="${LOCKSTEP_PERF_STEPS:-test choice bench hf compare}"
 BIG=/tmp/lockstep-1b
 SMOL=/tmp/lockstep-smollm2-shape
 LSK="$BUILD/harness/lockstep"
@@ -44,6 +48,13 @@ gpu_build ${LOCKSTEP_PERF_TARGETS:-lockstep core_test kernels_test lockstep_kern
 say "build ok ($((SECONDS - t0)) s)"
 wait "$MODEL_PID" || { cat "$OUT/big-model.txt"; exit 3; }
 cat "$OUT/big-model.txt" | tee -a "$SUMMARY"
+AB_BUILD=/tmp/build-ab
+if has ab; then   # the earlier tree builds beside the GPU steps (they leave the CPU idle)
+  AB_TREE="$(cd "${LOCKSTEP_AB_TREE:-.snap}" && pwd)" || exit 3
+  (cmake -S "$AB_TREE" -B "$AB_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
+    "${PREFIX[@]}" && nice cmake --build "$AB_BUILD" -j "$(nproc)" --target lockstep) >"$OUT/ab-build.log" 2>&1 &
+  AB_PID=$!
+fi
 
 throughput() {   # model mode [extra args]
   local m="$1" mode="$2" name
@@ -59,9 +70,11 @@ throughput() {   # model mode [extra args]
 
 if has test; then
   t0=$SECONDS
-  timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:Attention*:Registered*:Fused*' >"$OUT/kernels-test.log" 2>&1 || rc=1
-  say "kernels_test paged + attention + fused: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:*Attention*:Registered*:Fused*:CudaGemm*' >"$OUT/kernels-test.log" 2>&1 || rc=1
+  say "kernels_test paged + attention + fused + gemm: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
   grep -E "^\[  FAILED  \] [A-Z]|Failure|max diff" "$OUT/kernels-test.log" | head -12 | tee -a "$SUMMARY"
+fi
+if has choice; then
   t0=$SECONDS   # the device's token choice against the host's on 10^6 random rows
   timeout "$(limit 120)" "$BUILD/tests/kernels_test" --gtest_filter='TokenChoice*' >"$OUT/token-choice.log" 2>&1 || rc=1
   say "kernels_test TokenChoice*: $(grep -E '^\[  (PASSED|FAILED)|^\[ cases' "$OUT/token-choice.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
@@ -91,7 +104,9 @@ if has bench; then
   throughput "$SMOL" batch_invariant
   TAG=-no-pipeline throughput "$SMOL" batch_invariant --no-pipeline
   BATCHES=1 TAG=-b1 throughput "$SMOL" batch_invariant   # the trace of batch 1 (the others trace batch 32)
-  BATCHES=1 TAG=-b1 throughput "$BIG" batch_invariant
+  LOCKSTEP_GEMM_LOG=1 BATCHES=1 TAG=-b1 throughput "$BIG" batch_invariant   # its log holds the GEMM plans
+  LOCKSTEP_GEMM_UNSPLIT=0 BATCHES=1 TAG=-b1-split-favourites throughput "$BIG" batch_invariant
+  LOCKSTEP_GEMM_UNSPLIT=0 BATCHES=1 TAG=-b1-split-favourites throughput "$SMOL" batch_invariant
   timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 --mode batch_invariant --batches 32 \
     --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null | sed 's/^/no digests: /' | tee -a "$SUMMARY"
 fi
@@ -125,6 +140,24 @@ if has fuse; then
   for m in "$BIG" "$SMOL"; do   # the separate GEMMs beside, unless bench measured them in this call
     LOCKSTEP_FUSE_PROJECTIONS=0 TAG=-separate throughput "$m" batch_invariant
     has bench || TAG=-fused throughput "$m" batch_invariant
+  done
+fi
+if has ab; then
+  t0=$SECONDS
+  wait "$AB_PID" || { rc=1; say "ab: the earlier tree did not build"; grep -E "error" "$OUT/ab-build.log" | head; }
+  say "ab: earlier tree built ($((SECONDS - t0)) s waited)"
+  [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok >/dev/null
+  for pair in "$SMOL:suites/nightly.json" "$BIG:suites/ci-gate.json"; do
+    m="${pair%%:*}" suite="${pair#*:}"
+    for side in before after; do
+      bin="$LSK"; [[ $side == before ]] && bin="$AB_BUILD/harness/lockstep"
+      timeout "$(limit 120)" "$bin" verify --suite "$suite" --model "$m" --device cuda --dtype bf16 --runs 2 \
+        --processes 0 --no-batch-plan --out-dir "$OUT/ab-$side" --proof-out "$OUT/$(basename "$m")-$side.proof.json" \
+        >"$OUT/ab-$(basename "$m")-$side.log" 2>&1 || { rc=1; tail -3 "$OUT/ab-$(basename "$m")-$side.log"; }
+    done
+    say "ab: $(basename "$m"), $suite, earlier tree vs this one at the bits level:"
+    "$LSK" proof diff "$OUT/$(basename "$m")-before.proof.json" "$OUT/$(basename "$m")-after.proof.json" --level bits \
+      2>&1 | tail -4 | tee -a "$SUMMARY"
   done
 fi
 if has compare; then

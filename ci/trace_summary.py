@@ -4,7 +4,8 @@
 
 Prints: the span of the trace, the GPU's busy time (union of kernel and copy
 intervals) and so its idle share, kernel time by name, the CUDA runtime calls
-(launches, syncs, copies) by count and time, and the CPU operators by total time.
+(launches, syncs, copies) by count and time, the CPU operators by total time, and
+the GPU's idle gaps by size (the largest with the work on either side).
 A GPU idle most of the span means the step is bound by host work, not kernels.
 """
 import argparse
@@ -22,6 +23,30 @@ def union_length(intervals):
             total += e - end
             end = e
     return total
+
+
+def idle_gaps(device_events, span, top):
+    """Where the GPU waits: gaps between the union's intervals, by size."""
+    merged = []
+    for s, e, name in sorted(device_events):
+        if merged and s <= merged[-1][1]:
+            if e > merged[-1][1]:
+                merged[-1][1], merged[-1][3] = e, name
+        else:
+            merged.append([s, e, name, name])
+    gaps = [(merged[i + 1][0] - merged[i][1], merged[i][3], merged[i + 1][2]) for i in range(len(merged) - 1)]
+    print(f"\nGPU idle gaps between work (total {sum(g for g, _, _ in gaps) / 1e3:.2f} ms in {len(gaps)} gaps)")
+    print(f"{'under':>10} {'gaps':>8} {'total ms':>10}")
+    edges = [2, 5, 10, 20, 50, 100, 1000, float("inf")]
+    lower = 0.0
+    for edge in edges:
+        inside = [g for g, _, _ in gaps if lower <= g < edge]
+        label = "longer" if edge == float("inf") else f"{edge:g} us"
+        print(f"{label:>10} {len(inside):>8} {sum(inside) / 1e3:>10.2f}")
+        lower = edge
+    print(f"largest {top}: us, the work before -> the work after")
+    for g, before, after in sorted(gaps, key=lambda x: -x[0])[:top]:
+        print(f"{g:>10.1f}  {before[:50]} -> {after[:50]}")
 
 
 def table(title, rows, top, span):
@@ -50,14 +75,16 @@ def main():
         row[0] += e["dur"]
         row[1] += 1
         if cat in ("kernel", "gpu_memcpy", "gpu_memset"):
-            device.append((e["ts"], e["ts"] + e["dur"]))
-    busy = union_length(device)
+            device.append((e["ts"], e["ts"] + e["dur"], e["name"]))
+    busy = union_length([(s, e) for s, e, _ in device])
     print(f"trace span {span / 1e3:.1f} ms; GPU busy {busy / 1e3:.1f} ms ({100 * busy / span:.1f}%), "
           f"idle {100 * (1 - busy / span):.1f}%")
     for cat, title in (("kernel", "GPU kernels"), ("gpu_memcpy", "GPU copies"), ("cuda_runtime", "CUDA runtime calls"),
                        ("cuda_driver", "CUDA driver calls"), ("cpu_op", "CPU operators (profiling thread)")):
         if by_cat.get(cat):
             table(title, by_cat[cat], args.top, span)
+    if device:
+        idle_gaps(device, span, 8)
 
 
 if __name__ == "__main__":
