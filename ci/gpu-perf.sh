@@ -19,6 +19,8 @@
 #     earlier commit, carried) against this one's: the nightly cases (long prompts: many attention
 #     splits) on the SmolLM2-shaped model and ci-gate's on the 1B, alone and all batched together,
 #     proofs compared at the bits level. A change meant to keep the bits shows 0 differing cases.
+#   probe (not default): kernels/bench/gemv_probe.cu, whether a small-M mma.sync kernel gives the pinned
+#     GEMM plan's bits, and its time beside cuBLAS's
 # LOCKSTEP_PERF_STEPS (default "test choice bench hf compare") picks steps, LOCKSTEP_PERF_TARGETS the build targets.
 # Logs and tables in $OUT: perf.txt (the summary), *.log, trace-*.txt.
 set -uo pipefail
@@ -44,7 +46,7 @@ python3 ci/make_random_llama.py --out "$BIG" --tokenizer-from .tok >"$OUT/big-mo
 MODEL_PID=$!
 t0=$SECONDS
 # shellcheck disable=SC2086 # the targets are words
-gpu_build ${LOCKSTEP_PERF_TARGETS:-lockstep core_test kernels_test lockstep_kernels}
+gpu_build ${LOCKSTEP_PERF_TARGETS:-lockstep core_test kernels_test lockstep_kernels} $(has probe && echo lockstep_gemv_probe)
 say "build ok ($((SECONDS - t0)) s)"
 wait "$MODEL_PID" || { cat "$OUT/big-model.txt"; exit 3; }
 cat "$OUT/big-model.txt" | tee -a "$SUMMARY"
@@ -68,6 +70,9 @@ throughput() {   # model mode [extra args]
   rm -f "$OUT/$name.trace.json"
 }
 
+if has probe; then   # does an mma.sync chain over K give the pinned cuBLASLt plan's bits? (kernels/bench/gemv_probe.cu)
+  timeout "$(limit 60)" "$BUILD/kernels/lockstep_gemv_probe" 2>&1 | tee -a "$SUMMARY"
+fi
 if has test; then
   t0=$SECONDS
   timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:*Attention*:Registered*:Fused*:CudaGemm*' >"$OUT/kernels-test.log" 2>&1 || rc=1
@@ -105,8 +110,6 @@ if has bench; then
   TAG=-no-pipeline throughput "$SMOL" batch_invariant --no-pipeline
   BATCHES=1 TAG=-b1 throughput "$SMOL" batch_invariant   # the trace of batch 1 (the others trace batch 32)
   LOCKSTEP_GEMM_LOG=1 BATCHES=1 TAG=-b1 throughput "$BIG" batch_invariant   # its log holds the GEMM plans
-  LOCKSTEP_GEMM_UNSPLIT=0 BATCHES=1 TAG=-b1-split-favourites throughput "$BIG" batch_invariant
-  LOCKSTEP_GEMM_UNSPLIT=0 BATCHES=1 TAG=-b1-split-favourites throughput "$SMOL" batch_invariant
   timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 --mode batch_invariant --batches 32 \
     --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null | sed 's/^/no digests: /' | tee -a "$SUMMARY"
 fi

@@ -8,7 +8,6 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -202,55 +201,33 @@ bool same_bits(cublasLtHandle_t handle, const PlanKey& key, const cublasLtMatmul
   return at::equal(out_x.view(bits), out_y.view(bits));
 }
 
-// What every candidate must satisfy: the fixed workspace, the alignments
-// our operands promise, true fp32 (no TF32 inputs) and fp32 accumulation;
-// `unsplit` also asks the heuristic for configurations without split-K only.
-void init_preference(cublasLtMatmulPreferenceOpaque_t* pref, const PlanKey& key, bool unsplit) {
-  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceInit(pref));
+PinnedPlan build_plan(const PlanKey& key) {
+  cublasLtHandle_t handle = at::cuda::getCurrentCUDABlasLtHandle();
+  PinnedPlan pinned;
+
+  cublasLtMatmulPreferenceOpaque_t pref;
+  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceInit(&pref));
   const uint64_t workspace = kWorkspaceBytes;
-  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
                                                          &workspace, sizeof(workspace)));
   const int64_t elem = static_cast<int64_t>(c10::elementSize(static_cast<at::ScalarType>(key.dtype)));
   // Lt's A is our B; Lt's B our A (promise depends on K); C and D our out (N).
   const uint32_t align_a = static_cast<uint32_t>(key.b_align);
   const uint32_t align_b = static_cast<uint32_t>(promised_a_alignment(key.k, elem));
   const uint32_t align_c = static_cast<uint32_t>(alignment_bytes({static_cast<uint64_t>(key.n * elem)}));
-  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
                                                          &align_a, sizeof(align_a)));
-  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
                                                          &align_b, sizeof(align_b)));
-  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
                                                          &align_c, sizeof(align_c)));
-  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
+  LOCKSTEP_LT_CHECK(cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES,
                                                          &align_c, sizeof(align_c)));
+  // True fp32 for fp32 (no TF32 inputs) and fp32 accumulation for everything.
   const uint64_t impl_mask = ~(static_cast<uint64_t>(CUBLASLT_NUMERICAL_IMPL_FLAGS_INPUT_TF32) |
                                static_cast<uint64_t>(CUBLASLT_NUMERICAL_IMPL_FLAGS_ACCUMULATOR_16F));
   LOCKSTEP_LT_CHECK(
-      cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_IMPL_MASK, &impl_mask, sizeof(impl_mask)));
-  if (unsplit) {
-    const uint32_t none = CUBLASLT_REDUCTION_SCHEME_NONE;
-    LOCKSTEP_LT_CHECK(
-        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &none, sizeof(none)));
-  }
-}
-
-// Rungs up to this M also ask the heuristic for unsplit configurations:
-// there its favourites split K, and forcing those to one pass leaves a
-// tile sized for a split grid (32 CTAs for N = 2048 at M = 1). They only
-// take a rung if they give the reference's bits, like any other candidate.
-// LOCKSTEP_GEMM_UNSPLIT=0 turns this off (to measure what it gains).
-constexpr int64_t kUnsplitUpToM = 64;
-
-bool ask_unsplit() {
-  const char* v = std::getenv("LOCKSTEP_GEMM_UNSPLIT");
-  return v == nullptr || std::string(v) != "0";
-}
-
-PinnedPlan build_plan(const PlanKey& key) {
-  cublasLtHandle_t handle = at::cuda::getCurrentCUDABlasLtHandle();
-  PinnedPlan pinned;
-  cublasLtMatmulPreferenceOpaque_t pref;
-  init_preference(&pref, key, /*unsplit=*/false);
+      cublasLtMatmulPreferenceSetAttribute(&pref, CUBLASLT_MATMUL_PREF_IMPL_MASK, &impl_mask, sizeof(impl_mask)));
 
   const int64_t selection_batch = key.batched ? kSelectionBatch : 1;
   std::vector<std::vector<int>> ranked(kNumRungs);
@@ -272,16 +249,13 @@ PinnedPlan build_plan(const PlanKey& key) {
     return ok;
   };
 
-  // The heuristic's answers for one rung, split-K forced off, deduplicated
-  // by signature, in its order: the ids of those applicable on the whole rung.
-  auto heuristic_ids = [&](int rung, cublasLtMatmulPreferenceOpaque_t* preference) {
-    std::vector<int> list;
+  for (int rung = 0; rung < kNumRungs; ++rung) {
     Descriptors d = selection_descriptors(key, kRungs[static_cast<size_t>(rung)], selection_batch);
     cublasLtMatmulHeuristicResult_t results[kHeuristicCount] = {};
     int returned = 0;
     const cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(handle, &d.op, &d.lt_a, &d.lt_b, &d.lt_c, &d.lt_c,
-                                                                 preference, kHeuristicCount, results, &returned);
-    if (status != CUBLAS_STATUS_SUCCESS) return list;  // no heuristic for this shape: rung uses the reference
+                                                                 &pref, kHeuristicCount, results, &returned);
+    if (status != CUBLAS_STATUS_SUCCESS) continue;  // no heuristic for this shape: rung uses the reference
     for (int i = 0; i < returned; ++i) {
       if (results[i].state != CUBLAS_STATUS_SUCCESS) continue;
       cublasLtMatmulAlgo_t algo = results[i].algo;
@@ -296,13 +270,12 @@ PinnedPlan build_plan(const PlanKey& key) {
         id = static_cast<int>(pinned.candidates.size());
         pinned.candidates.push_back({algo, sig});
       }
+      std::vector<int>& list = ranked[static_cast<size_t>(rung)];
       bool seen = false;
       for (int c : list) seen = seen || c == id;
       if (!seen && applicable(id, rung)) list.push_back(id);
     }
-    return list;
-  };
-  for (int rung = 0; rung < kNumRungs; ++rung) ranked[static_cast<size_t>(rung)] = heuristic_ids(rung, &pref);
+  }
 
   // The reference serves every rung: the best accepted at M = 4096, else the
   // best of the next lower rung that is, and so on.
@@ -330,21 +303,7 @@ PinnedPlan build_plan(const PlanKey& key) {
            "reference\n";
     return same;
   };
-  // After the reference is fixed (it never depends on them): the unsplit
-  // favourites go first on the small-M rungs.
-  if (reference >= 0 && ask_unsplit()) {
-    cublasLtMatmulPreferenceOpaque_t unsplit;
-    init_preference(&unsplit, key, /*unsplit=*/true);
-    for (int rung = 0; rung < kNumRungs && kRungs[static_cast<size_t>(rung)] <= kUnsplitUpToM; ++rung) {
-      std::vector<int> merged = heuristic_ids(rung, &unsplit);
-      for (int c : ranked[static_cast<size_t>(rung)]) {
-        if (std::find(merged.begin(), merged.end(), c) == merged.end()) merged.push_back(c);
-      }
-      ranked[static_cast<size_t>(rung)] = std::move(merged);
-    }
-  }
-  // Up to four of the default answers are tried, after all the unsplit ones.
-  pinned.plan = choose_plan(ranked, reference, equivalent, 4 + kHeuristicCount);
+  pinned.plan = choose_plan(ranked, reference, equivalent);
 
   std::string text = "gemm plan " + key.str() + ": ";
   if (pinned.plan.empty) {

@@ -48,14 +48,8 @@ __global__ void rms_norm_rows(const T* __restrict__ x, const T* __restrict__ del
   // whatever T is (the mean runs after x.to(float)).
   constexpr int W = rows::chunk_width<float>();
   const int64_t chunks = (L + W - 1) / W;
-  // A thread's first kKept chunks stay in registers (values and weights,
-  // the weights fetched before the block sum), so the second pass reads
-  // memory only past them; the arithmetic is the same either way.
-  constexpr int kKept = 2;
-  float kept_v[kKept][W], kept_w[kKept][W];
   float s = 0.f;
-  int k = 0;
-  for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x, ++k) {
+  for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) {
 #pragma unroll
     for (int e = 0; e < W; ++e) {
       const int64_t i = c * W + e;
@@ -70,13 +64,6 @@ __global__ void rms_norm_rows(const T* __restrict__ x, const T* __restrict__ del
         }
         const float sq = v * v;
         s = s + sq;
-#pragma unroll
-        for (int kk = 0; kk < kKept; ++kk) {
-          if (kk == k) {
-            kept_v[kk][e] = v;
-            kept_w[kk][e] = static_cast<float>(weight[i]);
-          }
-        }
       }
     }
   }
@@ -84,27 +71,14 @@ __global__ void rms_norm_rows(const T* __restrict__ x, const T* __restrict__ del
   const float mean = s / static_cast<float>(L);
   const float rstd = rsqrtf(mean + a.eps);
   // The same elements as above, by the same thread (it reads back its own sums).
-  k = 0;
-  for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x, ++k) {
+  for (int64_t c = threadIdx.x; c < chunks; c += blockDim.x) {
 #pragma unroll
     for (int e = 0; e < W; ++e) {
       const int64_t i = c * W + e;
       if (i < L) {
-        float v, w;
-        if (k < kKept) {
-#pragma unroll
-          for (int kk = 0; kk < kKept; ++kk) {
-            if (kk == k) {
-              v = kept_v[kk][e];
-              w = kept_w[kk][e];
-            }
-          }
-        } else {
-          v = kAdd ? static_cast<float>(srow[i]) : static_cast<float>(row[i]);
-          w = static_cast<float>(weight[i]);
-        }
+        const float v = kAdd ? static_cast<float>(srow[i]) : static_cast<float>(row[i]);
         const T y = static_cast<T>(v * rstd);
-        orow[i] = static_cast<T>(w * static_cast<float>(y));
+        orow[i] = static_cast<T>(static_cast<float>(weight[i]) * static_cast<float>(y));
       }
     }
   }
