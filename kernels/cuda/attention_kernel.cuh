@@ -160,10 +160,7 @@ __global__ void __launch_bounds__(kThreads) attention_split(Params p) {
   __shared__ float q_s[QT][kMaxHeadDim];
   __shared__ float p_s[QT][kSplit];
   __shared__ float red_s[kWarps][QT];
-  // Rows whose group partials are summed together (shared memory: q_s, p_s
-  // and part_s stay within the 48 KiB of static shared memory).
-  constexpr int kRowBatch = QT <= 4 ? QT : 2;
-  __shared__ float part_s[kRowBatch][kThreads * W];
+  __shared__ float part_s[kThreads * W];
   __shared__ int64_t row_hq[QT], row_qi[QT];
   __shared__ int row_valid[QT];
 
@@ -200,36 +197,6 @@ __global__ void __launch_bounds__(kThreads) attention_split(Params p) {
     return;
   }
 
-  // Loads that do not wait for anything are issued first, so that their
-  // latency overlaps the query's: the first round of this thread's key
-  // chunks and of its value chunks (thread (g, c) runs keys g, g + groups,
-  // .. over value chunk c). Only when loads are issued changes, never the
-  // arithmetic.
-  const int64_t kpos = key0 + tid;
-  const bool in_range = kpos < tr.tk;
-  const int64_t chunks = (p.D + W - 1) / W;
-  const T* krow = in_range ? static_cast<const T*>(p.k) + kv_offset<kPaged>(p, tr, kpos, p.ks, p.D) : nullptr;
-  Chunk<T, kVec> kc_first[kUnroll];
-  if (in_range) {
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      if (u < chunks) kc_first[u] = fetch<T, kVec>(krow, u, p.D);
-    }
-  }
-  const int chunks_v = static_cast<int>((p.Dv + W - 1) / W);
-  const int groups = kThreads / chunks_v;
-  const int g = tid / chunks_v, c = tid % chunks_v;
-  const int limit = static_cast<int>(std::min<int64_t>(kSplit, tr.tk - key0));
-  const T* vbase = static_cast<const T*>(p.v);
-  Chunk<T, kVec> vc_first[kUnroll];
-  if (g < groups) {
-#pragma unroll
-    for (int u = 0; u < kUnroll; ++u) {
-      const int j = g + u * groups;
-      if (j < limit) vc_first[u] = fetch<T, kVec>(vbase + kv_offset<kPaged>(p, tr, key0 + j, p.vs, p.Dv), c, p.Dv);
-    }
-  }
-
   const T* q = static_cast<const T*>(p.q);
   for (int64_t idx = tid; idx < QT * p.D; idx += kThreads) {
     const int r = static_cast<int>(idx / p.D);
@@ -241,19 +208,19 @@ __global__ void __launch_bounds__(kThreads) attention_split(Params p) {
   __syncthreads();
 
   // Scores: thread j owns key slot j.
+  const int64_t kpos = key0 + tid;
+  const bool in_range = kpos < tr.tk;
   float s[QT];
 #pragma unroll
   for (int r = 0; r < QT; ++r) s[r] = 0.0f;
   if (in_range) {
+    const T* krow = static_cast<const T*>(p.k) + kv_offset<kPaged>(p, tr, kpos, p.ks, p.D);
+    const int64_t chunks = (p.D + W - 1) / W;
     for (int64_t c0 = 0; c0 < chunks; c0 += kUnroll) {
       Chunk<T, kVec> kc[kUnroll];
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
-        if (c0 == 0) {
-          kc[u] = kc_first[u];
-        } else if (c0 + u < chunks) {
-          kc[u] = fetch<T, kVec>(krow, c0 + u, p.D);
-        }
+        if (c0 + u < chunks) kc[u] = fetch<T, kVec>(krow, c0 + u, p.D);
       }
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
@@ -344,7 +311,10 @@ __global__ void __launch_bounds__(kThreads) attention_split(Params p) {
     l[r] = v;
   }
 
-  // acc: thread (g, c) runs keys g, g + groups, .. over value chunk c.
+  // acc: thread (g, c) runs keys g, g + G2, .. over value chunk c.
+  const int chunks_v = static_cast<int>((p.Dv + W - 1) / W);
+  const int groups = kThreads / chunks_v;
+  const int g = tid / chunks_v, c = tid % chunks_v;
   float acc[QT][W];
 #pragma unroll
   for (int r = 0; r < QT; ++r) {
@@ -352,16 +322,14 @@ __global__ void __launch_bounds__(kThreads) attention_split(Params p) {
     for (int e = 0; e < W; ++e) acc[r][e] = 0.0f;
   }
   if (g < groups) {
+    const T* vbase = static_cast<const T*>(p.v);
+    const int limit = static_cast<int>(std::min<int64_t>(kSplit, tr.tk - key0));
     for (int j0 = g; j0 < limit; j0 += groups * kUnroll) {
       Chunk<T, kVec> vc[kUnroll];
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
         const int j = j0 + u * groups;
-        if (j0 == g) {
-          vc[u] = vc_first[u];
-        } else if (j < limit) {
-          vc[u] = fetch<T, kVec>(vbase + kv_offset<kPaged>(p, tr, key0 + j, p.vs, p.Dv), c, p.Dv);
-        }
+        if (j < limit) vc[u] = fetch<T, kVec>(vbase + kv_offset<kPaged>(p, tr, key0 + j, p.vs, p.Dv), c, p.Dv);
       }
 #pragma unroll
       for (int u = 0; u < kUnroll; ++u) {
@@ -381,36 +349,25 @@ __global__ void __launch_bounds__(kThreads) attention_split(Params p) {
     }
   }
 
-  // Per row: partials of the groups in group order, then the split's result;
-  // kRowBatch rows at a time, each (row, d) summed by its own thread.
+  // Per row: partials of the groups in group order, then the split's result.
   const int dv_pad = chunks_v * W;
 #pragma unroll
-  for (int r0 = 0; r0 < QT; r0 += kRowBatch) {
+  for (int r = 0; r < QT; ++r) {
+    if (!row_valid[r]) continue;  // uniform across the block
     if (g < groups) {
 #pragma unroll
-      for (int rr = 0; rr < kRowBatch; ++rr) {
-#pragma unroll
-        for (int e = 0; e < W; ++e) part_s[rr][g * dv_pad + c * W + e] = acc[r0 + rr][e];
-      }
+      for (int e = 0; e < W; ++e) part_s[g * dv_pad + c * W + e] = acc[r][e];
     }
     __syncthreads();
-    for (int64_t idx = tid; idx < kRowBatch * p.Dv; idx += kThreads) {
-      const int rr = static_cast<int>(idx / p.Dv);
-      const int64_t d = idx % p.Dv;
-      if (!row_valid[r0 + rr]) continue;
-      const float* part = part_s[rr];
-      float sum = part[d];
-      for (int gg = 1; gg < groups; ++gg) sum = sum + part[gg * dv_pad + d];
-      ws_tile[(static_cast<int64_t>(r0 + rr) * p.nsplit + split) * (p.Dv + 2) + 2 + d] = sum;
+    float* w = ws_tile + (static_cast<int64_t>(r) * p.nsplit + split) * (p.Dv + 2);
+    for (int64_t d = tid; d < p.Dv; d += kThreads) {
+      float sum = part_s[d];
+      for (int gg = 1; gg < groups; ++gg) sum = sum + part_s[gg * dv_pad + d];
+      w[2 + d] = sum;
     }
     if (tid == 0) {
-#pragma unroll
-      for (int rr = 0; rr < kRowBatch; ++rr) {
-        if (!row_valid[r0 + rr]) continue;
-        float* w = ws_tile + (static_cast<int64_t>(r0 + rr) * p.nsplit + split) * (p.Dv + 2);
-        w[0] = m[r0 + rr];
-        w[1] = l[r0 + rr];
-      }
+      w[0] = m[r];
+      w[1] = l[r];
     }
     __syncthreads();
   }
