@@ -110,6 +110,9 @@ if has bench; then
   TAG=-no-pipeline throughput "$SMOL" batch_invariant --no-pipeline
   BATCHES=1 TAG=-b1 throughput "$SMOL" batch_invariant   # the trace of batch 1 (the others trace batch 32)
   LOCKSTEP_GEMM_LOG=1 BATCHES=1 TAG=-b1 throughput "$BIG" batch_invariant   # its log holds the GEMM plans
+  for m in "$BIG" "$SMOL"; do   # cuBLASLt at every M: what the decode kernel (kernels/cuda/gemm_small_m.cu) gains
+    LOCKSTEP_GEMM_SMALL_M=0 BATCHES=1 TAG=-b1-cublaslt throughput "$m" batch_invariant
+  done
   timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 --mode batch_invariant --batches 32 \
     --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null | sed 's/^/no digests: /' | tee -a "$SUMMARY"
 fi

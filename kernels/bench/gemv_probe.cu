@@ -8,8 +8,10 @@
 // of the N / 64 CTAs cuBLAS runs at M = 1) can replace cuBLAS at small M
 // without changing any result. This program measures exactly that, on the
 // decode GEMMs of the 1.07B Llama and SmolLM2-135M: for each (N, K, M) the
-// number of output elements whose bits differ from lockstep's cuda::mm, and
-// both kernels' times. It asserts nothing: it is the experiment.
+// number of output elements whose bits differ from lockstep's cuda::mm with
+// cuBLASLt at every M (LOCKSTEP_GEMM_SMALL_M=0), for the plain chain below
+// and for the pipelined kernel the plans now use (gemm_small_m.cu), and the
+// kernels' times. It asserts nothing: it is the experiment.
 //
 //   lockstep_gemv_probe            (prints one line per shape)
 #include <ATen/ATen.h>
@@ -19,10 +21,12 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <utility>
 #include <vector>
 
+#include "kernels/cuda/gemm_small_m.h"
 #include "kernels/cuda/ops.h"
 
 namespace {
@@ -60,6 +64,14 @@ __global__ void mma_rows(const __nv_bfloat16* __restrict__ x, int64_t M, const _
     out[(g + 8) * N + col] = __float2bfloat16_rn(acc[2]);
     out[(g + 8) * N + col + 1] = __float2bfloat16_rn(acc[3]);
   }
+}
+
+at::Tensor fast(const at::Tensor& x, const at::Tensor& w) {
+  const int64_t M = x.size(0), K = x.size(1), N = w.size(0);
+  at::Tensor out = at::empty({M, N}, x.options());
+  lockstep::kernels::cuda::gemm::small_m_gemm(x.const_data_ptr(), K, w.const_data_ptr(), K, out.data_ptr(), M, N, K,
+                                              at::cuda::getCurrentCUDAStream());
+  return out;
 }
 
 at::Tensor ours(const at::Tensor& x, const at::Tensor& w) {
@@ -100,12 +112,14 @@ int main() {
     std::puts("no CUDA GPU: nothing to probe");
     return 0;
   }
+  setenv("LOCKSTEP_GEMM_SMALL_M", "0", 1);  // the reference: the plans' cuBLASLt algorithms at every M
   const std::vector<std::pair<int64_t, int64_t>> shapes = {
       {3072, 2048}, {2048, 2048}, {16384, 2048}, {2048, 8192}, {49152, 2048},  // 1.07B: qkv, o, gate+up, down, head
       {960, 576},   {576, 576},   {3072, 576},   {576, 1536},  {49152, 576}};  // SmolLM2-135M
   at::manual_seed(7);
   const auto opts = at::TensorOptions().dtype(at::kBFloat16).device(at::kCUDA);
-  std::printf("%6s %6s %3s %10s %10s %10s %12s\n", "N", "K", "M", "differ", "cuBLAS us", "mma us", "mma GB/s");
+  std::printf("%6s %6s %3s %7s %7s %10s %8s %8s %10s\n", "N", "K", "M", "differ", "differ", "cuBLAS us", "chain us",
+              "fast us", "fast GB/s");
   int all_equal = 1;
   for (const auto& [N, K] : shapes) {
     const at::Tensor w = at::randn({N, K}, opts);
@@ -113,15 +127,20 @@ int main() {
       const at::Tensor x = at::randn({M, K}, opts);
       const at::Tensor ref = lockstep::kernels::cuda::mm(x, w.t());
       const at::Tensor got = ours(x, w);
+      const at::Tensor got_fast = fast(x, w);
       const int64_t differ = at::ne(ref.view(at::kShort), got.view(at::kShort)).sum().item<int64_t>();
-      all_equal = all_equal && differ == 0;
+      const int64_t differ_fast = at::ne(ref.view(at::kShort), got_fast.view(at::kShort)).sum().item<int64_t>();
+      all_equal = all_equal && differ == 0 && differ_fast == 0;
       const double t_ref = micros([&] { (void)lockstep::kernels::cuda::mm(x, w.t()); });
       const double t_ours = micros([&] { (void)ours(x, w); });
-      std::printf("%6lld %6lld %3lld %10lld %10.1f %10.1f %12.0f\n", static_cast<long long>(N),
-                  static_cast<long long>(K), static_cast<long long>(M), static_cast<long long>(differ), t_ref, t_ours,
-                  2.0 * static_cast<double>(N * K) / t_ours / 1e3);
+      const double t_fast = micros([&] { (void)fast(x, w); });
+      std::printf("%6lld %6lld %3lld %7lld %7lld %10.1f %8.1f %8.1f %10.0f\n", static_cast<long long>(N),
+                  static_cast<long long>(K), static_cast<long long>(M), static_cast<long long>(differ),
+                  static_cast<long long>(differ_fast), t_ref, t_ours, t_fast,
+                  2.0 * static_cast<double>(N * K) / t_fast / 1e3);
     }
   }
-  std::printf("mma.sync chain vs pinned cuBLASLt: %s\n", all_equal ? "the same bits everywhere" : "bits differ");
+  std::printf("mma.sync chain and gemm_small_m vs pinned cuBLASLt: %s\n",
+              all_equal ? "the same bits everywhere" : "bits differ");
   return 0;
 }

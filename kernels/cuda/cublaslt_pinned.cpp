@@ -1,4 +1,5 @@
 #include "kernels/cuda/cublaslt_pinned.h"
+#include "kernels/cuda/gemm_small_m.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
@@ -138,6 +139,7 @@ struct Candidate {
 struct PinnedPlan {
   Plan plan;
   std::vector<Candidate> candidates;
+  bool small_m = false;  // M <= kSmallMaxM runs gemm_small_m.cu (probed: the plan's bits)
   std::string description;
 };
 
@@ -199,6 +201,34 @@ bool same_bits(cublasLtHandle_t handle, const PlanKey& key, const cublasLtMatmul
   }
   const at::ScalarType bits = dtype == at::kFloat ? at::kInt : at::kShort;
   return at::equal(out_x.view(bits), out_y.view(bits));
+}
+
+// Does gemm_small_m.cu give the plan's bits for `key`? One probe per M of
+// 1, 7 and 16 rows against the rung's algorithm, on random data in the key's
+// exact K and B layout (N shortened as in same_bits). LOCKSTEP_GEMM_SMALL_M=0
+// answers no without probing (cuBLASLt for every M: to measure the kernel).
+bool small_m_agrees(cublasLtHandle_t handle, const PlanKey& key, const PinnedPlan& pinned) {
+  if (pinned.plan.empty || !small_m_fits(key)) return false;
+  if (const char* v = std::getenv("LOCKSTEP_GEMM_SMALL_M"); v != nullptr && std::string(v) == "0") return false;
+  PlanKey probe = key;
+  if (key.n > 2048 + 15) probe.n = 2048 + key.n % 16;
+  const at::ScalarType dtype = static_cast<at::ScalarType>(key.dtype);
+  const at::Tensor b = random_tensor(probe.n * key.b_ld, dtype, key.device, 0x5eed0011);
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  for (const int64_t m : {int64_t{1}, int64_t{7}, kSmallMaxM}) {
+    const at::Tensor a = random_tensor(m * key.k, dtype, key.device, 0x5eed0012 + static_cast<uint64_t>(m));
+    at::Tensor ref = at::empty({m * probe.n}, a.options()), own = at::empty({m * probe.n}, a.options());
+    const Candidate& algo =
+        pinned.candidates[static_cast<size_t>(pinned.plan.rung_algo[static_cast<size_t>(rung_for_m(m))])];
+    Descriptors d(probe, m, 1, key.k, m * key.k, 0);
+    if (!accepts(handle, d, algo.algo) || run_algo(handle, d, algo.algo, a.const_data_ptr(), b.const_data_ptr(),
+                                                   ref.data_ptr(), 1.0f, 0.0f, key.device, stream) != CUBLAS_STATUS_SUCCESS) {
+      return false;
+    }
+    small_m_gemm(a.const_data_ptr(), key.k, b.const_data_ptr(), key.b_ld, own.data_ptr(), m, probe.n, key.k, stream);
+    if (!at::equal(ref.view(at::kShort), own.view(at::kShort))) return false;
+  }
+  return true;
 }
 
 PinnedPlan build_plan(const PlanKey& key) {
@@ -316,6 +346,11 @@ PinnedPlan build_plan(const PlanKey& key) {
               pinned.candidates[static_cast<size_t>(c)].sig.str() + (c == reference ? " (reference)" : "") + "\n";
     }
     text += why;
+    pinned.small_m = small_m_agrees(handle, key, pinned);
+    if (small_m_fits(key)) {
+      text += std::string("  M<=") + std::to_string(kSmallMaxM) + ": " +
+              (pinned.small_m ? "gemm_small_m (probed: the same bits)\n" : "cuBLASLt (gemm_small_m not used)\n");
+    }
   }
   pinned.description = text;
   if (const char* log = std::getenv("LOCKSTEP_GEMM_LOG"); log != nullptr && log[0] == '1') {
@@ -355,11 +390,16 @@ std::shared_ptr<const PinnedPlan> plan_for(const PlanKey& key) {
 bool run_pinned(const LtCall& call) {
   const std::shared_ptr<const PinnedPlan> pinned = plan_for(call.key);
   if (pinned->plan.empty) return false;
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  if (pinned->small_m && call.m <= kSmallMaxM && call.batch == 1 && call.alpha == 1.0f && call.beta == 0.0f &&
+      call.a_ld % 2 == 0 && reinterpret_cast<uintptr_t>(call.a) % 4 == 0) {
+    small_m_gemm(call.a, call.a_ld, call.b, call.key.b_ld, call.out, call.m, call.key.n, call.key.k, stream);
+    return true;
+  }
   const int rung = rung_for_m(call.m);
   const Candidate& chosen =
       pinned->candidates[static_cast<size_t>(pinned->plan.rung_algo[static_cast<size_t>(rung)])];
   cublasLtHandle_t handle = at::cuda::getCurrentCUDABlasLtHandle();
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   const int64_t elem = static_cast<int64_t>(c10::elementSize(static_cast<at::ScalarType>(call.key.dtype)));
   for (int64_t first = 0; first < call.batch; first += kMaxBatchPerCall) {
     const int64_t count = std::min(kMaxBatchPerCall, call.batch - first);
@@ -396,5 +436,7 @@ std::vector<std::string> plan_rung_signatures(const PlanKey& key) {
   }
   return out;
 }
+
+bool plan_uses_small_m(const PlanKey& key) { return plan_for(key)->small_m; }
 
 }  // namespace lockstep::kernels::cuda::gemm

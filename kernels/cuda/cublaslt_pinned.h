@@ -55,4 +55,9 @@ std::string describe_plans();
 // uses the fallback kernel); builds the plan if needed. For tests and logs.
 std::vector<std::string> plan_rung_signatures(const PlanKey& key);
 
+// Whether `key`'s plan runs M <= kSmallMaxM (gemm_small_m.h) on its own
+// kernel, i.e. the kernel fits the key and its probe gave the plan's bits;
+// builds the plan if needed.
+bool plan_uses_small_m(const PlanKey& key);
+
 }  // namespace lockstep::kernels::cuda::gemm

@@ -126,6 +126,37 @@ TEST(CudaGemmPlan, StandardShapesUseCublasLt) {
   for (const std::string& s : rungs) EXPECT_FALSE(s.empty()) << "bf16 4096x4096 must run pinned cuBLASLt";
 }
 
+// The decode kernel (gemm_small_m.cu) serves M <= 16 of the bf16 weight
+// shapes above only where its probe gave the plan's bits; RowsAreBatchInvariant
+// then checks rows of M <= 16 (this kernel) against rows of M >= 33
+// (cuBLASLt) bit for bit. On the H100 the probe must pass for every such
+// shape (kernels/bench/gemv_probe.cu measured the agreement), or that test
+// checks nothing new.
+TEST(CudaGemmPlan, DecodeShapesRunTheSmallMKernelOnHopper) {
+  SKIP_WITHOUT_GPU();
+  const bool hopper = at::cuda::getCurrentDeviceProperties()->major == 9;
+  int served = 0;
+  for (const GemmCase& c : gemm_cases()) {
+    if (c.dtype != at::kBFloat16 || !c.weight_layout) continue;
+    gemm::PlanKey key;
+    key.device = 0;
+    key.dtype = static_cast<int>(at::kBFloat16);
+    key.n = c.n;
+    key.k = c.k;
+    key.b_order = gemm::BOrder::col_major;
+    key.b_ld = c.k;
+    key.b_align = 16;
+    const bool fits = c.k % 64 == 0 && c.n % 8 == 0;
+    const bool used = gemm::plan_uses_small_m(key);
+    EXPECT_TRUE(!used || fits) << c.name << ": served a shape it does not fit";
+    if (hopper && fits) {
+      EXPECT_TRUE(used) << c.name << ": the small-M kernel's probe did not give the plan's bits";
+    }
+    served += used;
+  }
+  std::cout << "[ small-M ] " << served << " bf16 weight shapes run the small-M kernel at M <= 16\n";
+}
+
 TEST(CudaGemmLayouts, CopiedAGivesTheSameBits) {
   SKIP_WITHOUT_GPU();
   at::manual_seed(5);

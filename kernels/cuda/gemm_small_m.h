@@ -1,0 +1,39 @@
+// The decode GEMM: out[M, N] = A[M, K] . B[K, N] for M <= 16 rows, bf16, B
+// a column-major weight (W[N, K] transposed), by our own kernel with the
+// bits of the pinned cuBLASLt plan.
+//
+// Why it can: every algorithm of a pinned plan walks K in one order (16
+// values per tensor-core step, fp32 accumulators, no split), and an
+// mma.sync.m16n8k16 chain over K in that order gives the same bits
+// (kernels/bench/gemv_probe.cu measured it on the H100 for the decode GEMMs
+// of the 1.07B Llama and SmolLM2-135M, M = 1 .. 16: 0 elements differ). The
+// plan does not take it on trust: it probes this kernel against its
+// reference on random data when it is built (cublaslt_pinned.cpp) and uses
+// it only if the bits agree, as with any cuBLASLt candidate.
+//
+// Why it is faster: cuBLASLt's unsplit kernels at M = 1 run N / 64 CTAs
+// (32 SMs for N = 2048) and reach 2.1 TB/s on the 1.07B's down projection;
+// here one warp owns 8 outputs (N / 8 warps) and streams its weight rows
+// through a 16-stage cp.async pipeline.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "kernels/cuda/gemm_layout.h"
+
+namespace lockstep::kernels::cuda::gemm {
+
+constexpr int64_t kSmallMaxM = 16;
+
+// Whether the kernel can serve a key at all (bf16, unbatched, no C, B
+// column-major with 16-byte aligned rows, K a multiple of 64, N of 8).
+bool small_m_fits(const PlanKey& key);
+
+// One call: rows 0..m-1 of A (row stride a_ld elements, 4-byte aligned),
+// B's column n at b + n * b_ld (K contiguous), out contiguous [m, n].
+void small_m_gemm(const void* a, int64_t a_ld, const void* b, int64_t b_ld, void* out, int64_t m, int64_t n,
+                  int64_t k, cudaStream_t stream);
+
+}  // namespace lockstep::kernels::cuda::gemm
