@@ -78,6 +78,10 @@ if has test; then
   timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='PagedAttention*:*Attention*:Registered*:Fused*:CudaGemm*' >"$OUT/kernels-test.log" 2>&1 || rc=1
   say "kernels_test paged + attention + fused + gemm: $(grep -E '^\[  (PASSED|FAILED)' "$OUT/kernels-test.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
   grep -E "^\[  FAILED  \] [A-Z]|Failure|max diff" "$OUT/kernels-test.log" | head -12 | tee -a "$SUMMARY"
+  t0=$SECONDS   # the GEMM tests again with the opt-in decode kernel: its rows against cuBLASLt's, bit for bit
+  LOCKSTEP_GEMM_SMALL_M=1 timeout "$(limit 60)" "$BUILD/tests/kernels_test" --gtest_filter='CudaGemm*' \
+    >"$OUT/kernels-test-small-m.log" 2>&1 || rc=1
+  say "kernels_test CudaGemm* with LOCKSTEP_GEMM_SMALL_M=1: $(grep -E '^\[  (PASSED|FAILED)|^\[ small-M' "$OUT/kernels-test-small-m.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
 fi
 if has choice; then
   t0=$SECONDS   # the device's token choice against the host's on 10^6 random rows
@@ -110,8 +114,8 @@ if has bench; then
   TAG=-no-pipeline throughput "$SMOL" batch_invariant --no-pipeline
   BATCHES=1 TAG=-b1 throughput "$SMOL" batch_invariant   # the trace of batch 1 (the others trace batch 32)
   LOCKSTEP_GEMM_LOG=1 BATCHES=1 TAG=-b1 throughput "$BIG" batch_invariant   # its log holds the GEMM plans
-  for m in "$BIG" "$SMOL"; do   # cuBLASLt at every M: what the decode kernel (kernels/cuda/gemm_small_m.cu) gains
-    LOCKSTEP_GEMM_SMALL_M=0 BATCHES=1 TAG=-b1-cublaslt throughput "$m" batch_invariant
+  for m in "$BIG" "$SMOL"; do   # the opt-in decode GEMM (kernels/cuda/gemm_small_m.cu) against cuBLASLt
+    LOCKSTEP_GEMM_SMALL_M=1 BATCHES=1 TAG=-b1-small-m throughput "$m" batch_invariant
   done
   timeout "$(limit 40)" "$LSK" throughput --model "$BIG" --device cuda --dtype bf16 --mode batch_invariant --batches 32 \
     --prompt-tokens 64 --new-tokens 64 --no-digests 2>/dev/null | sed 's/^/no digests: /' | tee -a "$SUMMARY"

@@ -9,8 +9,8 @@
 // without changing any result. This program measures exactly that, on the
 // decode GEMMs of the 1.07B Llama and SmolLM2-135M: for each (N, K, M) the
 // number of output elements whose bits differ from lockstep's cuda::mm with
-// cuBLASLt at every M (LOCKSTEP_GEMM_SMALL_M=0), for the plain chain below
-// and for the pipelined kernel the plans now use (gemm_small_m.cu), and the
+// cuBLASLt at every M (the default; LOCKSTEP_GEMM_SMALL_M=1 is unset here), for the plain chain below
+// and for the pipelined kernel the plans can use (gemm_small_m.cu), and the
 // kernels' times. It asserts nothing: it is the experiment.
 //
 //   lockstep_gemv_probe            (prints one line per shape)
@@ -112,7 +112,7 @@ int main() {
     std::puts("no CUDA GPU: nothing to probe");
     return 0;
   }
-  setenv("LOCKSTEP_GEMM_SMALL_M", "0", 1);  // the reference: the plans' cuBLASLt algorithms at every M
+  unsetenv("LOCKSTEP_GEMM_SMALL_M");  // the reference: the plans' cuBLASLt algorithms at every M
   const std::vector<std::pair<int64_t, int64_t>> shapes = {
       {3072, 2048}, {2048, 2048}, {16384, 2048}, {2048, 8192}, {49152, 2048},  // 1.07B: qkv, o, gate+up, down, head
       {960, 576},   {576, 576},   {3072, 576},   {576, 1536},  {49152, 576}};  // SmolLM2-135M

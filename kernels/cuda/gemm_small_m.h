@@ -11,10 +11,13 @@
 // reference on random data when it is built (cublaslt_pinned.cpp) and uses
 // it only if the bits agree, as with any cuBLASLt candidate.
 //
-// Why it is faster: cuBLASLt's unsplit kernels at M = 1 run N / 64 CTAs
-// (32 SMs for N = 2048) and reach 2.1 TB/s on the 1.07B's down projection;
-// here one warp owns 8 outputs (N / 8 warps) and streams its weight rows
-// through a 16-stage cp.async pipeline.
+// Why it should be faster, and is not yet: cuBLASLt's unsplit kernels at
+// M = 1 run N / 64 CTAs (32 SMs for N = 2048) and reach 2.1 TB/s on the
+// 1.07B's down projection; here one warp owns 8 outputs (N / 8 warps) and
+// streams its weight rows through a 16-stage cp.async pipeline, but each
+// warp's 512-step mma chain (K = 8192) waits on its shared-memory and
+// activation loads every step: 1.0-1.8 TB/s measured. So it is opt-in
+// (LOCKSTEP_GEMM_SMALL_M=1) until the fragments are loaded a tile ahead.
 #pragma once
 
 #include <cuda_runtime.h>
