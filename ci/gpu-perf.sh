@@ -19,6 +19,7 @@
 #     earlier commit, carried) against this one's: the nightly cases (long prompts: many attention
 #     splits) on the SmolLM2-shaped model and ci-gate's on the 1B, alone and all batched together,
 #     proofs compared at the bits level. A change meant to keep the bits shows 0 differing cases.
+#   decode (not default): batch 1 of both models, cuBLASLt and the opt-in decode GEMM (LOCKSTEP_GEMM_SMALL_M=1)
 #   probe (not default): kernels/bench/gemv_probe.cu, whether a small-M mma.sync kernel gives the pinned
 #     GEMM plan's bits, and its time beside cuBLAS's
 # LOCKSTEP_PERF_STEPS (default "test choice bench hf compare") picks steps, LOCKSTEP_PERF_TARGETS the build targets.
@@ -94,6 +95,13 @@ if has bench; then
   TAG=-no-pipeline throughput "$BIG" batch_invariant --no-pipeline   # what launching step t+1 before t's records gains
   TAG=-sampled throughput "$BIG" batch_invariant --temperature 0.8 --top-p 0.95 --seed 1   # tokens chosen on the device
 fi
+if has decode; then   # batch 1 only, both models: cuBLASLt against the opt-in decode GEMM (gemm_small_m.cu)
+  [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok >/dev/null
+  for m in "$BIG" "$SMOL"; do
+    BATCHES=1 TAG=-b1 throughput "$m" batch_invariant
+    LOCKSTEP_GEMM_SMALL_M=1 BATCHES=1 TAG=-b1-small-m throughput "$m" batch_invariant
+  done
+fi
 if has test; then
   t0=$SECONDS
   LOCKSTEP_ENGINE_MODEL="$BIG" timeout "$(limit 100)" "$BUILD/tests/core_test" --gtest_filter='EngineCuda.*' \
@@ -157,11 +165,16 @@ if has ab; then
   wait "$AB_PID" || { rc=1; say "ab: the earlier tree did not build"; grep -E "error" "$OUT/ab-build.log" | head; }
   say "ab: earlier tree built ($((SECONDS - t0)) s waited)"
   [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok >/dev/null
-  for pair in "$SMOL:suites/nightly.json" "$BIG:suites/ci-gate.json"; do
+  # LOCKSTEP_AB_AFTER_ENV: variables for this tree's side only (e.g. LOCKSTEP_GEMM_SMALL_M=1);
+  # LOCKSTEP_AB_SMOL_ONLY=1 leaves the 1B out (a short call).
+  pairs=("$SMOL:suites/nightly.json")
+  [[ "${LOCKSTEP_AB_SMOL_ONLY:-0}" == 1 ]] || pairs+=("$BIG:suites/ci-gate.json")
+  for pair in "${pairs[@]}"; do
     m="${pair%%:*}" suite="${pair#*:}"
     for side in before after; do
-      bin="$LSK"; [[ $side == before ]] && bin="$AB_BUILD/harness/lockstep"
-      timeout "$(limit 120)" "$bin" verify --suite "$suite" --model "$m" --device cuda --dtype bf16 --runs 2 \
+      bin="$LSK" side_env=(${LOCKSTEP_AB_AFTER_ENV:-})
+      [[ $side == before ]] && bin="$AB_BUILD/harness/lockstep" side_env=()
+      env "${side_env[@]}" timeout "$(limit 120)" "$bin" verify --suite "$suite" --model "$m" --device cuda --dtype bf16 --runs 2 \
         --processes 0 --no-batch-plan --out-dir "$OUT/ab-$side" --proof-out "$OUT/$(basename "$m")-$side.proof.json" \
         >"$OUT/ab-$(basename "$m")-$side.log" 2>&1 || { rc=1; tail -3 "$OUT/ab-$(basename "$m")-$side.log"; }
     done

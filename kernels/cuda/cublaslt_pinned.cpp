@@ -394,7 +394,7 @@ bool run_pinned(const LtCall& call) {
   if (pinned->plan.empty) return false;
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   if (pinned->small_m && call.m <= kSmallMaxM && call.batch == 1 && call.alpha == 1.0f && call.beta == 0.0f &&
-      call.a_ld % 2 == 0 && reinterpret_cast<uintptr_t>(call.a) % 4 == 0) {
+      small_m_a_fits(call.a, call.a_ld)) {
     small_m_gemm(call.a, call.a_ld, call.b, call.key.b_ld, call.out, call.m, call.key.n, call.key.k, stream);
     return true;
   }

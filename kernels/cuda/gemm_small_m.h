@@ -34,7 +34,11 @@ constexpr int64_t kSmallMaxM = 16;
 // column-major with 16-byte aligned rows, K a multiple of 64, N of 8).
 bool small_m_fits(const PlanKey& key);
 
-// One call: rows 0..m-1 of A (row stride a_ld elements, 4-byte aligned),
+// Whether A can be staged as it lies: 16-byte aligned rows (else the caller
+// runs cuBLASLt, which gives the same bits).
+bool small_m_a_fits(const void* a, int64_t a_ld);
+
+// One call: rows 0..m-1 of A (row stride a_ld elements, small_m_a_fits),
 // B's column n at b + n * b_ld (K contiguous), out contiguous [m, n].
 void small_m_gemm(const void* a, int64_t a_ld, const void* b, int64_t b_ld, void* out, int64_t m, int64_t n,
                   int64_t k, cudaStream_t stream);
