@@ -27,7 +27,7 @@ class DigestPool {
   // Threads the engine uses by default on this machine: a quarter of the
   // hardware threads, at least 1 and at most 4 (on 2 cores, SmolLM2 fp32 at
   // batch 32: digests cost 4% of tokens/s with one thread, 6% spread over
-  // the intra-op threads after each step; core/PERF.md).
+  // the intra-op threads after each step; core/PERF-history.md).
   static int64_t default_threads();
   std::future<void> submit(std::function<void()> task);
   // Without threads: runs the queued tasks now, spread over libtorch's

@@ -58,7 +58,7 @@ struct DecoderLoader {
   // gate/up), read straight into one tensor: one GEMM instead of several; the
   // parts are views of it under their own names. On CUDA the fused GEMM gives
   // each part the bits of its own (FusedCuda.FusedProjectionGemmEqualsSeparateGemms;
-  // +23% tokens/s at batch 1 on an H100, core/PERF.md). LOCKSTEP_FUSE_PROJECTIONS=0
+  // +23% tokens/s at batch 1 on an H100, core/PERF-history.md). LOCKSTEP_FUSE_PROJECTIONS=0
   // loads separate tensors instead (`whole` stays undefined), to measure the difference.
   static bool fuse_projections() {
     const char* v = std::getenv("LOCKSTEP_FUSE_PROJECTIONS");

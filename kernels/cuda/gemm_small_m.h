@@ -14,10 +14,13 @@
 // Why it should be faster, and is not yet: cuBLASLt's unsplit kernels at
 // M = 1 run N / 64 CTAs (32 SMs for N = 2048) and reach 2.1 TB/s on the
 // 1.07B's down projection; here one warp owns 8 outputs (N / 8 warps) and
-// streams its weight rows through a 16-stage cp.async pipeline, but each
-// warp's 512-step mma chain (K = 8192) waits on its shared-memory and
-// activation loads every step: 1.0-1.8 TB/s measured. So it is opt-in
-// (LOCKSTEP_GEMM_SMALL_M=1) until the fragments are loaded a tile ahead.
+// streams its weight rows and A's rows through a cp.async pipeline. But
+// each warp's mma chain is as long as K / 16 (512 dependent steps for
+// K = 8192) and few warps share an SM, so the chain, not the memory, sets
+// the time: on the H100 a 1.07B decode step spends 1.29 ms in these GEMMs
+// against cuBLASLt's 0.91 (core/PERF.md, "Batch 1"). So it is opt-in
+// (LOCKSTEP_GEMM_SMALL_M=1); what it proves is that a kernel of our own can
+// have the plan's bits, which is what a faster one needs.
 #pragma once
 
 #include <cuda_runtime.h>
