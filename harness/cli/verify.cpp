@@ -8,12 +8,10 @@
 #include <map>
 #include <memory>
 #include <optional>
-#include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "core/engine/model_bundle.h"
 #include "core/error.h"
 #include "harness/cli/check.h"
 #include "harness/device_options.h"
@@ -22,6 +20,7 @@
 #include "harness/cli/exit_codes.h"
 #include "harness/atomic_file.h"
 #include "harness/fault_hook.h"
+#include "harness/golden_gate.h"
 #include "harness/junit.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
@@ -211,50 +210,30 @@ int run_check(const VerifyOptions& given) {
   const std::string proof_path = o.proof_out.empty() ? harness::join_path(o.out_dir, "proof.json") : o.proof_out;
   harness::check_writable(proof_path);
   // A bad golden file fails before the run, not after it.
-  std::optional<harness::Proof> golden;
-  std::string model_sha;   // computed once where the golden file needs it
-  const harness::ProofLevel level = harness::parse_proof_level(o.golden_level);
-  if (o.update_golden && o.golden.empty()) throw bad_input("--update-golden needs --golden PATH");
-  if (!o.golden.empty() && !o.update_golden) {
-    if (!harness::is_regular_file(o.golden)) {
-      throw bad_input(o.golden + " does not exist; create it with --update-golden (and commit it)");
-    }
-    golden = harness::read_proof(o.golden);
+  harness::GoldenRequest golden_request;
+  golden_request.path = o.golden;
+  golden_request.level = harness::parse_proof_level(o.golden_level);
+  golden_request.tolerance = o.golden_tolerance;
+  golden_request.update = o.update_golden;
+  golden_request.create_dir = o.create_golden_dir;
+  golden_request.subset = !o.case_ids.empty() || !o.tiers.empty();
+  std::optional<harness::Environment> here;
+  if (!remote && !o.golden.empty() && !o.update_golden) {   // a server's is known after its first answer
+    here.emplace();
+    here->mode = kernels::mode_name(kernels::mode());
+    harness::describe_device(*here, load);
   }
-  if (golden && !remote) {   // against a server, the server's environment is known after the first answer
-    harness::Environment here;
-    here.mode = kernels::mode_name(kernels::mode());
-    harness::describe_device(here, load);
-    const std::string why = harness::incomparable_reason(golden->environment, here);
-    if (!why.empty()) throw bad_input(o.golden + " cannot be compared bit for bit with this run: " + why);
-    // Another model's golden fails now, not after the whole run.
-    model_sha = model_sha256(model_path);
-    if (golden->model_sha256 != model_sha) {
-      throw bad_input(fmt::format("{}: the golden proof and this run are of different models: {} (sha256 {}…) vs {} "
-                                  "(sha256 {}…); use the golden file of this model",
-                                  o.golden, golden->model_name, golden->model_sha256.substr(0, 16), model_path,
-                                  model_sha.substr(0, 16)));
-    }
-  }
+  const harness::GoldenGate gate = harness::open_golden(golden_request, here, model_path);
   if (remote && (!o.batch_sizes.empty() || o.join_after || o.processes_set)) {
     throw bad_input("--endpoint runs every case with --fillers concurrent requests; --batch-sizes, --join-after "
                     "and --processes apply to the in-process engine only");
-  }
-  if (o.update_golden) {
-    // A typo in a golden path must not become a new golden: its folder must exist unless asked.
-    const std::string folder = harness::parent_directory(o.golden);
-    if (!o.create_golden_dir && !folder.empty() && !harness::is_directory(folder)) {
-      throw bad_input("--golden " + o.golden + ": the folder " + folder +
-                      " does not exist; create it, or pass --create-golden-dir to let --update-golden create it");
-    }
-    harness::check_writable(o.golden);
   }
   if (fault) std::cerr << "verify: TEST-ONLY fault injection active: " << harness::describe(*fault) << "\n";
 
   harness::VerifyPlan plan;
   plan.suite = std::move(suite);
   plan.model_path = model_path;
-  plan.model_sha256 = model_sha;
+  plan.model_sha256 = gate.model_sha256;
   plan.load = load;
   plan.runs = o.runs;
   plan.processes = o.processes;
@@ -283,43 +262,13 @@ int run_check(const VerifyOptions& given) {
   };
   harness::VerifyResults results = remote ? run_against_endpoint(o, plan.suite, progress)
                                           : harness::run_verify(plan, progress);
-  if (remote && golden && !o.update_golden) {
-    const std::string why = harness::incomparable_reason(golden->environment, results.environment);
-    if (!why.empty()) throw bad_input(o.golden + " cannot be compared bit for bit with the server's answers: " + why);
-  }
   results.command = o.argv;
 
   // This run's proof, beside results.json: what a cross-hardware comparison (`proof diff`,
   // `proof merge`) takes. A run artifact, replaced like results.json; golden files are not.
   const harness::Proof mine = harness::proof_of(results);
   harness::write_proof(proof_path, mine, /*overwrite=*/true, "");
-  if (!o.golden.empty()) {
-    harness::GoldenCheck check;
-    check.path = o.golden;
-    check.level = harness::to_string(level);
-    if (o.update_golden) {
-      if (!results.passed()) {
-        std::cerr << "verify: not writing " << o.golden << ": this run was not deterministic itself\n";
-      } else {
-        harness::write_proof(o.golden, mine, /*overwrite=*/true, "--update-golden");
-        check.written = true;
-      }
-    } else if (o.case_ids.empty() && o.tiers.empty()) {
-      check.cases = harness::compare_proofs(*golden, mine, level, o.golden_tolerance);
-    } else {
-      // --case / --tier chose a subset: the golden's other cases were not asked for.
-      harness::Proof selected = *golden;
-      std::set<std::string> ran;
-      for (const harness::ProofCase& c : mine.cases) ran.insert(c.id);
-      selected.cases.erase(std::remove_if(selected.cases.begin(), selected.cases.end(),
-                                          [&](const harness::ProofCase& c) { return !ran.count(c.id); }),
-                           selected.cases.end());
-      std::cerr << "verify: golden: comparing the " << selected.cases.size() << " selected cases of its "
-                << golden->cases.size() << " (--case / --tier)\n";
-      check.cases = harness::compare_proofs(selected, mine, level, o.golden_tolerance);
-    }
-    results.golden = std::move(check);
-  }
+  if (!o.golden.empty()) results.golden = harness::settle_golden(gate, results, mine, progress);
 
   harness::write_results(results_path, results);
   harness::write_junit(junit_path, results);
