@@ -39,15 +39,16 @@ join_model() {
 
 # Configures $BUILD (Release, CUDA, the unpacked .deps; -D arguments among the
 # arguments are added, later ones winning) and builds the other arguments as
-# targets (none: everything). Logs in $OUT/configure.log and $OUT/build.log;
-# on failure prints the errors and exits 3.
+# targets (none: everything). GPU_BUILD_SOURCE builds another tree (default
+# $ROOT), GPU_BUILD_LOG prefixes the log names. Logs in $OUT/configure.log and
+# $OUT/build.log; on failure prints the errors and exits 3.
 gpu_build() {
-  local defs=() targets=() a
+  local defs=() targets=() a source="${GPU_BUILD_SOURCE:-$ROOT}" log="$OUT/${GPU_BUILD_LOG:-}"
   for a in "$@"; do
     if [[ "$a" == -D* ]]; then defs+=("$a"); else targets+=(--target "$a"); fi
   done
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
-    "${PREFIX[@]}" "${defs[@]}" >"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; exit 3; }
-  cmake --build "$BUILD" -j "$(nproc)" "${targets[@]}" >"$OUT/build.log" 2>&1 ||
-    { grep -E "error|Error" "$OUT/build.log" | head -40; exit 3; }
+  cmake -S "$source" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
+    "${PREFIX[@]}" "${defs[@]}" >"${log}configure.log" 2>&1 || { tail -40 "${log}configure.log"; exit 3; }
+  cmake --build "$BUILD" -j "$(nproc)" "${targets[@]}" >"${log}build.log" 2>&1 ||
+    { grep -E "error|Error" "${log}build.log" | head -40; exit 3; }
 }

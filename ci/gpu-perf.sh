@@ -46,16 +46,16 @@ limit() { local left=$((DEADLINE - SECONDS)); ((left < $1)) && echo $((left > 5 
 python3 ci/make_random_llama.py --out "$BIG" --tokenizer-from .tok >"$OUT/big-model.txt" 2>&1 &   # beside the build
 MODEL_PID=$!
 t0=$SECONDS
-# shellcheck disable=SC2086 # the targets are words
-gpu_build ${LOCKSTEP_PERF_TARGETS:-lockstep core_test kernels_test lockstep_kernels} $(has probe && echo lockstep_gemv_probe)
+read -ra targets <<<"${LOCKSTEP_PERF_TARGETS:-lockstep core_test kernels_test lockstep_kernels}"
+has probe && targets+=(lockstep_gemv_probe)
+gpu_build "${targets[@]}"
 say "build ok ($((SECONDS - t0)) s)"
 wait "$MODEL_PID" || { cat "$OUT/big-model.txt"; exit 3; }
 cat "$OUT/big-model.txt" | tee -a "$SUMMARY"
 AB_BUILD=/tmp/build-ab
 if has ab; then   # the earlier tree builds beside the GPU steps (they leave the CPU idle)
   AB_TREE="$(cd "${LOCKSTEP_AB_TREE:-.snap}" && pwd)" || exit 3
-  (cmake -S "$AB_TREE" -B "$AB_BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
-    "${PREFIX[@]}" && nice cmake --build "$AB_BUILD" -j "$(nproc)" --target lockstep) >"$OUT/ab-build.log" 2>&1 &
+  (GPU_BUILD_SOURCE="$AB_TREE" BUILD="$AB_BUILD" GPU_BUILD_LOG=ab- gpu_build lockstep) &
   AB_PID=$!
 fi
 
@@ -172,7 +172,8 @@ if has ab; then
   for pair in "${pairs[@]}"; do
     m="${pair%%:*}" suite="${pair#*:}"
     for side in before after; do
-      bin="$LSK" side_env=(${LOCKSTEP_AB_AFTER_ENV:-})
+      bin="$LSK"
+      read -ra side_env <<<"${LOCKSTEP_AB_AFTER_ENV:-}"
       [[ $side == before ]] && bin="$AB_BUILD/harness/lockstep" side_env=()
       env "${side_env[@]}" timeout "$(limit 120)" "$bin" verify --suite "$suite" --model "$m" --device cuda --dtype bf16 --runs 2 \
         --processes 0 --no-batch-plan --out-dir "$OUT/ab-$side" --proof-out "$OUT/$(basename "$m")-$side.proof.json" \
