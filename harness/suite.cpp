@@ -1,5 +1,6 @@
 #include "harness/suite.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -171,6 +172,27 @@ void override_max_new_tokens(Suite& suite, int64_t max_new_tokens) {
     throw bad_input("--max-new-tokens must be at least 1, got " + std::to_string(max_new_tokens));
   }
   for (SuiteCase& c : suite.cases) c.max_new_tokens = max_new_tokens;
+}
+
+void select_cases(Suite& suite, const std::vector<std::string>& ids, const std::vector<int64_t>& tiers) {
+  for (const std::string& id : ids) {
+    if (std::none_of(suite.cases.begin(), suite.cases.end(), [&](const SuiteCase& c) { return c.id == id; })) {
+      throw bad_input("--case " + id + ": no case of that id in suite " + suite.name);
+    }
+  }
+  for (int64_t tier : tiers) {
+    if (std::none_of(suite.cases.begin(), suite.cases.end(), [&](const SuiteCase& c) { return c.tier == tier; })) {
+      throw bad_input("--tier " + std::to_string(tier) + ": no case of that tier in suite " + suite.name + " (tiers 1-8)");
+    }
+  }
+  auto keep = [&](const SuiteCase& c) {
+    const bool by_id = ids.empty() || std::count(ids.begin(), ids.end(), c.id) > 0;
+    const bool by_tier = tiers.empty() || std::count(tiers.begin(), tiers.end(), int64_t{c.tier}) > 0;
+    return by_id && by_tier;
+  };
+  suite.cases.erase(std::remove_if(suite.cases.begin(), suite.cases.end(), [&](const SuiteCase& c) { return !keep(c); }),
+                    suite.cases.end());
+  if (suite.cases.empty()) throw bad_input("--case and --tier together select no case of suite " + suite.name);
 }
 
 }  // namespace lockstep::harness

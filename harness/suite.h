@@ -56,4 +56,10 @@ Suite suite_from_prompts(const std::vector<std::string>& prompts, int64_t max_ne
 // Every case's max_new_tokens replaced (the --max-new-tokens override).
 void override_max_new_tokens(Suite& suite, int64_t max_new_tokens);
 
+// Keeps the cases whose id is among `ids` (none given: any) and whose tier
+// is among `tiers` (none given: any), in the suite's order (--case, --tier).
+// bad_input for an id or tier that matches no case, or for a selection of
+// no case at all.
+void select_cases(Suite& suite, const std::vector<std::string>& ids, const std::vector<int64_t>& tiers);
+
 }  // namespace lockstep::harness

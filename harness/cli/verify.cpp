@@ -39,25 +39,7 @@ harness::Suite load_cases(const VerifyOptions& o) {
   harness::Suite suite = o.suite.empty() ? harness::suite_from_prompts(o.prompts, kPromptMaxNewTokens)
                                          : harness::load_suite(o.suite);
   if (o.max_new_tokens) harness::override_max_new_tokens(suite, *o.max_new_tokens);
-  // --case / --tier: a subset, in the suite's order; a name that matches nothing is an error.
-  for (const std::string& id : o.case_ids) {
-    if (std::none_of(suite.cases.begin(), suite.cases.end(), [&](const harness::SuiteCase& c) { return c.id == id; })) {
-      throw bad_input("--case " + id + ": no case of that id in suite " + suite.name);
-    }
-  }
-  for (int64_t tier : o.tiers) {
-    if (std::none_of(suite.cases.begin(), suite.cases.end(), [&](const harness::SuiteCase& c) { return c.tier == tier; })) {
-      throw bad_input("--tier " + std::to_string(tier) + ": no case of that tier in suite " + suite.name + " (tiers 1-8)");
-    }
-  }
-  auto keep = [&](const harness::SuiteCase& c) {
-    const bool by_id = o.case_ids.empty() || std::count(o.case_ids.begin(), o.case_ids.end(), c.id) > 0;
-    const bool by_tier = o.tiers.empty() || std::count(o.tiers.begin(), o.tiers.end(), int64_t{c.tier}) > 0;
-    return by_id && by_tier;
-  };
-  suite.cases.erase(std::remove_if(suite.cases.begin(), suite.cases.end(), [&](const auto& c) { return !keep(c); }),
-                    suite.cases.end());
-  if (suite.cases.empty()) throw bad_input("--case and --tier together select no case of suite " + suite.name);
+  harness::select_cases(suite, o.case_ids, o.tiers);
   return suite;
 }
 

@@ -246,5 +246,40 @@ TEST(Suite, FromPromptsAndOverride) {
   EXPECT_THROW(suite_from_prompts({""}, 7), Error);
 }
 
+TEST(Suite, SelectCasesByIdAndTier) {
+  const Suite tiers = load_suite(std::string(LOCKSTEP_SOURCE_DIR) + "/suites/tiers.json");
+  ASSERT_GT(tiers.cases.size(), 8u);
+  Suite by_tier = tiers;
+  select_cases(by_tier, {}, {2});
+  ASSERT_FALSE(by_tier.cases.empty());
+  for (const SuiteCase& c : by_tier.cases) EXPECT_EQ(c.tier, 2) << c.id;
+
+  const std::string first = tiers.cases[0].id, last = tiers.cases.back().id;
+  Suite by_id = tiers;
+  select_cases(by_id, {last, first}, {});   // the suite's order, not the command line's
+  ASSERT_EQ(by_id.cases.size(), 2u);
+  EXPECT_EQ(by_id.cases[0].id, first);
+  EXPECT_EQ(by_id.cases[1].id, last);
+
+  Suite untouched = tiers;
+  select_cases(untouched, {}, {});
+  EXPECT_EQ(untouched.cases.size(), tiers.cases.size());
+
+  auto refusal = [&](const std::vector<std::string>& ids, const std::vector<int64_t>& levels) -> std::string {
+    Suite copy = tiers;
+    try {
+      select_cases(copy, ids, levels);
+    } catch (const Error& e) {
+      EXPECT_EQ(e.kind(), ErrorKind::bad_input);
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(refusal({"no-such-case"}, {}).find("--case no-such-case: no case of that id"), std::string::npos);
+  EXPECT_NE(refusal({}, {9}).find("--tier 9: no case of that tier"), std::string::npos);
+  const int other_tier = tiers.cases[0].tier == 1 ? 2 : 1;
+  EXPECT_NE(refusal({first}, {other_tier}).find("select no case"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lockstep::harness
