@@ -7,10 +7,13 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tests/core/models/model_shape.h"
 #include "tests/core/weights/safetensors_builder.h"
 
 namespace lockstep {
 namespace {
+
+using testing_support::expect_shape;
 
 // The config.json files of the real checkpoints, as published on the Hub.
 const char* const kLlama32_1B = R"({
@@ -157,14 +160,7 @@ TEST(HfConfig, Llama32_1B) {
   const ModelConfig c = parse(kLlama32_1B);
   EXPECT_EQ(c.model_type, "llama");
   EXPECT_FALSE(c.is_gpt2());
-  EXPECT_EQ(c.n_layers, 16);
-  EXPECT_EQ(c.hidden, 2048);
-  EXPECT_EQ(c.ffn, 8192);
-  EXPECT_EQ(c.n_heads, 32);
-  EXPECT_EQ(c.n_kv_heads, 8);
-  EXPECT_EQ(c.head_dim, 64);
-  EXPECT_EQ(c.vocab, 128256);
-  EXPECT_EQ(c.context, 131072);
+  expect_shape(c, {16, 2048, 8192, 32, 8, 64, 128256, 131072});
   EXPECT_EQ(c.rope_theta, 500000.0);
   EXPECT_EQ(c.rope_scaling.type, "llama3");
   EXPECT_EQ(c.rope_scaling.factor, 32.0);
@@ -193,11 +189,7 @@ TEST(HfConfig, EosListAndDefaults) {
 TEST(HfConfig, SmolLM2_135M) {
   const ModelConfig c = parse(kSmolLM2_135M);
   EXPECT_EQ(c.model_type, "llama");
-  EXPECT_EQ(c.n_layers, 30);
-  EXPECT_EQ(c.hidden, 576);
-  EXPECT_EQ(c.n_heads, 9);
-  EXPECT_EQ(c.n_kv_heads, 3);
-  EXPECT_EQ(c.head_dim, 64);
+  expect_shape(c, {30, 576, 0, 9, 3, 64});
   EXPECT_EQ(c.rope_theta, 100000.0);  // written as an integer
   EXPECT_EQ(c.rope_scaling.type, "none");
   EXPECT_TRUE(c.tied_embeddings);
@@ -207,11 +199,7 @@ TEST(HfConfig, SmolLM2_135M) {
 
 TEST(HfConfig, TinyLlama) {
   const ModelConfig c = parse(kTinyLlama);
-  EXPECT_EQ(c.n_layers, 22);
-  EXPECT_EQ(c.n_kv_heads, 4);
-  EXPECT_EQ(c.head_dim, 64);
-  EXPECT_EQ(c.ffn, 5632);
-  EXPECT_EQ(c.context, 2048);
+  expect_shape(c, {22, 0, 5632, 0, 4, 64, 0, 2048});
   EXPECT_FALSE(c.tied_embeddings);
   EXPECT_EQ(c.rope_theta, 10000.0);
 }
@@ -219,11 +207,7 @@ TEST(HfConfig, TinyLlama) {
 TEST(HfConfig, Qwen25_05B) {
   const ModelConfig c = parse(kQwen25_05B);
   EXPECT_EQ(c.model_type, "qwen2");
-  EXPECT_EQ(c.n_layers, 24);
-  EXPECT_EQ(c.hidden, 896);
-  EXPECT_EQ(c.n_heads, 14);
-  EXPECT_EQ(c.n_kv_heads, 2);
-  EXPECT_EQ(c.head_dim, 64);
+  expect_shape(c, {24, 896, 0, 14, 2, 64});
   EXPECT_TRUE(c.qkv_bias);
   EXPECT_FALSE(c.o_bias);
   EXPECT_FALSE(c.qk_norm);
@@ -261,11 +245,7 @@ TEST(HfConfig, Qwen2SlidingWindow) {
 TEST(HfConfig, Qwen3_06B) {
   const ModelConfig c = parse(kQwen3_06B);
   EXPECT_EQ(c.model_type, "qwen3");
-  EXPECT_EQ(c.n_layers, 28);
-  EXPECT_EQ(c.hidden, 1024);
-  EXPECT_EQ(c.n_heads, 16);
-  EXPECT_EQ(c.n_kv_heads, 8);
-  EXPECT_EQ(c.head_dim, 128);  // apart from hidden / heads = 64
+  expect_shape(c, {28, 1024, 0, 16, 8, 128});  // head_dim apart from hidden / heads = 64
   EXPECT_TRUE(c.qk_norm);
   EXPECT_FALSE(c.qkv_bias);
   EXPECT_FALSE(c.o_bias);
@@ -288,9 +268,7 @@ TEST(HfConfig, Qwen3HeadDimDefaultsTo128) {
 TEST(HfConfig, Mistral) {
   const ModelConfig c = parse(kMistral7B);
   EXPECT_EQ(c.model_type, "mistral");
-  EXPECT_EQ(c.n_kv_heads, 8);
-  EXPECT_EQ(c.head_dim, 128);
-  EXPECT_EQ(c.ffn, 14336);
+  expect_shape(c, {0, 0, 14336, 0, 8, 128});
   EXPECT_EQ(c.sliding_window, 4096);
   EXPECT_FALSE(c.qkv_bias);
   EXPECT_FALSE(c.tied_embeddings);
@@ -302,14 +280,7 @@ TEST(HfConfig, Mistral) {
 TEST(HfConfig, Gpt2) {
   const ModelConfig c = parse(kGpt2);
   EXPECT_TRUE(c.is_gpt2());
-  EXPECT_EQ(c.n_layers, 12);
-  EXPECT_EQ(c.hidden, 768);
-  EXPECT_EQ(c.n_heads, 12);
-  EXPECT_EQ(c.n_kv_heads, 12);
-  EXPECT_EQ(c.head_dim, 64);
-  EXPECT_EQ(c.ffn, 3072);  // n_inner absent: 4 * n_embd
-  EXPECT_EQ(c.vocab, 50257);
-  EXPECT_EQ(c.context, 1024);
+  expect_shape(c, {12, 768, 3072, 12, 12, 64, 50257, 1024});  // ffn: n_inner absent, 4 * n_embd
   EXPECT_EQ(c.norm_eps, 1e-5);
   EXPECT_EQ(c.activation, "gelu_new");
   EXPECT_TRUE(c.tied_embeddings);  // GPT-2's default

@@ -8,6 +8,7 @@
 
 #include "core/engine/model_bundle.h"
 #include "core/error.h"
+#include "tests/core/models/model_shape.h"
 #include "tests/core/real_model.h"
 
 namespace lockstep {
@@ -20,14 +21,7 @@ class SmolLM2 : public testing_support::RealModelTest {
 
 TEST_F(SmolLM2, ConfigFromMetadata) {
   const ModelConfig& c = model().config();
-  EXPECT_EQ(c.n_layers, 30);
-  EXPECT_EQ(c.hidden, 576);
-  EXPECT_EQ(c.ffn, 1536);
-  EXPECT_EQ(c.n_heads, 9);
-  EXPECT_EQ(c.n_kv_heads, 3);
-  EXPECT_EQ(c.head_dim, 64);
-  EXPECT_EQ(c.vocab, 49152);
-  EXPECT_EQ(c.context, 8192);
+  testing_support::expect_shape(c, {30, 576, 1536, 9, 3, 64, 49152, 8192});
   EXPECT_DOUBLE_EQ(c.rope_theta, 100000.0);
   EXPECT_TRUE(c.tied_embeddings);
   // 30 layers x 9 matrices/norms + embedding + final norm; tied: no lm_head.
