@@ -10,7 +10,7 @@
 #                               (LOCKSTEP_FUZZ_PARALLEL=1: the targets at once)
 #
 # safetensors, gguf, tokenizer and suite need no libtorch. The proof target
-# does (harness/proof.h reads runtime.environment through harness/env.h):
+# does (harness/proofs/proof.h reads runtime.environment through harness/env.h):
 # proof.cpp and the JSON readers it calls are compiled instrumented here and
 # the rest links from the gcc build in $LOCKSTEP_BUILD_DIR (ci/build.sh first).
 # Exit status: 0 no finding, 1 a finding (the crashing input is written to
@@ -33,7 +33,7 @@ tokenizer=(core/tokenizer/tokenizer.cpp core/tokenizer/hf_tokenizer.cpp core/tok
            core/tokenizer/json_at.cpp core/tokenizer/bpe_model.cpp core/tokenizer/added_tokens.cpp
            core/tokenizer/normalizer.cpp core/tokenizer/decoder.cpp core/tokenizer/regex.cpp
            core/tokenizer/byte_level.cpp core/tokenizer/pretokenizer.cpp core/tokenizer/chat_template.cpp)
-proof=(harness/proof.cpp harness/env.cpp harness/run_record.cpp harness/canonical.cpp harness/signature.cpp)
+proof=(harness/proofs/proof.cpp harness/env.cpp harness/runs/run_record.cpp harness/proofs/canonical.cpp harness/proofs/signature.cpp)
 
 compile() {  # source -> $OUT/obj/<path>.o, rebuilt when the source or any header is newer
   local src="$1" obj="$OUT/obj/${1%.cpp}.o"; shift
@@ -56,7 +56,7 @@ build() {
   mkdir -p "$OUT/obj"
   echo "[fuzz] building the targets into $OUT" >&2
   local jobs="${LOCKSTEP_JOBS:-$(nproc)}" src
-  local -a plain=("${weights[@]}" "${tokenizer[@]}" harness/suite.cpp harness/batch_plan.cpp fuzz/safetensors_fuzz.cpp
+  local -a plain=("${weights[@]}" "${tokenizer[@]}" harness/suite.cpp harness/runs/batch_plan.cpp fuzz/safetensors_fuzz.cpp
                   fuzz/gguf_fuzz.cpp fuzz/tokenizer_fuzz.cpp fuzz/suite_fuzz.cpp)
   export CXX OUT ROOT
   export CXXFLAGS_STR="${CXXFLAGS[*]}" SAN_STR="${SAN[*]}"
@@ -75,7 +75,7 @@ build() {
   "${link[@]}" "$OUT/obj/fuzz/gguf_fuzz.o" "${W[@]}" -o "$OUT/gguf_fuzz"
   "${link[@]}" "$OUT/obj/fuzz/tokenizer_fuzz.o" "${T[@]}" "${W[@]}" \
     $(pkg-config --libs libpcre2-8 icu-uc) -o "$OUT/tokenizer_fuzz"
-  "${link[@]}" "$OUT/obj/fuzz/suite_fuzz.o" "$OUT/obj/harness/suite.o" "$OUT/obj/harness/batch_plan.o" -o "$OUT/suite_fuzz"
+  "${link[@]}" "$OUT/obj/fuzz/suite_fuzz.o" "$OUT/obj/harness/suite.o" "$OUT/obj/harness/runs/batch_plan.o" -o "$OUT/suite_fuzz"
   "${link[@]}" "$OUT/obj/fuzz/api_request_fuzz.o" "$OUT/obj/harness/serve/api_request.o" -o "$OUT/api_request_fuzz"
   # proof: instrumented proof.cpp & co. first, the rest from the gcc build's archives.
   local torch_lib; torch_lib="$("$VENV/bin/python" -c 'import torch, os; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')"

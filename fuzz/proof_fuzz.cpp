@@ -1,4 +1,4 @@
-// libFuzzer target: lockstep.proof/1 documents (harness/proof.cpp:
+// libFuzzer target: lockstep.proof/1 documents (harness/proofs/proof.cpp:
 // proof_from_json, including its runtime.environment and signature
 // readers) over arbitrary text. read_proof_json adds only a file-size limit
 // and json::parse, which are done here the same way. Each input is read
@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
-#include "harness/proof.h"
+#include "harness/proofs/proof.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const auto doc = nlohmann::ordered_json::parse(data, data + size, nullptr, false);

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "harness/batch_plan.h"
+#include "harness/runs/batch_plan.h"
 
 namespace lockstep::harness {
 
@@ -37,7 +37,7 @@ struct Suite {
   std::string description;
   std::string path;             // "" for suites built from --prompt
   std::vector<SuiteCase> cases;
-  std::optional<BatchPlan> batch_plan;   // "batch_plan" (harness/batch_plan.h); none: solo runs only
+  std::optional<BatchPlan> batch_plan;   // "batch_plan" (harness/runs/batch_plan.h); none: solo runs only
 };
 
 inline constexpr const char* kSuiteSchema = "lockstep.suite/0";

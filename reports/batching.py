@@ -41,7 +41,7 @@ def place(run: dict | None) -> dict | None:
 
 
 def where(run: dict | None) -> str:
-    """" in a batch of 8 (row 3)": the harness's wording (harness/junit.cpp, verify's progress)."""
+    """" in a batch of 8 (row 3)": the harness's wording (harness/results/junit.cpp, verify's progress)."""
     at = place(run)
     if at is None:
         return ""

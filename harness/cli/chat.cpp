@@ -26,10 +26,10 @@
 #include "harness/device_options.h"
 #include "harness/env.h"
 #include "harness/paths.h"
-#include "harness/proof.h"
-#include "harness/session_runner.h"
-#include "harness/session_trace.h"
-#include "harness/text_stream.h"
+#include "harness/proofs/proof.h"
+#include "harness/sessions/session_runner.h"
+#include "harness/sessions/session_trace.h"
+#include "harness/sessions/text_stream.h"
 #include "kernels/mode.h"
 
 namespace lockstep::cli {

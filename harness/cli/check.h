@@ -12,7 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "harness/canonical.h"
+#include "harness/proofs/canonical.h"
 #include "harness/cli/command.h"
 #include "harness/cli/endpoint_options.h"
 

@@ -4,7 +4,7 @@
 // The output compared is the SHA-256 of the request's tokens and step
 // digests decoded in the engine (or of its prefill logits). --one-engine:
 // the copies and random fillers all go to one engine at once
-// (harness/shared_engine_compare.h).
+// (harness/runs/shared_engine_compare.h).
 #include <algorithm>
 #include <iostream>
 #include <map>
@@ -26,9 +26,9 @@
 #include "harness/env.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
-#include "harness/run_record.h"
-#include "harness/shared_engine_compare.h"
-#include "harness/sweep.h"
+#include "harness/runs/run_record.h"
+#include "harness/runs/shared_engine_compare.h"
+#include "harness/runs/sweep.h"
 #include "kernels/mode.h"
 
 namespace lockstep::cli {

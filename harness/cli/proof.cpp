@@ -13,9 +13,9 @@
 #include "harness/cli/exit_codes.h"
 #include "harness/paths.h"
 #include "harness/atomic_file.h"
-#include "harness/proof.h"
-#include "harness/proof_merge.h"
-#include "harness/results.h"
+#include "harness/proofs/proof.h"
+#include "harness/proofs/proof_merge.h"
+#include "harness/results/results.h"
 
 namespace lockstep::cli {
 namespace {

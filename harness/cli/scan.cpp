@@ -12,7 +12,7 @@
 
 #include "core/engine/model_bundle.h"
 #include "core/error.h"
-#include "harness/case_runner.h"
+#include "harness/runs/case_runner.h"
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/model_source.h"

@@ -1,5 +1,5 @@
 // `lockstep sweep`: batch-size x prompt-length grid of a target request
-// against its solo run (harness/sweep.h), with the usual reports.
+// against its solo run (harness/runs/sweep.h), with the usual reports.
 #include <sys/resource.h>
 
 #include <iostream>
@@ -15,11 +15,11 @@
 #include "harness/cli/exit_codes.h"
 #include "harness/device_options.h"
 #include "harness/endpoint/endpoint_sweep.h"
-#include "harness/junit.h"
+#include "harness/results/junit.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
-#include "harness/results.h"
-#include "harness/sweep.h"
+#include "harness/results/results.h"
+#include "harness/runs/sweep.h"
 #include "kernels/mode.h"
 
 namespace lockstep::cli {

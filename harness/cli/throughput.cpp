@@ -18,9 +18,9 @@
 #include "harness/cli/exit_codes.h"
 #include "harness/cli/sampling_options.h"
 #include "harness/device_options.h"
-#include "harness/kineto_trace.h"
+#include "harness/results/kineto_trace.h"
 #include "harness/model_source.h"
-#include "harness/results.h"
+#include "harness/results/results.h"
 
 namespace lockstep::cli {
 namespace {

@@ -12,7 +12,7 @@
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/model_source.h"
-#include "harness/results.h"
+#include "harness/results/results.h"
 
 namespace lockstep::cli {
 namespace {

@@ -1,5 +1,5 @@
 // `lockstep verify` and run_check(), which also runs bench, reload and stress
-// (harness/cli/checks.cpp): the determinism checks (harness/verifier.h), their
+// (harness/cli/checks.cpp): the determinism checks (harness/runs/verifier.h), their
 // reports (results.json, junit.xml), golden proofs and the hidden worker mode.
 #include <sys/resource.h>
 
@@ -19,15 +19,15 @@
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/atomic_file.h"
-#include "harness/fault_hook.h"
-#include "harness/golden_gate.h"
-#include "harness/junit.h"
+#include "harness/runs/fault_hook.h"
+#include "harness/proofs/golden_gate.h"
+#include "harness/results/junit.h"
 #include "harness/model_source.h"
 #include "harness/paths.h"
-#include "harness/proof.h"
-#include "harness/results.h"
+#include "harness/proofs/proof.h"
+#include "harness/results/results.h"
 #include "harness/suite.h"
-#include "harness/verifier.h"
+#include "harness/runs/verifier.h"
 #include "kernels/mode.h"
 
 namespace lockstep::cli {

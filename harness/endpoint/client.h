@@ -15,7 +15,7 @@
 #include "core/engine/generate.h"
 #include "core/error.h"
 #include "harness/env.h"
-#include "harness/run_record.h"
+#include "harness/runs/run_record.h"
 #include "harness/suite.h"
 
 namespace lockstep::harness {

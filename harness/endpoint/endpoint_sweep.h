@@ -1,4 +1,4 @@
-// `sweep --endpoint URL`: the sweep of harness/sweep.h against a server,
+// `sweep --endpoint URL`: the sweep of harness/runs/sweep.h against a server,
 // where the batch variable becomes concurrency. For every prompt length L
 // (words) a target prompt of L seeded random words is sent, greedy, at
 // every concurrency level C: alone (C = 1) or together with C-1 seeded
@@ -15,8 +15,8 @@
 
 #include "harness/endpoint/client.h"
 #include "harness/endpoint/endpoint_verify.h"
-#include "harness/results.h"
-#include "harness/verifier.h"
+#include "harness/results/results.h"
+#include "harness/runs/verifier.h"
 
 namespace lockstep::harness {
 

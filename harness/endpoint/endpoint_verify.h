@@ -19,9 +19,9 @@
 #include <string>
 
 #include "harness/endpoint/client.h"
-#include "harness/results.h"
+#include "harness/results/results.h"
 #include "harness/suite.h"
-#include "harness/verifier.h"
+#include "harness/runs/verifier.h"
 
 namespace lockstep::harness {
 

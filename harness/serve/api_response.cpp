@@ -1,8 +1,8 @@
 #include "harness/serve/api_response.h"
 
 #include "core/tokenizer/tokenizer.h"
-#include "harness/proof.h"
-#include "harness/run_record.h"
+#include "harness/proofs/proof.h"
+#include "harness/runs/run_record.h"
 
 namespace lockstep::serve {
 

@@ -45,7 +45,7 @@ json logprobs_json(ApiRequest::Kind kind, const Tokenizer& tokenizer,
                    const std::vector<StepLogprobs>& steps, size_t offset = 0);
 
 // One choice's `lockstep` record: its index, RNG stream, the run record
-// (harness/run_record.h: prompt and output ids, ids SHA-256, per-step logits
+// (harness/runs/run_record.h: prompt and output ids, ids SHA-256, per-step logits
 // SHA-256, stop reason, top candidates, seconds from submit to the end) and
 // each step's batch size and the request's row in it.
 json choice_record(int64_t index, uint64_t stream, const Generation& generation, double duration_s);

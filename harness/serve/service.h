@@ -21,7 +21,7 @@
 #include "core/engine/model_bundle.h"
 #include "harness/serve/api_request.h"
 #include "harness/serve/api_response.h"
-#include "harness/text_stream.h"
+#include "harness/sessions/text_stream.h"
 
 namespace lockstep::serve {
 

@@ -222,7 +222,7 @@ def test_chat_template_renders_like_transformers(template, fixtures, tokenize_to
 
 
 # Tool calls and tool results (lockstep session scripts): the ChatML families only. A tool call is an
-# assistant message holding Qwen's "<tool_call>" text (what harness/session_script.cpp writes); the
+# assistant message holding Qwen's "<tool_call>" text (what harness/sessions/session_script.cpp writes); the
 # Qwen2.5 template renders it exactly as its structured tool_calls (checked below).
 TOOL_CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", "days": [1, 2]}}\n</tool_call>'
 TOOL_CONVERSATIONS = [

@@ -1,6 +1,6 @@
 // The canonical proof level: fixed-point rounding of candidates' logits and
 // the tolerant step-by-step comparison.
-#include "harness/canonical.h"
+#include "harness/proofs/canonical.h"
 
 #include <gtest/gtest.h>
 

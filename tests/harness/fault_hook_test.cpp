@@ -1,4 +1,4 @@
-#include "harness/fault_hook.h"
+#include "harness/runs/fault_hook.h"
 
 #include <gtest/gtest.h>
 

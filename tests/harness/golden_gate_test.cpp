@@ -1,7 +1,7 @@
-// harness/golden_gate.h without a model: the refusals before a run and the
+// harness/proofs/golden_gate.h without a model: the refusals before a run and the
 // update after it (the comparison itself is compare_proofs, tested in
 // proof_test.cpp; the end-to-end paths in tests/harness/test_proof_cli.py).
-#include "harness/golden_gate.h"
+#include "harness/proofs/golden_gate.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "harness/junit.h"
+#include "harness/results/junit.h"
 
 #include <gtest/gtest.h>
 

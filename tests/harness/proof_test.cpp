@@ -1,6 +1,6 @@
-// harness/proof.h without the model: round trip, digest, validation and the
+// harness/proofs/proof.h without the model: round trip, digest, validation and the
 // case-by-case comparison on small synthetic proofs.
-#include "harness/proof.h"
+#include "harness/proofs/proof.h"
 
 #include <gtest/gtest.h>
 

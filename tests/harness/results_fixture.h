@@ -2,7 +2,7 @@
 // two cases, the second with one diverging run and one crashed worker.
 #pragma once
 
-#include "harness/results.h"
+#include "harness/results/results.h"
 
 namespace lockstep::harness::testing {
 

@@ -1,4 +1,4 @@
-#include "harness/results.h"
+#include "harness/results/results.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "harness/run_record.h"
+#include "harness/runs/run_record.h"
 
 #include <gtest/gtest.h>
 

@@ -8,7 +8,7 @@
 
 #include "core/engine/logprobs.h"
 #include "harness/serve/api_request.h"
-#include "harness/text_stream.h"
+#include "harness/sessions/text_stream.h"
 
 namespace lockstep::serve {
 namespace {

@@ -1,4 +1,4 @@
-// harness/session_script.h and session_trace.h without the model: script
+// harness/sessions/session_script.h and session_trace.h without the model: script
 // validation, the tool-call text, parsing calls out of generated text, the
 // trace round trip and digest, and the first divergent turn.
 #include <gtest/gtest.h>
@@ -9,9 +9,9 @@
 
 #include "core/error.h"
 #include "core/util/sha256.h"
-#include "harness/proof.h"
-#include "harness/session_script.h"
-#include "harness/session_trace.h"
+#include "harness/proofs/proof.h"
+#include "harness/sessions/session_script.h"
+#include "harness/sessions/session_trace.h"
 
 namespace lockstep::harness {
 namespace {

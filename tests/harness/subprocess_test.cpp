@@ -1,4 +1,4 @@
-#include "harness/subprocess.h"
+#include "harness/runs/subprocess.h"
 
 #include <gtest/gtest.h>
 

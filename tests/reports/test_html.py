@@ -149,7 +149,7 @@ def test_top_candidates_show_their_texts_or_say_they_are_missing(artifacts, tmp_
     assert top and all(c["text"] for c in top)
     assert all(f'<td class="mono">{c["text"]}</td>' in text for c in top)
 
-    def no_texts(doc):   # as harness/sweep.cpp writes them: ids and logits, every "text" empty
+    def no_texts(doc):   # as harness/runs/sweep.cpp writes them: ids and logits, every "text" empty
         for case in doc["cases"]:
             for run in case["runs"]:
                 for c in (run["first_divergence"] or {}).get("expected_top", []) + \
