@@ -59,6 +59,10 @@ if has ab; then   # the earlier tree builds beside the GPU steps (they leave the
   AB_PID=$!
 fi
 
+smol_model() {   # the SmolLM2-shaped random model, written once by the first step that needs it
+  [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok | tee -a "$SUMMARY"
+}
+
 throughput() {   # model mode [extra args]
   local m="$1" mode="$2" name
   name="$(basename "$1")-$2${TAG:-}"
@@ -96,7 +100,7 @@ if has bench; then
   TAG=-sampled throughput "$BIG" batch_invariant --temperature 0.8 --top-p 0.95 --seed 1   # tokens chosen on the device
 fi
 if has decode; then   # batch 1 only, both models: cuBLASLt against the opt-in decode GEMM (gemm_small_m.cu)
-  [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok >/dev/null
+  smol_model
   for m in "$BIG" "$SMOL"; do
     BATCHES=1 TAG=-b1 throughput "$m" batch_invariant
     LOCKSTEP_GEMM_SMALL_M=1 BATCHES=1 TAG=-b1-small-m throughput "$m" batch_invariant
@@ -117,7 +121,7 @@ if has hf; then
   done
 fi
 if has bench; then
-  python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok | tee -a "$SUMMARY"
+  smol_model
   throughput "$SMOL" batch_invariant
   TAG=-no-pipeline throughput "$SMOL" batch_invariant --no-pipeline
   BATCHES=1 TAG=-b1 throughput "$SMOL" batch_invariant   # the trace of batch 1 (the others trace batch 32)
@@ -136,7 +140,7 @@ if has test; then
   grep -E "^(batch_invariant|mode off|prefix)|Failure|FAILED  \] [A-Z]" "$OUT/engine-property.log" | head -12 | tee -a "$SUMMARY"
 fi
 if has test; then   # the co-batched gate on the GPU: ci-gate's batch plan, every run vs its solo bits
-  [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok >/dev/null
+  smol_model
   t0=$SECONDS
   timeout "$(limit 120)" "$LSK" verify --suite suites/ci-gate.json --model "$SMOL" --device cuda --dtype bf16 --runs 2 \
     --processes 0 --out-dir "$OUT/gate" >"$OUT/gate.log" 2>&1 || rc=1
@@ -144,7 +148,7 @@ if has test; then   # the co-batched gate on the GPU: ci-gate's batch plan, ever
   grep -E "PASS|FAIL|first failure|round .* done" "$OUT/gate.log" | head -8 | tee -a "$SUMMARY"
 fi
 if has fuse; then
-  [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok >/dev/null
+  smol_model
   for m in "$SMOL" "$BIG"; do
     for f in 0 1; do
       LOCKSTEP_FUSE_PROJECTIONS=$f timeout "$(limit 60)" "$LSK" verify --suite suites/ci-gate.json --model "$m" \
@@ -164,7 +168,7 @@ if has ab; then
   t0=$SECONDS
   wait "$AB_PID" || { rc=1; say "ab: the earlier tree did not build"; grep -E "error" "$OUT/ab-build.log" | head; }
   say "ab: earlier tree built ($((SECONDS - t0)) s waited)"
-  [[ -d "$SMOL" ]] || python3 ci/make_random_llama.py --out "$SMOL" --smollm2 --tokenizer-from .tok >/dev/null
+  smol_model
   # LOCKSTEP_AB_AFTER_ENV: variables for this tree's side only (e.g. LOCKSTEP_GEMM_SMALL_M=1);
   # LOCKSTEP_AB_SMOL_ONLY=1 leaves the 1B out (a short call).
   pairs=("$SMOL:suites/nightly.json")

@@ -13,27 +13,20 @@ import collections
 import json
 
 
-def union_length(intervals):
-    total, end = 0.0, None
-    for s, e in sorted(intervals):
-        if end is None or s > end:
-            total += e - s
-            end = e
-        elif e > end:
-            total += e - end
-            end = e
-    return total
-
-
-def idle_gaps(device_events, span, top):
-    """Where the GPU waits: gaps between the union's intervals, by size."""
+def merged_intervals(events):
+    """The union of (start, end, name) intervals as [start, end, first name, last name] runs."""
     merged = []
-    for s, e, name in sorted(device_events):
+    for s, e, name in sorted(events):
         if merged and s <= merged[-1][1]:
             if e > merged[-1][1]:
                 merged[-1][1], merged[-1][3] = e, name
         else:
             merged.append([s, e, name, name])
+    return merged
+
+
+def idle_gaps(merged, top):
+    """Where the GPU waits: gaps between the union's intervals, by size."""
     gaps = [(merged[i + 1][0] - merged[i][1], merged[i][3], merged[i + 1][2]) for i in range(len(merged) - 1)]
     print(f"\nGPU idle gaps between work (total {sum(g for g, _, _ in gaps) / 1e3:.2f} ms in {len(gaps)} gaps)")
     print(f"{'under':>10} {'gaps':>8} {'total ms':>10}")
@@ -76,15 +69,16 @@ def main():
         row[1] += 1
         if cat in ("kernel", "gpu_memcpy", "gpu_memset"):
             device.append((e["ts"], e["ts"] + e["dur"], e["name"]))
-    busy = union_length([(s, e) for s, e, _ in device])
+    merged = merged_intervals(device)
+    busy = sum(e - s for s, e, _, _ in merged)
     print(f"trace span {span / 1e3:.1f} ms; GPU busy {busy / 1e3:.1f} ms ({100 * busy / span:.1f}%), "
           f"idle {100 * (1 - busy / span):.1f}%")
     for cat, title in (("kernel", "GPU kernels"), ("gpu_memcpy", "GPU copies"), ("cuda_runtime", "CUDA runtime calls"),
                        ("cuda_driver", "CUDA driver calls"), ("cpu_op", "CPU operators (profiling thread)")):
         if by_cat.get(cat):
             table(title, by_cat[cat], args.top, span)
-    if device:
-        idle_gaps(device, span, 8)
+    if merged:
+        idle_gaps(merged, 8)
 
 
 if __name__ == "__main__":
