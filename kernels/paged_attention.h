@@ -97,7 +97,7 @@ class PagedStep {
   // Mode off on CUDA (stock FlashAttention varlen over gathered keys): the
   // rows to gather, the cumulative key and query counts, made once a step.
   mutable at::Tensor stock_rows_, stock_cum_;
-  mutable int64_t stock_max_queries_ = 0;
+  mutable int64_t stock_max_queries_ = 0, stock_max_keys_ = 0;   // this step's own (a graph's max_keys_ is the context)
 };
 
 // `host` on `device`: the same tensor on the CPU; else copied from pinned

@@ -91,6 +91,7 @@ at::Tensor stock_varlen(const at::Tensor& q, const at::Tensor& k_cache, const at
         for (int64_t h = 0; h < hkv; ++h) rows.push_back(cache_row(s.blocks, j, h, hkv, block));
       }
       step.stock_max_queries_ = std::max(step.stock_max_queries_, s.length);
+      step.stock_max_keys_ = std::max(step.stock_max_keys_, total);
       cum.push_back(cum.back() + static_cast<int32_t>(total));
     }
     cum.push_back(0);
@@ -110,7 +111,7 @@ at::Tensor stock_varlen(const at::Tensor& q, const at::Tensor& k_cache, const at
     right = 0;
   }
   return std::get<0>(at::_flash_attention_forward(q.contiguous(), k, v, cum_q, cum_k, step.stock_max_queries_,
-                                                  step.max_keys_, 0.0, /*is_causal=*/true,
+                                                  step.stock_max_keys_, 0.0, /*is_causal=*/true,
                                                   /*return_debug_mask=*/false, scale, left, right));
 }
 

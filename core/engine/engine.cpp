@@ -44,7 +44,7 @@ Engine::Engine(std::shared_ptr<const DecoderModel> model, std::vector<int32_t> e
                     std::to_string(options_.kv_block_size) + " positions (" + std::to_string(per_position) +
                     " bytes each)");
   }
-  const bool graphs = options_.cuda_graphs && options_.mode == kernels::Mode::batch_invariant &&
+  const bool graphs = options_.cuda_graphs && options_.mode != kernels::Mode::portable &&
                       DecodeGraphs::supported(*model_);
   pool_ = model_->new_pool(blocks + (graphs ? 1 : 0), options_.kv_block_size);   // + the graphs' scratch block
   if (graphs) graphs_ = std::make_unique<DecodeGraphs>(model_, pool_, options_.max_batch);

@@ -60,8 +60,9 @@ struct EngineOptions {
   // prompt, a session's earlier turns): bitwise the same as recomputing them
   // in batch_invariant mode (core/models/kv_cache.h).
   bool prefix_cache = true;
-  // On a GPU, in batch_invariant mode: decode steps replay CUDA graphs
-  // (core/models/decode_graphs.h), bitwise the eager step.
+  // On a GPU, in batch_invariant mode and with the mode off: decode steps
+  // replay CUDA graphs (core/models/decode_graphs.h; piecewise around the
+  // stock attention with the mode off), bitwise the eager step.
   bool cuda_graphs = true;
   // Launch step t+1 before taking step t's records when every token of step t
   // is a greedy one: the tokens go from step t's argmax to step t+1's input
@@ -149,7 +150,7 @@ class Engine {
   std::vector<int32_t> eos_ids_;
   EngineOptions options_;
   std::shared_ptr<KvPool> pool_;
-  std::unique_ptr<DecodeGraphs> graphs_;   // CUDA, batch_invariant, cuda_graphs
+  std::unique_ptr<DecodeGraphs> graphs_;   // CUDA, batch_invariant or off, cuda_graphs
   std::unique_ptr<DigestPool> digests_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;

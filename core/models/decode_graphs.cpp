@@ -28,7 +28,16 @@ struct DecodeGraphs::Bucket {
   at::Tensor ids;                        // int64 [batch] on the device
   kernels::PagedStep::Fixed fixed;       // its metadata buffer
   at::Tensor tiles, logits;              // kept alive for the graph
-  std::unique_ptr<at::cuda::CUDAGraph> graph;
+  // One graph, or (piecewise) n_layers + 1 pieces with each layer's
+  // attention run eagerly between them: queries[i] is what piece i leaves
+  // for layer i's attention, outs[i] where piece i + 1 reads its result.
+  std::vector<std::unique_ptr<at::cuda::CUDAGraph>> pieces;
+  std::vector<at::Tensor> queries, outs;
+  void reset() {
+    pieces.clear();
+    queries.clear();
+    outs.clear();
+  }
 };
 #else
 struct DecodeGraphs::Impl {};
@@ -64,7 +73,7 @@ DecodeGraphs::~DecodeGraphs() {
 int64_t DecodeGraphs::captured() const {
   int64_t n = 0;
 #ifdef LOCKSTEP_WITH_CUDA
-  for (const auto& [batch, b] : buckets_) n += b->graph != nullptr;
+  for (const auto& [batch, b] : buckets_) n += !b->pieces.empty();
 #endif
   return n;
 }
@@ -99,27 +108,52 @@ DecodeGraphs::Bucket& DecodeGraphs::bucket_for(int64_t batch) {
 
 void DecodeGraphs::capture(Bucket& b, const DecoderModel::StepHandle& step) {
   const ModelConfig& c = model_->config();
-  step.paged().prepare_cuda(c.n_heads / c.n_kv_heads);
-  b.tiles = step.paged().cuda_tiles();
+  const bool piecewise = kernels::mode() != kernels::Mode::batch_invariant;
+  if (!piecewise) {
+    step.paged().prepare_cuda(c.n_heads / c.n_kv_heads);
+    b.tiles = step.paged().cuda_tiles();
+  }
   // Warm-up outside the graph (library handles, workspaces, pinned GEMM
   // algorithms); it writes the same keys and values the replay writes.
   model_->run(step, b.ids, /*last_only=*/true);
   at::cuda::getCurrentCUDAStream().synchronize();
-  b.graph = std::make_unique<at::cuda::CUDAGraph>();
-  const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
-  {
-    const c10::cuda::CUDAStreamGuard guard(side);
-    b.graph->capture_begin(impl_->pool, cudaStreamCaptureModeThreadLocal);
-    try {
-      b.logits = model_->run(step, b.ids, /*last_only=*/true);
-    } catch (...) {
-      b.graph->capture_end();
-      b.graph.reset();
-      throw;
+  if (piecewise) {
+    for (int64_t i = 0; i < c.n_layers; ++i) {
+      b.outs.push_back(at::empty({b.batch, c.n_heads, c.head_dim}, b.ids.options().dtype(model_->dtype())));
     }
-    b.graph->capture_end();
   }
+  const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+  const c10::cuda::CUDAStreamGuard guard(side);
+  const auto begin = [&] {
+    b.pieces.push_back(std::make_unique<at::cuda::CUDAGraph>());
+    b.pieces.back()->capture_begin(impl_->pool, cudaStreamCaptureModeThreadLocal);
+  };
+  // Piecewise: the stock attention (FlashAttention varlen over keys gathered
+  // by host-made indices) takes the step's lengths from the host, so it runs
+  // eagerly at replay, between the pieces, into a buffer the next piece reads.
+  const DecoderModel::AttentionSeam seam = [&](int64_t layer, const at::Tensor& q) {
+    b.pieces.back()->capture_end();
+    b.queries.push_back(q);
+    begin();
+    return b.outs.at(static_cast<size_t>(layer));
+  };
+  begin();
+  try {
+    b.logits = model_->run(step, b.ids, /*last_only=*/true, piecewise ? seam : DecoderModel::AttentionSeam{});
+  } catch (...) {
+    if (!b.pieces.empty()) b.pieces.back()->capture_end();
+    b.reset();
+    throw;
+  }
+  b.pieces.back()->capture_end();
   b.mode = kernels::mode();
+}
+
+void DecodeGraphs::replay(Bucket& b, const DecoderModel::StepHandle& step) {
+  for (size_t i = 0; i < b.pieces.size(); ++i) {
+    b.pieces[i]->replay();
+    if (i < b.outs.size()) b.outs[i].copy_(model_->attend(step, static_cast<int64_t>(i), b.queries[i]));
+  }
 }
 
 at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>& chunks, const at::Tensor& ids) {
@@ -132,7 +166,7 @@ at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>& chunks, const at
   const c10::cuda::CUDAGuard device(model_->device());
   const auto n = static_cast<int64_t>(chunks.size());
   Bucket& b = bucket_for(n);
-  if (b.graph && b.mode != kernels::mode()) b.graph.reset();   // captured under the other kernels
+  if (!b.pieces.empty() && b.mode != kernels::mode()) b.reset();   // captured under the other kernels
   const DecoderModel::StepHandle step = model_->prepare(chunks, b.batch, scratch_, &b.fixed);
   if (ids.defined()) {
     b.ids.narrow(0, 0, n).copy_(ids, /*non_blocking=*/true);
@@ -141,8 +175,8 @@ at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>& chunks, const at
     for (int64_t i = 0; i < n; ++i) host.data_ptr<int64_t>()[i] = chunks[static_cast<size_t>(i)].ids[0];
     b.ids.copy_(host, /*non_blocking=*/true);
   }
-  if (!b.graph) capture(b, step);
-  b.graph->replay();
+  if (b.pieces.empty()) capture(b, step);
+  replay(b, step);
   model_->advance(chunks);
   return b.logits.narrow(0, 0, n);
 }
@@ -151,6 +185,7 @@ at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>& chunks, const at
 
 DecodeGraphs::Bucket& DecodeGraphs::bucket_for(int64_t) { throw bad_input("DecodeGraphs: built without CUDA"); }
 void DecodeGraphs::capture(Bucket&, const DecoderModel::StepHandle&) {}
+void DecodeGraphs::replay(Bucket&, const DecoderModel::StepHandle&) {}
 at::Tensor DecodeGraphs::step(const std::vector<SequenceChunk>&, const at::Tensor&) { throw bad_input("DecodeGraphs: built without CUDA"); }
 
 #endif

@@ -8,10 +8,16 @@
 // the padding rows and the attention's fixed key bound (the context, so that
 // its grid is fixed) differ. In batch_invariant mode neither changes a row:
 // the GEMMs and norms are row-independent by construction and splits past a
-// sequence's keys are skipped exactly (tests/core/engine/graphs_test.cpp and
-// the GPU property test check graphs == eager). Graphs are only used in
-// batch_invariant mode: the stock attention over the cache (FlashAttention
-// varlen) needs host-side lengths per step, which a graph cannot take.
+// sequence's keys are skipped exactly (tests/core/models/decode_graphs_test.cpp
+// and the GPU property test check graphs == eager).
+//
+// With the mode off (the stock baseline) the graphs are piecewise, as
+// vLLM's are: the stock attention over the cache (FlashAttention varlen over
+// keys gathered by indices the host makes each step) cannot be captured, so a
+// bucket holds one graph per stretch between attentions (n_layers + 1) and
+// each layer's attention runs eagerly between their replays. A replay then
+// equals the eager step of the same padded batch, not of the unpadded one:
+// stock kernels are not batch-invariant.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -51,6 +57,7 @@ class DecodeGraphs {
   struct Bucket;
   Bucket& bucket_for(int64_t batch);
   void capture(Bucket& b, const DecoderModel::StepHandle& step);
+  void replay(Bucket& b, const DecoderModel::StepHandle& step);
 
   std::shared_ptr<const DecoderModel> model_;
   std::shared_ptr<KvPool> pool_;

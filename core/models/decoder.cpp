@@ -64,6 +64,7 @@ struct DecoderModel::Step {
   kernels::PagedStep paged;
   at::Tensor cos, sin;   // [N, 1, head_dim] in the model's dtype (Llama family)
   std::vector<std::pair<ActivationProbe*, size_t>> probes;   // (probe, its sequence)
+  const AttentionSeam* seam = nullptr;                        // run() with a seam
   // Hands each probe its sequence's rows of `x` (an op's output): [N, ...]
   // with every token's row, or [sequences, ...] with each one's last token's.
   void probe(int64_t layer, const char* op, const at::Tensor& x) const {
@@ -133,8 +134,10 @@ at::Tensor DecoderModel::attention(const Layer& layer, int64_t index, const at::
                                       step.paged);
   }
   step.probe(index, "q_rope", q);
-  const at::Tensor out =
-      kernels::paged_attention(q, step.pool->keys(index), step.pool->values(index), step.paged, std::nullopt);
+  const at::Tensor out = step.seam != nullptr ? (*step.seam)(index, q)
+                                              : kernels::paged_attention(q, step.pool->keys(index),
+                                                                         step.pool->values(index), step.paged,
+                                                                         std::nullopt);
   step.probe(index, "attention", out);
   return linear(out.reshape({n, c.n_heads * c.head_dim}), layer.wo, layer.bo);
 }
@@ -239,16 +242,28 @@ DecoderModel::StepHandle DecoderModel::prepare(const std::vector<SequenceChunk>&
   for (int64_t i = static_cast<int64_t>(chunks.size()); i < pad_to; ++i) seqs.push_back({tokens++, 1, 0, {pad_block}});
   auto step = std::make_unique<Step>(Step{
       pool, kernels::PagedStep(std::move(seqs), pool->block_size(), config_.sliding_window, config_.n_kv_heads,
-                               options_.device, fixed), {}, {}, {}});
+                               options_.device, fixed), {}, {}, {}, nullptr});
   for (size_t i = 0; i < chunks.size(); ++i) {
     if (chunks[i].probe != nullptr) step->probes.emplace_back(chunks[i].probe, i);
   }
   return StepHandle(std::move(step));
 }
 
-at::Tensor DecoderModel::run(const StepHandle& step, const at::Tensor& index, bool last_only) const {
+at::Tensor DecoderModel::run(const StepHandle& step, const at::Tensor& index, bool last_only,
+                             const AttentionSeam& seam) const {
   const c10::InferenceMode inference;
+  struct Seam {   // set for this run only, also when it throws
+    Step& s;
+    Seam(Step& step, const AttentionSeam& seam) : s(step) { s.seam = seam ? &seam : nullptr; }
+    ~Seam() { s.seam = nullptr; }
+  } set(*step.step_, seam);
   return run(index, *step.step_, last_only, /*to_host=*/false);
+}
+
+at::Tensor DecoderModel::attend(const StepHandle& step, int64_t layer, const at::Tensor& q) const {
+  const c10::InferenceMode inference;
+  const Step& s = *step.step_;
+  return kernels::paged_attention(q, s.pool->keys(layer), s.pool->values(layer), s.paged, std::nullopt);
 }
 
 void DecoderModel::advance(const std::vector<SequenceChunk>& chunks) const {

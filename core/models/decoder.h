@@ -19,6 +19,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -97,10 +98,19 @@ class DecoderModel {
   };
   StepHandle prepare(const std::vector<SequenceChunk>& chunks, int64_t pad_to, int32_t pad_block,
                      const kernels::PagedStep::Fixed* fixed) const;
+  // Stands in for each layer's attention over the cache (a piecewise CUDA
+  // graph's seam: core/models/decode_graphs.h): gets the layer and its
+  // queries after RoPE, [N, Hq, D], once their keys and values are in the
+  // cache, and returns what attend() would, [N, Hq, Dv].
+  using AttentionSeam = std::function<at::Tensor(int64_t layer, const at::Tensor& q)>;
   // Runs a prepared step over the token ids `index` (int64 on the device, one
   // per token, padding included): fp32 logits on the device, one row per
   // sequence (last_only) or token. Does not extend the caches: advance() does.
-  at::Tensor run(const StepHandle& step, const at::Tensor& index, bool last_only) const;
+  at::Tensor run(const StepHandle& step, const at::Tensor& index, bool last_only,
+                 const AttentionSeam& seam = {}) const;
+  // Layer `layer`'s attention of a prepared step's queries over the cache
+  // (what run() computes at the seam).
+  at::Tensor attend(const StepHandle& step, int64_t layer, const at::Tensor& q) const;
   void advance(const std::vector<SequenceChunk>& chunks) const;
 
   // Named parameters (HF names, e.g. "model.layers.0.self_attn.q_proj.weight").

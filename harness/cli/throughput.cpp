@@ -38,6 +38,7 @@ struct ThroughputOptions {
   int64_t digest_threads = -1;
   bool no_digests = false;
   bool no_pipeline = false;
+  bool no_graphs = false;
   SamplingOptions sampling;   // request i samples with stream i
   std::string profile;
   bool json = false;
@@ -59,6 +60,7 @@ Timing time_batch(const std::shared_ptr<const DecoderModel>& model, int64_t batc
   eo.digest_threads = o.digest_threads;
   eo.digests = !o.no_digests;
   eo.pipeline = !o.no_pipeline;
+  eo.cuda_graphs = !o.no_graphs;
   Engine engine(model, {}, eo);
   std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(model->config().vocab) - 1);
   GenerateOptions options;
@@ -151,6 +153,7 @@ int run(const ThroughputOptions& o) {
                                         {"new_tokens", o.new_tokens},
                                         {"digests", !o.no_digests},
                                         {"pipeline", !o.no_pipeline},
+                                        {"cuda_graphs", !o.no_graphs},
                                         {"choice", choice},
                                         {"results", rows}};
     std::cout << harness::dump_json(out) << "\n";
@@ -181,6 +184,7 @@ Command add_throughput_command(CLI::App& parent) {
   app->add_flag("--no-digests", o->no_digests, "Skip the per-step logits digests (to measure what they cost)");
   app->add_flag("--no-pipeline", o->no_pipeline,
                 "Take each step's records before launching the next (to measure what pipelining gains)");
+  app->add_flag("--no-graphs", o->no_graphs, "Run decode steps eagerly, without CUDA graphs (to measure what they gain)");
   add_sampling_options(app, &o->sampling);
   app->add_option("--profile", o->profile,
                   "Write a torch profiler (Kineto) Chrome trace of the last batch size's last run to this file "
