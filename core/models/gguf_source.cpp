@@ -56,14 +56,14 @@ ModelConfig gguf_model_config(const gguf::File& file) {
   const gguf::TensorInfo& embd = file.tensor("token_embd.weight");
   if (embd.dims.size() != 2) throw bad_input(file.path() + ": token_embd.weight is not a matrix");
   c.vocab = embd.dims[1];
-  c.tied_embeddings = file.find_tensor("output.weight") == nullptr;
+  c.tied_embeddings = file.find("output.weight") == nullptr;
   if (!(c.rope_theta > 0) || !(c.norm_eps > 0)) throw bad_input(file.path() + ": invalid rope base or rms epsilon");
   return c;
 }
 
 GgufSource::GgufSource(const gguf::File& file, const ModelConfig& c) : file_(file) {
   auto add = [&](const std::string& hf, const std::string& gg, int64_t heads = 0) {
-    const gguf::TensorInfo* info = file.find_tensor(gg);
+    const gguf::TensorInfo* info = file.find(gg);
     if (info == nullptr) return;
     entries_[hf] = Entry{gg, TensorMeta{info->shape(), std::string(gguf::type_name(info->type))}, heads};
   };

@@ -216,23 +216,17 @@ int64_t TensorInfo::n_elements() const {
 
 std::vector<int64_t> TensorInfo::shape() const { return {dims.rbegin(), dims.rend()}; }
 
-struct File::Impl {
-  std::string path;
-  MappedFile mapping;
+struct FileImpl : MappedParse<TensorInfo> {
   uint32_t version = 0;
   std::map<std::string, Value> metadata;
-  std::vector<TensorInfo> tensors;
-  std::unordered_map<std::string, size_t> tensor_index;
-  uint64_t data_start = 0;
 
-  explicit Impl(const std::string& p) : path(p), mapping(p) {}
-  Impl(const uint8_t* data, size_t size, const std::string& name) : path(name), mapping(data, size) {}
+  using MappedParse::MappedParse;
   void parse();
   const Value& lookup(const std::string& key) const;
   [[noreturn]] void wrong_type(const std::string& key, const char* expected) const;
 };
 
-void File::Impl::parse() {
+void FileImpl::parse() {
   Cursor in(path, mapping.data(), mapping.size());
   in.set_context("header");
   const uint8_t* magic = in.take(4);
@@ -274,7 +268,7 @@ void File::Impl::parse() {
     alignment = *a;
   }
 
-  tensors.reserve(tensor_count);
+  tensors.list.reserve(tensor_count);
   for (uint64_t i = 0; i < tensor_count; ++i) {
     in.set_context("tensor info #" + std::to_string(i));
     TensorInfo info = read_tensor_info(in);
@@ -282,17 +276,15 @@ void File::Impl::parse() {
       in.fail("tensor '" + info.name + "' offset " + std::to_string(info.offset) +
               " is not a multiple of the alignment " + std::to_string(alignment));
     }
-    if (!tensor_index.emplace(info.name, tensors.size()).second) {
-      in.fail("duplicate tensor name '" + info.name + "'");
-    }
-    tensors.push_back(std::move(info));
+    const std::string name = info.name;
+    if (!tensors.add(std::move(info))) in.fail("duplicate tensor name '" + name + "'");
   }
 
   // pos <= file size < 2^63 and alignment <= 2^30, so this cannot overflow.
   data_start = (in.pos() + alignment - 1) / alignment * alignment;
   uint64_t size = mapping.size();
-  for (size_t i = 0; i < tensors.size(); ++i) {
-    const TensorInfo& t = tensors[i];
+  for (size_t i = 0; i < tensors.list.size(); ++i) {
+    const TensorInfo& t = tensors.list[i];
     uint64_t avail = data_start <= size ? size - data_start : 0;
     if (t.offset > avail || t.n_bytes > avail - t.offset) {
       throw bad_input(path + ": truncated: data of tensor #" + std::to_string(i) + " ('" + t.name +
@@ -304,34 +296,16 @@ void File::Impl::parse() {
   }
 }
 
-const Value& File::Impl::lookup(const std::string& key) const {
+const Value& FileImpl::lookup(const std::string& key) const {
   auto it = metadata.find(key);
   if (it == metadata.end()) throw bad_input(path + ": metadata key '" + key + "' is missing");
   return it->second;
 }
 
-void File::Impl::wrong_type(const std::string& key, const char* expected) const {
+void FileImpl::wrong_type(const std::string& key, const char* expected) const {
   throw bad_input(path + ": metadata key '" + key + "' is not " + expected);
 }
 
-File::File(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-File::File(File&&) noexcept = default;
-File& File::operator=(File&&) noexcept = default;
-File::~File() = default;
-
-File File::open(const std::string& path) {
-  auto impl = std::make_unique<Impl>(path);
-  impl->parse();
-  return File(std::move(impl));
-}
-
-File File::from_bytes(const uint8_t* data, size_t size, const std::string& name) {
-  auto impl = std::make_unique<Impl>(data, size, name);
-  impl->parse();
-  return File(std::move(impl));
-}
-
-const std::string& File::path() const { return impl_->path; }
 uint32_t File::version() const { return impl_->version; }
 const std::map<std::string, Value>& File::metadata() const { return impl_->metadata; }
 bool File::has(const std::string& key) const { return impl_->metadata.count(key) != 0; }
@@ -423,27 +397,8 @@ std::string File::get_string(const std::string& key, const std::string& fallback
   return has(key) ? get_string(key) : fallback;
 }
 
-const std::vector<TensorInfo>& File::tensors() const { return impl_->tensors; }
-
-const TensorInfo* File::find_tensor(const std::string& name) const {
-  auto it = impl_->tensor_index.find(name);
-  return it == impl_->tensor_index.end() ? nullptr : &impl_->tensors[it->second];
-}
-
-const TensorInfo& File::tensor(const std::string& name) const {
-  const TensorInfo* info = find_tensor(name);
-  if (info == nullptr) throw bad_input(impl_->path + ": no tensor named '" + name + "'");
-  return *info;
-}
-
 const uint8_t* File::tensor_data(const TensorInfo& info) const {
-  // `info` may not come from this file; never hand out a pointer outside the mapping.
-  uint64_t size = impl_->mapping.size();
-  uint64_t avail = impl_->data_start <= size ? size - impl_->data_start : 0;
-  if (info.offset > avail || info.n_bytes > avail - info.offset) {
-    throw bad_input(impl_->path + ": tensor '" + info.name + "' lies outside the file");
-  }
-  return impl_->mapping.data() + impl_->data_start + info.offset;
+  return impl_->section(info.name, info.offset, info.n_bytes);
 }
 
 void File::dequantize(const TensorInfo& info, float* out) const {
@@ -457,3 +412,7 @@ void File::dequantize(const TensorInfo& info, float* out) const {
 }
 
 }  // namespace lockstep::gguf
+
+// The frame's code, compiled here where FileImpl is complete.
+template class lockstep::ParsedFile<lockstep::gguf::File, lockstep::gguf::FileImpl,
+                                     lockstep::gguf::TensorInfo>;

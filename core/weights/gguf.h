@@ -7,11 +7,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <variant>
 #include <vector>
+
+#include "core/weights/parsed_file.h"
 
 namespace lockstep::gguf {
 
@@ -43,17 +44,12 @@ struct TensorInfo {
   std::vector<int64_t> shape() const;
 };
 
-class File {
- public:
-  static File open(const std::string& path);
-  // The same parse over bytes in memory (fuzzing, tests); `name` stands for
-  // the path in messages. The bytes are borrowed and must outlive the File.
-  static File from_bytes(const uint8_t* data, size_t size, const std::string& name);
-  File(File&&) noexcept;
-  File& operator=(File&&) noexcept;
-  ~File();
+struct FileImpl;  // the parse result, defined in the .cpp
 
-  const std::string& path() const;
+// open(path), from_bytes(data, size, name), path(), tensors(), find(name)
+// (nullptr if absent) and tensor(name) (bad_input if absent) come from ParsedFile.
+class File : public ParsedFile<File, FileImpl, TensorInfo> {
+ public:
   uint32_t version() const;
   const std::map<std::string, Value>& metadata() const;
   bool has(const std::string& key) const;
@@ -72,18 +68,17 @@ class File {
   bool get_bool(const std::string& key, bool fallback) const;
   std::string get_string(const std::string& key, const std::string& fallback) const;
 
-  const std::vector<TensorInfo>& tensors() const;
-  const TensorInfo* find_tensor(const std::string& name) const;  // nullptr if absent
-  const TensorInfo& tensor(const std::string& name) const;       // bad_input if absent
   // Raw bytes of a tensor inside the mapping.
   const uint8_t* tensor_data(const TensorInfo& info) const;
   // Dequantize into `out`, which holds info.n_elements() floats.
   void dequantize(const TensorInfo& info, float* out) const;
 
  private:
-  struct Impl;
-  explicit File(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  friend ParsedFile;
+  using ParsedFile::ParsedFile;
 };
 
 }  // namespace lockstep::gguf
+
+extern template class lockstep::ParsedFile<lockstep::gguf::File, lockstep::gguf::FileImpl,
+                                            lockstep::gguf::TensorInfo>;

@@ -193,20 +193,14 @@ int64_t TensorInfo::n_elements() const {
   return n;
 }
 
-struct File::Impl {
-  std::string path;
-  MappedFile mapping;
+struct FileImpl : MappedParse<TensorInfo> {
   std::map<std::string, std::string> metadata;
-  std::vector<TensorInfo> tensors;
-  std::unordered_map<std::string, size_t> index;
-  uint64_t data_start = 0;
 
-  explicit Impl(const std::string& p) : path(p), mapping(p) {}
-  Impl(const uint8_t* data, size_t size, const std::string& name) : path(name), mapping(data, size) {}
+  using MappedParse::MappedParse;
   void parse();
 };
 
-void File::Impl::parse() {
+void FileImpl::parse() {
   const uint64_t size = mapping.size();
   if (size < 8) {
     throw bad_input(path + ": truncated: " + std::to_string(size) +
@@ -241,54 +235,20 @@ void File::Impl::parse() {
       }
       continue;
     }
-    index.emplace(key, tensors.size());
-    tensors.push_back(parse_entry(path, key, value, data_size));  // items() are sorted by key
+    // items() are sorted by key, and a JSON object's keys are unique: add() always adds.
+    tensors.add(parse_entry(path, key, value, data_size));
   }
   std::vector<const TensorInfo*> ptrs;
-  ptrs.reserve(tensors.size());
-  for (const TensorInfo& t : tensors) ptrs.push_back(&t);
+  ptrs.reserve(tensors.list.size());
+  for (const TensorInfo& t : tensors.list) ptrs.push_back(&t);
   check_no_overlaps(path, std::move(ptrs));
 }
 
-File::File(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-File::File(File&&) noexcept = default;
-File& File::operator=(File&&) noexcept = default;
-File::~File() = default;
-
-File File::open(const std::string& path) {
-  auto impl = std::make_unique<Impl>(path);
-  impl->parse();
-  return File(std::move(impl));
-}
-
-File File::from_bytes(const uint8_t* data, size_t size, const std::string& name) {
-  auto impl = std::make_unique<Impl>(data, size, name);
-  impl->parse();
-  return File(std::move(impl));
-}
-
-const std::string& File::path() const { return impl_->path; }
 const std::map<std::string, std::string>& File::metadata() const { return impl_->metadata; }
-const std::vector<TensorInfo>& File::tensors() const { return impl_->tensors; }
-
-const TensorInfo* File::find(const std::string& name) const {
-  auto it = impl_->index.find(name);
-  return it == impl_->index.end() ? nullptr : &impl_->tensors[it->second];
-}
-
-const TensorInfo& File::tensor(const std::string& name) const {
-  const TensorInfo* info = find(name);
-  if (info == nullptr) throw bad_input(impl_->path + ": no tensor named '" + name + "'");
-  return *info;
-}
-
 const uint8_t* File::data(const TensorInfo& info) const {
-  // `info` may not come from this file; never hand out a pointer outside the mapping.
-  const uint64_t avail = impl_->mapping.size() - impl_->data_start;
-  if (info.begin > info.end || info.end > avail) {
-    throw bad_input(impl_->path + ": tensor '" + info.name + "' lies outside the file");
-  }
-  return impl_->mapping.data() + impl_->data_start + info.begin;
+  // end < begin (a made-up info) counts as too long: it fails like any range outside the file.
+  const uint64_t n_bytes = info.end >= info.begin ? info.end - info.begin : UINT64_MAX;
+  return impl_->section(info.name, info.begin, n_bytes);
 }
 
 void File::read_f32(const TensorInfo& info, float* out) const {
@@ -349,3 +309,7 @@ ShardIndex read_shard_index(const std::string& path) {
 }
 
 }  // namespace lockstep::safetensors
+
+// The frame's code, compiled here where FileImpl is complete.
+template class lockstep::ParsedFile<lockstep::safetensors::File, lockstep::safetensors::FileImpl,
+                                     lockstep::safetensors::TensorInfo>;

@@ -11,10 +11,11 @@
 
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "core/weights/parsed_file.h"
 
 namespace lockstep::safetensors {
 
@@ -41,21 +42,14 @@ struct TensorInfo {
 // Largest header accepted (the reference implementation's limit too).
 constexpr uint64_t kMaxHeaderBytes = 100'000'000;
 
-class File {
- public:
-  static File open(const std::string& path);
-  // The same parse over bytes in memory (fuzzing, tests); `name` stands for
-  // the path in messages. The bytes are borrowed and must outlive the File.
-  static File from_bytes(const uint8_t* data, size_t size, const std::string& name);
-  File(File&&) noexcept;
-  File& operator=(File&&) noexcept;
-  ~File();
+struct FileImpl;  // the parse result, defined in the .cpp
 
-  const std::string& path() const;
+// open(path), from_bytes(data, size, name), path(), tensors(), find(name)
+// (nullptr if absent) and tensor(name) (bad_input if absent) come from ParsedFile.
+class File : public ParsedFile<File, FileImpl, TensorInfo> {
+ public:
   const std::map<std::string, std::string>& metadata() const;  // "__metadata__"
-  const std::vector<TensorInfo>& tensors() const;              // sorted by name
-  const TensorInfo* find(const std::string& name) const;       // nullptr if absent
-  const TensorInfo& tensor(const std::string& name) const;     // bad_input if absent
+  // tensors() are sorted by name.
   // Raw bytes of a tensor inside the mapping (end - begin of them).
   const uint8_t* data(const TensorInfo& info) const;
   // Writes info.n_elements() fp32 values (exact for F32/F16/BF16) into
@@ -63,9 +57,8 @@ class File {
   void read_f32(const TensorInfo& info, float* out) const;
 
  private:
-  struct Impl;
-  explicit File(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  friend ParsedFile;
+  using ParsedFile::ParsedFile;
 };
 
 // model.safetensors.index.json: which shard file holds each tensor. Shard
@@ -78,3 +71,6 @@ struct ShardIndex {
 ShardIndex read_shard_index(const std::string& path);
 
 }  // namespace lockstep::safetensors
+
+extern template class lockstep::ParsedFile<lockstep::safetensors::File, lockstep::safetensors::FileImpl,
+                                            lockstep::safetensors::TensorInfo>;

@@ -104,8 +104,8 @@ TEST(GgufFile, ParsesTensorInfosAndData) {
   EXPECT_EQ(embd.type, TensorType::Q8_0);
   EXPECT_EQ(embd.n_bytes, 34u);
   EXPECT_EQ(embd.offset, 32u);
-  EXPECT_EQ(f.find_tensor("missing"), nullptr);
-  EXPECT_EQ(f.find_tensor("embd"), &embd);
+  EXPECT_EQ(f.find("missing"), nullptr);
+  EXPECT_EQ(f.find("embd"), &embd);
   expect_error([&] { f.tensor("missing"); }, ErrorKind::bad_input, {"missing", tmp.path()});
 
   std::vector<float> values(8);
