@@ -20,6 +20,9 @@
 #     splits) on the SmolLM2-shaped model and ci-gate's on the 1B, alone and all batched together,
 #     proofs compared at the bits level. A change meant to keep the bits shows 0 differing cases.
 #   decode (not default): batch 1 of both models, cuBLASLt and the opt-in decode GEMM (LOCKSTEP_GEMM_SMALL_M=1)
+#   stock (not default): the stock baseline (mode off) with piecewise CUDA graphs against eager and against
+#     batch_invariant, both models, batches 1 and 32; DecodeGraphsCuda (graphs == eager in both modes) and
+#     EngineCuda on the SmolLM2-shaped model
 #   probe (not default): kernels/bench/gemv_probe.cu, whether a small-M mma.sync kernel gives the pinned
 #     GEMM plan's bits, and its time beside cuBLAS's
 # LOCKSTEP_PERF_STEPS (default "test choice bench hf compare") picks steps, LOCKSTEP_PERF_TARGETS the build targets.
@@ -98,6 +101,19 @@ if has bench; then
   for mode in batch_invariant off; do throughput "$BIG" "$mode"; done
   TAG=-no-pipeline throughput "$BIG" batch_invariant --no-pipeline   # what launching step t+1 before t's records gains
   TAG=-sampled throughput "$BIG" batch_invariant --temperature 0.8 --top-p 0.95 --seed 1   # tokens chosen on the device
+fi
+if has stock; then   # the honest stock baseline: mode off through the same engine, graphs on (piecewise) and off
+  smol_model
+  t0=$SECONDS
+  LOCKSTEP_ENGINE_MODEL="$SMOL" timeout "$(limit 120)" "$BUILD/tests/core_test" \
+    --gtest_filter='DecodeGraphsCuda.*:EngineCuda.*' >"$OUT/graphs-tests.log" 2>&1 || rc=1
+  say "DecodeGraphsCuda + EngineCuda (SmolLM2 shapes): $(grep -E '^\[  (PASSED|FAILED)' "$OUT/graphs-tests.log" | tr '\n' ' ') ($((SECONDS - t0)) s)"
+  grep -E "^mode |Failure|FAILED  \] [A-Z]|what\(\)|error" "$OUT/graphs-tests.log" | head -10 | tee -a "$SUMMARY"
+  for m in "$BIG" "$SMOL"; do
+    throughput "$m" batch_invariant
+    throughput "$m" off
+    TAG=-no-graphs throughput "$m" off --no-graphs
+  done
 fi
 if has decode; then   # batch 1 only, both models: cuBLASLt against the opt-in decode GEMM (gemm_small_m.cu)
   smol_model
