@@ -14,6 +14,7 @@
 
 #include "kernels/cpu/gemm_kernel.h"
 #include "kernels/cpu/ops.h"
+#include "kernels/enum_names.h"
 #ifdef LOCKSTEP_FAULT_INJECTION
 #include "kernels/fault/fault_tensor.h"
 #endif
@@ -50,12 +51,8 @@ Isa best_isa() {
 bool isa_supported(Isa isa) { return cpu_has(isa); }
 
 const char* isa_name(Isa isa) {
-  switch (isa) {
-    case Isa::scalar: return "scalar";
-    case Isa::avx2: return "avx2";
-    case Isa::avx512: return "avx512";
-  }
-  return "unknown";
+  static constexpr Named<Isa> kNames[] = {{Isa::scalar, "scalar"}, {Isa::avx2, "avx2"}, {Isa::avx512, "avx512"}};
+  return name_of(kNames, isa);
 }
 
 Isa active_isa() {
@@ -185,6 +182,25 @@ void check_operands(const char* op, const at::Tensor& a, const at::Tensor& b, in
 // kernels never step along it).
 bool unit_stride(const at::Tensor& t, int64_t dim) { return t.size(dim) <= 1 || t.stride(dim) == 1; }
 
+// C = A @ Bt^T over the last two dims of a [.., M, K], bt [.., N, K] and the
+// new c [.., M, N], each with unit stride along its last dim: the problem of
+// one matrix, or of a batch's first.
+Problem matrix_problem(const at::Tensor& a, const at::Tensor& bt, const at::Tensor& c) {
+  const int64_t row = a.dim() - 2;  // the dim of M (of N in bt); K's follows it
+  Problem p;
+  p.in_bf16 = p.out_bf16 = a.scalar_type() == at::kBFloat16;
+  p.a = a.const_data_ptr();
+  p.b = bt.const_data_ptr();
+  p.c = c.mutable_data_ptr();
+  p.lda = a.stride(row);
+  p.ldb = bt.stride(row);
+  p.M = a.size(row);
+  p.N = bt.size(row);
+  p.K = a.size(row + 1);
+  p.ldc = p.N;
+  return p;
+}
+
 // C = alpha * (a @ b) + beta * bias for 2-D a [M,K], b [K,N].
 at::Tensor gemm_2d(const at::Tensor& a_in, const at::Tensor& b_in, const at::Tensor* bias, float alpha,
                    float beta) {
@@ -192,21 +208,11 @@ at::Tensor gemm_2d(const at::Tensor& a_in, const at::Tensor& b_in, const at::Ten
   // layer's weight W[N,K] arrives as the view W.t(), which already does.
   const at::Tensor a = unit_stride(a_in, 1) ? a_in : a_in.contiguous();
   const at::Tensor bt = unit_stride(b_in, 0) ? b_in.t() : b_in.t().contiguous();  // [N, K]
-  const int64_t M = a.size(0), K = a.size(1), N = bt.size(0);
+  const int64_t M = a.size(0), N = bt.size(0);
   at::Tensor c = at::empty({M, N}, a.options());
   at::Tensor bias_mn;
-  Batch batch;
+  Batch batch{matrix_problem(a, bt, c)};
   Problem& p = batch.first;
-  p.in_bf16 = p.out_bf16 = a.scalar_type() == at::kBFloat16;
-  p.a = a.const_data_ptr();
-  p.lda = a.stride(0);
-  p.b = bt.const_data_ptr();
-  p.ldb = bt.stride(0);
-  p.c = c.mutable_data_ptr();
-  p.ldc = N;
-  p.M = M;
-  p.N = N;
-  p.K = K;
   p.alpha = alpha;
   p.beta = beta;
   if (bias != nullptr && beta != 0.0f) {
@@ -248,20 +254,9 @@ at::Tensor bmm(const at::Tensor& a_in, const at::Tensor& b_in) {
   const at::Tensor a = unit_stride(a_in, 2) ? a_in : a_in.contiguous();
   const at::Tensor bt = unit_stride(b_in, 1) ? b_in.transpose(1, 2)
                                              : b_in.transpose(1, 2).contiguous();  // [B, N, K]
-  const int64_t B = a.size(0), M = a.size(1), K = a.size(2), N = bt.size(1);
+  const int64_t B = a.size(0), M = a.size(1), N = bt.size(1);
   at::Tensor c = at::empty({B, M, N}, a.options());
-  Batch batch;
-  Problem& p = batch.first;
-  p.in_bf16 = p.out_bf16 = a.scalar_type() == at::kBFloat16;
-  p.a = a.const_data_ptr();
-  p.lda = a.stride(1);
-  p.b = bt.const_data_ptr();
-  p.ldb = bt.stride(1);
-  p.c = c.mutable_data_ptr();
-  p.ldc = N;
-  p.M = M;
-  p.N = N;
-  p.K = K;
+  Batch batch{matrix_problem(a, bt, c)};
   batch.count = B;
   batch.stride_a = a.stride(0);
   batch.stride_b = bt.stride(0);
