@@ -66,15 +66,15 @@ struct RowPlace {
 
 LOCKSTEP_LANES_INLINE RowPlace place(const Problem& p, int64_t row) {
   RowPlace r;
-  if (p.tables != nullptr) {
+  if (p.paged.tables != nullptr) {
     // row = (token * Hkv + hk) * G + g: a bundle shares the token and kv head
     const int64_t G = p.Hq / p.Hkv, n = row / p.Hq, h = row % p.Hq;
-    r.b = p.tok_seq[n];
+    r.b = p.paged.tok_seq[n];
     r.hk = h / G;
     r.q = n * p.qs[0] + h * p.qs[1];
     r.out = row * p.Dv;
-    r.kmax = p.tok_pos[n] + 1;
-    r.kmin = p.window > 0 ? std::max<int64_t>(0, r.kmax - p.window) : 0;
+    r.kmax = p.paged.tok_pos[n] + 1;
+    r.kmin = p.paged.window > 0 ? std::max<int64_t>(0, r.kmax - p.paged.window) : 0;
     return r;
   }
   const int64_t i = row % p.Tq, h = (row / p.Tq) % p.Hq;
@@ -92,7 +92,7 @@ LOCKSTEP_LANES_INLINE RowPlace place(const Problem& p, int64_t row) {
 // stride + (j % block) * position stride, one table lookup per block.
 LOCKSTEP_LANES_INLINE void split_offsets(const Problem& p, int64_t b, int64_t j0, int64_t n, int64_t* koff,
                                          int64_t* voff) {
-  if (p.tables == nullptr) {
+  if (p.paged.tables == nullptr) {
     for (int64_t jj = 0; jj < n; ++jj) {
       koff[jj] = (j0 + jj) * p.ks[2];
       voff[jj] = (j0 + jj) * p.vs[2];
@@ -100,9 +100,9 @@ LOCKSTEP_LANES_INLINE void split_offsets(const Problem& p, int64_t b, int64_t j0
     return;
   }
   for (int64_t jj = 0; jj < n;) {
-    const int64_t j = j0 + jj, blk = j / p.block, in = j - blk * p.block;
-    const int64_t id = p.tables[b * p.table_stride + blk];
-    const int64_t run = std::min(p.block - in, n - jj);
+    const int64_t j = j0 + jj, blk = j / p.paged.block, in = j - blk * p.paged.block;
+    const int64_t id = p.paged.tables[b * p.paged.table_stride + blk];
+    const int64_t run = std::min(p.paged.block - in, n - jj);
     for (int64_t r = 0; r < run; ++r) {
       koff[jj + r] = id * p.ks[0] + (in + r) * p.ks[2];
       voff[jj + r] = id * p.vs[0] + (in + r) * p.vs[2];
@@ -154,7 +154,7 @@ struct Bundle {
     const RowPlace first = place(p, row0);
     nr = n_rows;
     b = first.b;
-    const int64_t bk = p.tables != nullptr ? 0 : b;  // paged: the block table places every key
+    const int64_t bk = p.paged.tables != nullptr ? 0 : b;  // paged: the block table places every key
     kb = static_cast<const T*>(p.k) + bk * p.ks[0] + first.hk * p.ks[1];
     vb = static_cast<const T*>(p.v) + bk * p.vs[0] + first.hk * p.vs[1];
     ktb = vwb = nullptr;
@@ -355,7 +355,7 @@ LOCKSTEP_LANES_INLINE void attention_rows_body(const Problem& p, int64_t row0, i
   static_assert(R <= kMaxBundle, "work holds kMaxBundle splits of scores");
   const int64_t group = p.Hq / p.Hkv;
   auto kv_of = [&](int64_t row) {
-    if (p.tables != nullptr) return row / group;  // (token, kv head)
+    if (p.paged.tables != nullptr) return row / group;  // (token, kv head)
     const int64_t b = row / (p.Tq * p.Hq), h = (row / p.Tq) % p.Hq;
     return b * p.Hkv + h / group;
   };

@@ -28,15 +28,17 @@ struct Problem {
   bool causal = false;
   float scale = 1.0f;
   const void* zero_row = nullptr;  // D zeros of the input dtype, read for hidden keys
-  // Paged (tables != nullptr): rows are (token, head) with token-major q
-  // [N, Hq, D]; token n belongs to sequence tok_seq[n] and sits at position
+  // Paged (paged.tables != nullptr): rows are (token, head) with token-major
+  // q [N, Hq, D]; token n belongs to sequence tok_seq[n] and sits at position
   // tok_pos[n], seeing keys max(0, pos + 1 - window) .. pos (window 0: all);
   // key position j of sequence b lives in block tables[b * table_stride +
   // j / block], at position j % block.
-  const int32_t* tables = nullptr;
-  int64_t table_stride = 0, block = 0, window = 0;
-  const int64_t* tok_seq = nullptr;
-  const int64_t* tok_pos = nullptr;
+  struct Pages {
+    const int32_t* tables = nullptr;
+    int64_t table_stride = 0, block = 0, window = 0;
+    const int64_t* tok_seq = nullptr;
+    const int64_t* tok_pos = nullptr;
+  } paged;
   // Optional (transpose_keys): keys widened to fp32 and laid out per block of
   // 16 keys as [d][key], so a block's scores are vector fmas over 16 keys at
   // once; kv head hk of sequence b starts at kt + kt_off[b * Hkv + hk]

@@ -8,6 +8,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "kernels/attention_operands.h"
 #include "kernels/cpu/attention_problem.h"
 #include "kernels/cpu/ops.h"
 
@@ -59,32 +60,15 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
   }
 
   attention::Problem p{};
+  set_attention_operands(p, q, k_cache, v_cache);
   p.B = seqs;
-  p.Hq = Hq;
-  p.Hkv = Hkv;
   p.Tq = 1;
-  p.D = D;
-  p.Dv = Dv;
-  p.qs[0] = q.stride(0);
-  p.qs[1] = q.stride(1);
-  for (int d = 0; d < 3; ++d) {
-    p.ks[d] = k_cache.stride(d);
-    p.vs[d] = v_cache.stride(d);
-  }
   p.scale = static_cast<float>(scale);
-  p.tables = tab;
-  p.table_stride = width;
-  p.block = block;
-  p.window = window;
-  p.tok_seq = seq;
-  p.tok_pos = pos;
+  p.paged = {tab, width, block, window, seq, pos};
 
   at::Tensor out = at::empty({N, Hq, Dv}, q.options());
   if (N == 0) return out;
   const at::Tensor zeros = at::zeros({D}, q.options());
-  p.q = q.const_data_ptr();
-  p.k = k_cache.const_data_ptr();
-  p.v = v_cache.const_data_ptr();
   p.out = out.data_ptr();
   p.zero_row = zeros.const_data_ptr();
   const int64_t rows = N * Hq;

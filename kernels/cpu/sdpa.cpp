@@ -7,6 +7,7 @@
 
 #include <ATen/Parallel.h>
 
+#include "kernels/attention_operands.h"
 #include "kernels/cpu/attention_problem.h"
 #include "kernels/cpu/ops.h"
 #ifdef LOCKSTEP_FAULT_INJECTION
@@ -62,18 +63,10 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
 
   const at::Tensor q4 = canonical(q), k4 = canonical(k), v4 = canonical(v);
   Problem p{};
+  set_attention_operands(p, q4, k4, v4);
   p.B = q4.size(0);
-  p.Hq = Hq;
-  p.Hkv = Hkv;
   p.Tq = q.size(-2);
   p.Tk = k.size(-2);
-  p.D = q.size(-1);
-  p.Dv = v.size(-1);
-  for (int d = 0; d < 3; ++d) {
-    p.qs[d] = q4.stride(d);
-    p.ks[d] = k4.stride(d);
-    p.vs[d] = v4.stride(d);
-  }
   p.causal = is_causal;
   p.scale = static_cast<float>(scale.value_or(1.0 / std::sqrt(static_cast<double>(p.D))));
 
@@ -98,9 +91,6 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   std::vector<int64_t> out_shape(q.sizes().begin(), q.sizes().end() - 1);
   out_shape.push_back(p.Dv);
   at::Tensor out = at::empty(out_shape, q.options());
-  p.q = q4.data_ptr();
-  p.k = k4.data_ptr();
-  p.v = v4.data_ptr();
   p.out = out.data_ptr();
   const at::Tensor zeros = at::zeros({p.D}, q.options());
   p.zero_row = zeros.data_ptr();

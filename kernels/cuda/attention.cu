@@ -31,6 +31,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "kernels/attention_operands.h"
 #include "kernels/cuda/attention_kernel.cuh"
 #include "kernels/cuda/ops.h"
 
@@ -88,22 +89,11 @@ at::Tensor sdpa(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor
   if (Tk == 0) return out.zero_().reshape(out_sizes);
 
   Params p{};
-  p.q = q.const_data_ptr();
-  p.k = k.const_data_ptr();
-  p.v = v.const_data_ptr();
+  set_attention_operands(p, q, k, v);
   p.out = out.data_ptr();
-  for (int i = 0; i < 3; ++i) {
-    p.qs[i] = q.stride(i);
-    p.ks[i] = k.stride(i);
-    p.vs[i] = v.stride(i);
-  }
-  p.Hq = Hq;
-  p.Hkv = Hkv;
   p.G = G;
   p.Tq = Tq;
   p.Tk = Tk;
-  p.D = D;
-  p.Dv = Dv;
   p.causal = is_causal;
   p.scale = static_cast<float>(scale.has_value() ? *scale : 1.0 / std::sqrt(static_cast<double>(D)));
 

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/attention_operands.h"
 #include "kernels/cuda/attention_kernel.cuh"
 #include "kernels/cuda/ops.h"
 
@@ -56,17 +57,9 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
   if (total_tiles == 0 || max_keys <= 0) return out.zero_();
 
   Params p{};
-  p.q = q.const_data_ptr();
-  p.k = k_cache.const_data_ptr();
-  p.v = v_cache.const_data_ptr();
+  set_attention_operands(p, q, k_cache, v_cache);  // the caches' strides go unused: blocks are contiguous
   p.out = out.data_ptr();
-  p.qs[0] = q.stride(0);
-  p.qs[1] = q.stride(1);
-  p.Hq = Hq;
-  p.Hkv = Hkv;
   p.G = Hq / Hkv;
-  p.D = D;
-  p.Dv = Dv;
   p.mask_kind = kNoMask;
   p.causal = true;
   p.scale = static_cast<float>(scale);
