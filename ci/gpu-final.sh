@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The device log of a final commit (GPU ctest and the sm90 golden), in two
+# calls on one warm machine, from a `git archive` of the commit in the
+# git-ignored .cur/ (so work in progress in the tree stays behind):
+#   rm -rf .cur && mkdir .cur && git archive HEAD -- . ':!measurements' | tar -x -C .cur
+#   LOCKSTEP_MODEL_SPLIT=34M bash ci/device-prepare.sh       # .deps, .model-a, .model-b
+#   1. cd .cur && ln -s ../.deps .deps && ln -s ../.model-a .model-a &&
+#      LOCKSTEP_GPU_STAGE=build bash ci/gpu-final.sh         carry .deps .cur .model-a
+#      builds everything (Release, CUDA) with the embedded model's path to be, stages
+#      part a of the model and runs ctest (the model's tests skip: it is not joined yet)
+#   2. cd .cur && ln -s ../.model-b .model-b &&
+#      LOCKSTEP_GPU_STAGE=run bash ci/gpu-final.sh           carry .model-b
+#      joins the model; graphs == eager and the engine's co-batched bits on it
+#      (DecodeGraphsCuda, EngineCuda), then the nightly suite against
+#      golden/smollm2-135m-instruct/sm90.proof.json (ci/gpu-nightly-device.sh)
+# $OUT/final.txt is the summary; ctest.log, model-tests.log and nightly.* come back too.
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
+SUMMARY="$OUT/final.txt"
+say() { echo "$@" | tee -a "$SUMMARY"; }
+rc=0
+
+case "${LOCKSTEP_GPU_STAGE:?set LOCKSTEP_GPU_STAGE to build or run}" in
+build)
+  say "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown}"
+  nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv,noheader | tee -a "$SUMMARY"
+  mkdir -p "$STAGE_DIR" && cp .model-a/* "$STAGE_DIR/"
+  t0=$SECONDS
+  gpu_build -DLOCKSTEP_DEFAULT_MODEL="$MODEL"
+  say "build ok ($((SECONDS - t0)) s)"
+  t0=$SECONDS
+  (cd "$BUILD" && timeout 400 ctest -j 4 --timeout 300 --output-junit "$OUT/ctest-junit.xml") >"$OUT/ctest.log" 2>&1 || rc=1
+  say "ctest ($((SECONDS - t0)) s): $(grep -E 'tests passed' "$OUT/ctest.log")"
+  grep -E '\*\*\*Failed|Timeout|Not Run' "$OUT/ctest.log" | head -20 | tee -a "$SUMMARY"
+  ;;
+run)
+  join_model
+  say "== model joined: $(sha256sum "$MODEL" | cut -c1-16)"
+  t0=$SECONDS
+  timeout 200 "$BUILD/tests/core_test" --gtest_filter='DecodeGraphsCuda.*:EngineCuda.*' >"$OUT/model-tests.log" 2>&1 || rc=1
+  say "DecodeGraphsCuda + EngineCuda on SmolLM2 ($((SECONDS - t0)) s): $(grep -E '^\[  (PASSED|FAILED)' "$OUT/model-tests.log" | tr '\n' ' ')"
+  grep -E "^mode |Failure|FAILED  \] [A-Z]" "$OUT/model-tests.log" | head -10 | tee -a "$SUMMARY"
+  LOCKSTEP_GPU_STAGE=run bash ci/gpu-nightly-device.sh || rc=1
+  cat "$OUT/nightly.txt" >>"$SUMMARY"
+  ;;
+*) echo "LOCKSTEP_GPU_STAGE must be build or run" >&2; exit 2 ;;
+esac
+exit "$rc"
