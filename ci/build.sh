@@ -8,12 +8,12 @@ if [[ ! -f "$BUILD/build.ninja" ]]; then
   # No GPU here: the CUDA kernels cannot run, so they are compiled for one architecture (sm_90a),
   # as the check that they compile and link, instead of two (CMakeLists.txt), and their host side
   # unoptimised (-O0: 39 -> 28 s a .cu file here; nvcc optimises device code either way).
-  arch=()
+  preset=dev   # CMakePresets.json
   if ! command -v nvidia-smi >/dev/null || ! nvidia-smi -L >/dev/null 2>&1; then
-    arch=(-DTORCH_CUDA_ARCH_LIST=9.0a "-DCMAKE_CUDA_FLAGS_RELWITHDEBINFO=-O0 -DNDEBUG")
+    preset=cuda-check
     say "no GPU: CUDA code compiled for sm_90a only, host side at -O0 (compile and link check)"
   fi
-  cmake -S "$ROOT" -B "$BUILD" -G Ninja -DLOCKSTEP_PYTHON="$VENV/bin/python" "${arch[@]}" "$@" >"$BUILD.configure.log" 2>&1 \
+  cmake --preset "$preset" -S "$ROOT" -B "$BUILD" -DLOCKSTEP_PYTHON="$VENV/bin/python" "$@" >"$BUILD.configure.log" 2>&1 \
     || { cat "$BUILD.configure.log" >&2; echo "[build] ERROR: CMake configure failed" >&2; exit 3; }
 fi
 echo "[build] building (first build takes several minutes on 2 cores)" >&2

@@ -47,7 +47,10 @@ gpu_build() {
   for a in "$@"; do
     if [[ "$a" == -D* ]]; then defs+=("$a"); else targets+=(--target "$a"); fi
   done
-  cmake -S "$source" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DLOCKSTEP_PYTHON="$(command -v python3)" \
+  # CMakePresets.json's gpu preset; spelled out for a tree from before it (.snap) or a CMake older than 3.21
+  local preset=(-G Ninja -DCMAKE_BUILD_TYPE=Release)
+  cmake -S "$source" --list-presets 2>/dev/null | grep -q '"gpu"' && preset=(--preset gpu)
+  cmake "${preset[@]}" -S "$source" -B "$BUILD" -DLOCKSTEP_PYTHON="$(command -v python3)" \
     "${PREFIX[@]}" "${defs[@]}" >"${log}configure.log" 2>&1 || { tail -40 "${log}configure.log"; exit 3; }
   cmake --build "$BUILD" -j "$(nproc)" "${targets[@]}" >"${log}build.log" 2>&1 ||
     { grep -E "error|Error" "${log}build.log" | head -40; exit 3; }

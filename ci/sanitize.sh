@@ -40,16 +40,13 @@ workers="${2:-2000}"
 model_workers="${3:-16}"
 PY="$VENV/bin/python"
 
-configure_build() {  # dir, sanitizer flags, targets...
-  local dir="$1" flags="$2"; shift 2
+configure_build() {  # dir, preset (CMakePresets.json: asan or tsan), targets...
+  local dir="$1" preset="$2"; shift 2
   if [[ ! -f "$dir/build.ninja" ]]; then
     mkdir -p "$dir"
-    echo "[sanitize] configuring $dir ($flags)" >&2
-    cmake -S "$ROOT" -B "$dir" -G Ninja -DLOCKSTEP_PYTHON="$VENV/bin/python" -DLOCKSTEP_CUDA=OFF \
-      -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DLOCKSTEP_KERNELS_OPT= \
-      -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
-      -DCMAKE_CXX_FLAGS="$flags -fno-omit-frame-pointer" -DCMAKE_C_FLAGS="$flags -fno-omit-frame-pointer" \
-      -DCMAKE_EXE_LINKER_FLAGS="$flags" -DCMAKE_SHARED_LINKER_FLAGS="$flags" ${LOCKSTEP_SANITIZE_CMAKE_ARGS:-} \
+    echo "[sanitize] configuring $dir (preset $preset)" >&2
+    # shellcheck disable=SC2086  # LOCKSTEP_SANITIZE_CMAKE_ARGS is a list of arguments
+    cmake --preset "$preset" -S "$ROOT" -B "$dir" -DLOCKSTEP_PYTHON="$VENV/bin/python" ${LOCKSTEP_SANITIZE_CMAKE_ARGS:-} \
       >"$dir/configure.log" 2>&1 \
       || { cat "$dir/configure.log" >&2; echo "[sanitize] ERROR: configure failed" >&2; return 3; }
   fi
@@ -64,7 +61,7 @@ run_asan() {
   # harness's parsers of untrusted input (proofs, suites, API requests) run under ASan+UBSan in the
   # fuzz smoke (ci/fuzz.sh), its threads under TSan (the stress below). LOCKSTEP_ASAN_TARGETS overrides.
   # shellcheck disable=SC2086  # a list of targets
-  configure_build "$dir" "-fsanitize=address,undefined -fno-sanitize-recover=undefined" \
+  configure_build "$dir" asan \
     ${LOCKSTEP_ASAN_TARGETS:-weights_test tokenizer_test kernels_test core_test} || return $?
   echo "[sanitize] asan: build $((SECONDS - start)) s" >&2
   start=$SECONDS
@@ -100,7 +97,7 @@ run_asan() {
 
 run_tsan() {
   local dir="$BUILD-tsan" start=$SECONDS
-  configure_build "$dir" "-fsanitize=thread" lockstep || return $?
+  configure_build "$dir" tsan lockstep || return $?
   echo "[sanitize] tsan: build $((SECONDS - start)) s" >&2
   local out rc=0; out="$(mktemp -d)"
   "$PY" -c "import sys; sys.path.insert(0, '$ROOT/tests/harness/catalogue'); import tiny_models; tiny_models.write_hf_llama('$out/tiny')" \
