@@ -4,8 +4,12 @@
 // are converted (nlohmann converts a float by static_cast, undefined out of range).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
+#include <fstream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -129,5 +133,26 @@ class JsonReader {
  private:
   std::string origin_;
 };
+
+// Reads and parses a JSON file, as bad_input: "<path>: no such <what>", "not a regular file",
+// "larger than <max_mib> MiB; not a <what>", "cannot be read", "not valid JSON (<why>)<hint>".
+inline nlohmann::ordered_json read_json_file(const std::string& path, const std::string& what, int64_t max_mib,
+                                             const std::string& hint = "") {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) throw bad_input(path + ": no such " + what);
+  if (!S_ISREG(info.st_mode)) throw bad_input(path + ": not a regular file");
+  if (info.st_size > (max_mib << 20)) {
+    throw bad_input(path + ": larger than " + std::to_string(max_mib) + " MiB; not a " + what);
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof()) throw bad_input(path + ": cannot be read");
+  try {
+    return nlohmann::ordered_json::parse(text.str());
+  } catch (const nlohmann::ordered_json::parse_error& e) {
+    throw bad_input(path + ": not valid JSON (" + std::string(e.what()) + ")" + hint);
+  }
+}
 
 }  // namespace lockstep::harness

@@ -1,5 +1,6 @@
-"""lockstep reports: JUnit XML, a self-contained HTML report and a Markdown job summary, all from
-the harness's `results.json` (`lockstep.results/0`) and `compare.json` (`lockstep.compare/0`).
+"""lockstep reports: a self-contained HTML report and a Markdown job summary, both from the harness's
+`results.json` (`lockstep.results/0`) and `compare.json` (`lockstep.compare/0`).
 
-Entry point: `python -m reports` (what `lockstep report` runs).
+Entry point: `python -m reports` (what `lockstep report` runs; the command writes the JUnit XML itself,
+with the harness's one JUnit writer, harness/results/junit.cpp).
 """

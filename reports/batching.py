@@ -1,5 +1,5 @@
-"""Where a run decoded through the batching engine with other requests, in one wording for the JUnit
-messages, the HTML report and the job summary.
+"""Where a run decoded through the batching engine with other requests, in one wording for the HTML
+report and the job summary (the JUnit writer, harness/results/junit.cpp, words it alike).
 
 results.json (harness/RESULTS.md) gives a run that shared engine steps a `batch` object: `sizes` and
 `rows` per generated token (sequences in that engine step, the case's row), `joined_running`,

@@ -1,4 +1,5 @@
-"""One wording for a divergence, shared by the JUnit messages, the HTML report and the job summary.
+"""One wording for a divergence, shared by the HTML report and the job summary (the JUnit writer,
+harness/results/junit.cpp, words it alike).
 
 A divergence is the `first_divergence` object of results.json (harness/RESULTS.md): the step where
 a run (or the golden file) first departs from the reference, why, both digests and both tokens.
@@ -40,6 +41,11 @@ def describe(div: dict) -> str:
             f"{short(div.get('actual_sha256'))} actual; token {expected} expected, {actual} actual")
 
 
+def _differs(head: str, other: str, div: dict | None, where: str = "") -> str:
+    """"<head> differs from <other>[<where>] at <the divergence>" (no "at ..." without one)."""
+    return f"{head} differs from {other}{where}" + (f" at {describe(div)}" if div is not None else "")
+
+
 def run_message(case: dict, run: dict, reference: str = "run-1") -> str:
     """The failure message of one compared run: names the case, the run, the batch it decoded in when it
     shared engine steps with others (" in a batch of 8 (row 3)", at the divergent step) and the first
@@ -47,10 +53,7 @@ def run_message(case: dict, run: dict, reference: str = "run-1") -> str:
     head = f"case '{case['id']}' {run['label']}"
     if run.get("error"):
         return f"{head} produced no record: {run['error']}"
-    div = run.get("first_divergence")
-    if div is None:
-        return f"{head} differs from {reference}"
-    message = f"{head} differs from {reference}{batching.where(run)} at {describe(div)}"
+    message = _differs(head, reference, run.get("first_divergence"), batching.where(run))
     activation = run.get("first_divergent_activation") or {}
     if activation.get("found"):
         message += f"; {activation['what']}"
@@ -61,10 +64,7 @@ def golden_message(case: dict, golden_path: str) -> str:
     head = f"case '{case['id']}'"
     if case.get("note"):
         return f"{head} {case['note']} (golden file {golden_path})"
-    div = case.get("first_divergence")
-    if div is None:
-        return f"{head} differs from the golden file {golden_path}"
-    return f"{head} differs from the golden file {golden_path} at {describe(div)}"
+    return _differs(head, f"the golden file {golden_path}", case.get("first_divergence"))
 
 
 def detail_lines(div: dict | None) -> list[str]:

@@ -195,25 +195,23 @@ int chat(const ChatOptions& o) {
 }  // namespace
 
 Command add_chat_command(CLI::App& parent) {
-  auto o = std::make_shared<ChatOptions>();
-  CLI::App* app = parent.add_subcommand(
-      "chat", "Chat with the model through the batching engine: streamed answers, multi-turn; --export writes "
-              "a trace that `lockstep session replay` checks bit for bit.");
-  app->add_option("--model", o->model, kModelHelp);
-  app->add_option("--system", o->system, "System prompt (default: none; the chat template's default applies)");
-  app->add_option("--max-new-tokens", o->max_new_tokens, "Most tokens per answer (1-4096)")->capture_default_str();
-  app->add_option("--temperature", o->temperature, "0: greedy; > 0 samples (seeded)")->capture_default_str();
-  app->add_option("--seed", o->seed, "Sampling seed (default with --temperature: a random one, printed and recorded)");
-  app->add_option("--export", o->export_path, "Write the conversation as a session trace (lockstep.trace/1) after every answer");
-  app->add_flag("--force", o->force, "Replace an existing --export file");
-  app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
-  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
-  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
-  app->footer("Messages come from standard input, one per line (a trailing backslash continues it); /exit or the "
-              "end of the input ends the chat. Answers stream to stdout; prompts and per-answer statistics go to "
-              "stderr.\nExit codes: 0 done; 2 bad input (bad option, a model without a chat template, a conversation "
-              "longer than the model's context: the trace keeps the turns before it); 3 environment.");
-  return {app, [o] { return chat(*o); }};
+  const char* about =
+      "Chat with the model through the batching engine: streamed answers, multi-turn; --export writes "
+      "a trace that `lockstep session replay` checks bit for bit.";
+  return options_command<ChatOptions>(parent, "chat", about, chat, [](CLI::App* app, ChatOptions& o) {
+    app->add_option("--model", o.model, kModelHelp);
+    app->add_option("--system", o.system, "System prompt (default: none; the chat template's default applies)");
+    app->add_option("--max-new-tokens", o.max_new_tokens, "Most tokens per answer (1-4096)")->capture_default_str();
+    app->add_option("--temperature", o.temperature, "0: greedy; > 0 samples (seeded)")->capture_default_str();
+    app->add_option("--seed", o.seed, "Sampling seed (default with --temperature: a random one, printed and recorded)");
+    app->add_option("--export", o.export_path, "Write the conversation as a session trace (lockstep.trace/1) after every answer");
+    app->add_flag("--force", o.force, "Replace an existing --export file");
+    add_engine_options(app, o.mode, o.device, o.dtype);
+    app->footer("Messages come from standard input, one per line (a trailing backslash continues it); /exit or the "
+                "end of the input ends the chat. Answers stream to stdout; prompts and per-answer statistics go to "
+                "stderr.\nExit codes: 0 done; 2 bad input (bad option, a model without a chat template, a conversation "
+                "longer than the model's context: the trace keeps the turns before it); 3 environment.");
+  });
 }
 
 }  // namespace lockstep::cli

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <iostream>
 #include <stdexcept>
 #include <string>
@@ -11,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "core/error.h"
+#include "harness/device_options.h"
 #include "kernels/mode.h"
 
 namespace lockstep::cli {
@@ -38,6 +40,16 @@ Command add_info_command(CLI::App& parent);
 Command add_chat_command(CLI::App& parent);
 Command add_serve_command(CLI::App& parent);
 
+// A subcommand whose options fill one Options object: `add_options` puts them on the app, and the
+// Command runs `run` with them once the command line is parsed.
+template <typename Options, typename Run, typename AddOptions>
+Command options_command(CLI::App& parent, const char* name, const char* about, Run run, AddOptions add_options) {
+  auto o = std::make_shared<Options>();
+  CLI::App* app = parent.add_subcommand(name, about);
+  add_options(app, *o);
+  return {app, [o, run] { return run(*o); }};
+}
+
 // The output contract of every command: results (tables, or JSON with --json) on stdout, progress
 // and diagnostics on stderr. With --json stdout holds the JSON alone, so tables go to stderr.
 inline std::ostream& table_stream(bool json) { return json ? std::cerr : std::cout; }
@@ -54,6 +66,13 @@ inline constexpr const char* kModeHelp =
     "Kernels: off (stock libtorch), batch_invariant (lockstep's kernels: a request's bits do not "
     "depend on the batch it runs in) or portable (fp32, one defined order and own math: the same bits "
     "on x86 CPUs and NVIDIA GPUs)";
+
+// --mode, --device and --dtype of a command that loads a model into the engine.
+inline void add_engine_options(CLI::App* app, std::string& mode, std::string& device, std::string& dtype) {
+  app->add_option("--mode", mode, kModeHelp)->capture_default_str();
+  app->add_option("--device", device, harness::kDeviceHelp)->capture_default_str();
+  app->add_option("--dtype", dtype, harness::kDtypeHelp)->capture_default_str();
+}
 
 // A --mode value as the kernels' mode; an unknown name is bad input (exit 2).
 inline kernels::Mode mode_option(const std::string& name) {

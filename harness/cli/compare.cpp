@@ -193,44 +193,44 @@ int compare(const CompareOptions& o) {
 }  // namespace
 
 Command add_compare_command(CLI::App& parent) {
-  auto o = std::make_shared<CompareOptions>();
-  CLI::App* app = parent.add_subcommand(
-      "compare", "Count the different outputs one request gets across co-batched runs: stock vs invariant kernels.");
-  app->footer(
-      "The target (the --prompt's ids, or --length random ids from --seed) runs RUNS times: alone, then inside "
-      "batches of 1 to MAX_BATCH random requests at a random slot, with --mode off and with batch_invariant (the same batches). "
-      "The output is the SHA-256 of the target's generated tokens and every step's logits, decoded "
-      "(--decode-tokens, greedy) through the batching engine beside requests that end at random steps; with "
-      "--decode-tokens 0, of its prefill logits at every position.\n"
-      "Exit codes: 0 batch_invariant gave exactly one output, 1 it gave more, 2 bad input, 3 environment.");
-  app->add_option("--model", o->model, kModelHelp);
-  app->add_option("--prompt", o->prompt, "Target prompt (chat-formatted unless --raw)");
-  app->add_flag("--raw", o->raw, "Tokenize --prompt as plain text");
-  app->add_option("--length", o->length, "Random target length when no --prompt")->capture_default_str();
-  app->add_option("--runs", o->runs, "Co-batched runs per mode")->capture_default_str();
-  app->add_option("--max-batch", o->max_batch, "Largest batch")->capture_default_str();
-  app->add_option("--decode-tokens", o->decode_tokens, "Tokens the target decodes per run (0: prefill only)")
-      ->capture_default_str();
-  app->add_option("--seed", o->seed, "Seed of the batches (and of a random target)")->capture_default_str();
-  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
-  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
-  app->add_option("--out-dir", o->out_dir, "Directory for compare.json")->capture_default_str();
-  app->add_flag("--one-engine", o->one_engine,
-                "RUNS copies of the target and --fillers random requests submitted at once to ONE engine per mode "
-                "(the Thinking Machines experiment); unique outputs counted by tokens and by bits");
-  app->add_option("--fillers", o->fillers, "--one-engine: random requests beside the copies")->capture_default_str();
-  app->add_option("--filler-max-prompt", o->filler_max_prompt, "--one-engine: filler prompts are 1..N random ids")
-      ->capture_default_str();
-  app->add_option("--filler-max-new", o->filler_max_new, "--one-engine: fillers generate 1..N tokens")
-      ->capture_default_str();
-  app->add_option("--threads", o->threads, "--one-engine: submitting threads")->capture_default_str();
-  app->add_flag("--json", o->json, "Also print compare.json on stdout");
-  add_endpoint_options(app, o->endpoint,
-                       "Compare against an OpenAI-compatible server at this base URL: the target (--prompt, default a "
-                       "question) RUNS times, each beside 1..MAX_BATCH-1 concurrent seeded requests; unique answers by "
-                       "tokens, logprobs and bits (as far as the server returns them)",
-                       /*with_level=*/false);
-  return {app, [o] { return compare(*o); }};
+  const char* about =
+      "Count the different outputs one request gets across co-batched runs: stock vs invariant kernels.";
+  return options_command<CompareOptions>(parent, "compare", about, compare, [](CLI::App* app, CompareOptions& o) {
+    app->footer(
+        "The target (the --prompt's ids, or --length random ids from --seed) runs RUNS times: alone, then inside "
+        "batches of 1 to MAX_BATCH random requests at a random slot, with --mode off and with batch_invariant (the same batches). "
+        "The output is the SHA-256 of the target's generated tokens and every step's logits, decoded "
+        "(--decode-tokens, greedy) through the batching engine beside requests that end at random steps; with "
+        "--decode-tokens 0, of its prefill logits at every position.\n"
+        "Exit codes: 0 batch_invariant gave exactly one output, 1 it gave more, 2 bad input, 3 environment.");
+    app->add_option("--model", o.model, kModelHelp);
+    app->add_option("--prompt", o.prompt, "Target prompt (chat-formatted unless --raw)");
+    app->add_flag("--raw", o.raw, "Tokenize --prompt as plain text");
+    app->add_option("--length", o.length, "Random target length when no --prompt")->capture_default_str();
+    app->add_option("--runs", o.runs, "Co-batched runs per mode")->capture_default_str();
+    app->add_option("--max-batch", o.max_batch, "Largest batch")->capture_default_str();
+    app->add_option("--decode-tokens", o.decode_tokens, "Tokens the target decodes per run (0: prefill only)")
+        ->capture_default_str();
+    app->add_option("--seed", o.seed, "Seed of the batches (and of a random target)")->capture_default_str();
+    app->add_option("--device", o.device, harness::kDeviceHelp)->capture_default_str();
+    app->add_option("--dtype", o.dtype, harness::kDtypeHelp)->capture_default_str();
+    app->add_option("--out-dir", o.out_dir, "Directory for compare.json")->capture_default_str();
+    app->add_flag("--one-engine", o.one_engine,
+                  "RUNS copies of the target and --fillers random requests submitted at once to ONE engine per mode "
+                  "(the Thinking Machines experiment); unique outputs counted by tokens and by bits");
+    app->add_option("--fillers", o.fillers, "--one-engine: random requests beside the copies")->capture_default_str();
+    app->add_option("--filler-max-prompt", o.filler_max_prompt, "--one-engine: filler prompts are 1..N random ids")
+        ->capture_default_str();
+    app->add_option("--filler-max-new", o.filler_max_new, "--one-engine: fillers generate 1..N tokens")
+        ->capture_default_str();
+    app->add_option("--threads", o.threads, "--one-engine: submitting threads")->capture_default_str();
+    app->add_flag("--json", o.json, "Also print compare.json on stdout");
+    add_endpoint_options(app, o.endpoint,
+                         "Compare against an OpenAI-compatible server at this base URL: the target (--prompt, default a "
+                         "question) RUNS times, each beside 1..MAX_BATCH-1 concurrent seeded requests; unique answers by "
+                         "tokens, logprobs and bits (as far as the server returns them)",
+                         /*with_level=*/false);
+  });
 }
 
 }  // namespace lockstep::cli

@@ -125,11 +125,11 @@ int info(const InfoOptions& o) {
 }  // namespace
 
 Command add_info_command(CLI::App& parent) {
-  auto o = std::make_shared<InfoOptions>();
-  CLI::App* app = parent.add_subcommand(
-      "info", "Print the environment fingerprint a proof records: CPU and flags, GPUs, driver, CUDA, cuBLAS, libtorch, modes.");
-  app->add_flag("--json", o->json, "Print lockstep.info/0 JSON instead of the table");
-  return {app, [o] { return info(*o); }};
+  const char* about =
+      "Print the environment fingerprint a proof records: CPU and flags, GPUs, driver, CUDA, cuBLAS, libtorch, modes.";
+  return options_command<InfoOptions>(parent, "info", about, info, [](CLI::App* app, InfoOptions& o) {
+    app->add_flag("--json", o.json, "Print lockstep.info/0 JSON instead of the table");
+  });
 }
 
 }  // namespace lockstep::cli

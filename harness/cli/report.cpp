@@ -1,7 +1,7 @@
 // `lockstep report`: JUnit XML, a self-contained HTML report and a Markdown summary from
-// results.json / compare.json files. The renderer is the Python package reports/ (Jinja2);
-// this is the only command that runs Python, and it only starts it: everything else in the
-// harness works without Python.
+// results.json / compare.json files. The HTML and Markdown renderer is the Python package
+// reports/ (Jinja2); this is the only command that runs Python, and it only starts it: the
+// JUnit XML comes from the harness's one writer (harness/results/junit.h), as verify's does.
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,6 +16,7 @@
 #include "harness/cli/command.h"
 #include "harness/cli/exit_codes.h"
 #include "harness/paths.h"
+#include "harness/results/junit.h"
 
 extern char** environ;
 
@@ -70,7 +71,7 @@ int render(const ReportOptions& o) {
   for (const std::string& f : o.results) args.insert(args.end(), {"--results", f});
   for (const std::string& f : o.compares) args.insert(args.end(), {"--compare", f});
   const std::pair<const char*, const std::string*> paths[] = {
-      {"--junit", &o.junit}, {"--html", &o.html}, {"--markdown", &o.markdown}, {"--title", &o.title}};
+      {"--html", &o.html}, {"--markdown", &o.markdown}, {"--title", &o.title}};
   for (const auto& [flag, value] : paths) {
     if (!value->empty()) args.insert(args.end(), {flag, *value});
   }
@@ -91,38 +92,48 @@ int render(const ReportOptions& o) {
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) throw environment_error(std::string("waiting for the report renderer: ") + std::strerror(errno));
   }
-  if (WIFEXITED(status)) {
-    const int code = WEXITSTATUS(status);
-    if (code == kOk || code == kBadInput || code == kEnvironment) return code;
+  if (!WIFEXITED(status)) {
+    std::cerr << "lockstep: internal error: the report renderer was killed by signal " << WTERMSIG(status) << "\n";
+    return kInternal;
+  }
+  const int code = WEXITSTATUS(status);
+  if (code != kOk && code != kBadInput && code != kEnvironment) {
     std::cerr << "lockstep: internal error: the report renderer (" << python << " -m reports) exited with code "
               << code << "\n";
     return kInternal;
   }
-  std::cerr << "lockstep: internal error: the report renderer was killed by signal " << WTERMSIG(status) << "\n";
-  return kInternal;
+  if (code != kOk) return code;
+  // The renderer has checked every file; the JUnit XML goes beside its reports.
+  std::vector<std::string> results = o.inputs;
+  results.insert(results.end(), o.results.begin(), o.results.end());
+  const std::string junit = o.junit.empty() ? harness::join_path(o.out_dir, "report-junit.xml") : o.junit;
+  harness::write_junit(junit, harness::read_junit_inputs(results, o.compares));
+  std::cout << "report: junit: " << junit << std::endl;
+  return kOk;
 }
 
 }  // namespace
 
 Command add_report_command(CLI::App& parent) {
-  auto o = std::make_shared<ReportOptions>();
-  CLI::App* app = parent.add_subcommand(
-      "report", "Render results.json / compare.json as JUnit XML, a self-contained HTML report and a Markdown summary.");
-  app->add_option("files", o->inputs, "results.json or compare.json files (told apart by their schema)");
-  app->add_option("--results", o->results, "A results.json (repeatable)");
-  app->add_option("--compare", o->compares, "A compare.json from lockstep compare (repeatable)");
-  app->add_option("--out-dir", o->out_dir, "Directory for the reports")->capture_default_str();
-  app->add_option("--junit", o->junit, "JUnit XML path (default: OUT_DIR/report-junit.xml)");
-  app->add_option("--html", o->html, "HTML report path (default: OUT_DIR/report.html)");
-  app->add_option("--markdown", o->markdown, "Markdown summary path (default: OUT_DIR/summary.md)");
-  app->add_option("--title", o->title, "Report title");
-  app->add_option("--python", o->python, "Python with Jinja2 (default: $LOCKSTEP_PYTHON, else the build's venv)");
-  app->footer(
-      "The renderer is the Python package reports/ of the lockstep source tree ($LOCKSTEP_REPORTS_ROOT overrides); "
-      "no other lockstep command needs Python.\n"
-      "Exit codes: 0 reports written (whatever the verdict), 2 bad input (missing or malformed file), "
-      "3 environment problem (Python or Jinja2 missing, output not writable).");
-  return {app, [o] { return render(*o); }};
+  const char* about =
+      "Render results.json / compare.json as JUnit XML, a self-contained HTML report and a Markdown summary.";
+  return options_command<ReportOptions>(parent, "report", about, render, [](CLI::App* app, ReportOptions& o) {
+    app->add_option("files", o.inputs, "results.json or compare.json files (told apart by their schema)");
+    app->add_option("--results", o.results, "A results.json (repeatable)");
+    app->add_option("--compare", o.compares, "A compare.json from lockstep compare (repeatable)");
+    app->add_option("--out-dir", o.out_dir, "Directory for the reports")->capture_default_str();
+    app->add_option("--junit", o.junit, "JUnit XML path (default: OUT_DIR/report-junit.xml)");
+    app->add_option("--html", o.html, "HTML report path (default: OUT_DIR/report.html)");
+    app->add_option("--markdown", o.markdown, "Markdown summary path (default: OUT_DIR/summary.md)");
+    app->add_option("--title", o.title, "Report title");
+    app->add_option("--python", o.python, "Python with Jinja2 (default: $LOCKSTEP_PYTHON, else the build's venv)");
+    app->footer(
+        "The HTML and Markdown renderer is the Python package reports/ of the lockstep source tree "
+        "($LOCKSTEP_REPORTS_ROOT overrides); the JUnit XML is the harness's own, as verify's. No other lockstep command "
+        "needs Python.\n"
+        "Exit codes: 0 reports written (whatever the verdict), 2 bad input (missing or malformed file), "
+        "3 environment problem (Python or Jinja2 missing, output not writable).");
+  });
 }
 
 }  // namespace lockstep::cli

@@ -136,29 +136,24 @@ int run(const RunOptions& given) {
 }  // namespace
 
 Command add_run_command(CLI::App& parent) {
-  auto o = std::make_shared<RunOptions>();
-  CLI::App* app = parent.add_subcommand(
-      "run", "Generate an answer to one prompt (greedy unless --temperature > 0 with --seed).");
-  app->add_option("--prompt", o->prompt, "The user message (chat-formatted unless --raw)");
-  app->add_option("--prompt-file", o->prompt_file,
-                  "Read the prompt from this file (- for standard input), for prompts too long for the command line");
-  app->add_option("--model", o->model, kModelHelp);
-  app->add_flag("--raw", o->raw, "Tokenize the prompt as is, without the chat template");
-  app->add_option("--max-new-tokens", o->max_new_tokens, "Most tokens to generate")->capture_default_str();
-  add_sampling_options(app, &o->sampling);
-  app->add_option("--stop", o->stops, "Stop once the answer contains this text (repeatable; the token that "
-                                      "completes it is kept)");
-  app->add_flag("--json", o->json,
-                "Print a JSON record: ids, text, per-step logits SHA-256, ids SHA-256, stop reason, timings");
-  app->add_option("--dump-logits", o->dump_logits,
-                  "Write every step's fp32 logits to this .npy file, shape [steps, vocab]");
-  app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
-  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
-  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
-  return {app, [app, o] {
-            o->prompt_given = app->count("--prompt") > 0;
-            return run(*o);
-          }};
+  const char* about = "Generate an answer to one prompt (greedy unless --temperature > 0 with --seed).";
+  return options_command<RunOptions>(parent, "run", about, run, [](CLI::App* app, RunOptions& o) {
+    app->add_option("--prompt", o.prompt, "The user message (chat-formatted unless --raw)");
+    app->add_option("--prompt-file", o.prompt_file,
+                    "Read the prompt from this file (- for standard input), for prompts too long for the command line");
+    app->add_option("--model", o.model, kModelHelp);
+    app->add_flag("--raw", o.raw, "Tokenize the prompt as is, without the chat template");
+    app->add_option("--max-new-tokens", o.max_new_tokens, "Most tokens to generate")->capture_default_str();
+    add_sampling_options(app, &o.sampling);
+    app->add_option("--stop", o.stops, "Stop once the answer contains this text (repeatable; the token that "
+                                        "completes it is kept)");
+    app->add_flag("--json", o.json,
+                  "Print a JSON record: ids, text, per-step logits SHA-256, ids SHA-256, stop reason, timings");
+    app->add_option("--dump-logits", o.dump_logits,
+                    "Write every step's fp32 logits to this .npy file, shape [steps, vocab]");
+    add_engine_options(app, o.mode, o.device, o.dtype);
+    app->callback([app, &o] { o.prompt_given = app->count("--prompt") > 0; });
+  });
 }
 
 }  // namespace lockstep::cli

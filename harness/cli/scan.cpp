@@ -100,22 +100,22 @@ int scan(const ScanOptions& o) {
 }  // namespace
 
 Command add_scan_command(CLI::App& parent) {
-  auto o = std::make_shared<ScanOptions>();
-  CLI::App* app = parent.add_subcommand("scan", "List the aten ops a model runs and which lack invariant kernels.");
-  app->footer(
-      "Runs the model once in batch_invariant mode with an op recorder. Each op is 'invariant' (lockstep's kernel), "
-      "'composite' (decomposes into the others listed), 'exact' (elementwise or data movement: the batch cannot "
-      "change its bits) or 'uncovered' (its bits may depend on the batch).\n"
-      "Exit codes: 0 every op covered, 1 some op uncovered, 2 bad input, 3 environment.");
-  app->add_option("--model", o->model, kModelHelp);
-  app->add_option("--prompt", o->prompt, "Prompt for lockstep's model")->capture_default_str();
-  app->add_option("--max-new-tokens", o->max_new_tokens, "Tokens to generate (prefill and decode)")
-      ->capture_default_str();
-  auto* ts = app->add_option("--torchscript", o->torchscript, "A TorchScript module (torch.jit.save) instead");
-  app->add_option("--input-shape", o->input_shape, "Its input's shape, e.g. 1,8,64")->delimiter(',')->needs(ts);
-  app->add_option("--dtype", o->dtype, "Its input's dtype: float32, bfloat16 or int64")->needs(ts)->capture_default_str();
-  app->add_flag("--json", o->json, "Print lockstep.scan/0 JSON instead of the table");
-  return {app, [o] { return scan(*o); }};
+  const char* about = "List the aten ops a model runs and which lack invariant kernels.";
+  return options_command<ScanOptions>(parent, "scan", about, scan, [](CLI::App* app, ScanOptions& o) {
+    app->footer(
+        "Runs the model once in batch_invariant mode with an op recorder. Each op is 'invariant' (lockstep's kernel), "
+        "'composite' (decomposes into the others listed), 'exact' (elementwise or data movement: the batch cannot "
+        "change its bits) or 'uncovered' (its bits may depend on the batch).\n"
+        "Exit codes: 0 every op covered, 1 some op uncovered, 2 bad input, 3 environment.");
+    app->add_option("--model", o.model, kModelHelp);
+    app->add_option("--prompt", o.prompt, "Prompt for lockstep's model")->capture_default_str();
+    app->add_option("--max-new-tokens", o.max_new_tokens, "Tokens to generate (prefill and decode)")
+        ->capture_default_str();
+    auto* ts = app->add_option("--torchscript", o.torchscript, "A TorchScript module (torch.jit.save) instead");
+    app->add_option("--input-shape", o.input_shape, "Its input's shape, e.g. 1,8,64")->delimiter(',')->needs(ts);
+    app->add_option("--dtype", o.dtype, "Its input's dtype: float32, bfloat16 or int64")->needs(ts)->capture_default_str();
+    app->add_flag("--json", o.json, "Print lockstep.scan/0 JSON instead of the table");
+  });
 }
 
 }  // namespace lockstep::cli

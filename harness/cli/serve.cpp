@@ -62,41 +62,39 @@ int serve_main(ServeCliOptions o) {
 }  // namespace
 
 Command add_serve_command(CLI::App& parent) {
-  auto o = std::make_shared<ServeCliOptions>();
-  CLI::App* app = parent.add_subcommand(
-      "serve", "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, "
-               "/v1/models, /health) through the batching engine; every answer carries its bits' record.");
-  app->add_option("--model", o->model, kModelHelp);
-  app->add_option("--served-model-name", o->served_name, "The model id clients name (default: the model's name)");
-  app->add_option("--host", o->server.host, "Address to bind (a non-local address exposes the server)")->capture_default_str();
-  app->add_option("--port", o->server.port, "Port (0: any free port, printed at start)")->capture_default_str();
-  app->add_option("--api-key-env", o->api_key_env,
-                  "Name of an environment variable holding the API key clients must send as \"Authorization: Bearer "
-                  "<key>\" (never the key itself on the command line)");
-  app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
-  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
-  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
-  app->add_option("--max-batch", o->max_batch, "Most sequences in one engine step")->capture_default_str();
-  app->add_option("--max-concurrent", o->server.max_concurrent, "Most generation requests in flight; more get 429")
-      ->capture_default_str();
-  app->add_option("--max-tokens", o->limits.max_tokens, "The largest max_tokens a request may ask for")->capture_default_str();
-  app->add_option("--max-n", o->limits.max_n, "The largest n (choices) a request may ask for")->capture_default_str();
-  app->add_option("--max-body-bytes", o->server.max_body_bytes, "Largest request body; larger ones get 413")
-      ->capture_default_str();
-  app->add_option("--read-timeout", o->server.read_timeout_s, "Seconds to wait for a request's bytes")->capture_default_str();
-  app->add_option("--write-timeout", o->server.write_timeout_s, "Seconds to wait for a client to take bytes")
-      ->capture_default_str();
-  app->add_option("--shutdown-timeout", o->server.shutdown_timeout_s,
-                  "On SIGTERM/SIGINT: seconds in-flight requests may take to finish")->capture_default_str();
-  app->add_flag("--log-requests", o->server.log_requests, "One stderr line per request");
-  app->footer(
-      "Requests follow OpenAI's API with lockstep's rules: no `temperature` means greedy (OpenAI's default is 1); "
-      "sampling needs a `seed`; n > 1 gives choice i RNG stream i; unknown fields and unsupported options "
-      "(penalties, logit_bias, echo, tools) are refused with 400, never ignored; `logprobs` are the fixed-order "
-      "log-softmax of the raw logits. Every answer holds a `lockstep` field: prompt and output ids, each step's "
-      "raw-logits SHA-256 and batch size, the model's SHA-256 and the environment.\n"
-      "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT); 2 bad option; 3 environment (model, port).");
-  return {app, [o] { return serve_main(*o); }};
+  const char* about =
+      "Serve the model over an OpenAI-compatible HTTP API (/v1/completions, /v1/chat/completions, "
+      "/v1/models, /health) through the batching engine; every answer carries its bits' record.";
+  return options_command<ServeCliOptions>(parent, "serve", about, serve_main, [](CLI::App* app, ServeCliOptions& o) {
+    app->add_option("--model", o.model, kModelHelp);
+    app->add_option("--served-model-name", o.served_name, "The model id clients name (default: the model's name)");
+    app->add_option("--host", o.server.host, "Address to bind (a non-local address exposes the server)")->capture_default_str();
+    app->add_option("--port", o.server.port, "Port (0: any free port, printed at start)")->capture_default_str();
+    app->add_option("--api-key-env", o.api_key_env,
+                    "Name of an environment variable holding the API key clients must send as \"Authorization: Bearer "
+                    "<key>\" (never the key itself on the command line)");
+    add_engine_options(app, o.mode, o.device, o.dtype);
+    app->add_option("--max-batch", o.max_batch, "Most sequences in one engine step")->capture_default_str();
+    app->add_option("--max-concurrent", o.server.max_concurrent, "Most generation requests in flight; more get 429")
+        ->capture_default_str();
+    app->add_option("--max-tokens", o.limits.max_tokens, "The largest max_tokens a request may ask for")->capture_default_str();
+    app->add_option("--max-n", o.limits.max_n, "The largest n (choices) a request may ask for")->capture_default_str();
+    app->add_option("--max-body-bytes", o.server.max_body_bytes, "Largest request body; larger ones get 413")
+        ->capture_default_str();
+    app->add_option("--read-timeout", o.server.read_timeout_s, "Seconds to wait for a request's bytes")->capture_default_str();
+    app->add_option("--write-timeout", o.server.write_timeout_s, "Seconds to wait for a client to take bytes")
+        ->capture_default_str();
+    app->add_option("--shutdown-timeout", o.server.shutdown_timeout_s,
+                    "On SIGTERM/SIGINT: seconds in-flight requests may take to finish")->capture_default_str();
+    app->add_flag("--log-requests", o.server.log_requests, "One stderr line per request");
+    app->footer(
+        "Requests follow OpenAI's API with lockstep's rules: no `temperature` means greedy (OpenAI's default is 1); "
+        "sampling needs a `seed`; n > 1 gives choice i RNG stream i; unknown fields and unsupported options "
+        "(penalties, logit_bias, echo, tools) are refused with 400, never ignored; `logprobs` are the fixed-order "
+        "log-softmax of the raw logits. Every answer holds a `lockstep` field: prompt and output ids, each step's "
+        "raw-logits SHA-256 and batch size, the model's SHA-256 and the environment.\n"
+        "Exit codes: 0 stopped cleanly (SIGTERM/SIGINT); 2 bad option; 3 environment (model, port).");
+  });
 }
 
 }  // namespace lockstep::cli

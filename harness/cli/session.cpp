@@ -186,9 +186,7 @@ Command add_session_command(CLI::App& parent) {
   tracer->add_option("--out", o->out, "Trace file to write (atomically)")->required();
   tracer->add_flag("--force", o->force, "Replace an existing --out file");
   tracer->add_option("--model", o->model, kModelHelp);
-  tracer->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
-  tracer->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
-  tracer->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
+  add_engine_options(tracer, o->mode, o->device, o->dtype);
   tracer->add_flag("--json", o->json, "Print a summary as JSON on stdout (trace path, turns, tokens, digest)");
   tracer->footer("Progress goes to stderr, one line per step.\n"
                  "Exit codes: 0 written; 2 bad input (invalid script, a tool call with no canned answer: the trace "

@@ -95,35 +95,32 @@ int sweep(SweepOptions& o) {
 }  // namespace
 
 Command add_sweep_command(CLI::App& parent, const std::vector<std::string>& argv) {
-  auto o = std::make_shared<SweepOptions>();
-  o->argv = argv;
-  CLI::App* app = parent.add_subcommand(
-      "sweep", "Compute a target request alone and in batches of random co-batched requests; compare bits.");
-  app->footer(
-      "For every prompt length L a target of L random token ids (from --seed) runs alone, then inside a batch "
-      "of B requests for every B (random fillers of the same length, the target at a random slot). The SHA-256 "
-      "of its logits at every prompt position must equal the solo run's. With --mode off this shows where "
-      "stock kernels drift. With --decode-tokens N (default 8) the target also generates N tokens through the "
-      "batching engine, alone and submitted with B-1 random requests (random lengths and budgets, so its batch "
-      "shrinks while it decodes): case decode-len-L, every token and step digest equal to the solo run's.\nExit codes: 0 every cell equal, 1 a cell differs, 2 bad input, 3 environment.");
-  app->add_option("--model", o->model, kModelHelp);
-  app->add_option("--lengths", o->plan.lengths, "Prompt lengths (tokens)")->delimiter(',')->capture_default_str();
-  app->add_option("--batches", o->plan.batches, "Batch sizes")->delimiter(',')->capture_default_str();
-  app->add_option("--seed", o->plan.seed, "Seed of the target and filler ids")->capture_default_str();
-  app->add_option("--decode-tokens", o->plan.decode_tokens,
-                  "Tokens the target also decodes through the batching engine per cell (0: prefill only)")
-      ->capture_default_str();
-  app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
-  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
-  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
-  app->add_option("--out-dir", o->out_dir, "Directory for results.json and junit.xml")->capture_default_str();
-  app->add_flag("--json", o->json, "Also print the results JSON on stdout");
-  add_endpoint_options(app, o->endpoint,
-                       "Sweep an OpenAI-compatible server at this base URL: --batches become concurrency levels (the "
-                       "target with C-1 concurrent seeded requests), --lengths the target's length in random words, "
-                       "--decode-tokens its max_tokens; every level compared with the first",
-                       /*with_level=*/true);
-  return {app, [o] { return sweep(*o); }};
+  const char* about = "Compute a target request alone and in batches of random co-batched requests; compare bits.";
+  return options_command<SweepOptions>(parent, "sweep", about, sweep, [&](CLI::App* app, SweepOptions& o) {
+    o.argv = argv;
+    app->footer(
+        "For every prompt length L a target of L random token ids (from --seed) runs alone, then inside a batch "
+        "of B requests for every B (random fillers of the same length, the target at a random slot). The SHA-256 "
+        "of its logits at every prompt position must equal the solo run's. With --mode off this shows where "
+        "stock kernels drift. With --decode-tokens N (default 8) the target also generates N tokens through the "
+        "batching engine, alone and submitted with B-1 random requests (random lengths and budgets, so its batch "
+        "shrinks while it decodes): case decode-len-L, every token and step digest equal to the solo run's.\nExit codes: 0 every cell equal, 1 a cell differs, 2 bad input, 3 environment.");
+    app->add_option("--model", o.model, kModelHelp);
+    app->add_option("--lengths", o.plan.lengths, "Prompt lengths (tokens)")->delimiter(',')->capture_default_str();
+    app->add_option("--batches", o.plan.batches, "Batch sizes")->delimiter(',')->capture_default_str();
+    app->add_option("--seed", o.plan.seed, "Seed of the target and filler ids")->capture_default_str();
+    app->add_option("--decode-tokens", o.plan.decode_tokens,
+                    "Tokens the target also decodes through the batching engine per cell (0: prefill only)")
+        ->capture_default_str();
+    add_engine_options(app, o.mode, o.device, o.dtype);
+    app->add_option("--out-dir", o.out_dir, "Directory for results.json and junit.xml")->capture_default_str();
+    app->add_flag("--json", o.json, "Also print the results JSON on stdout");
+    add_endpoint_options(app, o.endpoint,
+                         "Sweep an OpenAI-compatible server at this base URL: --batches become concurrency levels (the "
+                         "target with C-1 concurrent seeded requests), --lengths the target's length in random words, "
+                         "--decode-tokens its max_tokens; every level compared with the first",
+                         /*with_level=*/true);
+  });
 }
 
 }  // namespace lockstep::cli

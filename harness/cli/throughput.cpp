@@ -164,33 +164,31 @@ int run(const ThroughputOptions& o) {
 }  // namespace
 
 Command add_throughput_command(CLI::App& parent) {
-  auto o = std::make_shared<ThroughputOptions>();
-  CLI::App* app = parent.add_subcommand(
-      "throughput", "Tokens per second of the batching engine for each batch size (B requests at once).");
-  app->add_option("--model", o->model, kModelHelp);
-  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
-  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
-  app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
-  app->add_option("--batches", o->batches, "Batch sizes, comma separated")->delimiter(',')->capture_default_str();
-  app->add_option("--new-tokens", o->new_tokens, "Tokens each request generates")->capture_default_str();
-  app->add_option("--prompt-tokens", o->prompt_tokens, "Prompt length (random token ids)")->capture_default_str();
-  app->add_option("--repeats", o->repeats, "Runs per batch size; the fastest counts")->capture_default_str();
-  app->add_option("--kv-cache-gb", o->kv_cache_gb,
-                  "KV-cache budget in GiB (0: min(batch full contexts, 2 GiB on the CPU, 8 GiB on a GPU))")
-      ->capture_default_str();
-  app->add_option("--digest-threads", o->digest_threads,
-                  "Threads hashing the logits beside the next step (-1: a quarter of the cores, 1 to 4; 0: after each step)")
-      ->capture_default_str();
-  app->add_flag("--no-digests", o->no_digests, "Skip the per-step logits digests (to measure what they cost)");
-  app->add_flag("--no-pipeline", o->no_pipeline,
-                "Take each step's records before launching the next (to measure what pipelining gains)");
-  app->add_flag("--no-graphs", o->no_graphs, "Run decode steps eagerly, without CUDA graphs (to measure what they gain)");
-  add_sampling_options(app, &o->sampling);
-  app->add_option("--profile", o->profile,
-                  "Write a torch profiler (Kineto) Chrome trace of the last batch size's last run to this file "
-                  "(summarise it with ci/trace_summary.py)");
-  app->add_flag("--json", o->json, "Print a JSON record instead of the table");
-  return {app, [o] { return run(*o); }};
+  const char* about = "Tokens per second of the batching engine for each batch size (B requests at once).";
+  using Options = ThroughputOptions;
+  return options_command<Options>(parent, "throughput", about, run, [](CLI::App* app, Options& o) {
+    app->add_option("--model", o.model, kModelHelp);
+    add_engine_options(app, o.mode, o.device, o.dtype);
+    app->add_option("--batches", o.batches, "Batch sizes, comma separated")->delimiter(',')->capture_default_str();
+    app->add_option("--new-tokens", o.new_tokens, "Tokens each request generates")->capture_default_str();
+    app->add_option("--prompt-tokens", o.prompt_tokens, "Prompt length (random token ids)")->capture_default_str();
+    app->add_option("--repeats", o.repeats, "Runs per batch size; the fastest counts")->capture_default_str();
+    app->add_option("--kv-cache-gb", o.kv_cache_gb,
+                    "KV-cache budget in GiB (0: min(batch full contexts, 2 GiB on the CPU, 8 GiB on a GPU))")
+        ->capture_default_str();
+    app->add_option("--digest-threads", o.digest_threads,
+                    "Threads hashing the logits beside the next step (-1: a quarter of the cores, 1 to 4; 0: after each step)")
+        ->capture_default_str();
+    app->add_flag("--no-digests", o.no_digests, "Skip the per-step logits digests (to measure what they cost)");
+    app->add_flag("--no-pipeline", o.no_pipeline,
+                  "Take each step's records before launching the next (to measure what pipelining gains)");
+    app->add_flag("--no-graphs", o.no_graphs, "Run decode steps eagerly, without CUDA graphs (to measure what they gain)");
+    add_sampling_options(app, &o.sampling);
+    app->add_option("--profile", o.profile,
+                    "Write a torch profiler (Kineto) Chrome trace of the last batch size's last run to this file "
+                    "(summarise it with ci/trace_summary.py)");
+    app->add_flag("--json", o.json, "Print a JSON record instead of the table");
+  });
 }
 
 }  // namespace lockstep::cli

@@ -278,9 +278,7 @@ CLI::App* add_check(CLI::App& parent, const char* name, const char* description,
   app->add_option("--proof-out", o->proof_out,
                   "Where this run's proof (lockstep.proof/1) goes (default: OUT_DIR/proof.json; replaced on every run)");
   app->add_flag("--json", o->json, "Also print the results JSON on stdout");
-  app->add_option("--mode", o->mode, kModeHelp)->capture_default_str();
-  app->add_option("--device", o->device, harness::kDeviceHelp)->capture_default_str();
-  app->add_option("--dtype", o->dtype, harness::kDtypeHelp)->capture_default_str();
+  add_engine_options(app, o->mode, o->device, o->dtype);
   app->add_option("--golden", o->golden,
                   "Golden proof file (lockstep.proof/1) that every case must reproduce; e.g. "
                   "golden/smollm2-135m-instruct/cpu-x86_64.proof.json");

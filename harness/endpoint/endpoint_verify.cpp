@@ -218,21 +218,11 @@ class EndpointVerifier {
     results_.started_at = utc_timestamp_now();
     const ServerIdentity id = client_.identify();
     progress_("verify: endpoint " + id.description);
-    results_.suite_name = plan_.suite.name;
-    results_.suite_path = plan_.suite.path;
+    start_results(results_, plan_.suite);
     results_.runs = plan_.runs;
     results_.processes = 0;
     results_.model = ModelIdentity{id.url, id.model, id.model_sha256};
     results_.batch_rounds = {fmt::format("concurrent-{}", plan_.fillers)};
-    for (const SuiteCase& c : plan_.suite.cases) {
-      CaseResult r;
-      r.id = c.id;
-      r.prompt = c.prompt;
-      r.chat = c.chat;
-      r.max_new_tokens = c.max_new_tokens;
-      r.tier = c.tier;
-      results_.cases.push_back(std::move(r));
-    }
     references_.resize(plan_.suite.cases.size());
     for (int64_t run = 1; run <= plan_.runs; ++run) {
       for (size_t i = 0; i < plan_.suite.cases.size(); ++i) one_run(i, run);

@@ -117,7 +117,7 @@ std::string proof_digest(const json& document) {
 
 json proof_to_json(const Proof& proof) {
   json doc = body_of(proof);
-  doc["digest"] = {{"algorithm", "sha256-canonical-json"}, {"value", proof_digest(doc)}};
+  seal(doc);
   if (proof.signature) {
     doc["signature"] = {{"algorithm", proof.signature->algorithm},
                         {"public_key", proof.signature->public_key},
@@ -126,13 +126,13 @@ json proof_to_json(const Proof& proof) {
   return doc;
 }
 
-Proof proof_from_json(const json& doc, const std::string& origin) {
+std::string check_sealed(const json& doc, const std::string& origin, const char* schema_name, const std::string& what) {
   const JsonReader r(origin);
   if (!doc.is_object()) r.fail("document", "expected a JSON object");
   const auto schema = doc.find("schema");
-  if (schema == doc.end() || !schema->is_string()) r.fail("schema", "missing; not a lockstep proof");
-  if (*schema != kProofSchema) {
-    r.fail("schema", "'" + schema->get<std::string>() + "' is not supported (expected " + kProofSchema + ")");
+  if (schema == doc.end() || !schema->is_string()) r.fail("schema", "missing; not a " + what);
+  if (*schema != schema_name) {
+    r.fail("schema", "'" + schema->get<std::string>() + "' is not supported (expected " + schema_name + ")");
   }
   const json& digest = r.at(doc, "document", "digest");
   if (r.get<std::string>(digest, "digest", "algorithm") != "sha256-canonical-json") {
@@ -144,6 +144,14 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
     r.fail("digest", "does not match the content (recorded " + recorded.substr(0, 16) + "…, computed " +
                          actual.substr(0, 16) + "…): the file was changed after it was written");
   }
+  return recorded;
+}
+
+void seal(json& doc) { doc["digest"] = {{"algorithm", "sha256-canonical-json"}, {"value", proof_digest(doc)}}; }
+
+Proof proof_from_json(const json& doc, const std::string& origin) {
+  const std::string recorded = check_sealed(doc, origin, kProofSchema, "lockstep proof");
+  const JsonReader r(origin);
 
   Proof p;
   if (auto sig = doc.find("signature"); sig != doc.end()) {
@@ -230,19 +238,7 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
 }
 
 json read_proof_json(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) throw bad_input(path + ": no such proof file");
-  if (!S_ISREG(info.st_mode)) throw bad_input(path + ": not a regular file");
-  if (info.st_size > (int64_t{256} << 20)) throw bad_input(path + ": larger than 256 MiB; not a proof file");
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  if (!in.good() && !in.eof()) throw bad_input(path + ": cannot be read");
-  try {
-    return json::parse(text.str());
-  } catch (const json::parse_error& e) {
-    throw bad_input(path + ": not valid JSON (" + std::string(e.what()) + "); truncated or corrupted?");
-  }
+  return read_json_file(path, "proof file", 256, "; truncated or corrupted?");
 }
 
 Proof read_proof(const std::string& path) { return proof_from_json(read_proof_json(path), path); }

@@ -68,6 +68,12 @@ Proof proof_from_json(const nlohmann::ordered_json& document, const std::string&
 // SHA-256 of the canonical form (keys sorted, no whitespace, ASCII) of the
 // document without its "digest" and "signature" members.
 std::string proof_digest(const nlohmann::ordered_json& document);
+// Adds the "digest" member (sha256-canonical-json of the rest) to a proof or trace document.
+void seal(nlohmann::ordered_json& document);
+// bad_input, "<origin>: <field>: ...", unless the document is an object of this schema whose
+// digest matches its content; `what` names the kind of file ("lockstep proof"). Returns the digest.
+std::string check_sealed(const nlohmann::ordered_json& document, const std::string& origin, const char* schema,
+                  const std::string& what);
 
 // The parsed JSON of a proof (or proof set) file; bad_input if missing, too large or not JSON.
 nlohmann::ordered_json read_proof_json(const std::string& path);

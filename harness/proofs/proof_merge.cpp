@@ -125,7 +125,7 @@ json proofset_to_json(const ProofSet& set) {
               {"sources", sources},
               {"cases", cases},
               {"proofs", proofs}};
-  doc["digest"] = {{"algorithm", "sha256-canonical-json"}, {"value", proof_digest(doc)}};
+  seal(doc);
   return doc;
 }
 

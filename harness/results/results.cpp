@@ -287,6 +287,20 @@ void write_results(const std::string& path, const VerifyResults& results) {
   write_file_atomically(path, dump_json(to_json(results)) + "\n");
 }
 
+void start_results(VerifyResults& results, const Suite& suite) {
+  results.suite_name = suite.name;
+  results.suite_path = suite.path;
+  for (const SuiteCase& c : suite.cases) {
+    CaseResult result;
+    result.id = c.id;
+    result.prompt = c.prompt;
+    result.chat = c.chat;
+    result.max_new_tokens = c.max_new_tokens;
+    result.tier = c.tier;
+    results.cases.push_back(std::move(result));
+  }
+}
+
 std::string where_in_batch(const RunResult& run) {
   if (!run.batch || !run.first_divergence || run.first_divergence->step < 0) return "";
   const auto step = static_cast<size_t>(run.first_divergence->step);

@@ -14,6 +14,7 @@
 
 #include "harness/env.h"
 #include "harness/runs/run_record.h"
+#include "harness/suite.h"
 
 namespace lockstep::harness {
 
@@ -135,6 +136,9 @@ struct VerifyResults {
   bool passed() const;
   Counts counts() const;
 };
+
+// The suite's name and path, and an empty result for each of its cases, in order.
+void start_results(VerifyResults& results, const Suite& suite);
 
 void to_json(nlohmann::ordered_json& out, const CaseVerdict& verdict);
 void from_json(const nlohmann::ordered_json& in, CaseVerdict& verdict);

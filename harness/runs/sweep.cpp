@@ -112,6 +112,18 @@ void validate(const SweepPlan& plan, int64_t vocab) {
   }
 }
 
+// Run "batch-B" of a case: its record in a batch of B against the case's solo reference.
+static RunResult batch_run(const ModelBundle& bundle, int64_t batch, const RunRecord& reference, const RunRecord& record) {
+  RunResult run;
+  run.label = "batch-" + std::to_string(batch);
+  run.kind = RunKind::batch;
+  run.duration_s = record.duration_s;
+  run.first_divergence = first_divergence(reference, record);
+  run.match = !run.first_divergence;
+  if (run.first_divergence) name_tokens(bundle, *run.first_divergence);
+  return run;
+}
+
 static CaseResult decode_case(const std::shared_ptr<const DecoderModel>& model, const ModelBundle& bundle,
                        const std::vector<int32_t>& target, int64_t length, const SweepPlan& plan, std::mt19937_64& rng,
                        const Progress& progress) {
@@ -125,14 +137,8 @@ static CaseResult decode_case(const std::shared_ptr<const DecoderModel>& model, 
   c.text = bundle.tokenizer.decode(c.reference.output_ids);
   for (int64_t batch : plan.batches) {
     const int64_t slot = static_cast<int64_t>(rng() % static_cast<uint64_t>(batch));
-    const RunRecord record = decode_in_engine(model, target, plan.decode_tokens, batch, slot, rng);
-    RunResult run;
-    run.label = "batch-" + std::to_string(batch);
-    run.kind = RunKind::batch;
-    run.duration_s = record.duration_s;
-    run.first_divergence = first_divergence(c.reference, record);
-    run.match = !run.first_divergence;
-    if (run.first_divergence) name_tokens(bundle, *run.first_divergence);
+    RunResult run = batch_run(bundle, batch, c.reference,
+                              decode_in_engine(model, target, plan.decode_tokens, batch, slot, rng));
     progress(fmt::format("sweep: length {:>4} batch {:>3} (slot {:>2}) decode {} tokens ... {} {:.2f}s", length, batch,
                          slot, plan.decode_tokens, run.match ? "same" : "DIFFERS", run.duration_s));
     c.runs.push_back(std::move(run));
@@ -181,14 +187,7 @@ VerifyResults run_sweep(const SweepPlan& plan, const Progress& progress) {
       const int64_t slot = static_cast<int64_t>(rng() % static_cast<uint64_t>(batch));
       t0 = Clock::now();
       const at::Tensor logits = logits_in_batch(model, target, batch, slot, rng);
-      const RunRecord record = record_for(logits, target, since(t0));
-      RunResult run;
-      run.label = "batch-" + std::to_string(batch);
-      run.kind = RunKind::batch;
-      run.duration_s = record.duration_s;
-      run.first_divergence = first_divergence(c.reference, record);
-      run.match = !run.first_divergence;
-      if (run.first_divergence) name_tokens(*bundle, *run.first_divergence);
+      RunResult run = batch_run(*bundle, batch, c.reference, record_for(logits, target, since(t0)));
       progress(fmt::format("sweep: length {:>4} batch {:>3} (slot {:>2}) ... {} {:.2f}s", length, batch, slot,
                            run.match ? "same" : "DIFFERS", run.duration_s));
       c.runs.push_back(std::move(run));

@@ -78,23 +78,13 @@ class Verifier {
     results_.started_at = utc_timestamp_now();
     results_.environment = collect_environment();
     describe_device(results_.environment, plan_.load);
-    results_.suite_name = plan_.suite.name;
-    results_.suite_path = plan_.suite.path;
+    start_results(results_, plan_.suite);
     results_.runs = plan_.runs;
     results_.processes = plan_.processes;
     results_.model.path = plan_.model_path;
     results_.model.file_sha256 = plan_.model_sha256.empty() ? model_sha256(plan_.model_path) : plan_.model_sha256;
     load_model("loading model " + plan_.model_path);
     results_.model.name = bundle_->name;
-    for (const SuiteCase& c : plan_.suite.cases) {
-      CaseResult result;
-      result.id = c.id;
-      result.prompt = c.prompt;
-      result.chat = c.chat;
-      result.max_new_tokens = c.max_new_tokens;
-      result.tier = c.tier;
-      results_.cases.push_back(std::move(result));
-    }
     for (int64_t r = 1; r <= plan_.runs; ++r) in_process_run(r);
     if (plan_.batch_plan) batch_rounds();
     localise_failures();

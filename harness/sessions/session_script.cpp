@@ -244,20 +244,7 @@ SessionScript session_from_json(const json& doc, const std::string& origin) {
 }
 
 SessionScript read_session(const std::string& path) {
-  struct stat info {};
-  if (::stat(path.c_str(), &info) != 0) throw bad_input(path + ": no such session script");
-  if (!S_ISREG(info.st_mode)) throw bad_input(path + ": not a regular file");
-  if (info.st_size > (int64_t{16} << 20)) throw bad_input(path + ": larger than 16 MiB; not a session script");
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  json doc;
-  try {
-    doc = json::parse(text.str());
-  } catch (const json::parse_error& e) {
-    throw bad_input(path + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-  return session_from_json(doc, path);
+  return session_from_json(read_json_file(path, "session script", 16), path);
 }
 
 }  // namespace lockstep::harness

@@ -133,29 +133,13 @@ TraceTurn parse_turn(const JsonReader& r, const json& c, const std::string& wher
 
 json trace_to_json(const Trace& trace) {
   json doc = body_of(trace);
-  doc["digest"] = {{"algorithm", "sha256-canonical-json"}, {"value", proof_digest(doc)}};
+  seal(doc);
   return doc;
 }
 
 Trace trace_from_json(const json& doc, const std::string& origin) {
+  check_sealed(doc, origin, kTraceSchema, "lockstep session trace");
   const JsonReader r(origin);
-  if (!doc.is_object()) r.fail("document", "expected a JSON object");
-  const auto schema = doc.find("schema");
-  if (schema == doc.end() || !schema->is_string()) r.fail("schema", "missing; not a lockstep session trace");
-  if (*schema != kTraceSchema) {
-    r.fail("schema", "'" + schema->get<std::string>() + "' is not supported (expected " + kTraceSchema + ")");
-  }
-  const json& digest = r.at(doc, "document", "digest");
-  if (r.get<std::string>(digest, "digest", "algorithm") != "sha256-canonical-json") {
-    r.fail("digest.algorithm", "unsupported (expected sha256-canonical-json)");
-  }
-  const std::string recorded = r.get<std::string>(digest, "digest", "value");
-  r.check_sha(recorded, "digest.value");
-  const std::string actual = proof_digest(doc);
-  if (recorded != actual) {
-    r.fail("digest", "does not match the content (recorded " + recorded.substr(0, 16) + "…, computed " +
-                         actual.substr(0, 16) + "…): the file was changed after it was written");
-  }
   Trace t;
   t.created_at = r.get<std::string>(doc, "document", "created_at");
   const json& model = r.at(doc, "document", "model");

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/error.h"
+#include "expect_error.h"
 #include "results_fixture.h"
 #include "temp_dir.h"
 
@@ -48,24 +49,32 @@ TEST(XmlEscape, InvalidUtf8AndNonCharactersAreReplaced) {
 
 TEST(Junit, Structure) {
   const std::string xml = junit_xml(testing::sample_results());
-  EXPECT_EQ(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites", 0), 0u);
+  EXPECT_EQ(xml.rfind("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"lockstep\" tests=\"4\" "
+                      "failures=\"1\" errors=\"1\" skipped=\"0\"", 0), 0u) << xml;
   EXPECT_EQ(occurrences(xml, "<testsuite "), 1u);
-  EXPECT_NE(xml.find("<testsuite name=\"verify\" tests=\"4\" failures=\"2\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<testsuite name=\"sample\" tests=\"4\" failures=\"1\" errors=\"1\" skipped=\"0\" time=\"12.500\" "
+                     "timestamp=\"2025-01-02T03:04:05Z\">"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<property name=\"suite_path\" value=\"/s/sample.json\"/>"), std::string::npos) << xml;
+  EXPECT_EQ(xml.find("<property name=\"mode\""), std::string::npos);   // no value, no property
   EXPECT_EQ(occurrences(xml, "<testcase "), 4u);
-  EXPECT_EQ(occurrences(xml, "<failure "), 2u);
-  EXPECT_NE(xml.find("<testcase classname=\"verify.capital\" name=\"run-2\" time=\"0.400\"/>"), std::string::npos);
-  EXPECT_NE(xml.find("<testcase classname=\"verify.capital\" name=\"process-1\" time=\"0.600\"/>"), std::string::npos);
+  EXPECT_EQ(occurrences(xml, "<failure "), 1u);
+  EXPECT_EQ(occurrences(xml, "<error "), 1u);
+  EXPECT_NE(xml.find("<testcase classname=\"sample.capital\" name=\"run-2\" time=\"0.400\"/>"), std::string::npos);
+  EXPECT_NE(xml.find("<testcase classname=\"sample.capital\" name=\"process-1\" time=\"0.600\"/>"), std::string::npos);
   EXPECT_NE(xml.find("</testsuite>\n</testsuites>\n"), std::string::npos);
 }
 
 TEST(Junit, FailureNamesCaseRunAndStep) {
   const std::string xml = junit_xml(testing::sample_results());
-  const std::string id = "verify.odd &lt;id&gt; &amp; &quot;quotes&quot;";
+  const std::string id = "sample.odd &lt;id&gt; &amp; &quot;quotes&quot;";
   EXPECT_NE(xml.find("<testcase classname=\"" + id + "\" name=\"run-2\""), std::string::npos) << xml;
   EXPECT_NE(xml.find("type=\"divergence\""), std::string::npos);
   EXPECT_NE(xml.find("run-2 differs from run-1 at step 0"), std::string::npos) << xml;
-  EXPECT_NE(xml.find("type=\"run-error\""), std::string::npos);
-  EXPECT_NE(xml.find("killed by signal 6 (Aborted); stderr tail:&#10;boom"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("reason: logits (the step&apos;s logits digest differs)"), std::string::npos) << xml;
+  // A crashed worker produced no record: an <error>, not a <failure>.
+  EXPECT_NE(xml.find("<error message=\"case &apos;odd &lt;id&gt; &amp; &quot;quotes&quot;&apos; process-1 produced no "
+                     "record: worker process-1 killed by signal 6 (Aborted); stderr tail:&#10;boom\" type=\"worker-error\""),
+            std::string::npos) << xml;
   // The prompt's control character and the text's torn UTF-8 never reach the file raw.
   EXPECT_EQ(xml.find('\x01'), std::string::npos);
   EXPECT_EQ(xml.find("\xe6\x97<"), std::string::npos);
@@ -74,6 +83,8 @@ TEST(Junit, FailureNamesCaseRunAndStep) {
 
 TEST(Junit, ACoBatchedFailureNamesItsBatchAndNeighbours) {
   VerifyResults r = testing::sample_results();
+  r.batch_rounds = {"batch-8"};
+  r.batch_sizes = {{7, 1}, {8, 2}};
   RunResult& run = r.cases[1].runs[0];
   run.label = "batch-8";
   run.kind = RunKind::batch;
@@ -85,16 +96,69 @@ TEST(Junit, ACoBatchedFailureNamesItsBatchAndNeighbours) {
   run.batch = place;
   const std::string xml = junit_xml(r);
   EXPECT_NE(xml.find("batch-8 differs from run-1 in a batch of 8 (row 3) at step 0"), std::string::npos) << xml;
-  EXPECT_NE(xml.find("batch sizes per step: 8 8 7&#10;rows per step: 3 3 2"), std::string::npos) << xml;
-  EXPECT_NE(xml.find("others joined while it decoded"), std::string::npos);
+  EXPECT_NE(xml.find("divergent step 0: batch of 8, row 3&#10;batch sizes per step: 8 8 7&#10;rows per step: 3 3 2"),
+            std::string::npos) << xml;
+  EXPECT_NE(xml.find("joined a running batch: no; joined by others while decoding: yes"), std::string::npos);
   EXPECT_NE(xml.find("neighbour: filler, prompt 300 tokens, 12 new tokens, temperature 0.7"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<property name=\"batch_rounds\" value=\"batch-8\"/>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<property name=\"batch_sizes\" value=\"7:1 8:2\"/>"), std::string::npos) << xml;
+}
+
+TEST(Junit, ARunAloneInTheEngineNamesNoBatch) {
+  VerifyResults r = testing::sample_results();
+  BatchPlace alone;
+  alone.sizes = {1};
+  alone.rows = {0};
+  r.cases[1].runs[0].batch = alone;
+  const std::string xml = junit_xml(r);
+  EXPECT_EQ(xml.find("in a batch of"), std::string::npos) << xml;
+  EXPECT_EQ(xml.find("batch sizes per step"), std::string::npos) << xml;
+}
+
+TEST(Junit, GoldenCasesAreChecksOfTheirCaseAndAWrittenGoldenIsSkipped) {
+  VerifyResults r = testing::sample_results();
+  r.cases.pop_back();
+  r.environment.mode = "off";
+  Divergence d;
+  d.step = 2;
+  d.reason = "token";
+  r.golden = GoldenCheck{"g.proof.json", "bits", false, {{"capital", false, d, ""}, {"other", false, std::nullopt,
+                                                                                      "missing from the run"}}};
+  std::string xml = junit_xml(r);
+  EXPECT_NE(xml.find("<testsuite name=\"sample (mode off)\" tests=\"4\" failures=\"2\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<testcase classname=\"sample.capital\" name=\"golden\" time=\"0.000\">\n      <failure "
+                     "message=\"case &apos;capital&apos; differs from the golden file g.proof.json at step 2"),
+            std::string::npos) << xml;
+  EXPECT_NE(xml.find("case &apos;other&apos; missing from the run (golden file g.proof.json)\" type=\"golden-divergence\""),
+            std::string::npos) << xml;
+  r.golden = GoldenCheck{"g.proof.json", "bits", true, {{"capital", true, std::nullopt, ""}}};
+  xml = junit_xml(r);
+  EXPECT_NE(xml.find("<testcase classname=\"sample.golden\" name=\"update-golden\" time=\"0.000\">\n      <skipped "
+                     "message=\"golden file written: g.proof.json (nothing compared)\"/>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("skipped=\"1\""), std::string::npos);
+}
+
+TEST(Junit, OneSuiteAFileAndACompareSuite) {
+  JunitInputs inputs{{testing::sample_results(), testing::sample_results()}, {}};
+  inputs.compares.push_back(nlohmann::ordered_json::parse(R"({"schema": "lockstep.compare/0",
+      "settings": {"runs": 8, "max_batch": 6},
+      "modes": {"off": {"unique_outputs": 3, "histogram": []},
+                "batch_invariant": {"unique_outputs": 2, "histogram": [{"logits_sha256": "ab", "runs": 5}]}}})"));
+  const std::string xml = junit_xml(inputs);
+  EXPECT_NE(xml.find("<testsuites name=\"lockstep\" tests=\"9\" failures=\"3\" errors=\"2\""), std::string::npos) << xml;
+  EXPECT_NE(xml.find("<testsuite name=\"sample\" "), std::string::npos);
+  EXPECT_NE(xml.find("<testsuite name=\"sample #2\" "), std::string::npos);
+  EXPECT_NE(xml.find("<property name=\"off_unique_outputs\" value=\"3\"/>"), std::string::npos) << xml;
+  EXPECT_NE(xml.find("compare: mode batch_invariant gave 2 unique outputs of one request over 8 co-batched runs"),
+            std::string::npos) << xml;
+  EXPECT_NE(xml.find("&#10;ab: 5 runs</failure>"), std::string::npos) << xml;
 }
 
 TEST(Junit, PassingRunHasNoFailures) {
   VerifyResults r = testing::sample_results();
   r.cases.pop_back();
   const std::string xml = junit_xml(r);
-  EXPECT_NE(xml.find("tests=\"2\" failures=\"0\""), std::string::npos);
+  EXPECT_NE(xml.find("tests=\"2\" failures=\"0\" errors=\"0\""), std::string::npos);
   EXPECT_EQ(occurrences(xml, "<failure"), 0u);
 }
 
@@ -102,12 +166,8 @@ TEST(Junit, WriteAndUnwritable) {
   const testing::TempDir dir;
   write_junit(dir / "out/junit.xml", testing::sample_results());
   EXPECT_EQ(testing::read_file(dir / "out/junit.xml"), junit_xml(testing::sample_results()));
-  try {
-    write_junit(dir / "out/junit.xml/x.xml", testing::sample_results());
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::environment);
-  }
+  testing::expect_error([&] { write_junit(dir / "out/junit.xml/x.xml", testing::sample_results()); },
+                        ErrorKind::environment);
 }
 
 }  // namespace

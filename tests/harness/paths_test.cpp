@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "harness/atomic_file.h"
+#include "expect_error.h"
 #include "temp_dir.h"
 
 namespace lockstep::harness {
@@ -39,12 +40,7 @@ TEST(Paths, MakeDirectories) {
   testing::write_file(dir / "f", "x");
   EXPECT_TRUE(is_regular_file(dir / "f"));
   EXPECT_FALSE(is_regular_file(dir / "a"));
-  try {
-    make_directories(dir / "f/sub");
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::environment);
-  }
+  testing::expect_error([&] { make_directories(dir / "f/sub"); }, ErrorKind::environment);
 }
 
 TEST(AtomicFile, ReplacesContentsAndChecksWritability) {
@@ -62,13 +58,8 @@ TEST(AtomicFile, ReplacesContentsAndChecksWritability) {
   testing::write_file(dir / "f", "x");
   EXPECT_THROW(check_writable(dir / "f/out.txt"), Error);
   EXPECT_THROW(check_writable(dir / "f/deeper/out.txt"), Error);
-  try {
-    check_writable(dir.path() + "/x");   // a directory where the file should go
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::environment);
-    EXPECT_NE(std::string(e.what()).find("it is a directory"), std::string::npos) << e.what();
-  }
+  // A directory where the file should go.
+  testing::expect_error([&] { check_writable(dir.path() + "/x"); }, ErrorKind::environment, "it is a directory");
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/util/sha256.h"
+#include "results_fixture.h"
 
 namespace lockstep::harness {
 namespace {
@@ -32,10 +33,7 @@ ProofCase make_case(const std::string& id, std::vector<int32_t> out) {
 
 Proof make_proof() {
   Proof p;
-  p.created_at = "2026-01-01T00:00:00Z";
-  p.model_name = "m";
-  p.model_sha256 = sha("model");
-  p.environment.mode = "batch_invariant";
+  testing::stamp_identity(p);
   p.suite_name = "s";
   p.cases = {make_case("a", {5, 6, 7}), make_case("b", {8, 9})};
   return p;

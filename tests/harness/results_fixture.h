@@ -1,7 +1,9 @@
-// A small synthetic VerifyResults shared by the results and JUnit tests:
-// two cases, the second with one diverging run and one crashed worker.
+// Synthetic documents shared by the harness tests: a small VerifyResults (two
+// cases, the second with one diverging run and one crashed worker) for the
+// results and JUnit tests, and the identity of a synthetic proof or trace.
 #pragma once
 
+#include "core/util/sha256.h"
 #include "harness/results/results.h"
 
 namespace lockstep::harness::testing {
@@ -48,6 +50,15 @@ inline VerifyResults sample_results() {
                       "worker process-1 killed by signal 6 (Aborted); stderr tail:\nboom"});
   r.cases = {ok, bad};
   return r;
+}
+
+// A proof's or session trace's header: written at a fixed time by model "m" in batch_invariant mode.
+template <typename Document>
+void stamp_identity(Document& d) {
+  d.created_at = "2026-01-01T00:00:00Z";
+  d.model_name = "m";
+  d.model_sha256 = sha256_hex("model");
+  d.environment.mode = "batch_invariant";
 }
 
 }  // namespace lockstep::harness::testing

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "expect_error.h"
 #include "results_fixture.h"
 #include "temp_dir.h"
 
@@ -127,13 +128,8 @@ TEST(Results, WritesAtomicallyCreatingDirectories) {
 TEST(Results, UnwritablePathIsEnvironmentError) {
   const testing::TempDir dir;
   testing::write_file(dir / "file", "x");
-  try {
-    write_results(dir / "file/sub/results.json", testing::sample_results());
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::environment);
-    EXPECT_NE(std::string(e.what()).find("is not a directory"), std::string::npos) << e.what();
-  }
+  testing::expect_error([&] { write_results(dir / "file/sub/results.json", testing::sample_results()); },
+                        ErrorKind::environment, "is not a directory");
 }
 
 }  // namespace

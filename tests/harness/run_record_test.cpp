@@ -34,17 +34,23 @@ TEST(FirstDivergence, EqualRecordsMatch) {
   EXPECT_FALSE(first_divergence(a, a).has_value());
 }
 
+// A divergence at `step` for `reason`, with both sides' digests and tokens.
+void expect_divergence(const std::optional<Divergence>& d, int64_t step, const std::string& reason,
+                       const std::string& expected_sha256, const std::string& actual_sha256,
+                       std::optional<int32_t> expected_token, std::optional<int32_t> actual_token) {
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->step, step);
+  EXPECT_EQ(d->reason, reason);
+  EXPECT_EQ(d->expected_sha256, expected_sha256);
+  EXPECT_EQ(d->actual_sha256, actual_sha256);
+  EXPECT_EQ(d->expected_token, expected_token);
+  EXPECT_EQ(d->actual_token, actual_token);
+}
+
 TEST(FirstDivergence, FindsTheFirstDifferentLogitsDigest) {
   const RunRecord a = synthetic({5, 6, 7, 8}, {"a", "b", "c", "d"});
   const RunRecord b = synthetic({5, 6, 9, 9}, {"a", "b", "x", "y"});
-  const auto d = first_divergence(a, b);
-  ASSERT_TRUE(d.has_value());
-  EXPECT_EQ(d->step, 2);
-  EXPECT_EQ(d->reason, "logits");
-  EXPECT_EQ(d->expected_sha256, "c");
-  EXPECT_EQ(d->actual_sha256, "x");
-  EXPECT_EQ(d->expected_token, 7);
-  EXPECT_EQ(d->actual_token, 9);
+  expect_divergence(first_divergence(a, b), 2, "logits", "c", "x", 7, 9);
 }
 
 TEST(FirstDivergence, LogitsDifferButTokenSame) {
@@ -64,14 +70,8 @@ TEST(FirstDivergence, SameLogitsDifferentToken) {
 }
 
 TEST(FirstDivergence, ShorterRunDivergesWhereItStops) {
-  const auto d = first_divergence(synthetic({5, 6, 7}, {"a", "b", "c"}), synthetic({5, 6}, {"a", "b"}));
-  ASSERT_TRUE(d.has_value());
-  EXPECT_EQ(d->step, 2);
-  EXPECT_EQ(d->reason, "length");
-  EXPECT_EQ(d->expected_sha256, "c");
-  EXPECT_EQ(d->actual_sha256, "");
-  EXPECT_EQ(d->expected_token, 7);
-  EXPECT_FALSE(d->actual_token.has_value());
+  expect_divergence(first_divergence(synthetic({5, 6, 7}, {"a", "b", "c"}), synthetic({5, 6}, {"a", "b"})), 2, "length",
+                    "c", "", 7, std::nullopt);
 
   const auto longer = first_divergence(synthetic({5}, {"a"}), synthetic({5, 6}, {"a", "b"}));
   ASSERT_TRUE(longer.has_value());

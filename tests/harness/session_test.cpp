@@ -12,6 +12,7 @@
 #include "harness/proofs/proof.h"
 #include "harness/sessions/session_script.h"
 #include "harness/sessions/session_trace.h"
+#include "results_fixture.h"
 
 namespace lockstep::harness {
 namespace {
@@ -132,10 +133,7 @@ TraceTurn generate_turn(int64_t step, std::vector<int32_t> out) {
 
 Trace make_trace() {
   Trace t;
-  t.created_at = "2026-01-01T00:00:00Z";
-  t.model_name = "m";
-  t.model_sha256 = sha256_hex("model");
-  t.environment.mode = "batch_invariant";
+  testing::stamp_identity(t);
   t.script = script_doc();
   TraceTurn user;
   user.type = "user";

@@ -5,6 +5,7 @@
 #include <csignal>
 
 #include "core/error.h"
+#include "expect_error.h"
 
 namespace lockstep::harness {
 namespace {
@@ -42,12 +43,7 @@ TEST(Subprocess, StdinIsEmpty) {
 }
 
 TEST(Subprocess, MissingExecutableIsAnEnvironmentError) {
-  try {
-    run_process({"/nonexistent/program"});
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::environment);
-  }
+  testing::expect_error([] { run_process({"/nonexistent/program"}); }, ErrorKind::environment);
 }
 
 TEST(Subprocess, TailLines) {

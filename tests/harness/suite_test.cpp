@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "tests/harness/expect_error.h"
 #include "tests/harness/temp_dir.h"
 
 namespace lockstep::harness {
@@ -156,59 +157,50 @@ TEST(Suite, RejectsDuplicateIds) {
   EXPECT_NE(e.find("cases[2].id: duplicate id 'a' (first used by cases[0])"), std::string::npos) << e;
 }
 
+// Each row: a suite document, and a part of the message of the error it must raise.
+struct BadSuite {
+  const char* text;
+  const char* message;
+};
+
+void expect_errors(std::initializer_list<BadSuite> rows) {
+  for (const BadSuite& row : rows) EXPECT_NE(error_for(row.text).find(row.message), std::string::npos) << row.text;
+}
+
 TEST(Suite, RejectsWrongTypes) {
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": 3, "cases": [{"id": "a", "prompt": "p"}]})")
-                .find("name: expected a string"),
-            std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": {}})").find("cases: expected an array"),
-            std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
-              "max_new_tokens": "8"}]})")
-                .find("cases[0].max_new_tokens: expected an integer"),
-            std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
-              "max_new_tokens": 2.5}]})")
-                .find("expected an integer"),
-            std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "defaults": {"chat": "yes"},
-              "cases": [{"id": "a", "prompt": "p"}]})")
-                .find("defaults.chat: expected true or false"),
-            std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": ["p"]})").find("cases[0]: expected an object"),
-            std::string::npos);
+  expect_errors({
+      {R"({"schema": "lockstep.suite/0", "name": 3, "cases": [{"id": "a", "prompt": "p"}]})", "name: expected a string"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": {}})", "cases: expected an array"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p", "max_new_tokens": "8"}]})",
+       "cases[0].max_new_tokens: expected an integer"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p", "max_new_tokens": 2.5}]})",
+       "expected an integer"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "defaults": {"chat": "yes"}, "cases": [{"id": "a", "prompt": "p"}]})",
+       "defaults.chat: expected true or false"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": ["p"]})", "cases[0]: expected an object"},
+  });
 }
 
 TEST(Suite, RejectsBadValues) {
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "defaults": {"max_new_tokens": 0},
-              "cases": [{"id": "a", "prompt": "p"}]})")
-                .find("defaults.max_new_tokens: must be between 1"),
-            std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
-              "max_new_tokens": -3}]})")
-                .find("must be between 1"),
-            std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "", "prompt": "p"}]})")
-                .find("cases[0].id: must not be empty"),
-            std::string::npos);
-  // An empty raw prompt has nothing to tokenize; an empty chat message is fine.
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m",
-              "cases": [{"id": "a", "prompt": "", "chat": false}]})")
-                .find("cases[0].prompt: must not be empty"),
-            std::string::npos);
+  expect_errors({
+      {R"({"schema": "lockstep.suite/0", "name": "m", "defaults": {"max_new_tokens": 0},
+           "cases": [{"id": "a", "prompt": "p"}]})",
+       "defaults.max_new_tokens: must be between 1"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p", "max_new_tokens": -3}]})",
+       "must be between 1"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "", "prompt": "p"}]})", "cases[0].id: must not be empty"},
+      // An empty raw prompt has nothing to tokenize (an empty chat message is fine: below).
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "", "chat": false}]})",
+       "cases[0].prompt: must not be empty"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p", "tier": 0}]})", "cases[0].tier"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p", "tier": 9}]})",
+       "cases[0].tier: expected 1 to 8"},
+      {R"({"schema": "lockstep.suite/0", "name": "m", "cases": []})", "at least one case"},
+  });
   EXPECT_EQ(parse_suite(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": ""}]})", "t")
                 .cases[0]
                 .prompt,
             "");
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
-              "tier": 0}]})")
-                .find("cases[0].tier"),
-            std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": [{"id": "a", "prompt": "p",
-              "tier": 9}]})")
-                .find("cases[0].tier: expected 1 to 8"),
-            std::string::npos);
-  EXPECT_NE(error_for(R"({"schema": "lockstep.suite/0", "name": "m", "cases": []})").find("at least one case"),
-            std::string::npos);
 }
 
 TEST(Suite, RejectsUnknownKeys) {
@@ -225,13 +217,7 @@ TEST(Suite, RejectsUnknownKeys) {
 }
 
 TEST(Suite, MissingFileIsBadInput) {
-  try {
-    load_suite("/nonexistent/suite.json");
-    FAIL();
-  } catch (const Error& e) {
-    EXPECT_EQ(e.kind(), ErrorKind::bad_input);
-    EXPECT_NE(std::string(e.what()).find("/nonexistent/suite.json"), std::string::npos);
-  }
+  testing::expect_error([] { load_suite("/nonexistent/suite.json"); }, ErrorKind::bad_input, "/nonexistent/suite.json");
 }
 
 TEST(Suite, FromPromptsAndOverride) {

@@ -52,7 +52,7 @@ def test_with_stock_kernels_co_batched_runs_differ_and_verify_fails(cobatched_of
     step = run["first_divergence"]["step"]
     size = run["batch"]["sizes"][step]
     assert size > 1 and f"'{case_id}' {run['label']} ... DIFFERS at step {step} (logits) in a batch of {size}" in result.stderr
-    _, cases = read_junit(tmp_path / "junit.xml")
+    _, cases = read_junit(tmp_path / "junit.xml", f"{results['suite']['name']} (mode off)")
     assert any(not c.is_passed for c in cases)
     # The first failing run was re-run solo and in its batch with activation digests: the report names
     # the first layer and op whose bits differ (stock kernels: a GEMM whose order follows the batch).

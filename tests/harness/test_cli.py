@@ -36,10 +36,11 @@ def ids_sha256(ids):
     return hashlib.sha256(struct.pack(f"<{len(ids)}i", *ids)).hexdigest()
 
 
-def read_junit(junit_path):
+def read_junit(junit_path, suite="prompts"):
+    """The one <testsuite> of a verify's junit.xml (named by its suite: "prompts" for --prompt)."""
     xml = JUnitXml.fromfile(str(junit_path))
     suites = list(xml)
-    assert [s.name for s in suites] == ["verify"]
+    assert [s.name for s in suites] == [suite]
     return suites[0], list(suites[0])
 
 
@@ -154,8 +155,8 @@ def test_verify_junit_has_no_failures(passing_verify):
     suite, cases = read_junit(out / "junit.xml")
     assert suite.tests == 4 and suite.failures == 0 and suite.errors == 0
     assert [(c.classname, c.name) for c in cases] == [
-        ("verify.prompt-1", "run-2"), ("verify.prompt-1", "process-1"),
-        ("verify.prompt-2", "run-2"), ("verify.prompt-2", "process-1")]
+        ("prompts.prompt-1", "run-2"), ("prompts.prompt-1", "process-1"),
+        ("prompts.prompt-2", "run-2"), ("prompts.prompt-2", "process-1")]
     assert all(c.is_passed for c in cases)
 
 
@@ -196,11 +197,11 @@ def test_verify_detects_a_perturbed_logit(fault_bin, default_model, tmp_path, la
     suite, cases = read_junit(tmp_path / "junit.xml")
     assert suite.tests == 4 and suite.failures == 2
     failed = [c for c in cases if not c.is_passed]
-    assert sorted(c.classname for c in failed) == ["verify.prompt-1", "verify.prompt-2"]
+    assert sorted(c.classname for c in failed) == ["prompts.prompt-1", "prompts.prompt-2"]
     for case in failed:
         assert case.name == label
         [failure] = [r for r in case.result if isinstance(r, Failure)]
-        assert case.classname.removeprefix("verify.") in failure.message
+        assert case.classname.removeprefix("prompts.") in failure.message
         assert "step 0" in failure.message
 
 

@@ -73,8 +73,9 @@ def test_run_reproduces_its_golden_bit_for_bit(lockstep_bin, default_model, gold
     assert golden.read_bytes() == before, "a plain verify must never rewrite the golden file"
     results = json.loads((tmp_path / "results.json").read_text())
     assert results["golden"]["verdict"] == "pass" and results["verdict"] == "pass"
-    suites = {s.name: s for s in JUnitXml.fromfile(str(tmp_path / "junit.xml"))}
-    assert [c.name for c in suites["golden"]] == ["prompt-1", "prompt-2"]
+    (suite,) = JUnitXml.fromfile(str(tmp_path / "junit.xml"))
+    golden = [c for c in suite if c.name == "golden"]
+    assert [c.classname for c in golden] == ["prompts.prompt-1", "prompts.prompt-2"] and all(c.is_passed for c in golden)
 
 
 def test_proof_verify_accepts_the_golden(lockstep_bin, golden):
@@ -98,9 +99,9 @@ def test_one_changed_logits_digest_is_a_determinism_failure_naming_case_and_step
     assert verdicts["prompt-1"]["match"] and not verdicts["prompt-2"]["match"]
     assert verdicts["prompt-2"]["first_divergence"]["step"] == 3
     assert verdicts["prompt-2"]["first_divergence"]["reason"] == "logits"
-    junit = {s.name: s for s in JUnitXml.fromfile(str(tmp_path / "out" / "junit.xml"))}
-    failed = [c for c in junit["golden"] if not c.is_passed]
-    assert [c.name for c in failed] == ["prompt-2"] and "step 3" in failed[0].result[0].message
+    (suite,) = JUnitXml.fromfile(str(tmp_path / "out" / "junit.xml"))
+    failed = [c for c in suite if c.name == "golden" and not c.is_passed]
+    assert [c.classname for c in failed] == ["prompts.prompt-2"] and "step 3" in failed[0].result[0].message
 
     diff = lockstep(lockstep_bin, "proof", "diff", golden, changed, "--json")
     assert diff.returncode == 1

@@ -1,14 +1,13 @@
-"""JUnit XML from real results: valid against the shipped XSD (xmlschema, a real validator), and read
-back by junitparser with the counts and messages that results.json holds."""
+"""JUnit XML from real results, as `lockstep report` writes it (the harness's one JUnit writer, the
+one verify uses): valid against the shipped XSD (xmlschema, a real validator), and read back by
+junitparser with the counts and messages that results.json holds."""
 import json
 
 import pytest
 import xmlschema
 from junitparser import Error, Failure, JUnitXml, Skipped
 
-from report_testlib import ROOT, without_batch_fields
-from reports import junit
-from reports.load import load
+from report_testlib import ROOT, run_lockstep, without_batch_fields
 
 XSD = ROOT / "reports" / "schema" / "junit.xsd"
 
@@ -18,10 +17,13 @@ def schema():
     return xmlschema.XMLSchema(str(XSD))
 
 
-def write(tmp_path, *paths, name="junit.xml"):
-    out = tmp_path / name
-    junit.write_junit(load(paths), out)
-    return out
+@pytest.fixture
+def write(lockstep_bin, tmp_path):
+    def junit(*paths):
+        out = tmp_path / "junit.xml"
+        run_lockstep(lockstep_bin, "report", *paths, "--out-dir", tmp_path / "out", "--junit", out, check_rc=0)
+        return out
+    return junit
 
 
 def read(path):
@@ -29,8 +31,8 @@ def read(path):
 
 
 @pytest.mark.parametrize("name", ["pass", "fail", "crash", "written", "sweep-off", "sweep", "bench", "compare"])
-def test_every_kind_of_result_is_valid_junit(artifacts, schema, tmp_path, name):
-    schema.validate(str(write(tmp_path, artifacts[name])))
+def test_every_kind_of_result_is_valid_junit(artifacts, schema, tmp_path, name, write):
+    schema.validate(str(write(artifacts[name])))
 
 
 def test_the_schema_rejects_what_consumers_reject(schema, tmp_path):
@@ -47,9 +49,9 @@ def test_the_schema_rejects_what_consumers_reject(schema, tmp_path):
         assert not schema.is_valid(text), why
 
 
-def test_one_suite_per_results_file_one_case_per_check(artifacts, tmp_path):
+def test_one_suite_per_results_file_one_case_per_check(artifacts, tmp_path, write):
     files = [artifacts[n] for n in ("pass", "fail", "sweep", "bench")] + [artifacts["compare"]]
-    xml = JUnitXml.fromfile(str(write(tmp_path, *files)))
+    xml = JUnitXml.fromfile(str(write(*files)))
     suites = list(xml)
     assert len(suites) == 5
     for suite, path in zip(suites, files[:4]):
@@ -64,9 +66,9 @@ def test_one_suite_per_results_file_one_case_per_check(artifacts, tmp_path):
     assert xml.tests == sum(s.tests for s in suites)
 
 
-def test_failure_messages_name_case_run_step_and_tokens(artifacts, tmp_path):
+def test_failure_messages_name_case_run_step_and_tokens(artifacts, tmp_path, write):
     doc = read(artifacts["fail"])
-    suite = list(JUnitXml.fromfile(str(write(tmp_path, artifacts["fail"]))))[0]
+    suite = list(JUnitXml.fromfile(str(write(artifacts["fail"]))))[0]
     cases = {(c.classname, c.name): c for c in suite}
     checked = 0
     for case in doc["cases"]:
@@ -96,9 +98,9 @@ def test_failure_messages_name_case_run_step_and_tokens(artifacts, tmp_path):
         assert f"step {golden['first_divergence']['step']}" in failure.message
 
 
-def test_a_crashed_worker_is_an_error_with_its_reason(artifacts, tmp_path):
+def test_a_crashed_worker_is_an_error_with_its_reason(artifacts, tmp_path, write):
     doc = read(artifacts["crash"])
-    suite = list(JUnitXml.fromfile(str(write(tmp_path, artifacts["crash"]))))[0]
+    suite = list(JUnitXml.fromfile(str(write(artifacts["crash"]))))[0]
     crashed = [run for case in doc["cases"] for run in case["runs"] if run["error"]]
     assert crashed and suite.errors == len(crashed) and suite.failures == 0
     errors = [r for case in suite for r in case.result if isinstance(r, Error)]
@@ -106,20 +108,16 @@ def test_a_crashed_worker_is_an_error_with_its_reason(artifacts, tmp_path):
     assert all("process-1 produced no record" in e.message and "signal" in e.message for e in errors)
 
 
-def test_an_update_golden_run_is_a_skipped_check(artifacts, tmp_path):
-    suite = list(JUnitXml.fromfile(str(write(tmp_path, artifacts["written"]))))[0]
+def test_an_update_golden_run_is_a_skipped_check(artifacts, tmp_path, write):
+    suite = list(JUnitXml.fromfile(str(write(artifacts["written"]))))[0]
     skipped = [r for case in suite for r in case.result if isinstance(r, Skipped)]
     assert len(skipped) == 1 and "golden file written" in skipped[0].message
     assert suite.skipped == 1
 
 
-def test_text_that_xml_forbids_becomes_a_replacement_character():
-    assert junit.xml_safe("a\x00b\x1bc\tok\n") == "a\ufffdb\ufffdc\tok\n"
-
-
-def test_a_co_batched_failure_names_its_batch_and_neighbours(cobatched, schema, tmp_path):
+def test_a_co_batched_failure_names_its_batch_and_neighbours(cobatched, schema, tmp_path, write):
     doc = read(cobatched)
-    out = write(tmp_path, cobatched)
+    out = write(cobatched)
     schema.validate(str(out))
     (suite,) = JUnitXml.fromfile(str(out))
     properties = {p.name: p.value for p in suite.properties()}
@@ -154,10 +152,10 @@ def test_a_co_batched_failure_names_its_batch_and_neighbours(cobatched, schema, 
     assert localised == 1
 
 
-def test_a_file_without_batch_fields_is_still_valid_junit(cobatched, schema, tmp_path):
+def test_a_file_without_batch_fields_is_still_valid_junit(cobatched, schema, tmp_path, write):
     old = tmp_path / "old-results.json"
     old.write_text(json.dumps(without_batch_fields(read(cobatched))))
-    out = write(tmp_path, old)
+    out = write(old)
     schema.validate(str(out))
     (suite,) = JUnitXml.fromfile(str(out))
     assert {p.name for p in suite.properties()}.isdisjoint({"batch_rounds", "batch_sizes"})
