@@ -72,18 +72,13 @@ std::vector<std::pair<size_t, size_t>> apply_behavior(const std::vector<Regex::S
       }
       break;
     case SplitBehavior::contiguous:
-      for (const Regex::Span& s : spans) {
-        if (s.is_match == previous_match && !out.empty()) {
-          out.back().second = s.end;
-        } else {
-          out.emplace_back(s.begin, s.end);
-        }
-        previous_match = s.is_match;
-      }
-      break;
     case SplitBehavior::merged_with_previous:
       for (const Regex::Span& s : spans) {
-        if (s.is_match && !previous_match && !out.empty()) {
+        // contiguous: a run of matches (or of non-matches) is one piece;
+        // merged_with_previous: a match joins the piece before it.
+        const bool joins = behavior == SplitBehavior::contiguous ? s.is_match == previous_match
+                                                                 : s.is_match && !previous_match;
+        if (joins && !out.empty()) {
           out.back().second = s.end;
         } else {
           out.emplace_back(s.begin, s.end);

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <memory>
+#include <vector>
 
+#include "core/engine/generate.h"
 #include "core/engine/model_bundle.h"
+#include "kernels/mode.h"
 
 namespace lockstep::testing_support {
 
@@ -25,5 +28,29 @@ class RealModelTest : public ::testing::Test {
   }
   static inline std::shared_ptr<const ModelBundle> bundle_;
 };
+
+// A request as the engine tests write them.
+struct Request {
+  std::vector<int32_t> prompt;
+  GenerateOptions options;
+};
+
+// The request alone, through generate's loop (one Decoding, one KV cache):
+// the bits the engine must reproduce for it in any batch.
+inline Generation run_alone(const ModelBundle& bundle, const Request& r) {
+  Decoding d(r.prompt, bundle.eos_ids(), r.options);
+  KvCache cache = bundle.model.new_cache(d.capacity());
+  while (!d.done()) d.accept(bundle.model.forward_last({{d.next_input(), &cache}})[0]);
+  return d.take();
+}
+
+// Every request alone, in `mode`.
+inline std::vector<Generation> each_alone(const ModelBundle& bundle, const std::vector<Request>& requests,
+                                          kernels::Mode mode) {
+  const kernels::ModeGuard guard(mode);
+  std::vector<Generation> out;
+  for (const Request& r : requests) out.push_back(run_alone(bundle, r));
+  return out;
+}
 
 }  // namespace lockstep::testing_support

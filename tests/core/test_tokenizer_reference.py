@@ -195,25 +195,35 @@ def render_reference(source, messages, generation_prompt, bos, eos):
         return ("error", str(e))
 
 
-@pytest.mark.parametrize("template", list(TEMPLATES))
-def test_chat_template_renders_like_transformers(template, fixtures, tokenize_tool, tmp_path):
+def chat_through_lockstep(template, conversations, fixtures, tokenize_tool, tmp_path):
+    """`conversations` rendered by lockstep's tokenize tool over a fixture tokenizer given `template`'s text
+    (which it must recognise as its family): lockstep's results, one per conversation, and
+    render(messages, generation_prompt), transformers' rendering with the same template and tokens."""
     base, family = TEMPLATES[template]
     folder = tmp_path / template
     folder.mkdir()
     (folder / "tokenizer.json").write_bytes((fixtures[base] / "tokenizer.json").read_bytes())
     config = json.loads((fixtures[base] / "tokenizer_config.json").read_text(encoding="utf-8"))
     config["chat_template"] = hf_fixtures.template(template)
-    (folder / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False),
-                                                  encoding="utf-8")
-    conversations = tmp_path / "conversations.json"
-    conversations.write_text(json.dumps(CONVERSATIONS, ensure_ascii=False), encoding="utf-8")
-    out = run_tool(tokenize_tool, folder, "--chat", conversations)
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    path = tmp_path / "conversations.json"
+    path.write_text(json.dumps(conversations, ensure_ascii=False), encoding="utf-8")
+    out = run_tool(tokenize_tool, folder, "--chat", path)
     assert out["family"] == family
     hf = load_hf(folder)
     bos = hf.id_to_token(out["tokenizer"]["bos_id"]) if out["tokenizer"]["bos_id"] >= 0 else None
     eos = hf.id_to_token(out["tokenizer"]["eos_id"]) if out["tokenizer"]["eos_id"] >= 0 else None
-    for messages, got in zip(CONVERSATIONS, out["results"]):
-        want = [render_reference(config["chat_template"], messages, g, bos, eos) for g in (True, False)]
+
+    def render(messages, generation_prompt):
+        return render_reference(config["chat_template"], messages, generation_prompt, bos, eos)
+    return out["results"], render
+
+
+@pytest.mark.parametrize("template", list(TEMPLATES))
+def test_chat_template_renders_like_transformers(template, fixtures, tokenize_tool, tmp_path):
+    results, render = chat_through_lockstep(template, CONVERSATIONS, fixtures, tokenize_tool, tmp_path)
+    for messages, got in zip(CONVERSATIONS, results):
+        want = [render(messages, g) for g in (True, False)]
         if isinstance(want[0], tuple):
             assert "error" in got, (messages, got)
             assert want[0][1] in got["error"], (want[0], got)
@@ -239,22 +249,9 @@ TOOL_TEMPLATES = ["chatml", "qwen2", "qwen2.5", "qwen3"]
 
 @pytest.mark.parametrize("template", TOOL_TEMPLATES)
 def test_chat_template_renders_tool_messages_like_transformers(template, fixtures, tokenize_tool, tmp_path):
-    base, family = TEMPLATES[template]
-    folder = tmp_path / template
-    folder.mkdir()
-    (folder / "tokenizer.json").write_bytes((fixtures[base] / "tokenizer.json").read_bytes())
-    config = json.loads((fixtures[base] / "tokenizer_config.json").read_text(encoding="utf-8"))
-    config["chat_template"] = hf_fixtures.template(template)
-    (folder / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
-    conversations = tmp_path / "conversations.json"
-    conversations.write_text(json.dumps(TOOL_CONVERSATIONS, ensure_ascii=False), encoding="utf-8")
-    out = run_tool(tokenize_tool, folder, "--chat", conversations)
-    assert out["family"] == family
-    hf = load_hf(folder)
-    bos = hf.id_to_token(out["tokenizer"]["bos_id"]) if out["tokenizer"]["bos_id"] >= 0 else None
-    eos = hf.id_to_token(out["tokenizer"]["eos_id"]) if out["tokenizer"]["eos_id"] >= 0 else None
-    for messages, got in zip(TOOL_CONVERSATIONS, out["results"]):
-        want = [render_reference(config["chat_template"], messages, g, bos, eos) for g in (True, False)]
+    results, render = chat_through_lockstep(template, TOOL_CONVERSATIONS, fixtures, tokenize_tool, tmp_path)
+    for messages, got in zip(TOOL_CONVERSATIONS, results):
+        want = [render(messages, g) for g in (True, False)]
         assert got == want, (template, messages)
     if template in ("qwen2.5", "qwen3"):
         structured = [{"role": "user", "content": "Weather in Paris?"},
@@ -262,8 +259,7 @@ def test_chat_template_renders_tool_messages_like_transformers(template, fixture
                        "tool_calls": [{"type": "function", "function": {
                            "name": "get_weather", "arguments": {"city": "Paris", "days": [1, 2]}}}]}]
         as_text = [structured[0], {"role": "assistant", "content": TOOL_CALL}]
-        assert (render_reference(config["chat_template"], structured, False, bos, eos)
-                == render_reference(config["chat_template"], as_text, False, bos, eos))
+        assert render(structured, False) == render(as_text, False)
 
 
 def test_chat_template_refuses_tool_role_outside_chatml(fixtures, tokenize_tool, tmp_path):

@@ -23,11 +23,7 @@ namespace lockstep {
 namespace {
 
 using EngineTest = testing_support::RealModelTest;
-
-struct Job {
-  std::vector<int32_t> prompt;
-  GenerateOptions options;
-};
+using Job = testing_support::Request;
 
 std::vector<Job> jobs(const ModelBundle& bundle, int n) {
   const char* texts[] = {"Name three rivers.", "What is 17 times 23?", "Write a haiku about rain.",
@@ -75,16 +71,7 @@ std::vector<Generation> through_engine(const ModelBundle& bundle, const std::vec
 // Every job alone (generate's loop), then all of them through one engine.
 void expect_engine_equals_solo(const ModelBundle& bundle, const std::vector<Job>& js, int64_t max_batch) {
   for (kernels::Mode mode : {kernels::Mode::batch_invariant, kernels::Mode::off}) {
-    std::vector<Generation> solo;
-    {
-      const kernels::ModeGuard guard(mode);
-      for (const Job& j : js) {
-        Decoding d(j.prompt, bundle.eos_ids(), j.options);
-        KvCache cache = bundle.model.new_cache(d.capacity());
-        while (!d.done()) d.accept(bundle.model.forward_last({{d.next_input(), &cache}})[0]);
-        solo.push_back(d.take());
-      }
-    }
+    const std::vector<Generation> solo = testing_support::each_alone(bundle, js, mode);
     EngineStats stats;
     const std::vector<Generation> batched = through_engine(bundle, js, mode, &stats, max_batch);
     int differing = 0;

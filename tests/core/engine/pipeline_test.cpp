@@ -20,18 +20,9 @@ namespace lockstep {
 namespace {
 
 using EnginePipeline = testing_support::RealModelTest;
-
-struct Case {
-  std::vector<int32_t> prompt;
-  GenerateOptions options;
-};
-
-Generation solo(const ModelBundle& bundle, const Case& c) {
-  Decoding d(c.prompt, bundle.eos_ids(), c.options);
-  KvCache cache = bundle.model.new_cache(d.capacity());
-  while (!d.done()) d.accept(bundle.model.forward_last({{d.next_input(), &cache}})[0]);
-  return d.take();
-}
+using Case = testing_support::Request;
+using testing_support::each_alone;
+using testing_support::run_alone;
 
 // Eight requests, three of them sampled (one with top_k, one with top_p);
 // three stop at a token their unstopped run produces at step 1-3 (a token
@@ -53,7 +44,7 @@ std::vector<Case> cases(const ModelBundle& bundle) {
       c.options.sampling.top_p = i == 7 ? 0.8 : 1.0;
     }
     if (i % 3 == 1) {
-      const std::vector<int32_t> ids = solo(bundle, c).output_ids;
+      const std::vector<int32_t> ids = run_alone(bundle, c).output_ids;
       for (size_t k = 1; k < std::min<size_t>(ids.size() - 1, 4); ++k) {
         if (std::find(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(k), ids[k]) == ids.begin() + static_cast<std::ptrdiff_t>(k)) {
           c.options.stop_ids = {ids[k]};
@@ -96,13 +87,6 @@ int differing(const std::vector<Generation>& a, const std::vector<Generation>& b
          a[i].stop_reason != b[i].stop_reason;
   }
   return n;
-}
-
-std::vector<Generation> each_alone(const ModelBundle& bundle, const std::vector<Case>& cs, kernels::Mode mode) {
-  const kernels::ModeGuard guard(mode);
-  std::vector<Generation> out;
-  for (const Case& c : cs) out.push_back(solo(bundle, c));
-  return out;
 }
 
 TEST_F(EnginePipeline, PipelinedStepsKeepEveryRequestsSoloBits) {

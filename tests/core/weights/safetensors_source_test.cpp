@@ -37,6 +37,9 @@ std::vector<uint8_t> shard(const std::vector<std::string>& names, float first) {
   return b.build();
 }
 
+const std::string kFirst = "model-00001-of-00002.safetensors";
+const std::string kSecond = "model-00002-of-00002.safetensors";
+
 std::string index_json(const std::vector<std::pair<std::string, std::string>>& map) {
   std::string s = "{\"metadata\": {\"total_size\": 24}, \"weight_map\": {";
   for (size_t i = 0; i < map.size(); ++i) {
@@ -49,14 +52,17 @@ std::string index_json(const std::vector<std::pair<std::string, std::string>>& m
 struct Sharded {
   TempDir dir;
   std::string index;
-  explicit Sharded(const std::string& index_text = index_json({{"a", "model-00001-of-00002.safetensors"},
-                                                               {"b", "model-00001-of-00002.safetensors"},
-                                                               {"c", "model-00002-of-00002.safetensors"}})) {
-    dir.write("model-00001-of-00002.safetensors", shard({"a", "b"}, 1.0f));
-    dir.write("model-00002-of-00002.safetensors", shard({"c"}, 10.0f));
+  explicit Sharded(const std::string& index_text = index_json({{"a", kFirst}, {"b", kFirst}, {"c", kSecond}})) {
+    dir.write(kFirst, shard({"a", "b"}, 1.0f));
+    dir.write(kSecond, shard({"c"}, 10.0f));
     index = dir.write("model.safetensors.index.json", index_text);
   }
 };
+
+// Opening the folder must fail with bad_input naming `parts`.
+void expect_refused(const Sharded& s, const std::vector<std::string>& parts) {
+  expect_error([&] { open_safetensors(s.dir.path()); }, ErrorKind::bad_input, parts);
+}
 
 TEST(SafetensorsSource, SingleFileByPathAndByFolder) {
   TempDir dir;
@@ -114,43 +120,29 @@ TEST(SafetensorsSource, ShardedFolderPrefersTheIndex) {
 }
 
 TEST(SafetensorsSource, RejectsAMissingShard) {
-  Sharded s(index_json({{"a", "model-00001-of-00002.safetensors"},
-                        {"b", "model-00001-of-00002.safetensors"},
-                        {"c", "model-00002-of-00002.safetensors"},
-                        {"d", "model-00003-of-00003.safetensors"}}));
-  expect_error([&] { open_safetensors(s.dir.path()); }, ErrorKind::bad_input,
-               {s.index, "model-00003-of-00003.safetensors", "does not exist"});
+  Sharded s(index_json({{"a", kFirst}, {"b", kFirst}, {"c", kSecond}, {"d", "model-00003-of-00003.safetensors"}}));
+  expect_refused(s, {s.index, "model-00003-of-00003.safetensors", "does not exist"});
 }
 
 TEST(SafetensorsSource, RejectsAMappedTensorMissingFromItsShard) {
-  Sharded s(index_json({{"a", "model-00001-of-00002.safetensors"},
-                        {"b", "model-00001-of-00002.safetensors"},
-                        {"c", "model-00002-of-00002.safetensors"},
-                        {"zzz", "model-00002-of-00002.safetensors"}}));
-  expect_error([&] { open_safetensors(s.dir.path()); }, ErrorKind::bad_input,
-               {s.index, "'zzz'", "does not hold it"});
+  Sharded s(index_json({{"a", kFirst}, {"b", kFirst}, {"c", kSecond}, {"zzz", kSecond}}));
+  expect_refused(s, {s.index, "'zzz'", "does not hold it"});
 }
 
 TEST(SafetensorsSource, RejectsATensorInAnotherShardThanMapped) {
-  Sharded s(index_json({{"a", "model-00002-of-00002.safetensors"},
-                        {"b", "model-00001-of-00002.safetensors"},
-                        {"c", "model-00002-of-00002.safetensors"}}));
-  expect_error([&] { open_safetensors(s.dir.path()); }, ErrorKind::bad_input,
-               {"'a' is mapped to", "model-00002-of-00002", "but is in", "model-00001-of-00002"});
+  Sharded s(index_json({{"a", kSecond}, {"b", kFirst}, {"c", kSecond}}));
+  expect_refused(s, {"'a' is mapped to", "model-00002-of-00002", "but is in", "model-00001-of-00002"});
 }
 
 TEST(SafetensorsSource, RejectsDuplicatesAcrossShards) {
   Sharded s;
-  s.dir.write("model-00002-of-00002.safetensors", shard({"b", "c"}, 10.0f));
-  expect_error([&] { open_safetensors(s.dir.path()); }, ErrorKind::bad_input,
-               {"tensor 'b' is in both", "model-00001-of-00002", "model-00002-of-00002"});
+  s.dir.write(kSecond, shard({"b", "c"}, 10.0f));
+  expect_refused(s, {"tensor 'b' is in both", "model-00001-of-00002", "model-00002-of-00002"});
 }
 
 TEST(SafetensorsSource, RejectsAShardTensorTheIndexDoesNotMap) {
-  Sharded s(index_json({{"a", "model-00001-of-00002.safetensors"},
-                        {"c", "model-00002-of-00002.safetensors"}}));
-  expect_error([&] { open_safetensors(s.dir.path()); }, ErrorKind::bad_input,
-               {"'b'", "not in the weight_map"});
+  Sharded s(index_json({{"a", kFirst}, {"c", kSecond}}));
+  expect_refused(s, {"'b'", "not in the weight_map"});
 }
 
 TEST(SafetensorsSource, RejectsMalformedIndexes) {
@@ -169,15 +161,14 @@ TEST(SafetensorsSource, RejectsMalformedIndexes) {
                          Row{"{\"weight_map\": {\"a\": \"\"}}", "not a plain file name"}}) {
     SCOPED_TRACE(row.text);
     Sharded s(row.text);
-    expect_error([&] { open_safetensors(s.dir.path()); }, ErrorKind::bad_input,
-                 {s.index, row.message});
+    expect_refused(s, {s.index, row.message});
   }
 }
 
 TEST(SafetensorsSource, ACorruptShardNamesTheShard) {
   Sharded s;
-  const std::string bad = s.dir.write("model-00002-of-00002.safetensors", std::string("junk"));
-  expect_error([&] { open_safetensors(s.dir.path()); }, ErrorKind::bad_input, {bad, "truncated"});
+  const std::string bad = s.dir.write(kSecond, std::string("junk"));
+  expect_refused(s, {bad, "truncated"});
 }
 
 }  // namespace

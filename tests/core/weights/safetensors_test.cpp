@@ -112,34 +112,23 @@ TEST(SafetensorsFile, EmptyHeaderObjectIsAValidFile) {
   EXPECT_TRUE(File::open(padded.path()).tensors().empty());
 }
 
-// Reference for a half, computed arithmetically instead of by moving bits:
-// (-1)^s * 2^(e-15) * (1 + m/1024), or 2^-14 * m/1024 for subnormals.
-double half_reference(uint16_t h) {
+// Reference for a 16-bit float with `mantissa` mantissa bits (F16: 10,
+// BF16: 7) and the other 15 - mantissa exponent bits, computed arithmetically
+// instead of by moving bits: (-1)^s * 2^(e - bias) * (1 + m / 2^mantissa),
+// or 2^(1 - bias) * m / 2^mantissa for subnormals.
+double float16_reference(uint16_t h, int mantissa) {
+  const int exponent_max = (1 << (15 - mantissa)) - 1;
+  const int bias = exponent_max / 2;
   const int s = h >> 15;
-  const int e = (h >> 10) & 0x1F;
-  const int m = h & 0x3FF;
+  const int e = (h >> mantissa) & exponent_max;
+  const int m = h & ((1 << mantissa) - 1);
   double mag;
-  if (e == 0x1F) {
+  if (e == exponent_max) {
     mag = std::numeric_limits<double>::infinity();  // NaNs are checked apart
   } else if (e == 0) {
-    mag = std::ldexp(static_cast<double>(m), -24);
+    mag = std::ldexp(static_cast<double>(m), 1 - bias - mantissa);
   } else {
-    mag = std::ldexp(1024.0 + m, e - 25);
-  }
-  return s ? -mag : mag;
-}
-
-double bf16_reference(uint16_t h) {
-  const int s = h >> 15;
-  const int e = (h >> 7) & 0xFF;
-  const int m = h & 0x7F;
-  double mag;
-  if (e == 0xFF) {
-    mag = std::numeric_limits<double>::infinity();
-  } else if (e == 0) {
-    mag = std::ldexp(static_cast<double>(m), -133);  // 2^-126 * m/128
-  } else {
-    mag = std::ldexp(128.0 + m, e - 134);
+    mag = std::ldexp(static_cast<double>((1 << mantissa) + m), e - bias - mantissa);
   }
   return s ? -mag : mag;
 }
@@ -168,7 +157,7 @@ TEST(SafetensorsFile, F16ConversionIsExactForEveryBitPattern) {
       ASSERT_EQ(bits(got[i]), want) << std::hex << i;
       continue;
     }
-    const float ref = static_cast<float>(half_reference(h));  // exact in float
+    const float ref = static_cast<float>(float16_reference(h, 10));  // exact in float
     ASSERT_EQ(bits(got[i]), bits(ref)) << std::hex << i;
 #if defined(__FLT16_MAX__)
     _Float16 x;
@@ -188,7 +177,7 @@ TEST(SafetensorsFile, BF16ConversionIsExactForEveryBitPattern) {
       ASSERT_EQ(bits(got[i]), uint32_t{h} << 16) << std::hex << i;
       continue;
     }
-    ASSERT_EQ(bits(got[i]), bits(static_cast<float>(bf16_reference(h)))) << std::hex << i;
+    ASSERT_EQ(bits(got[i]), bits(static_cast<float>(float16_reference(h, 7)))) << std::hex << i;
   }
 }
 
