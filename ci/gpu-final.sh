@@ -3,17 +3,18 @@
 # calls on one warm machine, from a `git archive` of the commit in the
 # git-ignored .cur/ (so work in progress in the tree stays behind):
 #   rm -rf .cur && mkdir .cur && git archive HEAD -- . ':!measurements' | tar -x -C .cur
-#   LOCKSTEP_MODEL_SPLIT=34M bash ci/device-prepare.sh       # .deps, .model-a, .model-b
-#   1. cd .cur && ln -s ../.deps .deps && ln -s ../.model-a .model-a &&
-#      LOCKSTEP_GPU_STAGE=build bash ci/gpu-final.sh         carry .deps .cur .model-a
+#   LOCKSTEP_MODEL_SPLIT=33M bash ci/device-prepare.sh       # .deps, .model-a, .model-b
+#   1. cd .cur && ln -s ../.deps .deps && ln -s ../.model-a .model-a && ln -s ../.tok .tok &&
+#      LOCKSTEP_GPU_STAGE=build bash ci/gpu-final.sh         carry .deps .cur .model-a .tok (63 MiB)
 #      builds everything (Release, CUDA) with the embedded model's path to be, stages
 #      part a of the model and runs ctest (the model's tests skip: it is not joined yet)
-#   2. cd .cur && ln -s ../.model-b .model-b &&
-#      LOCKSTEP_GPU_STAGE=run bash ci/gpu-final.sh           carry .model-b
+#   2. (at once: the machine goes back 30 s after a call) cd .cur && ln -s ../.model-b .model-b &&
+#      LOCKSTEP_GPU_STAGE=run bash ci/gpu-final.sh           carry .model-b (61 MiB)
 #      joins the model; graphs == eager and the engine's co-batched bits on it
 #      (DecodeGraphsCuda, EngineCuda), then the nightly suite against
-#      golden/smollm2-135m-instruct/sm90.proof.json (ci/gpu-nightly-device.sh)
-# $OUT/final.txt is the summary; ctest.log, model-tests.log and nightly.* come back too.
+#      golden/smollm2-135m-instruct/sm90.proof.json (ci/gpu-nightly-device.sh), then
+#      ci/gpu-perf.sh's steps in LOCKSTEP_PERF_STEPS if set (.tok is still there from call 1)
+# $OUT/final.txt is the summary; ctest.log, model-tests.log, nightly.* (and perf.txt) come back too.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 SUMMARY="$OUT/final.txt"
@@ -42,6 +43,9 @@ run)
   grep -E "^mode |Failure|FAILED  \] [A-Z]" "$OUT/model-tests.log" | head -10 | tee -a "$SUMMARY"
   LOCKSTEP_GPU_STAGE=run bash ci/gpu-nightly-device.sh || rc=1
   cat "$OUT/nightly.txt" >>"$SUMMARY"
+  if [[ -n "${LOCKSTEP_PERF_STEPS:-}" ]]; then   # what is left of the call's 600 s
+    LOCKSTEP_PERF_TARGETS=lockstep LOCKSTEP_PERF_BUDGET_S=$((570 - SECONDS)) bash ci/gpu-perf.sh || rc=1
+  fi
   ;;
 *) echo "LOCKSTEP_GPU_STAGE must be build or run" >&2; exit 2 ;;
 esac
