@@ -177,11 +177,7 @@ LOCKSTEP_AVX512 void run(const Problem& p, int64_t m0, int64_t m1, int64_t n0, i
 }  // namespace
 
 void run_block_avx512(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
-  if (p.in_bf16) {
-    run<c10::BFloat16>(p, m0, m1, n0, n1);
-  } else {
-    run<float>(p, m0, m1, n0, n1);
-  }
+  with_input_type(p, [&](auto element) { run<decltype(element)>(p, m0, m1, n0, n1); });
 }
 
 }  // namespace lockstep::kernels::cpu::gemm

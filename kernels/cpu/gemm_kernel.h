@@ -65,6 +65,17 @@ void run_block_scalar(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int6
 void run_block_avx2(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 void run_block_avx512(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1);
 
+// Calls run with a value of A and B's element type in `p` (c10::BFloat16 or
+// float): a run_block picks its kernels' instantiation through it.
+template <class Run>
+inline void with_input_type(const Problem& p, Run&& run) {
+  if (p.in_bf16) {
+    run(c10::BFloat16{});
+  } else {
+    run(float{});
+  }
+}
+
 inline float widen(float x) { return x; }
 inline float widen(c10::BFloat16 x) { return static_cast<float>(x); }
 
