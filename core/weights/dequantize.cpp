@@ -65,33 +65,33 @@ void dequant_q4_1(const uint8_t* b, float* y) {
   }
 }
 
-// Q5_0: half d, u32 of fifth bits (bit j for element j), 16 bytes of nibbles.
-void dequant_q5_0(const uint8_t* b, float* y) {
-  const float d = load_half(b);
+// The 32 five-bit values of a Q5_0 / Q5_1 block: low 4 bits from 16 bytes of
+// nibbles at qs (element j low, j + 16 high), fifth bits from the u32 at qh
+// (bit j for element j).
+void unpack_q5(const uint8_t* qh_bytes, const uint8_t* qs, int q[QK]) {
   uint32_t qh;
-  std::memcpy(&qh, b + 2, 4);
-  const uint8_t* qs = b + 6;
+  std::memcpy(&qh, qh_bytes, 4);
   for (int j = 0; j < QK / 2; ++j) {
-    int lo = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1) << 4);
-    int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
-    y[j] = d * static_cast<float>(lo - 16);
-    y[j + QK / 2] = d * static_cast<float>(hi - 16);
+    q[j] = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1) << 4);
+    q[j + QK / 2] = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
   }
 }
 
-// Q5_1: half d, half m, u32 of fifth bits, 16 bytes of nibbles.
+// Q5_0: half d, u32 of fifth bits, 16 bytes of nibbles; x = d * (q - 16).
+void dequant_q5_0(const uint8_t* b, float* y) {
+  const float d = load_half(b);
+  int q[QK];
+  unpack_q5(b + 2, b + 6, q);
+  for (int j = 0; j < QK; ++j) y[j] = d * static_cast<float>(q[j] - 16);
+}
+
+// Q5_1: half d, half m, u32 of fifth bits, 16 bytes of nibbles; x = (d * q) + m.
 void dequant_q5_1(const uint8_t* b, float* y) {
   const float d = load_half(b);
   const float m = load_half(b + 2);
-  uint32_t qh;
-  std::memcpy(&qh, b + 4, 4);
-  const uint8_t* qs = b + 8;
-  for (int j = 0; j < QK / 2; ++j) {
-    int lo = (qs[j] & 0x0F) | static_cast<int>(((qh >> j) & 1) << 4);
-    int hi = (qs[j] >> 4) | static_cast<int>(((qh >> (j + 16)) & 1) << 4);
-    y[j] = d * static_cast<float>(lo) + m;
-    y[j + QK / 2] = d * static_cast<float>(hi) + m;
-  }
+  int q[QK];
+  unpack_q5(b + 4, b + 8, q);
+  for (int j = 0; j < QK; ++j) y[j] = d * static_cast<float>(q[j]) + m;
 }
 
 // Q8_0: half d, 32 int8.
@@ -152,37 +152,22 @@ void k4_scale_min(const uint8_t* s, int sc[8], int mn[8]) {
 
 // Q4_K: half d, half dmin, 12 scale bytes, qs[128]; 8 groups of 32, group
 // 2c uses the low nibbles of qs[32c..32c+31], group 2c+1 the high ones.
-void dequant_q4_k(const uint8_t* b, float* y) {
-  const float d = load_half(b);
-  const float dmin = load_half(b + 2);
-  int sc[8], mn[8];
-  k4_scale_min(b + 4, sc, mn);
-  const uint8_t* qs = b + 16;
-  for (int g = 0; g < 8; ++g) {
-    const float dl = d * static_cast<float>(sc[g]);
-    const float ml = dmin * static_cast<float>(mn[g]);
-    const int shift = 4 * (g % 2);
-    for (int p = 0; p < 32; ++p) {
-      const int q = (qs[(g / 2) * 32 + p] >> shift) & 0x0F;
-      y[g * 32 + p] = dl * static_cast<float>(q) - ml;
-    }
-  }
-}
-
-// Q5_K: as Q4_K plus qh[32]; bit g of qh[p] is the fifth bit of group g.
-void dequant_q5_k(const uint8_t* b, float* y) {
+// Q5_K (kFifthBit): qh[32] before qs; bit g of qh[p] is the fifth bit of group g.
+template <bool kFifthBit>
+void dequant_q4_q5_k(const uint8_t* b, float* y) {
   const float d = load_half(b);
   const float dmin = load_half(b + 2);
   int sc[8], mn[8];
   k4_scale_min(b + 4, sc, mn);
   const uint8_t* qh = b + 16;
-  const uint8_t* qs = b + 48;
+  const uint8_t* qs = kFifthBit ? b + 48 : b + 16;
   for (int g = 0; g < 8; ++g) {
     const float dl = d * static_cast<float>(sc[g]);
     const float ml = dmin * static_cast<float>(mn[g]);
     const int shift = 4 * (g % 2);
     for (int p = 0; p < 32; ++p) {
-      const int q = ((qs[(g / 2) * 32 + p] >> shift) & 0x0F) | (((qh[p] >> g) & 1) << 4);
+      int q = (qs[(g / 2) * 32 + p] >> shift) & 0x0F;
+      if (kFifthBit) q |= ((qh[p] >> g) & 1) << 4;
       y[g * 32 + p] = dl * static_cast<float>(q) - ml;
     }
   }
@@ -225,8 +210,8 @@ BlockFn block_fn(TensorType type) {
     case TensorType::Q8_0: return dequant_q8_0;
     case TensorType::Q2_K: return dequant_q2_k;
     case TensorType::Q3_K: return dequant_q3_k;
-    case TensorType::Q4_K: return dequant_q4_k;
-    case TensorType::Q5_K: return dequant_q5_k;
+    case TensorType::Q4_K: return dequant_q4_q5_k<false>;
+    case TensorType::Q5_K: return dequant_q4_q5_k<true>;
     case TensorType::Q6_K: return dequant_q6_k;
     case TensorType::Q8_K: return dequant_q8_k;
     default: return nullptr;
