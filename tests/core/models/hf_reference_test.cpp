@@ -25,6 +25,7 @@
 #include "core/util/sha256.h"
 #include "core/weights/safetensors_source.h"
 #include "kernels/mode.h"
+#include "tests/core/python_module.h"
 
 namespace lockstep {
 namespace {
@@ -55,10 +56,8 @@ class HfReference : public ::testing::TestWithParam<std::string> {
  protected:
   static void SetUpTestSuite() {
     const std::string python = LOCKSTEP_PYTHON;
-    if (std::system(("'" + python + "' -c 'import transformers' >/dev/null 2>&1").c_str()) != 0) {
-      skip_ = "no transformers in " + python;
-      return;
-    }
+    skip_ = testing_support::missing_module(python, "transformers");
+    if (!skip_.empty()) return;
     // Made once per version of the generator and kept in the build tree:
     // ctest runs every test in its own process. Generated beside, then
     // renamed into place, so concurrent processes never see half a folder.

@@ -15,6 +15,7 @@
 
 #include "core/models/hf_config.h"
 #include "core/weights/safetensors_source.h"
+#include "tests/core/python_module.h"
 #include "tests/core/weights/safetensors_builder.h"
 
 namespace lockstep {
@@ -91,10 +92,8 @@ class HfFixtures : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     const std::string python = LOCKSTEP_PYTHON;
-    if (std::system(("'" + python + "' -c 'import transformers' >/dev/null 2>&1").c_str()) != 0) {
-      skip_ = "no transformers in " + python;
-      return;
-    }
+    skip_ = testing_support::missing_module(python, "transformers");
+    if (!skip_.empty()) return;
     dir_ = new testing::TempDir();
     const std::string cmd = "'" + python + "' '" LOCKSTEP_SOURCE_DIR
                             "/tests/core/fixtures/make_hf_models.py' --out '" + dir_->path() +
