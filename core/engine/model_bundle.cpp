@@ -1,7 +1,6 @@
 #include "core/engine/model_bundle.h"
 
 #include <dirent.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <memory>
@@ -11,17 +10,13 @@
 #include "core/error.h"
 #include "core/models/gguf_source.h"
 #include "core/models/hf_config.h"
+#include "core/util/path_kind.h"
 #include "core/util/sha256.h"
 #include "core/weights/gguf.h"
 #include "core/weights/safetensors_source.h"
 
 namespace lockstep {
 namespace {
-
-bool is_directory(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 std::string base_name(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
@@ -70,7 +65,7 @@ std::shared_ptr<ModelBundle> load_hf(const std::string& folder, const LoadOption
 }  // namespace
 
 std::shared_ptr<const ModelBundle> ModelBundle::load(const std::string& path, const LoadOptions& options) {
-  if (is_directory(path)) return load_hf(path, options);
+  if (path_kind(path) == PathKind::directory) return load_hf(path, options);
   if (ends_with(path, ".safetensors") || ends_with(path, ".json")) {
     throw bad_input(path + ": give the model folder (with config.json and tokenizer.json), not one of its files");
   }
@@ -102,7 +97,7 @@ std::vector<int32_t> ModelBundle::prompt_ids(const std::string& user_text, bool 
 }
 
 std::string model_sha256(const std::string& path) {
-  if (!is_directory(path)) return sha256_file(path);
+  if (path_kind(path) != PathKind::directory) return sha256_file(path);
   DIR* dir = ::opendir(path.c_str());
   if (dir == nullptr) throw environment_error(path + ": cannot list the model folder");
   std::vector<std::string> names;

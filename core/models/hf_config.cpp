@@ -1,7 +1,5 @@
 #include "core/models/hf_config.h"
 
-#include <sys/stat.h>
-
 #include <cmath>
 #include <cstdint>
 #include <fstream>
@@ -10,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/util/path_kind.h"
 
 namespace lockstep {
 namespace {
@@ -330,9 +329,8 @@ ModelConfig parse_hf_config(const std::string& json_text, const std::string& ori
 }
 
 ModelConfig read_hf_config(const std::string& path) {
-  struct stat st {};
   std::string file = path;
-  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+  if (path_kind(path) == PathKind::directory) {
     file = path + (path.empty() || path.back() == '/' ? "" : "/") + "config.json";
   }
   std::ifstream in(file, std::ios::binary);

@@ -1,12 +1,11 @@
 #include "core/weights/safetensors_source.h"
 
-#include <sys/stat.h>
-
 #include <map>
 #include <utility>
 #include <vector>
 
 #include "core/error.h"
+#include "core/util/path_kind.h"
 #include "core/weights/safetensors.h"
 
 namespace lockstep {
@@ -15,14 +14,6 @@ namespace {
 constexpr const char* kIndexName = "model.safetensors.index.json";
 constexpr const char* kSingleName = "model.safetensors";
 
-bool is_dir(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-bool is_file(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
 bool ends_with(const std::string& s, const std::string& tail) {
   return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
 }
@@ -97,7 +88,7 @@ std::unique_ptr<TensorSource> open_sharded(const std::string& index_path) {
   const std::vector<std::string> shards = index.shards();
   for (const std::string& shard : shards) {
     const std::string shard_path = join(folder, shard);
-    if (!is_file(shard_path)) {
+    if (path_kind(shard_path) != PathKind::file) {
       throw bad_input(index_path + ": names shard '" + shard + "', but " + shard_path +
                       " does not exist (incomplete download?)");
     }
@@ -130,11 +121,11 @@ std::unique_ptr<TensorSource> open_sharded(const std::string& index_path) {
 }  // namespace
 
 std::unique_ptr<TensorSource> open_safetensors(const std::string& path) {
-  if (is_dir(path)) {
+  if (path_kind(path) == PathKind::directory) {
     const std::string index = join(path, kIndexName);
-    if (is_file(index)) return open_sharded(index);
+    if (path_kind(index) == PathKind::file) return open_sharded(index);
     const std::string single = join(path, kSingleName);
-    if (is_file(single)) return open_safetensors(single);
+    if (path_kind(single) == PathKind::file) return open_safetensors(single);
     throw environment_error(path + ": folder has neither " + std::string(kIndexName) + " nor " +
                             kSingleName);
   }
