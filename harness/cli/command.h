@@ -28,11 +28,9 @@ Command add_tokenize_command(CLI::App& parent);
 Command add_proof_command(CLI::App& parent);
 Command add_scan_command(CLI::App& parent);
 Command add_compare_command(CLI::App& parent);
-Command add_suite_command(CLI::App& parent, const std::vector<std::string>& argv);
 Command add_sweep_command(CLI::App& parent, const std::vector<std::string>& argv);
-Command add_bench_command(CLI::App& parent, const std::vector<std::string>& argv);
-Command add_reload_command(CLI::App& parent, const std::vector<std::string>& argv);
-Command add_stress_command(CLI::App& parent, const std::vector<std::string>& argv);
+// bench, reload, stress and suite: verify's machinery with each one's defaults and counts.
+Command add_check_command(CLI::App& parent, const std::vector<std::string>& argv, const std::string& kind);
 Command add_report_command(CLI::App& parent);
 Command add_throughput_command(CLI::App& parent);
 Command add_session_command(CLI::App& parent);

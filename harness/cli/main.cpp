@@ -27,9 +27,10 @@ int main(int argc, char** argv) {
   const std::vector<std::string> args(argv, argv + argc);
   const cli::Command commands[] = {cli::add_run_command(app), cli::add_verify_command(app, args),
                                    cli::add_tokenize_command(app), cli::add_proof_command(app),
-                                   cli::add_reload_command(app, args), cli::add_stress_command(app, args),
-                                   cli::add_sweep_command(app, args), cli::add_bench_command(app, args), cli::add_scan_command(app),
-                                   cli::add_compare_command(app), cli::add_suite_command(app, args),
+                                   cli::add_check_command(app, args, "reload"),
+                                   cli::add_check_command(app, args, "stress"), cli::add_sweep_command(app, args),
+                                   cli::add_check_command(app, args, "bench"), cli::add_scan_command(app),
+                                   cli::add_compare_command(app), cli::add_check_command(app, args, "suite"),
                                    cli::add_report_command(app), cli::add_throughput_command(app),
                                    cli::add_session_command(app), cli::add_info_command(app),
                                    cli::add_chat_command(app), cli::add_serve_command(app)};

@@ -1,4 +1,5 @@
 #include "harness/endpoint/endpoint_verify.h"
+#include "kernels/enum_names.h"
 
 #include <algorithm>
 #include <atomic>
@@ -105,19 +106,13 @@ EndpointAnswer send_with_fillers(const EndpointClient& client, const SuiteCase& 
   return answer;
 }
 
-const char* to_string(EndpointLevel level) {
-  switch (level) {
-    case EndpointLevel::bits: return "bits";
-    case EndpointLevel::logprobs: return "logprobs";
-    case EndpointLevel::tokens: return "tokens";
-  }
-  return "?";
-}
+constexpr kernels::Named<EndpointLevel> kEndpointLevels[] = {
+    {EndpointLevel::bits, "bits"}, {EndpointLevel::logprobs, "logprobs"}, {EndpointLevel::tokens, "tokens"}};
+
+const char* to_string(EndpointLevel level) { return kernels::name_of(kEndpointLevels, level, "?"); }
 
 EndpointLevel parse_endpoint_level(const std::string& name) {
-  for (EndpointLevel l : {EndpointLevel::bits, EndpointLevel::logprobs, EndpointLevel::tokens}) {
-    if (name == to_string(l)) return l;
-  }
+  if (const EndpointLevel* level = kernels::value_of(kEndpointLevels, name)) return *level;
   throw bad_input("--endpoint-level must be bits, logprobs or tokens (or left out: the best the server allows)");
 }
 

@@ -16,26 +16,21 @@
 #include "core/util/sha256.h"
 #include "harness/atomic_file.h"
 #include "harness/json_reader.h"
+#include "kernels/enum_names.h"
 
 namespace lockstep::harness {
 
 using json = nlohmann::ordered_json;
 
+constexpr kernels::Named<ProofLevel> kProofLevels[] = {
+    {ProofLevel::bits, "bits"}, {ProofLevel::tokens, "tokens"}, {ProofLevel::canonical, "canonical"}};
+
 ProofLevel parse_proof_level(const std::string& name) {
-  if (name == "bits") return ProofLevel::bits;
-  if (name == "tokens") return ProofLevel::tokens;
-  if (name == "canonical") return ProofLevel::canonical;
+  if (const ProofLevel* level = kernels::value_of(kProofLevels, name)) return *level;
   throw bad_input("unknown proof level '" + name + "' (expected bits, tokens or canonical)");
 }
 
-const char* to_string(ProofLevel level) {
-  switch (level) {
-    case ProofLevel::bits: return "bits";
-    case ProofLevel::tokens: return "tokens";
-    case ProofLevel::canonical: return "canonical";
-  }
-  return "?";
-}
+const char* to_string(ProofLevel level) { return kernels::name_of(kProofLevels, level, "?"); }
 
 std::string valid_utf8(std::string_view text) {
   std::string out;
@@ -147,6 +142,23 @@ std::string check_sealed(const json& doc, const std::string& origin, const char*
   return recorded;
 }
 
+const json& read_provenance(const JsonReader& r, const json& doc, std::string& created_at, std::string& model_name,
+                            std::string& model_sha256, Environment& environment) {
+  created_at = r.get<std::string>(doc, "document", "created_at");
+  const json& model = r.at(doc, "document", "model");
+  model_name = r.get<std::string>(model, "model", "name");
+  model_sha256 = r.sha(model, "model", "file_sha256");
+  const json& runtime = r.at(doc, "document", "runtime");
+  try {
+    environment = r.at(runtime, "runtime", "environment").get<Environment>();
+  } catch (const Error& e) {
+    r.fail("runtime.environment", e.what());
+  } catch (const json::exception& e) {
+    r.fail("runtime.environment", e.what());
+  }
+  return runtime;
+}
+
 void seal(json& doc) { doc["digest"] = {{"algorithm", "sha256-canonical-json"}, {"value", proof_digest(doc)}}; }
 
 Proof proof_from_json(const json& doc, const std::string& origin) {
@@ -167,20 +179,9 @@ Proof proof_from_json(const json& doc, const std::string& origin) {
     }
     p.signature = s;
   }
-  p.created_at = r.get<std::string>(doc, "document", "created_at");
-  const json& model = r.at(doc, "document", "model");
-  p.model_name = r.get<std::string>(model, "model", "name");
-  p.model_sha256 = r.sha(model, "model", "file_sha256");
-  const json& runtime = r.at(doc, "document", "runtime");
+  const json& runtime = read_provenance(r, doc, p.created_at, p.model_name, p.model_sha256, p.environment);
   p.device = r.get<std::string>(runtime, "runtime", "device");
   p.dtype = r.get<std::string>(runtime, "runtime", "dtype");
-  try {
-    p.environment = r.at(runtime, "runtime", "environment").get<Environment>();
-  } catch (const Error& e) {
-    r.fail("runtime.environment", e.what());
-  } catch (const json::exception& e) {
-    r.fail("runtime.environment", e.what());
-  }
   if (p.device != p.environment.device || p.dtype != p.environment.dtype) {
     r.fail("runtime", "device/dtype (" + p.device + ", " + p.dtype + ") disagree with runtime.environment (" +
                           p.environment.device + ", " + p.environment.dtype + ")");

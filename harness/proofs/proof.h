@@ -68,6 +68,12 @@ Proof proof_from_json(const nlohmann::ordered_json& document, const std::string&
 // SHA-256 of the canonical form (keys sorted, no whitespace, ASCII) of the
 // document without its "digest" and "signature" members.
 std::string proof_digest(const nlohmann::ordered_json& document);
+class JsonReader;
+// The fields a proof and a session trace share: created_at, model.name, model.file_sha256 and
+// runtime.environment (bad_input through `r`); returns the "runtime" object.
+const nlohmann::ordered_json& read_provenance(const JsonReader& r, const nlohmann::ordered_json& document,
+                                              std::string& created_at, std::string& model_name,
+                                              std::string& model_sha256, Environment& environment);
 // Adds the "digest" member (sha256-canonical-json of the rest) to a proof or trace document.
 void seal(nlohmann::ordered_json& document);
 // bad_input, "<origin>: <field>: ...", unless the document is an object of this schema whose

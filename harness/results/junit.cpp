@@ -9,11 +9,16 @@
 #include "core/error.h"
 #include "harness/atomic_file.h"
 #include "harness/json_reader.h"
+#include "kernels/enum_names.h"
 
 namespace lockstep::harness {
 namespace {
 
 constexpr const char* kReplacement = "\xEF\xBF\xBD";   // U+FFFD
+
+// Markup characters as entities; tab, newline and return as character references (attribute values keep them).
+constexpr kernels::Named<char> kXmlEscapes[] = {{'&', "&amp;"}, {'<', "&lt;"},  {'>', "&gt;"},  {'"', "&quot;"},
+                                                {'\'', "&apos;"}, {'\t', "&#9;"}, {'\n', "&#10;"}, {'\r', "&#13;"}};
 
 // Decodes one UTF-8 sequence at text[i]; returns its length, or 0 if the
 // bytes there are not well-formed UTF-8 (overlong, surrogate, > U+10FFFF,
@@ -300,20 +305,13 @@ std::string xml_escape(std::string_view text) {
       ++i;
       continue;
     }
+    const char* entity = length == 1 ? kernels::name_of(kXmlEscapes, text[i], nullptr) : nullptr;
     if (!allowed_in_xml(c)) {
       out += kReplacement;
+    } else if (entity) {
+      out += entity;
     } else {
-      switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&apos;"; break;
-        case '\t': out += "&#9;"; break;
-        case '\n': out += "&#10;"; break;
-        case '\r': out += "&#13;"; break;
-        default: out.append(text.substr(i, length));
-      }
+      out.append(text.substr(i, length));
     }
     i += length;
   }

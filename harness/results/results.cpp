@@ -6,21 +6,21 @@
 
 #include "core/error.h"
 #include "harness/atomic_file.h"
+#include "kernels/enum_names.h"
 
 namespace lockstep::harness {
 
 using json = nlohmann::ordered_json;
 
-const char* to_string(RunKind kind) {
-  switch (kind) {
-    case RunKind::in_process: return "in-process";
-    case RunKind::reload: return "reload";
-    case RunKind::process: return "process";
-    case RunKind::thread: return "thread";
-    case RunKind::batch: return "batch";
-  }
-  return "?";
-}
+namespace {
+constexpr kernels::Named<RunKind> kRunKinds[] = {{RunKind::in_process, "in-process"},
+                                                 {RunKind::reload, "reload"},
+                                                 {RunKind::process, "process"},
+                                                 {RunKind::thread, "thread"},
+                                                 {RunKind::batch, "batch"}};
+}  // namespace
+
+const char* to_string(RunKind kind) { return kernels::name_of(kRunKinds, kind, "?"); }
 
 bool BatchPlace::has_sampling_neighbour() const {
   return std::any_of(neighbours.begin(), neighbours.end(), [](const Neighbour& n) { return n.sampling != "greedy"; });
@@ -29,9 +29,7 @@ bool BatchPlace::has_sampling_neighbour() const {
 namespace {
 
 RunKind run_kind_from(const std::string& text) {
-  for (RunKind kind : {RunKind::in_process, RunKind::reload, RunKind::process, RunKind::thread, RunKind::batch}) {
-    if (text == to_string(kind)) return kind;
-  }
+  if (const RunKind* kind = kernels::value_of(kRunKinds, text)) return *kind;
   throw bad_input("results: unknown run kind '" + text + "'");
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "harness/json_reader.h"
+#include "kernels/enum_names.h"
 
 namespace lockstep::harness {
 
@@ -80,23 +81,18 @@ SessionStep parse_step(const JsonReader& r, const json& s, const std::string& wh
   return step;
 }
 
+constexpr kernels::Named<char> kPythonEscapes[] = {{'"', "\\\""}, {'\\', "\\\\"}, {'\n', "\\n"}, {'\r', "\\r"},
+                                                   {'\t', "\\t"}, {'\b', "\\b"},  {'\f', "\\f"}};
+
 void append_python_string(std::string& out, const std::string& s) {
   out += '"';
   for (const unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += fmt::format("\\u{:04x}", c);
-        } else {
-          out += static_cast<char>(c);
-        }
+    if (const char* escaped = kernels::name_of(kPythonEscapes, static_cast<char>(c), nullptr)) {
+      out += escaped;
+    } else if (c < 0x20 || c == 0x7f) {
+      out += fmt::format("\\u{:04x}", c);
+    } else {
+      out += static_cast<char>(c);
     }
   }
   out += '"';

@@ -141,19 +141,7 @@ Trace trace_from_json(const json& doc, const std::string& origin) {
   check_sealed(doc, origin, kTraceSchema, "lockstep session trace");
   const JsonReader r(origin);
   Trace t;
-  t.created_at = r.get<std::string>(doc, "document", "created_at");
-  const json& model = r.at(doc, "document", "model");
-  t.model_name = r.get<std::string>(model, "model", "name");
-  t.model_sha256 = r.get<std::string>(model, "model", "file_sha256");
-  r.check_sha(t.model_sha256, "model.file_sha256");
-  const json& runtime = r.at(doc, "document", "runtime");
-  try {
-    t.environment = r.at(runtime, "runtime", "environment").get<Environment>();
-  } catch (const Error& e) {
-    r.fail("runtime.environment", e.what());
-  } catch (const json::exception& e) {
-    r.fail("runtime.environment", e.what());
-  }
+  const json& runtime = read_provenance(r, doc, t.created_at, t.model_name, t.model_sha256, t.environment);
   if (r.get<std::string>(runtime, "runtime", "device") != t.environment.device ||
       r.get<std::string>(runtime, "runtime", "dtype") != t.environment.dtype) {
     r.fail("runtime", "device/dtype disagree with runtime.environment");
