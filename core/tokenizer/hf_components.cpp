@@ -3,6 +3,8 @@
 #include <climits>
 #include <utility>
 
+#include "kernels/enum_names.h"
+
 namespace lockstep::hf {
 namespace {
 
@@ -68,13 +70,27 @@ std::string one_char(const JsonAt& value) {
   return s;
 }
 
+// A "Sequence" component, whose `key` array lists components: each added in
+// turn by `add` (the caller, recursively). False when `type` is another.
+template <class Out>
+bool add_sequence(const JsonAt& n, const std::string& type, const char* key, Out& out,
+                  void (*add)(const JsonAt&, Out&)) {
+  if (type != "Sequence") return false;
+  const JsonAt list = n[key];
+  for (size_t i = 0; i < list.array_size(); ++i) add(list.at(i), out);
+  return true;
+}
+
 void add_normalizer(const JsonAt& n, std::vector<NormalizerStep>& steps) {
   const std::string type = type_of(n);
+  if (add_sequence(n, type, "normalizers", steps, add_normalizer)) return;
+  using Kind = NormalizerStep::Kind;
+  // The Unicode normalization forms: no options.
+  static constexpr kernels::Named<Kind> kForms[] = {
+      {Kind::nfc, "NFC"}, {Kind::nfd, "NFD"}, {Kind::nfkc, "NFKC"}, {Kind::nfkd, "NFKD"}};
   NormalizerStep step;
-  if (type == "Sequence") {
-    const JsonAt list = n["normalizers"];
-    for (size_t i = 0; i < list.array_size(); ++i) add_normalizer(list.at(i), steps);
-    return;
+  if (const Kind* form = kernels::value_of(kForms, type)) {
+    step.kind = *form;
   } else if (type == "Prepend") {
     step.kind = NormalizerStep::Kind::prepend;
     step.text = n["prepend"].str();
@@ -82,14 +98,6 @@ void add_normalizer(const JsonAt& n, std::vector<NormalizerStep>& steps) {
     step.kind = NormalizerStep::Kind::replace;
     step.text = pattern_of(n["pattern"], false, &step.regex);
     step.content = n["content"].str();
-  } else if (type == "NFC") {
-    step.kind = NormalizerStep::Kind::nfc;
-  } else if (type == "NFD") {
-    step.kind = NormalizerStep::Kind::nfd;
-  } else if (type == "NFKC") {
-    step.kind = NormalizerStep::Kind::nfkc;
-  } else if (type == "NFKD") {
-    step.kind = NormalizerStep::Kind::nfkd;
   } else {
     unsupported(n, type, "Sequence, Prepend, Replace, NFC, NFD, NFKC, NFKD");
   }
@@ -114,12 +122,9 @@ SplitBehavior behavior_of(const JsonAt& value) {
 
 void add_pre_tokenizer(const JsonAt& p, std::vector<PreTokenizerStep>& steps) {
   const std::string type = type_of(p);
+  if (add_sequence(p, type, "pretokenizers", steps, add_pre_tokenizer)) return;
   PreTokenizerStep step;
-  if (type == "Sequence") {
-    const JsonAt list = p["pretokenizers"];
-    for (size_t i = 0; i < list.array_size(); ++i) add_pre_tokenizer(list.at(i), steps);
-    return;
-  } else if (type == "Split") {
+  if (type == "Split") {
     step.kind = PreTokenizerStep::Kind::split;
     step.pattern = pattern_of(p["pattern"], true, nullptr);
     step.behavior = behavior_of(p["behavior"]);
@@ -148,23 +153,20 @@ void add_pre_tokenizer(const JsonAt& p, std::vector<PreTokenizerStep>& steps) {
 
 void add_decoder(const JsonAt& d, std::vector<DecoderStep>& steps) {
   const std::string type = type_of(d);
+  if (add_sequence(d, type, "decoders", steps, add_decoder)) return;
+  using Kind = DecoderStep::Kind;
+  // The decoders without options.
+  static constexpr kernels::Named<Kind> kPlain[] = {
+      {Kind::byte_level, "ByteLevel"}, {Kind::byte_fallback, "ByteFallback"}, {Kind::fuse, "Fuse"}};
   DecoderStep step;
-  if (type == "Sequence") {
-    const JsonAt list = d["decoders"];
-    for (size_t i = 0; i < list.array_size(); ++i) add_decoder(list.at(i), steps);
-    return;
-  } else if (type == "ByteLevel") {
-    step.kind = DecoderStep::Kind::byte_level;
+  if (const Kind* plain = kernels::value_of(kPlain, type)) {
+    step.kind = *plain;
   } else if (type == "Replace") {
     step.kind = DecoderStep::Kind::replace;
     bool regex = false;
     step.pattern = pattern_of(d["pattern"], false, &regex);
     if (regex) d["pattern"].fail("a Regex pattern in a Replace decoder is not supported");
     step.content = d["content"].str();
-  } else if (type == "ByteFallback") {
-    step.kind = DecoderStep::Kind::byte_fallback;
-  } else if (type == "Fuse") {
-    step.kind = DecoderStep::Kind::fuse;
   } else if (type == "Strip") {
     step.kind = DecoderStep::Kind::strip;
     step.content = one_char(d["content"]);
@@ -198,11 +200,7 @@ std::vector<int32_t> special_ids(const JsonAt& specials, const std::string& name
 
 void add_post_processor(const JsonAt& p, PostProcessor& out) {
   const std::string type = type_of(p);
-  if (type == "Sequence") {
-    const JsonAt list = p["processors"];
-    for (size_t i = 0; i < list.array_size(); ++i) add_post_processor(list.at(i), out);
-    return;
-  }
+  if (add_sequence(p, type, "processors", out, add_post_processor)) return;
   if (type == "ByteLevel") return;   // trims offsets; adds no tokens
   if (type != "TemplateProcessing") unsupported(p, type, "TemplateProcessing, ByteLevel, Sequence");
   const JsonAt single = p["single"];
