@@ -93,25 +93,29 @@ at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) {
   return on() && gemm_ok<B>(a, b, 3) ? B::bmm(a, b) : B::stock_bmm(a, b);
 }
 
-// half_to_float is a CUDA-only stock feature; let the stock kernel decide.
-template <class B>
-at::Tensor softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
+// softmax (kLog false) and log_softmax (kLog true). half_to_float is a
+// CUDA-only stock feature; let the stock kernel decide.
+template <class B, bool kLog>
+at::Tensor any_softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
   const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && !half_to_float;
   if (portable_on()) {
-    if (!is_last_dim(dim, x.dim()) || half_to_float) portable_unsupported("softmax over a dimension but the last");
-    return B::P::softmax_last(x, false);
+    if (!is_last_dim(dim, x.dim()) || half_to_float) {
+      portable_unsupported(std::string(kLog ? "log_softmax" : "softmax") + " over a dimension but the last");
+    }
+    return B::P::softmax_last(x, kLog);
   }
-  return on() && ok ? B::softmax(x, dim, half_to_float) : B::stock_softmax(x, dim, half_to_float);
+  if (!(on() && ok)) return kLog ? B::stock_log_softmax(x, dim, half_to_float) : B::stock_softmax(x, dim, half_to_float);
+  return kLog ? B::log_softmax(x, dim, half_to_float) : B::softmax(x, dim, half_to_float);
+}
+
+template <class B>
+at::Tensor softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
+  return any_softmax<B, false>(x, dim, half_to_float);
 }
 
 template <class B>
 at::Tensor log_softmax(const at::Tensor& x, int64_t dim, bool half_to_float) {
-  const bool ok = dense_on<B>(x) && B::row_dtype(x.scalar_type()) && !half_to_float;
-  if (portable_on()) {
-    if (!is_last_dim(dim, x.dim()) || half_to_float) portable_unsupported("log_softmax over a dimension but the last");
-    return B::P::softmax_last(x, true);
-  }
-  return on() && ok ? B::log_softmax(x, dim, half_to_float) : B::stock_log_softmax(x, dim, half_to_float);
+  return any_softmax<B, true>(x, dim, half_to_float);
 }
 
 template <class B>
@@ -131,17 +135,26 @@ at::Tensor portable_sum(const at::Tensor& x, at::OptionalIntArrayRef dims, bool 
   return B::P::sum_last(x, keepdim, mean);
 }
 
+// sum (kMean false) and mean (kMean true).
+template <class B, bool kMean>
+at::Tensor sum_or_mean(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim,
+                       std::optional<at::ScalarType> dtype) {
+  if (portable_on()) return portable_sum<B>(x, dims, keepdim, dtype, kMean);
+  if (!(on() && reduce_ok<B>(x, dtype))) {
+    return kMean ? B::stock_mean(x, dims, keepdim, dtype) : B::stock_sum(x, dims, keepdim, dtype);
+  }
+  return kMean ? B::mean(x, dims, keepdim, dtype) : B::sum(x, dims, keepdim, dtype);
+}
+
 template <class B>
 at::Tensor sum(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim, std::optional<at::ScalarType> dtype) {
-  if (portable_on()) return portable_sum<B>(x, dims, keepdim, dtype, false);
-  return on() && reduce_ok<B>(x, dtype) ? B::sum(x, dims, keepdim, dtype) : B::stock_sum(x, dims, keepdim, dtype);
+  return sum_or_mean<B, false>(x, dims, keepdim, dtype);
 }
 
 template <class B>
 at::Tensor mean(const at::Tensor& x, at::OptionalIntArrayRef dims, bool keepdim,
                 std::optional<at::ScalarType> dtype) {
-  if (portable_on()) return portable_sum<B>(x, dims, keepdim, dtype, true);
-  return on() && reduce_ok<B>(x, dtype) ? B::mean(x, dims, keepdim, dtype) : B::stock_mean(x, dims, keepdim, dtype);
+  return sum_or_mean<B, true>(x, dims, keepdim, dtype);
 }
 
 template <class B>
@@ -228,24 +241,30 @@ struct Own;
 
 inline bool unary_ok(const at::Tensor& x) { return x.layout() == at::kStrided && is_float_or_bf16(x.scalar_type()); }
 
+// One elementwise op on the CPU: portable mode's kernel (op kPortable),
+// lockstep's (kOwn) or the stock one; in place, the first two write their
+// result back and the stock op runs its own in-place form (kStockInplace).
+template <int kPortable, at::Tensor (*kOwn)(const at::Tensor&), at::Tensor (*kStock)(const at::Tensor&),
+          at::Tensor& (*kStockInplace)(at::Tensor&)>
+struct CpuUnary {
+  static at::Tensor out(const at::Tensor& x) {
+    if (portable_on()) return portable::cpu::unary(x, kPortable);
+    return on() && unary_ok(x) ? kOwn(x) : kStock(x);
+  }
+  static at::Tensor& inplace(at::Tensor& x) {
+    if (portable_on()) return x.copy_(portable::cpu::unary(x, kPortable));
+    return on() && unary_ok(x) ? x.copy_(kOwn(x)) : kStockInplace(x);
+  }
+};
+
 template <>
 struct Own<Cpu> {
-  static at::Tensor silu(const at::Tensor& x) {
-    if (portable_on()) return portable::cpu::unary(x, portable::kSilu);
-    return on() && unary_ok(x) ? cpu::silu(x) : at::cpu::silu(x);
-  }
-  static at::Tensor& silu_inplace(at::Tensor& x) {
-    if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSilu));
-    return on() && unary_ok(x) ? x.copy_(cpu::silu(x)) : at::cpu::silu_(x);
-  }
-  static at::Tensor sigmoid(const at::Tensor& x) {
-    if (portable_on()) return portable::cpu::unary(x, portable::kSigmoid);
-    return on() && unary_ok(x) ? cpu::sigmoid(x) : at::cpu::sigmoid(x);
-  }
-  static at::Tensor& sigmoid_inplace(at::Tensor& x) {
-    if (portable_on()) return x.copy_(portable::cpu::unary(x, portable::kSigmoid));
-    return on() && unary_ok(x) ? x.copy_(cpu::sigmoid(x)) : at::cpu::sigmoid_(x);
-  }
+  using Silu = CpuUnary<portable::kSilu, cpu::silu, at::cpu::silu, at::cpu::silu_>;
+  using Sigmoid = CpuUnary<portable::kSigmoid, cpu::sigmoid, at::cpu::sigmoid, at::cpu::sigmoid_>;
+  static at::Tensor silu(const at::Tensor& x) { return Silu::out(x); }
+  static at::Tensor& silu_inplace(at::Tensor& x) { return Silu::inplace(x); }
+  static at::Tensor sigmoid(const at::Tensor& x) { return Sigmoid::out(x); }
+  static at::Tensor& sigmoid_inplace(at::Tensor& x) { return Sigmoid::inplace(x); }
 };
 
 #ifdef LOCKSTEP_WITH_CUDA
