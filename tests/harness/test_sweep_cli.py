@@ -44,7 +44,7 @@ def test_bad_grids_fail_before_loading_the_model(lockstep_bin, default_model, tm
 
 def test_stock_kernels_drift_in_the_same_sweep(lockstep_bin, default_model, tmp_path):
     """The same grid with --mode off: stock fp32 mm gives a 1-token request
-    other bits once it shares the batch (LEADS.md: every M >= 2 on the CPU),
+    other bits once it shares the batch (kernels/STOCK-DRIFT.md: every M >= 2 on the CPU),
     so the sweep can fail, and says where."""
     result = lockstep(lockstep_bin, "sweep", "--model", default_model, "--lengths", "1", "--batches", "1,2,3,8",
                       "--mode", "off", "--decode-tokens", "0", "--out-dir", tmp_path)

@@ -2,7 +2,7 @@
 
 Inside batch_invariant() torch.mm rows are bitwise the same whatever the batch
 size; outside it torch.mm is the stock kernel, which really drifts on the CPU
-(LEADS.md: fp32 mm row 0 differs for every M >= 2), and gives exactly the bits
+(kernels/STOCK-DRIFT.md: fp32 mm row 0 differs for every M >= 2), and gives exactly the bits
 of a process that never loaded the library.
 
 The library: conftest.py's (the build tree's).
