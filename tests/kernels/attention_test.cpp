@@ -205,7 +205,7 @@ TEST(Attention, MatchesFloat64Reference) {
     }
 }
 
-// LEADS.md: stock libtorch drifts here. On CPU, fp32: the last row of a
+// kernels/STOCK-DRIFT.md: stock libtorch drifts here. On CPU, fp32: the last row of a
 // causal prefill differs from the same row computed decode-style (asserted:
 // it holds on every CPU measured). A decode row also differs between batch
 // sizes on some machines and thread counts (2 threads of the CI's EPYC) but
@@ -266,12 +266,6 @@ TEST(Attention, MasksCausalityAndGqaAreOneDefinition) {
   EXPECT_EQ(cpu::sdpa(x.q, x.k, v48, std::nullopt, false, std::nullopt, true).size(-1), 48);
 }
 
-struct ThreadCount {
-  explicit ThreadCount(int n) : saved(at::get_num_threads()) { at::set_num_threads(n); }
-  ~ThreadCount() { at::set_num_threads(saved); }
-  int saved;
-};
-
 // Rows are computed in bundles that share K/V reads, in tiles of bundles
 // that run split by split, cut differently by the thread split; head dims
 // 64 and 128 run a specialised copy of the definition which, with 16+ rows
@@ -285,7 +279,7 @@ TEST(Attention, ThreadsBundlesAndHeadDimCopiesAreOneDefinition) {
       const Qkv x = random_qkv(2, 6, 2, 13, 600, d, dt, 71 + d);
       const at::Tensor all = attend(x.q, x.k, x.v, std::nullopt, true);
       {
-        ThreadCount one(1);
+        testing::ThreadCount one(1);
         EXPECT_TRUE(testing::bits_equal(attend(x.q, x.k, x.v, std::nullopt, true), all)) << dt << " D" << d;
       }
       auto pad = [](const at::Tensor& t) { return at::constant_pad_nd(t, {0, 16}); };

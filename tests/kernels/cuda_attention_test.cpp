@@ -2,7 +2,7 @@
 // causal, bool and additive masks, GQA and Dv != D; prefill in one shot,
 // prefill in chunks and decode give the same bits for the same position;
 // a sequence's result does not depend on the batch it runs in; stock SDPA
-// decode drifts with the batch as LEADS.md saw. All tests skip without a GPU.
+// decode drifts with the batch as kernels/STOCK-DRIFT.md saw. All tests skip without a GPU.
 #ifdef LOCKSTEP_WITH_CUDA
 
 #include <cmath>
@@ -204,7 +204,7 @@ TEST(CudaAttentionModes, ThreeDimsAndTransposedViews) {
   EXPECT_TRUE(bits_equal(ours::sdpa(q3, k3, v3, std::nullopt, false, 0.3, false), got[0]));
 }
 
-// LEADS.md: stock SDPA decode (1 query, 4000 keys, 32 heads x 128, bf16)
+// kernels/STOCK-DRIFT.md: stock SDPA decode (1 query, 4000 keys, 32 heads x 128, bf16)
 // differs at every batch >= 2. At least one drift must show here.
 TEST(CudaAttentionStock, DecodeDriftsWithBatch) {
   SKIP_WITHOUT_GPU();

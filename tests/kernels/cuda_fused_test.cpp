@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -49,69 +50,63 @@ at::Tensor activations(std::vector<int64_t> shape, at::ScalarType t) {
   return (x * (at::rand(shape, cuda_opts(at::kFloat)) > 0.01).to(at::kFloat)).to(t);
 }
 
+// Every dtype x width x row count of the norm tests, seeded, with a norm weight per width.
+void for_each_norm_case(uint64_t seed, const std::vector<int64_t>& widths,
+                        const std::function<void(at::ScalarType, int64_t width, int64_t rows, const at::Tensor& w)>& check) {
+  at::manual_seed(seed);
+  for (at::ScalarType t : kDtypes) {
+    for (int64_t width : widths) {
+      const at::Tensor w = (at::randn({width}, cuda_opts(at::kFloat)) * 0.5 + 1).to(t);
+      for (int64_t rows : kRows) check(t, width, rows, w);
+    }
+  }
+}
+
 TEST(FusedCuda, RmsNormEqualsComposite) {
   SKIP_WITHOUT_GPU();
   const ModeGuard mode(Mode::batch_invariant);
-  at::manual_seed(17);
-  for (at::ScalarType t : kDtypes) {
-    for (int64_t width : kWidths) {
-      const at::Tensor w = (at::randn({width}, cuda_opts(at::kFloat)) * 0.5 + 1).to(t);
-      for (int64_t rows : kRows) {
-        // Contiguous rows, and the same rows as a slice of a wider projection.
-        const at::Tensor wide = activations({rows, width + 24}, t);
-        for (const at::Tensor& x : {wide.narrow(1, 0, width).contiguous(), wide.narrow(1, 8, width)}) {
-          for (double eps : {1e-5, 1e-6}) {
-            const at::Tensor want = fused::composite::rms_norm(x, w, eps);
-            EXPECT_TRUE(bits_equal(cuda::fused_rms_norm(x, at::Tensor(), w, eps).first, want)) << where(t, rows, width);
-            EXPECT_TRUE(bits_equal(fused::rms_norm(x, w, eps), want)) << where(t, rows, width);
-          }
-        }
+  for_each_norm_case(17, kWidths, [](at::ScalarType t, int64_t width, int64_t rows, const at::Tensor& w) {
+    // Contiguous rows, and the same rows as a slice of a wider projection.
+    const at::Tensor wide = activations({rows, width + 24}, t);
+    for (const at::Tensor& x : {wide.narrow(1, 0, width).contiguous(), wide.narrow(1, 8, width)}) {
+      for (double eps : {1e-5, 1e-6}) {
+        const at::Tensor want = fused::composite::rms_norm(x, w, eps);
+        EXPECT_TRUE(bits_equal(cuda::fused_rms_norm(x, at::Tensor(), w, eps).first, want)) << where(t, rows, width);
+        EXPECT_TRUE(bits_equal(fused::rms_norm(x, w, eps), want)) << where(t, rows, width);
       }
     }
-  }
+  });
 }
 
 TEST(FusedCuda, AddRmsNormEqualsAddThenComposite) {
   SKIP_WITHOUT_GPU();
   const ModeGuard mode(Mode::batch_invariant);
-  at::manual_seed(18);
-  for (at::ScalarType t : kDtypes) {
-    for (int64_t width : kWidths) {
-      const at::Tensor w = (at::randn({width}, cuda_opts(at::kFloat)) * 0.5 + 1).to(t);
-      for (int64_t rows : kRows) {
-        const at::Tensor x = activations({rows, width}, t);
-        const at::Tensor delta = activations({rows, width + 4}, t).narrow(1, 2, width);
-        const at::Tensor sum = x + delta;
-        const at::Tensor want = fused::composite::rms_norm(sum, w, 1e-5);
-        auto [h, s] = cuda::fused_rms_norm(x, delta, w, 1e-5);
-        EXPECT_TRUE(bits_equal(s, sum)) << where(t, rows, width);
-        EXPECT_TRUE(bits_equal(h, want)) << where(t, rows, width);
-        at::Tensor x2 = x.clone();
-        EXPECT_TRUE(bits_equal(fused::add_rms_norm(x2, delta, w, 1e-5), want)) << where(t, rows, width);
-        EXPECT_TRUE(bits_equal(x2, sum)) << where(t, rows, width);
-      }
-    }
-  }
+  for_each_norm_case(18, kWidths, [](at::ScalarType t, int64_t width, int64_t rows, const at::Tensor& w) {
+    const at::Tensor x = activations({rows, width}, t);
+    const at::Tensor delta = activations({rows, width + 4}, t).narrow(1, 2, width);
+    const at::Tensor sum = x + delta;
+    const at::Tensor want = fused::composite::rms_norm(sum, w, 1e-5);
+    auto [h, s] = cuda::fused_rms_norm(x, delta, w, 1e-5);
+    EXPECT_TRUE(bits_equal(s, sum)) << where(t, rows, width);
+    EXPECT_TRUE(bits_equal(h, want)) << where(t, rows, width);
+    at::Tensor x2 = x.clone();
+    EXPECT_TRUE(bits_equal(fused::add_rms_norm(x2, delta, w, 1e-5), want)) << where(t, rows, width);
+    EXPECT_TRUE(bits_equal(x2, sum)) << where(t, rows, width);
+  });
 }
 
 // Qwen3's q/k norms: rms_norm over the head dim of [N, H, D] views of a fused qkv.
 TEST(FusedCuda, HeadRmsNormOfStridedHeadsEqualsComposite) {
   SKIP_WITHOUT_GPU();
   const ModeGuard mode(Mode::batch_invariant);
-  at::manual_seed(19);
-  for (at::ScalarType t : kDtypes) {
-    for (int64_t d : {64, 128, 80}) {
-      const at::Tensor w = (at::randn({d}, cuda_opts(at::kFloat)) * 0.5 + 1).to(t);
-      for (int64_t rows : kRows) {
-        const at::Tensor qkv = activations({rows, (8 + 2 + 2) * d}, t);
-        for (const at::Tensor& x : {qkv.narrow(1, 0, 8 * d).view({rows, 8, d}), qkv.narrow(1, 8 * d, 2 * d).view({rows, 2, d})}) {
-          const at::Tensor want = fused::composite::rms_norm(x, w, 1e-6);
-          EXPECT_TRUE(bits_equal(cuda::fused_rms_norm(x, at::Tensor(), w, 1e-6).first, want)) << where(t, rows, d);
-          EXPECT_TRUE(bits_equal(fused::rms_norm(x, w, 1e-6), want)) << where(t, rows, d);
-        }
-      }
+  for_each_norm_case(19, {64, 128, 80}, [](at::ScalarType t, int64_t d, int64_t rows, const at::Tensor& w) {
+    const at::Tensor qkv = activations({rows, (8 + 2 + 2) * d}, t);
+    for (const at::Tensor& x : {qkv.narrow(1, 0, 8 * d).view({rows, 8, d}), qkv.narrow(1, 8 * d, 2 * d).view({rows, 2, d})}) {
+      const at::Tensor want = fused::composite::rms_norm(x, w, 1e-6);
+      EXPECT_TRUE(bits_equal(cuda::fused_rms_norm(x, at::Tensor(), w, 1e-6).first, want)) << where(t, rows, d);
+      EXPECT_TRUE(bits_equal(fused::rms_norm(x, w, 1e-6), want)) << where(t, rows, d);
     }
-  }
+  });
 }
 
 // A step of `lengths` tokens per sequence at positions from `pos0s`, each

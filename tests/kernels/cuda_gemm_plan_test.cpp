@@ -9,6 +9,7 @@
 
 #include <map>
 #include <utility>
+#include <vector>
 
 namespace lockstep::kernels::cuda::gemm {
 namespace {
@@ -86,41 +87,34 @@ TEST(CudaGemmLayout, TransposedOrMisalignedAIsCopied) {
   EXPECT_EQ(batched.batch_stride, 8 * 64);
 }
 
-TEST(CudaGemmLayout, WeightTransposedIsColumnMajorB) {
-  // nn.Linear: B = W.t() with W [N, K] contiguous: strides (1, K).
-  const BMapping b = map_b(view(576, 1536, 1, 576, 4096, 2));
-  EXPECT_TRUE(b.in_place);
-  EXPECT_EQ(b.order, BOrder::col_major);
-  EXPECT_EQ(b.ld, 576);
-  EXPECT_EQ(b.align, 16);
-}
+// How B [K, N] maps onto cuBLASLt: in place or copied, its order, leading dimension, alignment.
+struct BCase {
+  const char* what;
+  MatrixView b;
+  bool in_place;
+  BOrder order;
+  int64_t ld;
+  int align;
+};
 
-TEST(CudaGemmLayout, RowMajorB) {
-  const BMapping b = map_b(view(576, 1536, 1536, 1, 4096, 2));
-  EXPECT_TRUE(b.in_place);
-  EXPECT_EQ(b.order, BOrder::row_major);
-  EXPECT_EQ(b.ld, 1536);
-  const BMapping odd = map_b(view(16, 37, 37, 1, 4096, 4));
-  EXPECT_EQ(odd.align, 4);
-}
-
-TEST(CudaGemmLayout, DegenerateBPrefersRowMajor) {
-  const BMapping column = map_b(view(64, 1, 1, 1, 4096, 2));  // [K, 1]
-  EXPECT_TRUE(column.in_place);
-  EXPECT_EQ(column.order, BOrder::row_major);
-  EXPECT_EQ(column.ld, 1);
-  const BMapping row = map_b(view(1, 64, 7, 1, 4096, 2));  // [1, N]
-  EXPECT_TRUE(row.in_place);
-  EXPECT_EQ(row.order, BOrder::row_major);
-  EXPECT_EQ(row.ld, 64);
-}
-
-TEST(CudaGemmLayout, StridedBIsCopiedToRowMajor) {
-  const BMapping b = map_b(view(64, 32, 64, 2, 4096, 2));
-  EXPECT_FALSE(b.in_place);
-  EXPECT_EQ(b.order, BOrder::row_major);
-  EXPECT_EQ(b.ld, 32);
-  EXPECT_EQ(b.align, 16);
+TEST(CudaGemmLayout, BMapsInPlaceOrCopiedToRowMajor) {
+  const std::vector<BCase> cases = {
+      // nn.Linear: B = W.t() with W [N, K] contiguous: strides (1, K).
+      {"weight transposed", view(576, 1536, 1, 576, 4096, 2), true, BOrder::col_major, 576, 16},
+      {"row-major", view(576, 1536, 1536, 1, 4096, 2), true, BOrder::row_major, 1536, 16},
+      {"row-major, odd N", view(16, 37, 37, 1, 4096, 4), true, BOrder::row_major, 37, 4},
+      // Degenerate shapes prefer row-major.
+      {"[K, 1]", view(64, 1, 1, 1, 4096, 2), true, BOrder::row_major, 1, 2},
+      {"[1, N]", view(1, 64, 7, 1, 4096, 2), true, BOrder::row_major, 64, 16},
+      {"strided: copied to row-major", view(64, 32, 64, 2, 4096, 2), false, BOrder::row_major, 32, 16},
+  };
+  for (const BCase& c : cases) {
+    const BMapping b = map_b(c.b);
+    EXPECT_EQ(b.in_place, c.in_place) << c.what;
+    EXPECT_EQ(b.order, c.order) << c.what;
+    EXPECT_EQ(b.ld, c.ld) << c.what;
+    EXPECT_EQ(b.align, c.align) << c.what;
+  }
 }
 
 TEST(CudaGemmLayout, RungsCoverEveryM) {

@@ -1,6 +1,6 @@
 // CUDA GEMM family (kernels/cuda/gemm.cu): every row of a batch of M equals
 // the same row computed alone, bit for bit, for M from 1 to 4096; accuracy
-// against float64; stock cuBLAS drifts where LEADS.md says it does. All
+// against float64; stock cuBLAS drifts where kernels/STOCK-DRIFT.md says it does. All
 // tests skip without a GPU.
 #ifdef LOCKSTEP_WITH_CUDA
 
@@ -11,7 +11,7 @@
 namespace lockstep::kernels::cuda {
 namespace {
 
-// The batch sizes of LEADS.md, plus the ragged sweep of invariance.h.
+// The batch sizes of kernels/STOCK-DRIFT.md, plus the ragged sweep of invariance.h.
 std::vector<int64_t> batch_sizes(int64_t max_m) {
   std::vector<int64_t> ms = {1, 2, 3, 7, 16, 33, 64, 128, 257, 1024, 4096};
   for (int64_t m : testing::ragged_batch_sizes()) ms.push_back(m);
@@ -253,7 +253,7 @@ TEST(CudaBmm, EachMatrixIsIndependentOfTheBatch) {
 }
 
 // Stock libtorch (mode off = at::mm straight to cuBLAS) is not batch-invariant:
-// LEADS.md saw fp32 mm differ at every M >= 2 and bf16 mm at M = 16. At least
+// kernels/STOCK-DRIFT.md saw fp32 mm differ at every M >= 2 and bf16 mm at M = 16. At least
 // one such drift must show here, or the invariance tests above prove nothing.
 TEST(CudaGemmStock, DriftsWithBatchSize) {
   SKIP_WITHOUT_GPU();
@@ -266,7 +266,7 @@ TEST(CudaGemmStock, DriftsWithBatchSize) {
     drift = drift || differs;
     seen << what << " M=" << m << (differs ? " differs" : " same") << "; ";
   };
-  // The linspace case of LEADS.md / batch_invariant_ops' README.
+  // The linspace case of kernels/STOCK-DRIFT.md.
   const at::Tensor a = at::linspace(-100, 100, 2048 * 4096, cuda_opts(at::kFloat)).reshape({2048, 4096});
   const at::Tensor b = at::linspace(-100, 100, 4096 * 4096, cuda_opts(at::kFloat)).reshape({4096, 4096});
   for (int64_t m : {int64_t{2}, int64_t{16}, int64_t{2048}}) probe("fp32 mm", a, b, m);

@@ -1,7 +1,7 @@
 // CUDA row kernels (softmax, log_softmax, sum, mean, layer_norm, rms_norm):
 // a row inside any batch equals the row alone, bit for bit; accuracy against
 // float64; aten's shapes and dtypes; stock sum drifting with the batch as
-// LEADS.md saw. All tests skip without a GPU.
+// kernels/STOCK-DRIFT.md saw. All tests skip without a GPU.
 #ifdef LOCKSTEP_WITH_CUDA
 
 #include <functional>
@@ -180,7 +180,7 @@ TEST(CudaRowsSemantics, MisalignedRowsGiveTheSameBits) {
                          ours::sum(aligned, std::vector<int64_t>{1}, false, std::nullopt)));
 }
 
-// LEADS.md: stock fp32 sum(-1) on CUDA differs at M = 2 and 8. At least one
+// kernels/STOCK-DRIFT.md: stock fp32 sum(-1) on CUDA differs at M = 2 and 8. At least one
 // drift must show, or the invariance tests above prove nothing.
 TEST(CudaRowsStock, SumDriftsWithBatchSize) {
   SKIP_WITHOUT_GPU();

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -120,5 +121,14 @@ inline const std::vector<int64_t>& ragged_batch_sizes() {
   static const std::vector<int64_t> ms = {1, 2, 3, 4, 5, 7, 8, 13, 16, 31, 32, 33, 64, 100, 128, 255, 256, 257, 512};
   return ms;
 }
+
+// at::set_num_threads for a scope.
+struct ThreadCount {
+  explicit ThreadCount(int n) : saved(at::get_num_threads()) { at::set_num_threads(n); }
+  ~ThreadCount() { at::set_num_threads(saved); }
+  ThreadCount(const ThreadCount&) = delete;
+  ThreadCount& operator=(const ThreadCount&) = delete;
+  int saved;
+};
 
 }  // namespace lockstep::kernels::testing
