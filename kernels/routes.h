@@ -219,10 +219,18 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, c
 
 // Elementwise ops whose stock kernels round differently on the CPU and the GPU (rsqrt on CUDA is
 // not correctly rounded): portable mode's own; otherwise stock (or, for silu/sigmoid on the CPU,
-// the batch-invariant ones below).
+// the batch-invariant ones below). Stock bf16/fp16 rsqrt on the CPU rounds sqrt to the dtype
+// before dividing in its scalar tail but not in its vector body, so an element's bits depend on
+// where the batch puts it (tests/kernels/backend_ops_test.cpp): the mode runs those in fp32 (a
+// correctly rounded sqrt and division, body and tail alike) and rounds once to the dtype.
 template <class B>
 at::Tensor rsqrt(const at::Tensor& x) {
-  return portable_on() ? B::P::unary(x, portable::kRsqrt) : B::stock_rsqrt(x);
+  if (portable_on()) return B::P::unary(x, portable::kRsqrt);
+  const bool reduced = x.scalar_type() == at::kBFloat16 || x.scalar_type() == at::kHalf;
+  if (on() && reduced && B::kDevice == c10::DeviceType::CPU) {
+    return B::stock_rsqrt(x.to(at::kFloat)).to(x.scalar_type());
+  }
+  return B::stock_rsqrt(x);
 }
 
 // Sampling (kernels/sampling.h): a row's samples depend on its own probabilities and one draw
