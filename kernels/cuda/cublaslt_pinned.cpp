@@ -191,11 +191,11 @@ bool same_bits(cublasLtHandle_t handle, const PlanKey& key, const cublasLtMatmul
   const at::Tensor a = random_tensor(batch * kProbeM * key.k, dtype, key.device, 0x5eed0002);
   const at::Tensor c = random_tensor(batch * kProbeM * probe.n, dtype, key.device, 0x5eed0003);
   at::Tensor out_x = c.clone(), out_y = c.clone();
-  const float beta = key.with_c ? 1.0f : 0.0f;
+  const float beta = key.with_c ? key.beta : 0.0f;
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-  if (run_algo(handle, d, x, a.const_data_ptr(), b.const_data_ptr(), out_x.data_ptr(), 1.0f, beta, key.device,
+  if (run_algo(handle, d, x, a.const_data_ptr(), b.const_data_ptr(), out_x.data_ptr(), key.alpha, beta, key.device,
                stream) != CUBLAS_STATUS_SUCCESS ||
-      run_algo(handle, d, y, a.const_data_ptr(), b.const_data_ptr(), out_y.data_ptr(), 1.0f, beta, key.device,
+      run_algo(handle, d, y, a.const_data_ptr(), b.const_data_ptr(), out_y.data_ptr(), key.alpha, beta, key.device,
                stream) != CUBLAS_STATUS_SUCCESS) {
     return false;
   }

@@ -91,6 +91,8 @@ at::Tensor gemm3(const at::Tensor& a, const at::Tensor& b, const std::optional<a
     call.key.b_align = bm.align;
     call.key.with_c = with_c;
     call.key.batched = batched;
+    call.key.alpha = static_cast<float>(alpha);
+    call.key.beta = with_c ? static_cast<float>(beta) : 1.0f;
     call.m = M;
     call.batch = batch;
     call.a = a_use.const_data_ptr();

@@ -1,6 +1,7 @@
 #include "kernels/cuda/gemm_layout.h"
 
 #include <algorithm>
+#include <cstring>
 #include <set>
 #include <string>
 
@@ -65,9 +66,18 @@ BMapping map_b(const MatrixView& b) {
   return out;
 }
 
+namespace {
+uint32_t float_bits(float x) {   // keys compare scalars by their bits (NaN equals itself, -0 is not +0)
+  uint32_t u;
+  std::memcpy(&u, &x, sizeof u);
+  return u;
+}
+}  // namespace
+
 bool PlanKey::operator==(const PlanKey& o) const {
   return device == o.device && dtype == o.dtype && n == o.n && k == o.k && b_order == o.b_order &&
-         b_ld == o.b_ld && b_align == o.b_align && with_c == o.with_c && batched == o.batched;
+         b_ld == o.b_ld && b_align == o.b_align && with_c == o.with_c && batched == o.batched &&
+         float_bits(alpha) == float_bits(o.alpha) && float_bits(beta) == float_bits(o.beta);
 }
 
 // Plain string building, no iostreams: see AlgoSignature::str().
@@ -75,7 +85,8 @@ std::string PlanKey::str() const {
   using std::to_string;
   return "dev" + to_string(device) + " dtype" + to_string(dtype) + " N=" + to_string(n) + " K=" + to_string(k) +
          (b_order == BOrder::row_major ? " B:row" : " B:col") + " ldb=" + to_string(b_ld) +
-         " alignB=" + to_string(b_align) + (with_c ? " +C" : "") + (batched ? " batched" : "");
+         " alignB=" + to_string(b_align) + (with_c ? " +C" : "") + (batched ? " batched" : "") +
+         (alpha != 1.0f || beta != 1.0f ? " alpha=" + to_string(alpha) + " beta=" + to_string(beta) : "");
 }
 
 size_t PlanKeyHash::operator()(const PlanKey& key) const {
@@ -91,6 +102,7 @@ size_t PlanKeyHash::operator()(const PlanKey& key) const {
   mix(static_cast<uint64_t>(key.b_ld));
   mix(static_cast<uint64_t>(key.b_align));
   mix(static_cast<uint64_t>(key.with_c) * 2 + static_cast<uint64_t>(key.batched));
+  mix((uint64_t{float_bits(key.alpha)} << 32) | float_bits(key.beta));
   return static_cast<size_t>(h);
 }
 

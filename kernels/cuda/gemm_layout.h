@@ -72,6 +72,11 @@ struct PlanKey {
   int b_align = 1;
   bool with_c = false;  // beta != 0 (addmm)
   bool batched = false;
+  // The call's scalars, which the plan's bitwise probes use: two algorithms
+  // that agree at alpha = beta = 1 may round another epilogue differently
+  // (H100: fp32 addmm at alpha 0.75, beta -1.5 differed by 1 ulp between
+  // the M = 1 and M = 2 rungs). beta stays 1 without C.
+  float alpha = 1.0f, beta = 1.0f;
   bool operator==(const PlanKey& o) const;
   std::string str() const;
 };

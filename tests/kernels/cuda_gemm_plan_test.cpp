@@ -188,6 +188,10 @@ TEST(CudaGemmLayout, PlanKeyHasNoM) {
   b.with_c = true;
   EXPECT_FALSE(a == b);
   EXPECT_NE(a.str(), b.str());
+  PlanKey scaled = a;   // the scalars are probed with: another plan
+  scaled.alpha = 0.75f;
+  EXPECT_FALSE(a == scaled);
+  EXPECT_NE(a.str(), scaled.str());
 }
 
 }  // namespace
