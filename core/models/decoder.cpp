@@ -80,6 +80,13 @@ struct DecoderModel::Step {
   }
 };
 
+namespace {
+// Layer `layer`'s queries [N, Hq, D] against the step's cache: what run() and attend() compute.
+at::Tensor over_cache(const DecoderModel::Step& step, int64_t layer, const at::Tensor& q) {
+  return kernels::paged_attention(q, step.pool->keys(layer), step.pool->values(layer), step.paged, std::nullopt);
+}
+}  // namespace
+
 DecoderModel::StepHandle::StepHandle(std::unique_ptr<Step> step) : step_(std::move(step)) {}
 DecoderModel::StepHandle::StepHandle(StepHandle&&) noexcept = default;
 DecoderModel::StepHandle::~StepHandle() = default;
@@ -134,10 +141,7 @@ at::Tensor DecoderModel::attention(const Layer& layer, int64_t index, const at::
                                       step.paged);
   }
   step.probe(index, "q_rope", q);
-  const at::Tensor out = step.seam != nullptr ? (*step.seam)(index, q)
-                                              : kernels::paged_attention(q, step.pool->keys(index),
-                                                                         step.pool->values(index), step.paged,
-                                                                         std::nullopt);
+  const at::Tensor out = step.seam != nullptr ? (*step.seam)(index, q) : over_cache(step, index, q);
   step.probe(index, "attention", out);
   return linear(out.reshape({n, c.n_heads * c.head_dim}), layer.wo, layer.bo);
 }
@@ -262,8 +266,7 @@ at::Tensor DecoderModel::run(const StepHandle& step, const at::Tensor& index, bo
 
 at::Tensor DecoderModel::attend(const StepHandle& step, int64_t layer, const at::Tensor& q) const {
   const c10::InferenceMode inference;
-  const Step& s = *step.step_;
-  return kernels::paged_attention(q, s.pool->keys(layer), s.pool->values(layer), s.paged, std::nullopt);
+  return over_cache(*step.step_, layer, q);
 }
 
 void DecoderModel::advance(const std::vector<SequenceChunk>& chunks) const {
