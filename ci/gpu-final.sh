@@ -3,13 +3,17 @@
 # calls on one warm machine, from a `git archive` of the commit in the
 # git-ignored .cur/ (so work in progress in the tree stays behind):
 #   rm -rf .cur && mkdir .cur && git archive HEAD -- . ':!measurements' | tar -x -C .cur
-#   LOCKSTEP_MODEL_SPLIT=33M bash ci/device-prepare.sh       # .deps, .model-a, .model-b
+#   LOCKSTEP_MODEL_SPLIT=28M bash ci/device-prepare.sh       # .deps, .model-a, .model-b
+#   then move parts ab and ac into .model-c (the tree itself, measurements/ moved aside, is ~5 MiB
+#   of each call's 64 MiB):
 #   1. cd .cur && ln -s ../.deps .deps && ln -s ../.model-a .model-a && ln -s ../.tok .tok &&
-#      LOCKSTEP_GPU_STAGE=build bash ci/gpu-final.sh         carry .deps .cur .model-a .tok (63 MiB)
+#      LOCKSTEP_GPU_STAGE=build bash ci/gpu-final.sh         carry .deps .cur .model-a .tok (58 MiB)
 #      builds everything (Release, CUDA) with the embedded model's path to be, stages
 #      part a of the model and runs ctest (the model's tests skip: it is not joined yet)
-#   2. (at once: the machine goes back 30 s after a call) cd .cur && ln -s ../.model-b .model-b &&
-#      LOCKSTEP_GPU_STAGE=run bash ci/gpu-final.sh           carry .model-b (61 MiB)
+#   2. (at once: the machine goes back 30 s after a call) cd .cur && ln -s ../.model-c .model-c &&
+#      LOCKSTEP_GPU_STAGE=stage bash ci/gpu-final.sh         carry .model-c (56 MiB): stages parts b, c
+#   3. (at once) cd .cur && ln -s ../.model-b .model-b &&
+#      LOCKSTEP_GPU_STAGE=run bash ci/gpu-final.sh           carry .model-b (the last part)
 #      joins the model; graphs == eager and the engine's co-batched bits on it
 #      (DecodeGraphsCuda, EngineCuda), then the nightly suite against
 #      golden/smollm2-135m-instruct/sm90.proof.json (ci/gpu-nightly-device.sh), then
@@ -21,7 +25,7 @@ SUMMARY="$OUT/final.txt"
 say() { echo "$@" | tee -a "$SUMMARY"; }
 rc=0
 
-case "${LOCKSTEP_GPU_STAGE:?set LOCKSTEP_GPU_STAGE to build or run}" in
+case "${LOCKSTEP_GPU_STAGE:?set LOCKSTEP_GPU_STAGE to build, stage or run}" in
 build)
   say "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown}"
   nvidia-smi --query-gpu=name,driver_version,compute_cap,memory.total --format=csv,noheader | tee -a "$SUMMARY"
@@ -33,6 +37,10 @@ build)
   (cd "$BUILD" && timeout 400 ctest -j 4 --timeout 300 --output-junit "$OUT/ctest-junit.xml") >"$OUT/ctest.log" 2>&1 || rc=1
   say "ctest ($((SECONDS - t0)) s): $(grep -E 'tests passed' "$OUT/ctest.log")"
   grep -E '\*\*\*Failed|Timeout|Not Run' "$OUT/ctest.log" | head -20 | tee -a "$SUMMARY"
+  ;;
+stage)
+  mkdir -p "$STAGE_DIR" && cp .model-c/lockstep-model-part-* "$STAGE_DIR/"
+  say "staged $(ls "$STAGE_DIR" | tr '\n' ' ')"
   ;;
 run)
   join_model
@@ -47,6 +55,6 @@ run)
     LOCKSTEP_PERF_TARGETS=lockstep LOCKSTEP_PERF_BUDGET_S=$((570 - SECONDS)) bash ci/gpu-perf.sh || rc=1
   fi
   ;;
-*) echo "LOCKSTEP_GPU_STAGE must be build or run" >&2; exit 2 ;;
+*) echo "LOCKSTEP_GPU_STAGE must be build, stage or run" >&2; exit 2 ;;
 esac
 exit "$rc"
