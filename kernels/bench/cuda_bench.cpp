@@ -13,6 +13,7 @@
 #include <c10/cuda/CUDAException.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <functional>
 #include <string>
@@ -36,7 +37,10 @@ int rotations_for(int64_t bytes_per_set) {
                                               1, 16));
 }
 
-// Per-call seconds of op(set) with the sets used round robin.
+// Per-call seconds of op(set) with the sets used round robin (GPU time
+// between two events), and the host's time to issue a call ("host_us", wall
+// clock around the burst's launches: where it is near the per-call time, the
+// op is bound by its host path, not by the GPU).
 void time_calls(benchmark::State& state, int sets, const std::function<void(int)>& op) {
   cudaEvent_t start = nullptr, stop = nullptr;
   C10_CUDA_CHECK(cudaEventCreate(&start));
@@ -45,15 +49,19 @@ void time_calls(benchmark::State& state, int sets, const std::function<void(int)
   int next = 0;
   for (int i = 0; i < 3 * std::max(sets, 2); ++i) op(next++ % sets);  // warm-up: plans, handles, caches
   C10_CUDA_CHECK(cudaStreamSynchronize(stream));
+  double host_s = 0.0;
   for (auto _ : state) {
     C10_CUDA_CHECK(cudaEventRecord(start, stream));
+    const auto issue = std::chrono::steady_clock::now();
     for (int i = 0; i < kBurst; ++i) op(next++ % sets);
+    host_s += std::chrono::duration<double>(std::chrono::steady_clock::now() - issue).count();
     C10_CUDA_CHECK(cudaEventRecord(stop, stream));
     C10_CUDA_CHECK(cudaEventSynchronize(stop));
     float ms = 0.0f;
     C10_CUDA_CHECK(cudaEventElapsedTime(&ms, start, stop));
     state.SetIterationTime(static_cast<double>(ms) / 1e3 / kBurst);
   }
+  state.counters["host_us"] = host_s * 1e6 / static_cast<double>(std::max<int64_t>(state.iterations(), 1) * kBurst);
   C10_CUDA_CHECK(cudaEventDestroy(start));
   C10_CUDA_CHECK(cudaEventDestroy(stop));
 }

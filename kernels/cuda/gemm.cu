@@ -32,29 +32,35 @@ void check_operands(const char* op, const at::Tensor& a, const at::Tensor& b) {
               ": unsupported dtype ", t);
 }
 
+// A 2-d operand is one matrix (batch 1); 3-d ones are [batch, rows, cols].
+// Read straight from sizes and strides: the per-call views an unsqueeze or a
+// select would make cost more host time than the rest of the call.
 gemm::MatrixView view_of(const at::Tensor& t) {
+  const int64_t d = t.dim() == 3 ? 1 : 0;
   gemm::MatrixView v;
-  v.batch = t.size(0);
-  v.rows = t.size(1);
-  v.cols = t.size(2);
-  v.batch_stride = t.stride(0);
-  v.row_stride = t.stride(1);
-  v.col_stride = t.stride(2);
+  v.batch = d == 1 ? t.size(0) : 1;
+  v.rows = t.size(d);
+  v.cols = t.size(d + 1);
+  v.batch_stride = d == 1 ? t.stride(0) : 0;
+  v.row_stride = t.stride(d);
+  v.col_stride = t.stride(d + 1);
   v.address = reinterpret_cast<uint64_t>(t.const_data_ptr());
   v.elem_bytes = static_cast<int64_t>(t.element_size());
   return v;
 }
 
-// out[b] = alpha * a[b] . b[b] + beta * c[b]; `c` already broadcast to
-// [batch, M, N] (or absent). a [batch, M, K], b [batch, K, N].
-at::Tensor gemm3(const at::Tensor& a, const at::Tensor& b, const std::optional<at::Tensor>& c, double alpha,
-                 double beta, bool batched) {
-  const int64_t batch = a.size(0), M = a.size(1), K = a.size(2), N = b.size(2);
-  TORCH_CHECK(b.size(0) == batch && b.size(1) == K, "gemm: shapes ", a.sizes(), " and ", b.sizes(),
+// out[b] = alpha * a[b] . b[b] + beta * c[b]; a [M, K] and b [K, N] (mm,
+// addmm: out [M, N]) or a [batch, M, K] and b [batch, K, N] (bmm: out
+// [batch, M, N]); `c` already broadcast to out's shape (or absent).
+at::Tensor gemm3(const at::Tensor& a, const at::Tensor& b, const at::Tensor* c, double alpha, double beta,
+                 bool batched) {
+  const gemm::MatrixView av = view_of(a), bv = view_of(b);
+  const int64_t batch = av.batch, M = av.rows, K = av.cols, N = bv.cols;
+  TORCH_CHECK(bv.batch == batch && bv.rows == K, "gemm: shapes ", a.sizes(), " and ", b.sizes(),
               " cannot be multiplied");
   const c10::cuda::CUDAGuard guard(a.device());
-  at::Tensor out = at::empty({batch, M, N}, a.options());
-  const bool with_c = c.has_value() && beta != 0.0;  // beta == 0 ignores c entirely (nan included)
+  at::Tensor out = batched ? at::empty({batch, M, N}, a.options()) : at::empty({M, N}, a.options());
+  const bool with_c = c != nullptr && beta != 0.0;  // beta == 0 ignores c entirely (nan included)
   if (with_c) out.copy_(*c);
   if (out.numel() == 0) return out;
   if (K == 0) {
@@ -68,14 +74,14 @@ at::Tensor gemm3(const at::Tensor& a, const at::Tensor& b, const std::optional<a
 
   if (a.scalar_type() != at::kDouble) {
     at::Tensor a_use = a;
-    gemm::AMapping am = gemm::map_a(view_of(a));
+    gemm::AMapping am = gemm::map_a(av);
     if (!am.in_place) {
       a_use = a.clone(at::MemoryFormat::Contiguous);  // fresh, so aligned
       am = gemm::map_a(view_of(a_use));
       TORCH_INTERNAL_ASSERT(am.in_place, "gemm: contiguous copy of A not usable in place");
     }
     at::Tensor b_use = b;
-    gemm::BMapping bm = gemm::map_b(view_of(b));
+    gemm::BMapping bm = gemm::map_b(bv);
     if (!bm.in_place) {
       b_use = b.clone(at::MemoryFormat::Contiguous);
       bm = gemm::map_b(view_of(b_use));
@@ -105,7 +111,8 @@ at::Tensor gemm3(const at::Tensor& a, const at::Tensor& b, const std::optional<a
     call.beta = with_c ? static_cast<float>(beta) : 0.0f;
     if (gemm::run_pinned(call)) return out;
   }
-  gemm::fallback_gemm(a, b, out, alpha, beta, with_c);
+  at::Tensor out3 = batched ? out : out.unsqueeze(0);
+  gemm::fallback_gemm(batched ? a : a.unsqueeze(0), batched ? b : b.unsqueeze(0), out3, alpha, beta, with_c);
   return out;
 }
 
@@ -114,7 +121,7 @@ at::Tensor gemm3(const at::Tensor& a, const at::Tensor& b, const std::optional<a
 at::Tensor mm(const at::Tensor& a, const at::Tensor& b) {
   check_operands("mm", a, b);
   TORCH_CHECK(a.dim() == 2 && b.dim() == 2, "mm: expected 2-d tensors, got ", a.sizes(), " and ", b.sizes());
-  return gemm3(a.unsqueeze(0), b.unsqueeze(0), std::nullopt, 1.0, 0.0, false).select(0, 0);
+  return gemm3(a, b, nullptr, 1.0, 0.0, false);
 }
 
 at::Tensor addmm(const at::Tensor& bias, const at::Tensor& a, const at::Tensor& b, const at::Scalar& beta,
@@ -122,14 +129,14 @@ at::Tensor addmm(const at::Tensor& bias, const at::Tensor& a, const at::Tensor& 
   check_operands("addmm", a, b);
   TORCH_CHECK(a.dim() == 2 && b.dim() == 2, "addmm: expected 2-d tensors, got ", a.sizes(), " and ", b.sizes());
   TORCH_CHECK(bias.device() == a.device(), "addmm: bias on ", bias.device(), ", operands on ", a.device());
-  const at::Tensor c = bias.expand({a.size(0), b.size(1)}).unsqueeze(0);
-  return gemm3(a.unsqueeze(0), b.unsqueeze(0), c, alpha.toDouble(), beta.toDouble(), false).select(0, 0);
+  const at::Tensor c = bias.expand({a.size(0), b.size(1)});
+  return gemm3(a, b, &c, alpha.toDouble(), beta.toDouble(), false);
 }
 
 at::Tensor bmm(const at::Tensor& a, const at::Tensor& b) {
   check_operands("bmm", a, b);
   TORCH_CHECK(a.dim() == 3 && b.dim() == 3, "bmm: expected 3-d tensors, got ", a.sizes(), " and ", b.sizes());
-  return gemm3(a, b, std::nullopt, 1.0, 0.0, true);
+  return gemm3(a, b, nullptr, 1.0, 0.0, true);
 }
 
 }  // namespace lockstep::kernels::cuda
