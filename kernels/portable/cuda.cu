@@ -3,95 +3,19 @@
 // is compiled with --fmad=false (no contraction nvcc may choose), IEEE division
 // and square root, and denormals kept (CMakeLists.txt); the only fused
 // multiply-adds are the explicit ones of the defined orders. No tensor cores.
+// The GEMM (mm, addmm, bmm below) lives in cuda_gemm.cu.
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/util/Exception.h>
 
 #include <limits>
 
+#include "kernels/portable/cuda_gemm.h"
 #include "kernels/portable/ops.h"
 #include "kernels/portable/order.h"
 
 namespace lockstep::kernels::portable::cuda {
 namespace {
-
-constexpr int kBM = 128, kBN = 128, kBK = 8, kTM = 8, kTN = 8, kGemmThreads = 256;
-
-// One 128x128 tile of C per block, 8x8 per thread; the K loop runs k = 0, 1, ..., K-1 in order
-// for every output (tiles in order, and inside a tile kk in order, never past K), one fma each.
-__global__ void __launch_bounds__(kGemmThreads) gemm_kernel(const float* __restrict__ A, int64_t sa0, int64_t sa1,
-                                                             const float* __restrict__ B, int64_t sb0, int64_t sb1,
-                                                             float* __restrict__ C, int64_t ldc, int64_t M, int64_t N,
-                                                             int64_t K, const float* __restrict__ bias, int64_t sbm,
-                                                             int64_t sbn, float beta, float alpha) {
-  __shared__ float As[kBK][kBM];
-  __shared__ float Bs[kBK][kBN];
-  const int tid = threadIdx.x;
-  const int tx = tid % 16, ty = tid / 16;
-  const int64_t m0 = static_cast<int64_t>(blockIdx.y) * kBM, n0 = static_cast<int64_t>(blockIdx.x) * kBN;
-  float acc[kTM][kTN];
-#pragma unroll
-  for (int i = 0; i < kTM; ++i)
-#pragma unroll
-    for (int j = 0; j < kTN; ++j) acc[i][j] = 0.0f;
-  for (int64_t k0 = 0; k0 < K; k0 += kBK) {
-#pragma unroll
-    for (int l = 0; l < (kBM * kBK) / kGemmThreads; ++l) {
-      const int idx = tid + l * kGemmThreads;
-      const int mm = idx / kBK, kk = idx % kBK;
-      const int64_t gm = m0 + mm, gk = k0 + kk;
-      As[kk][mm] = (gm < M && gk < K) ? A[gm * sa0 + gk * sa1] : 0.0f;
-    }
-#pragma unroll
-    for (int l = 0; l < (kBN * kBK) / kGemmThreads; ++l) {
-      const int idx = tid + l * kGemmThreads;
-      const int kk = idx / kBN, nn = idx % kBN;
-      const int64_t gn = n0 + nn, gk = k0 + kk;
-      Bs[kk][nn] = (gn < N && gk < K) ? B[gk * sb0 + gn * sb1] : 0.0f;
-    }
-    __syncthreads();
-    const int kmax = static_cast<int>(K - k0 < kBK ? K - k0 : kBK);   // never a padded step
-    for (int kk = 0; kk < kmax; ++kk) {
-      float a[kTM], b[kTN];
-#pragma unroll
-      for (int i = 0; i < kTM; ++i) a[i] = As[kk][ty * kTM + i];
-#pragma unroll
-      for (int j = 0; j < kTN; ++j) b[j] = Bs[kk][tx * kTN + j];
-#pragma unroll
-      for (int i = 0; i < kTM; ++i)
-#pragma unroll
-        for (int j = 0; j < kTN; ++j) acc[i][j] = __fmaf_rn(a[i], b[j], acc[i][j]);
-    }
-    __syncthreads();
-  }
-#pragma unroll
-  for (int i = 0; i < kTM; ++i) {
-    const int64_t gm = m0 + ty * kTM + i;
-    if (gm >= M) continue;
-#pragma unroll
-    for (int j = 0; j < kTN; ++j) {
-      const int64_t gn = n0 + tx * kTN + j;
-      if (gn >= N) continue;
-      float v = acc[i][j];
-      if (alpha != 1.0f) v = __fmul_rn(v, alpha);
-      if (bias != nullptr && beta != 0.0f) {
-        float bv = bias[gm * sbm + gn * sbn];
-        if (beta != 1.0f) bv = __fmul_rn(bv, beta);
-        v = __fadd_rn(v, bv);
-      }
-      C[gm * ldc + gn] = v;
-    }
-  }
-}
-
-void gemm(const float* A, int64_t sa0, int64_t sa1, const float* B, int64_t sb0, int64_t sb1, float* C, int64_t ldc,
-          int64_t M, int64_t N, int64_t K, const float* bias, int64_t sbm, int64_t sbn, float beta, float alpha) {
-  if (M == 0 || N == 0) return;
-  const dim3 grid(static_cast<unsigned>((N + kBN - 1) / kBN), static_cast<unsigned>((M + kBM - 1) / kBM));
-  gemm_kernel<<<grid, kGemmThreads, 0, at::cuda::getCurrentCUDAStream()>>>(A, sa0, sa1, B, sb0, sb1, C, ldc, M, N, K,
-                                                                         bias, sbm, sbn, beta, alpha);
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
-}
 
 // The row tree of order.h with a warp: lanes as on the CPU, then the xor butterfly.
 template <class Op, class Map>
