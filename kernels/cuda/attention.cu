@@ -26,6 +26,9 @@
 // on keys the row cannot see: prefill, chunked prefill and decode give the
 // same bits for the same position. Decode fills the GPU by parallelising
 // over (batch, kv head, split); the combine is a second, small kernel.
+// With LOCKSTEP_ATTENTION_MMA=1, bf16/fp16 with D == Dv in {64, 128} run
+// the tensor-core kernel instead (attention_mma.cuh: its own ORDER); the
+// choice depends on the dtype and head dims only.
 #include <c10/cuda/CUDAGuard.h>
 
 #include <algorithm>
@@ -33,6 +36,7 @@
 
 #include "kernels/attention_operands.h"
 #include "kernels/cuda/attention_kernel.cuh"
+#include "kernels/cuda/attention_mma.h"
 #include "kernels/cuda/ops.h"
 
 namespace lockstep::kernels::cuda {
@@ -118,6 +122,10 @@ at::Tensor sdpa(const at::Tensor& q_in, const at::Tensor& k_in, const at::Tensor
   p.nsplit = (Tk + kSplit - 1) / kSplit;
   TORCH_CHECK(p.nsplit <= 65535, "sdpa: ", Tk, " keys is more than supported");
   p.rows_per_kv = Tq * G;
+  if (attention_mma_enabled() && attention_mma_supports(t, D, Dv)) {
+    mma_sdpa(p, q, k, v);
+    return out.reshape(out_sizes);
+  }
   const int qt = row_tile_for(p.rows_per_kv);
   p.tiles_per_kv = (p.rows_per_kv + qt - 1) / qt;
   const int64_t total_tiles = B * Hkv * p.tiles_per_kv;

@@ -1,7 +1,9 @@
 // The engine's attention over the paged KV cache on CUDA: the kernels of
 // attention.cu with paged addressing (attention_kernel.cuh), so every query
 // row has the bits of aten SDPA (lockstep's, batch_invariant) over its own
-// sequence's keys alone, whatever else is in the step.
+// sequence's keys alone, whatever else is in the step. With
+// LOCKSTEP_ATTENTION_MMA=1, bf16/fp16 with D == Dv in {64, 128} run the
+// tensor-core kernel (attention_mma.cuh), which sdpa() then runs too.
 #include <c10/cuda/CUDAGuard.h>
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 
 #include "kernels/attention_operands.h"
 #include "kernels/cuda/attention_kernel.cuh"
+#include "kernels/cuda/attention_mma.h"
 #include "kernels/cuda/ops.h"
 
 namespace lockstep::kernels::cuda {
@@ -72,6 +75,10 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
   p.seqs = seqs.const_data_ptr<int64_t>();
   p.tile_map = tiles.const_data_ptr<int32_t>();
 
+  if (attention_mma_enabled() && attention_mma_supports(q.scalar_type(), D, Dv)) {
+    mma_paged(p, q, k_cache, v_cache, total_tiles, row_tile, tables.size(0));
+    return out;
+  }
   const int64_t w = static_cast<int64_t>(16 / q.element_size());
   const bool vec = D % w == 0 && Dv % w == 0 && aligned16(k_cache) && aligned16(v_cache);
   launch<true>(p, total_tiles, q, row_tile, vec);
