@@ -16,9 +16,11 @@
 #include <chrono>
 #include <cstdio>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "kernels/cuda/attention_mma.h"
 #include "kernels/cuda/cublaslt_pinned.h"
 #include "kernels/cuda/ops.h"
 #include "kernels/portable/ops.h"
@@ -144,6 +146,95 @@ void bench_prefill(benchmark::State& state, int64_t tokens, bool invariant) {
   set_rates(state, 2.0 * kHeads * tokens * tokens * kHeadDim, 0.0);
 }
 
+// The tensor-core attention (LOCKSTEP_ATTENTION_MMA, kernels/cuda/attention_mma.cuh) against
+// the CUDA-core kernel it would replace and stock SDPA (flash attention for these shapes), with
+// the switch set for the run whatever the environment says.
+enum class AttnImpl { mma, old, stock };
+
+const char* attn_impl_name(AttnImpl i) {
+  return i == AttnImpl::mma ? "ours_mma" : i == AttnImpl::old ? "ours_old" : "stock";
+}
+
+void attn_call(AttnImpl impl, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, bool causal) {
+  const bool gqa = q.size(1) != k.size(1);
+  if (impl == AttnImpl::stock) {
+    (void)at::scaled_dot_product_attention(q, k, v, std::nullopt, 0.0, causal, std::nullopt, gqa);
+  } else {
+    (void)ours::sdpa(q, k, v, std::nullopt, causal, std::nullopt, gqa);
+  }
+}
+
+// Causal prefill of `batch` prompts of `tokens` tokens, bf16.
+void bench_mma_prefill(benchmark::State& state, int64_t batch, int64_t hq, int64_t hkv, int64_t d, int64_t tokens,
+                       AttnImpl impl) {
+  const at::Tensor q = at::randn({batch, hq, tokens, d}, cuda_opts(at::kBFloat16));
+  const at::Tensor k = at::randn({batch, hkv, tokens, d}, cuda_opts(at::kBFloat16));
+  const at::Tensor v = at::randn({batch, hkv, tokens, d}, cuda_opts(at::kBFloat16));
+  std::optional<ours::AttentionMmaOverride> sw;
+  if (impl != AttnImpl::stock) sw.emplace(impl == AttnImpl::mma);
+  time_calls(state, 1, [&](int) { attn_call(impl, q, k, v, true); });
+  // Causal: half of the Tq x Tk scores, 2 flops per multiply-add, QK and PV.
+  set_rates(state, 2.0 * static_cast<double>(batch * hq * d) * static_cast<double>(tokens * tokens), 0.0);
+}
+
+// One query per sequence against `keys` cached keys, bf16 (GB/s: K and V once).
+void bench_mma_decode(benchmark::State& state, int64_t batch, int64_t hq, int64_t hkv, int64_t d, int64_t keys,
+                      AttnImpl impl) {
+  const int64_t kv_bytes = 2 * batch * hkv * keys * d * 2;
+  const int sets = std::min(rotations_for(kv_bytes), 4);
+  std::vector<at::Tensor> qs, ks, vs;
+  for (int i = 0; i < sets; ++i) {
+    qs.push_back(at::randn({batch, hq, 1, d}, cuda_opts(at::kBFloat16)));
+    ks.push_back(at::randn({batch, hkv, keys, d}, cuda_opts(at::kBFloat16)));
+    vs.push_back(at::randn({batch, hkv, keys, d}, cuda_opts(at::kBFloat16)));
+  }
+  std::optional<ours::AttentionMmaOverride> sw;
+  if (impl != AttnImpl::stock) sw.emplace(impl == AttnImpl::mma);
+  time_calls(state, sets, [&](int i) {
+    const size_t s = static_cast<size_t>(i);
+    attn_call(impl, qs[s], ks[s], vs[s], false);
+  });
+  set_rates(state, 4.0 * static_cast<double>(batch * hq * keys * d), static_cast<double>(kv_bytes));
+}
+
+void timed(benchmark::internal::Benchmark* b);
+
+void register_mma_attention() {
+  struct Heads {
+    int64_t hq, hkv, d;
+  };
+  const Heads heads[] = {{32, 32, 128}, {32, 32, 64}, {32, 8, 128}};
+  const AttnImpl impls[] = {AttnImpl::mma, AttnImpl::old, AttnImpl::stock};
+  for (const Heads& h : heads) {
+    for (int64_t t : {512, 2048, 8192}) {
+      for (int64_t b : {1, 16}) {
+        // Keep a case under ~1 s (>= 16 calls): the CUDA-core kernel runs ~10 TFLOP/s.
+        const double flops = 2.0 * static_cast<double>(b * h.hq * h.d) * static_cast<double>(t * t);
+        for (AttnImpl impl : impls) {
+          if (flops > (impl == AttnImpl::old ? 6e11 : 1e13)) continue;
+          const std::string name = "mma_attn_prefill_bf16/H=" + std::to_string(h.hq) + "/KV=" + std::to_string(h.hkv) +
+                                   "/D=" + std::to_string(h.d) + "/causal/T=" + std::to_string(t) +
+                                   "/B=" + std::to_string(b) + "/" + attn_impl_name(impl);
+          timed(benchmark::RegisterBenchmark(name.c_str(), bench_mma_prefill, b, h.hq, h.hkv, h.d, t, impl));
+        }
+      }
+    }
+  }
+  for (const Heads& h : {heads[0], heads[2]}) {
+    for (int64_t keys : {512, 4096, 32768}) {
+      for (int64_t b : {1, 4, 16, 64}) {
+        if (2 * b * h.hkv * keys * h.d * 2 > (int64_t{1} << 32)) continue;  // 4 GiB of K and V at most
+        for (AttnImpl impl : impls) {
+          const std::string name = "mma_attn_decode_bf16/H=" + std::to_string(h.hq) + "/KV=" + std::to_string(h.hkv) +
+                                   "/D=" + std::to_string(h.d) + "/Tk=" + std::to_string(keys) +
+                                   "/B=" + std::to_string(b) + "/" + attn_impl_name(impl);
+          timed(benchmark::RegisterBenchmark(name.c_str(), bench_mma_decode, b, h.hq, h.hkv, h.d, keys, impl));
+        }
+      }
+    }
+  }
+}
+
 enum class NormOp { rms_norm, layer_norm, softmax };
 
 void bench_norm(benchmark::State& state, NormOp op, int64_t rows, int64_t length, bool invariant) {
@@ -249,6 +340,7 @@ void register_all() {
       timed(benchmark::RegisterBenchmark(name.c_str(), bench_prefill, t, inv));
     }
   }
+  register_mma_attention();
   struct NormCase {
     const char* name;
     NormOp op;
