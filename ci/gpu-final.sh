@@ -34,7 +34,7 @@ build)
   gpu_build -DLOCKSTEP_DEFAULT_MODEL="$MODEL"
   say "build ok ($((SECONDS - t0)) s)"
   t0=$SECONDS
-  (cd "$BUILD" && timeout 400 ctest -j 4 --timeout 300 --output-junit "$OUT/ctest-junit.xml") >"$OUT/ctest.log" 2>&1 || rc=1
+  (cd "$BUILD" && timeout 420 ctest -j 10 --timeout 300 --output-junit "$OUT/ctest-junit.xml") >"$OUT/ctest.log" 2>&1 || rc=1
   say "ctest ($((SECONDS - t0)) s): $(grep -E 'tests passed' "$OUT/ctest.log")"
   grep -E '\*\*\*Failed|Timeout|Not Run' "$OUT/ctest.log" | head -20 | tee -a "$SUMMARY"
   ;;
