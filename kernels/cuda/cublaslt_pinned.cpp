@@ -146,6 +146,8 @@ struct PinnedPlan {
 // The workspace of one (device, stream): allocated once, reused in stream
 // order, never freed (a static destructor would run after the allocator's).
 void* workspace_for(int device, cudaStream_t stream) {
+  thread_local std::map<std::pair<int, cudaStream_t>, void*> seen;  // the per-call path takes no lock
+  if (auto hit = seen.find({device, stream}); hit != seen.end()) return hit->second;
   static std::mutex mutex;
   static auto* spaces = new std::map<std::pair<int, cudaStream_t>, c10::DataPtr>();
   std::lock_guard<std::mutex> lock(mutex);
@@ -154,7 +156,7 @@ void* workspace_for(int device, cudaStream_t stream) {
     c10::DataPtr space = c10::cuda::CUDACachingAllocator::get()->allocate(kWorkspaceBytes);
     it = spaces->emplace(std::make_pair(device, stream), std::move(space)).first;
   }
-  return it->second.get();
+  return seen[{device, stream}] = it->second.get();
 }
 
 cublasStatus_t run_algo(cublasLtHandle_t handle, Descriptors& d, const cublasLtMatmulAlgo_t& algo, const void* a,
@@ -389,9 +391,9 @@ std::shared_ptr<const PinnedPlan> plan_for(const PlanKey& key) {
 
 // The per-call host path, off the plan cache's mutex: each thread keeps its
 // own map from key to plan (plans live as long as the process, so a raw
-// pointer is safe), the workspace of each (device, stream) and the cuBLASLt
-// descriptors of each (plan, M, batch, strides) it has run. A call that hits
-// all three takes no lock and initialises nothing (issue 20: ~1.5 us of host
+// pointer is safe) and the cuBLASLt descriptors of each (plan, M, batch,
+// strides) it has run (workspace_for keeps the workspaces per thread too).
+// A call that hits takes no lock and initialises nothing (issue 20: ~1.5 us of host
 // time per call went to the lookup under the mutex and the descriptor set-up).
 struct CallShape {
   const PinnedPlan* plan;
@@ -413,7 +415,6 @@ struct CallShapeHash {
 struct ThreadCalls {
   std::unordered_map<PlanKey, const PinnedPlan*, PlanKeyHash> plans;
   std::unordered_map<CallShape, Descriptors, CallShapeHash> descriptors;  // nodes never move
-  std::map<std::pair<int, cudaStream_t>, void*> workspaces;
 };
 constexpr size_t kMaxCachedDescriptors = 4096;  // a thread that sees ever new shapes starts over
 
@@ -438,12 +439,6 @@ Descriptors& thread_descriptors(ThreadCalls& calls, const PinnedPlan& plan, cons
       .first->second;
 }
 
-void* thread_workspace(ThreadCalls& calls, int device, cudaStream_t stream) {
-  auto it = calls.workspaces.find({device, stream});
-  if (it == calls.workspaces.end()) it = calls.workspaces.emplace(std::make_pair(device, stream), workspace_for(device, stream)).first;
-  return it->second;
-}
-
 }  // namespace
 
 bool run_pinned(const LtCall& call) {
@@ -459,7 +454,6 @@ bool run_pinned(const LtCall& call) {
   const int rung = rung_for_m(call.m);
   const Candidate& chosen = pinned.candidates[static_cast<size_t>(pinned.plan.rung_algo[static_cast<size_t>(rung)])];
   cublasLtHandle_t handle = at::cuda::getCurrentCUDABlasLtHandle();
-  void* workspace = thread_workspace(calls, call.key.device, stream);
   const int64_t elem = static_cast<int64_t>(c10::elementSize(static_cast<at::ScalarType>(call.key.dtype)));
   for (int64_t first = 0; first < call.batch; first += kMaxBatchPerCall) {
     const int64_t count = std::min(kMaxBatchPerCall, call.batch - first);
@@ -469,9 +463,8 @@ bool run_pinned(const LtCall& call) {
     char* out = static_cast<char*>(call.out) + first * call.m * call.key.n * elem;
     // cublasLtMatmul validates the algorithm itself; a refusal is an error,
     // never a silent switch to another algorithm (that would change bits).
-    // Lt's A pointer is our B and Lt's B pointer our A; C and D are `out`.
-    const cublasStatus_t status = cublasLtMatmul(handle, &d.op, &call.alpha, b, &d.lt_a, a, &d.lt_b, &call.beta, out,
-                                                 &d.lt_c, out, &d.lt_c, &chosen.algo, workspace, kWorkspaceBytes, stream);
+    const cublasStatus_t status =
+        run_algo(handle, d, chosen.algo, a, b, out, call.alpha, call.beta, call.key.device, stream);
     TORCH_CHECK(status == CUBLAS_STATUS_SUCCESS, "lockstep GEMM: pinned algorithm ", chosen.sig.str(),
                 " failed for M=", call.m, ", batch ", count, ", ", call.key.str(), " (cuBLAS status ",
                 static_cast<int>(status), ")");
