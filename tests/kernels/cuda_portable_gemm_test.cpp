@@ -47,14 +47,16 @@ struct Layout {
   std::function<Pair(int64_t K, int64_t N)> b;
 };
 
-// Row 0 of A is -1e-30: each of its products underflows to a signed zero, so an output there is
-// the sign of its last step's product; a step past K (fma(0, 0, -0) = +0) or a reordered chain
-// shows up as a flipped zero.
+// B (and the bias) are ~1e-20 and row 0 of A is -1e-30: each product of that row underflows to a
+// signed zero, so its outputs are the sign of their last step's product, and a step past K
+// (fma(0, 0, -0) = +0) or a reordered chain flips a zero. (A host emulation of the kernels caught
+// a deliberate extra step with these values, not with values of order 1.)
 at::Tensor a_values(int64_t rows, int64_t cols, bool transposed) {
   at::Tensor a = at::randn({rows, cols});
   if (transposed ? cols > 0 : rows > 0) (transposed ? a.select(1, 0) : a.select(0, 0)).fill_(-1e-30f);
   return a;
 }
+at::Tensor b_values(int64_t rows, int64_t cols) { return at::randn({rows, cols}) * 1e-20; }
 
 std::vector<Layout> layouts() {
   const auto id = [](const at::Tensor& t) { return t; };
@@ -63,13 +65,13 @@ std::vector<Layout> layouts() {
   const auto off_t = [](const at::Tensor& t) { return t.narrow(1, 1, t.size(1) - 1).t(); };
   return {
       {"W^T", [=](int64_t M, int64_t K) { return make(a_values(M, K, false), id); },
-       [=](int64_t K, int64_t N) { return make(at::randn({N, K}), tr); }},
+       [=](int64_t K, int64_t N) { return make(b_values(N, K), tr); }},
       {"row-major B", [=](int64_t M, int64_t K) { return make(a_values(M, K, false), id); },
-       [=](int64_t K, int64_t N) { return make(at::randn({K, N}), id); }},
+       [=](int64_t K, int64_t N) { return make(b_values(K, N), id); }},
       {"A^T", [=](int64_t M, int64_t K) { return make(a_values(K, M, true), tr); },
-       [=](int64_t K, int64_t N) { return make(at::randn({N, K}), tr); }},
+       [=](int64_t K, int64_t N) { return make(b_values(N, K), tr); }},
       {"unaligned", [=](int64_t M, int64_t K) { return make(a_values(M, K + 1, false), off); },
-       [=](int64_t K, int64_t N) { return make(at::randn({N, K + 1}), off_t); }},
+       [=](int64_t K, int64_t N) { return make(b_values(N, K + 1), off_t); }},
   };
 }
 
@@ -81,7 +83,7 @@ TEST(CudaPortableGemm, EveryPathGivesTheCpuBits) {
     for (auto [K, N] : {std::pair<int64_t, int64_t>{333, 577}, {64, 48}, {576, 130}, {1, 5}}) {
       for (const Layout& l : layouts()) {
         const Pair a = l.a(M, K), b = l.b(K, N);
-        const at::Tensor bias = at::randn({N});
+        const at::Tensor bias = b_values(1, N).view({N});
         const at::Tensor bias_gpu = bias.cuda();
         const at::Tensor mm_cpu = portable::cpu::mm(a.cpu, b.cpu);
         const at::Tensor addmm_cpu = portable::cpu::addmm(bias, a.cpu, b.cpu, 0.5, 3.0);
