@@ -23,6 +23,7 @@
 #include "kernels/cuda/attention_mma.h"
 #include "kernels/cuda/cublaslt_pinned.h"
 #include "kernels/cuda/ops.h"
+#include "kernels/portable/cuda_gemm.h"
 #include "kernels/portable/ops.h"
 
 namespace {
@@ -275,8 +276,11 @@ void bench_norm(benchmark::State& state, NormOp op, int64_t rows, int64_t length
 }
 
 // Portable mode's fp32 GEMM (nn.Linear layout: B = W^T) against cuBLAS fp32 with TF32 off — the
-// only fair stock comparison, since portable mode uses no tensor cores.
-void bench_portable_gemm(benchmark::State& state, int64_t m, int64_t n, int64_t k, bool portable) {
+// only fair stock comparison, since portable mode uses no tensor cores. path: kCublasFp32, -1
+// (the path the shape picks, named in the label) or one forced path (kernels/portable/cuda_gemm.h).
+constexpr int kCublasFp32 = -2;
+void bench_portable_gemm(benchmark::State& state, int64_t m, int64_t n, int64_t k, int path) {
+  namespace pc = lockstep::kernels::portable::cuda;
   at::globalContext().setAllowTF32CuBLAS(false);
   const int sets = rotations_for((m * k + n * k + m * n) * 4);
   std::vector<at::Tensor> a, w;
@@ -285,13 +289,18 @@ void bench_portable_gemm(benchmark::State& state, int64_t m, int64_t n, int64_t 
     w.push_back(at::randn({n, k}, cuda_opts(at::kFloat)));
   }
   time_calls(state, sets, [&](int i) {
-    if (portable) {
-      (void)lockstep::kernels::portable::cuda::mm(a[i], w[i].t());
-    } else {
+    if (path == kCublasFp32) {
       (void)at::mm(a[i], w[i].t());   // the dispatcher's stock CUDA mm (no lockstep mode is set here)
+    } else if (path < 0) {
+      (void)pc::mm(a[i], w[i].t());
+    } else {
+      (void)pc::gemm_on_path(a[i], w[i].t(), std::nullopt, 0.0, 1.0, path);
     }
   });
-  set_rates(state, 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k), 0.0);
+  if (path != kCublasFp32) state.SetLabel(pc::gemm_path_name(path < 0 ? pc::gemm_path_for(m, n, k, true) : path));
+  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
+  set_rates(state, flops, 0.0);
+  state.counters["GFLOP/s"] = benchmark::Counter(flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 // Every benchmark here: CUDA-event timing (time_calls), short runs, microseconds.
@@ -303,21 +312,32 @@ void register_all() {
     const char* name;
     int64_t n, k;
   };
-  for (const PortableShape& s : {PortableShape{"smollm2_q_o", 576, 576}, PortableShape{"smollm2_gate_up", 1536, 576},
-                                 PortableShape{"smollm2_down", 576, 1536}, PortableShape{"smollm2_lm_head", 49152, 576}}) {
+  // kernels/PERF.md's portable table: SmolLM2's projections and Llama-3-8B's q/o and gate/up, at
+  // M = 1 / 32 (decode), 256 and 1024 (prefill); then 4096^3. gemm_fp32_portable_paths/ times
+  // every path that takes the shape (for tuning gemm_path_for; not in the default filter).
+  for (const PortableShape& s : {PortableShape{"smollm2_q_o", 576, 576}, PortableShape{"smollm2_k_v", 192, 576},
+                                 PortableShape{"smollm2_gate_up", 1536, 576}, PortableShape{"smollm2_down", 576, 1536},
+                                 PortableShape{"smollm2_lm_head", 49152, 576}, PortableShape{"llama3_8b_q_o", 4096, 4096},
+                                 PortableShape{"llama3_8b_gate_up", 14336, 4096}}) {
     for (int64_t m : {1, 32, 256, 1024}) {
-      for (bool portable : {true, false}) {
-        const std::string name = std::string("gemm_fp32_portable/") + s.name + "/N=" + std::to_string(s.n) +
-                                 "/K=" + std::to_string(s.k) + "/M=" + std::to_string(m) +
-                                 (portable ? "/portable" : "/cublas_fp32");
-        timed(benchmark::RegisterBenchmark(name.c_str(), bench_portable_gemm, m, s.n, s.k, portable));
+      const std::string shape = std::string(s.name) + "/N=" + std::to_string(s.n) + "/K=" + std::to_string(s.k) +
+                                "/M=" + std::to_string(m);
+      for (int path : {-1, kCublasFp32}) {
+        const std::string name = "gemm_fp32_portable/" + shape + (path == -1 ? "/portable" : "/cublas_fp32");
+        timed(benchmark::RegisterBenchmark(name.c_str(), bench_portable_gemm, m, s.n, s.k, path));
+      }
+      for (int p = 0; p < lockstep::kernels::portable::cuda::gemm_path_count(); ++p) {
+        if (!lockstep::kernels::portable::cuda::gemm_path_fits(p, m)) continue;
+        const std::string name =
+            "gemm_fp32_portable_paths/" + shape + "/" + lockstep::kernels::portable::cuda::gemm_path_name(p);
+        timed(benchmark::RegisterBenchmark(name.c_str(), bench_portable_gemm, m, s.n, s.k, p));
       }
     }
   }
-  for (bool portable : {true, false}) {
-    timed(benchmark::RegisterBenchmark(portable ? "gemm_fp32_portable/square/N=4096/K=4096/M=4096/portable"
-                                                : "gemm_fp32_portable/square/N=4096/K=4096/M=4096/cublas_fp32",
-                                       bench_portable_gemm, 4096, 4096, 4096, portable));
+  for (int path : {-1, kCublasFp32}) {
+    timed(benchmark::RegisterBenchmark(path == -1 ? "gemm_fp32_portable/square/N=4096/K=4096/M=4096/portable"
+                                                  : "gemm_fp32_portable/square/N=4096/K=4096/M=4096/cublas_fp32",
+                                       bench_portable_gemm, 4096, 4096, 4096, path));
   }
   for (const GemmShape& s : kGemmShapes) {
     for (int64_t m : kGemmMs) {
