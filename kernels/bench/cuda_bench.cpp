@@ -236,7 +236,7 @@ void register_mma_attention() {
   }
 }
 
-enum class NormOp { rms_norm, layer_norm, softmax };
+enum class NormOp { rms_norm, layer_norm, softmax, add_rms_norm };
 
 void bench_norm(benchmark::State& state, NormOp op, int64_t rows, int64_t length, bool invariant) {
   const at::ScalarType t = op == NormOp::softmax ? at::kFloat : at::kBFloat16;
@@ -268,6 +268,13 @@ void bench_norm(benchmark::State& state, NormOp op, int64_t rows, int64_t length
           (void)ours::softmax(x, -1, false);
         } else {
           (void)at::_softmax(x, -1, false);
+        }
+        break;
+      case NormOp::add_rms_norm:  // the decoder's residual add + RMSNorm: one fused kernel vs stock's two
+        if (invariant) {
+          (void)ours::fused_rms_norm(x, xs[static_cast<size_t>((i + 1) % sets)], w, 1e-5);
+        } else {
+          (void)at::_fused_rms_norm(at::add(x, xs[static_cast<size_t>((i + 1) % sets)]), shape, w, 1e-5);
         }
         break;
     }
@@ -370,6 +377,20 @@ void register_all() {
                             NormCase{"layer_norm_bf16", NormOp::layer_norm, 4096},
                             NormCase{"softmax_fp32", NormOp::softmax, 49152}}) {
     for (int64_t rows : {1, 64, 4096}) {
+      for (bool inv : {true, false}) {
+        const std::string name = std::string("norm/") + c.name + "/L=" + std::to_string(c.length) +
+                                 "/M=" + std::to_string(rows) + "/" + impl(inv);
+        timed(benchmark::RegisterBenchmark(name.c_str(), bench_norm, c.op, rows, c.length, inv));
+      }
+    }
+  }
+  // The engine's shapes (issue 20 item 5): SmolLM2's hidden 576 and the 1.07B model's 2048, decode
+  // rows 1 and 32, a prefill of 32 x 64 tokens.
+  for (const NormCase& c : {NormCase{"rms_norm_bf16", NormOp::rms_norm, 576},
+                            NormCase{"rms_norm_bf16", NormOp::rms_norm, 2048},
+                            NormCase{"add_rms_norm_bf16", NormOp::add_rms_norm, 576},
+                            NormCase{"add_rms_norm_bf16", NormOp::add_rms_norm, 2048}}) {
+    for (int64_t rows : {1, 32, 2048}) {
       for (bool inv : {true, false}) {
         const std::string name = std::string("norm/") + c.name + "/L=" + std::to_string(c.length) +
                                  "/M=" + std::to_string(rows) + "/" + impl(inv);

@@ -21,12 +21,15 @@
 namespace lockstep::kernels::cuda {
 namespace {
 
+template <typename T> struct TypeIs { using type = T; };
 template <typename T> struct AccOf { using type = float; };
 template <> struct AccOf<double> { using type = double; };
 
-template <typename T, bool kVec>
-__global__ void layer_norm_rows(const T* __restrict__ x, int64_t x_stride, const typename AccOf<T>::type* weight,
-                                const typename AccOf<T>::type* bias, T* __restrict__ y,
+// W: the type weight and bias are read in (T or the accumulator type); each
+// is converted to the accumulator type where it is used, exactly.
+template <typename T, typename W, bool kVec>
+__global__ void layer_norm_rows(const T* __restrict__ x, int64_t x_stride, const W* weight, const W* bias,
+                                T* __restrict__ y,
                                 typename AccOf<T>::type* mean_out, typename AccOf<T>::type* rstd_out,
                                 int64_t length, typename AccOf<T>::type eps) {
   using Acc = typename AccOf<T>::type;
@@ -49,8 +52,8 @@ __global__ void layer_norm_rows(const T* __restrict__ x, int64_t x_stride, const
 
   rows::map_owned<T, T, kVec>(row, out, length, [&](int64_t i, T v) {
     Acc r = (static_cast<Acc>(v) - mean) * rstd;
-    if (weight != nullptr) r = r * weight[i];
-    if (bias != nullptr) r = r + bias[i];
+    if (weight != nullptr) r = r * static_cast<Acc>(weight[i]);
+    if (bias != nullptr) r = r + static_cast<Acc>(bias[i]);
     return static_cast<T>(r);
   });
   if (threadIdx.x == 0) {
@@ -59,9 +62,8 @@ __global__ void layer_norm_rows(const T* __restrict__ x, int64_t x_stride, const
   }
 }
 
-template <typename T, bool kVec>
-__global__ void rms_norm_rows(const T* __restrict__ x, int64_t x_stride, const typename AccOf<T>::type* weight,
-                              T* __restrict__ y, typename AccOf<T>::type* rstd_out, int64_t length,
+template <typename T, typename W, bool kVec>
+__global__ void rms_norm_rows(const T* __restrict__ x, int64_t x_stride, const W* weight, T* __restrict__ y, typename AccOf<T>::type* rstd_out, int64_t length,
                               typename AccOf<T>::type eps) {
   using Acc = typename AccOf<T>::type;
   __shared__ Acc scratch[32];
@@ -77,7 +79,7 @@ __global__ void rms_norm_rows(const T* __restrict__ x, int64_t x_stride, const t
 
   rows::map_owned<T, T, kVec>(row, out, length, [&](int64_t i, T v) {
     Acc r = static_cast<Acc>(v) * rstd;
-    if (weight != nullptr) r = r * weight[i];
+    if (weight != nullptr) r = r * static_cast<Acc>(weight[i]);
     return static_cast<T>(r);
   });
   if (threadIdx.x == 0) rstd_out[blockIdx.x] = rstd;
@@ -115,12 +117,38 @@ NormRows norm_rows(const at::Tensor& x, at::IntArrayRef normalized_shape, const 
   return r;
 }
 
-std::optional<at::Tensor> affine(const std::optional<at::Tensor>& p, int64_t length, at::ScalarType acc_type,
-                                 const at::Tensor& x, const char* what) {
-  if (!p.has_value() || !p->defined()) return std::nullopt;
-  TORCH_CHECK(p->numel() == length, what, " has ", p->numel(), " elements, normalized size is ", length);
-  TORCH_CHECK(p->device() == x.device(), what, " on ", p->device(), ", input on ", x.device());
-  return p->reshape({length}).to(acc_type).contiguous();
+// Weight and bias as the kernels read them: in x's dtype and contiguous as
+// given (no conversion kernel per call: it was most of a small call's time),
+// otherwise both converted to the accumulator type once per call.
+struct Affine {
+  at::Tensor w, b;  // undefined when absent
+  bool in_x_type = false;
+};
+
+Affine affine(const std::optional<at::Tensor>& weight, const std::optional<at::Tensor>& bias, int64_t length,
+              at::ScalarType acc_type, const at::Tensor& x, const char* name) {
+  auto given = [&](const std::optional<at::Tensor>& p, const char* what) {
+    if (!p.has_value() || !p->defined()) return at::Tensor();
+    TORCH_CHECK(p->numel() == length, name, " ", what, " has ", p->numel(), " elements, normalized size is ", length);
+    TORCH_CHECK(p->device() == x.device(), name, " ", what, " on ", p->device(), ", input on ", x.device());
+    return *p;
+  };
+  Affine a{given(weight, "weight"), given(bias, "bias")};
+  auto as_is = [&](const at::Tensor& p) {
+    return !p.defined() || (p.scalar_type() == x.scalar_type() && p.is_contiguous());
+  };
+  a.in_x_type = as_is(a.w) && as_is(a.b);
+  auto to_acc = [&](const at::Tensor& p) { return p.defined() ? p.reshape({length}).to(acc_type).contiguous() : p; };
+  if (!a.in_x_type) {
+    a.w = to_acc(a.w);
+    a.b = to_acc(a.b);
+  }
+  return a;
+}
+
+template <typename W>
+const W* data_or_null(const at::Tensor& p) {
+  return p.defined() ? static_cast<const W*>(p.const_data_ptr()) : nullptr;
 }
 
 }  // namespace
@@ -132,8 +160,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm(const at::Tensor& x, a
   const NormRows nr = norm_rows(x, normalized_shape, "layer_norm");
   const int64_t R = nr.rows.size(0), L = nr.rows.size(1);
   TORCH_CHECK(R <= 0x7fffffff, "layer_norm: too many rows");
-  const std::optional<at::Tensor> w = affine(weight, L, nr.acc_type, x, "layer_norm weight");
-  const std::optional<at::Tensor> b = affine(bias, L, nr.acc_type, x, "layer_norm bias");
+  const Affine wb = affine(weight, bias, L, nr.acc_type, x, "layer_norm");
   at::Tensor y = at::empty({R, L}, x.options());
   at::Tensor mean = at::empty({R}, x.options().dtype(nr.acc_type));
   at::Tensor rstd = at::empty({R}, x.options().dtype(nr.acc_type));
@@ -142,13 +169,19 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> layer_norm(const at::Tensor& x, a
       using Acc = typename AccOf<scalar_t>::type;
       const int threads = rows::threads_for(L, rows::chunk_width<scalar_t>());
       const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-      const Acc* wp = w ? w->const_data_ptr<Acc>() : nullptr;
-      const Acc* bp = b ? b->const_data_ptr<Acc>() : nullptr;
-      auto run = [&](auto vec) {
-        layer_norm_rows<scalar_t, decltype(vec)::value><<<static_cast<unsigned>(R), threads, 0, stream>>>(
-            nr.rows.const_data_ptr<scalar_t>(), nr.rows.stride(0), wp, bp, y.data_ptr<scalar_t>(),
-            mean.data_ptr<Acc>(), rstd.data_ptr<Acc>(), L, static_cast<Acc>(eps));
+      auto launch = [&](auto vec, auto w_tag) {
+        using W = typename decltype(w_tag)::type;
+        layer_norm_rows<scalar_t, W, decltype(vec)::value><<<static_cast<unsigned>(R), threads, 0, stream>>>(
+            nr.rows.const_data_ptr<scalar_t>(), nr.rows.stride(0), data_or_null<W>(wb.w), data_or_null<W>(wb.b),
+            y.data_ptr<scalar_t>(), mean.data_ptr<Acc>(), rstd.data_ptr<Acc>(), L, static_cast<Acc>(eps));
         C10_CUDA_KERNEL_LAUNCH_CHECK();
+      };
+      auto run = [&](auto vec) {
+        if (wb.in_x_type) {
+          launch(vec, TypeIs<scalar_t>{});
+        } else {
+          launch(vec, TypeIs<Acc>{});
+        }
       };
       if (rows::can_vectorize(nr.rows)) {
         run(std::true_type{});
@@ -166,7 +199,7 @@ std::tuple<at::Tensor, at::Tensor> rms_norm(const at::Tensor& x, at::IntArrayRef
   const NormRows nr = norm_rows(x, normalized_shape, "rms_norm");
   const int64_t R = nr.rows.size(0), L = nr.rows.size(1);
   TORCH_CHECK(R <= 0x7fffffff, "rms_norm: too many rows");
-  const std::optional<at::Tensor> w = affine(weight, L, nr.acc_type, x, "rms_norm weight");
+  const Affine wb = affine(weight, std::nullopt, L, nr.acc_type, x, "rms_norm");
   at::Tensor y = at::empty({R, L}, x.options());
   at::Tensor rstd = at::empty({R}, x.options().dtype(nr.acc_type));
   if (R > 0) {
@@ -175,12 +208,19 @@ std::tuple<at::Tensor, at::Tensor> rms_norm(const at::Tensor& x, at::IntArrayRef
       const Acc e = eps.has_value() ? static_cast<Acc>(*eps) : std::numeric_limits<Acc>::epsilon();
       const int threads = rows::threads_for(L, rows::chunk_width<scalar_t>());
       const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
-      const Acc* wp = w ? w->const_data_ptr<Acc>() : nullptr;
-      auto run = [&](auto vec) {
-        rms_norm_rows<scalar_t, decltype(vec)::value><<<static_cast<unsigned>(R), threads, 0, stream>>>(
-            nr.rows.const_data_ptr<scalar_t>(), nr.rows.stride(0), wp, y.data_ptr<scalar_t>(), rstd.data_ptr<Acc>(),
-            L, e);
+      auto launch = [&](auto vec, auto w_tag) {
+        using W = typename decltype(w_tag)::type;
+        rms_norm_rows<scalar_t, W, decltype(vec)::value><<<static_cast<unsigned>(R), threads, 0, stream>>>(
+            nr.rows.const_data_ptr<scalar_t>(), nr.rows.stride(0), data_or_null<W>(wb.w), y.data_ptr<scalar_t>(),
+            rstd.data_ptr<Acc>(), L, e);
         C10_CUDA_KERNEL_LAUNCH_CHECK();
+      };
+      auto run = [&](auto vec) {
+        if (wb.in_x_type) {
+          launch(vec, TypeIs<scalar_t>{});
+        } else {
+          launch(vec, TypeIs<Acc>{});
+        }
       };
       if (rows::can_vectorize(nr.rows)) {
         run(std::true_type{});
