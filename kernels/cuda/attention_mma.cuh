@@ -23,7 +23,9 @@
 //             with an additive mask: fma(mask_j, log2 e, s_j * scale_log2);
 //             hidden keys: -inf
 //      b    = max of t_j over the block (exact, any order)
-//      if b == -inf (the row sees no key of the block): (m, l, acc) stay,
+//      if b == -inf (the row sees no key of the block): m and l stay,
+//             alpha = 1 and every p_j = 0, so acc = acc * 1 + (0 · v
+//             products): unchanged (see "what that leaves" below);
 //      else: m' = max(m, b); alpha = ex2(m - m')  (0 when m = -inf)
 //             p_j  = ex2(t_j - m') (0 for hidden keys), fp32
 //             l    = fma(l, alpha, r) with r = sum of the row's p_j held by
