@@ -119,7 +119,7 @@ def block_step(w, D, smem, q_lane, kt, vt, key0, rv, a, mask_fn):
                 x = f32(s[l][n][i] * a['scale_log2'])
                 if mask_fn is not None and vis:
                     vis, add = mask_fn(mrow, j)
-                    if add is not None: x = f32(np.float64(add) * np.float64(f32(1.4426950408889634)) + np.float64(x))
+                    if add is not None: x = max(f32(np.float64(add) * np.float64(f32(1.4426950408889634)) + np.float64(x)), f32(-3.4028235e38))
                 s[l][n][i] = x if vis else NEG
                 seen_keys[l] |= (1 if vis else 0) << (2 * n + (i & 1))
                 bmax[l][h] = max(bmax[l][h], s[l][n][i])

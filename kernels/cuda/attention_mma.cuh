@@ -20,8 +20,10 @@
 //      s_j  = mma chain over D: C = 0, then d = 0-15, 16-31, .. in order,
 //             each step one mma (q · k_j of 16 dims added to C)
 //      t_j  = s_j * scale_log2 (scale * log2 e, rounded once on the host),
-//             with an additive mask: fma(mask_j, log2 e, s_j * scale_log2);
-//             hidden keys: -inf
+//             with an additive mask: max(fma(mask_j, log2 e, s_j *
+//             scale_log2), -FLT_MAX) (a finite mask never hides a key: a row
+//             masked everywhere by finfo.min averages, as in aten); hidden
+//             keys: -inf
 //      b    = max of t_j over the block (exact, any order)
 //      if b == -inf (the row sees no key of the block): m and l stay,
 //             alpha = 1 and every p_j = 0, so acc = acc * 1 + (0 · v
@@ -76,6 +78,7 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cfloat>
 #include <climits>
 #include <cstdint>
 
@@ -406,7 +409,7 @@ __device__ __forceinline__ void block_step(WarpState<D>& w, uint32_t q_lane, uin
           } else {
             const float add = static_cast<const float*>(a.p.mask)[at];
             vis = add != neg_inf();
-            x = __fmaf_rn(add, kLog2e, x);
+            x = fmaxf(__fmaf_rn(add, kLog2e, x), -FLT_MAX);  // finfo.min masks stay finite
           }
         }
       }

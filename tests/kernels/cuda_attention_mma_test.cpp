@@ -11,6 +11,7 @@
 //    every slot a step does not own) with other sequences in the step, and
 //    dense == paged for the same row;
 //  * a sequence alone == the same sequence in batches of others, bitwise;
+//  * finfo.min additive masks as aten treats them;
 //  * unaligned operands (element loads) == aligned ones, bitwise; fp32 and
 //    other head dims keep the CUDA-core kernel's bits;
 //  * negative controls: a permutation of the keys (the same math) changes
@@ -316,6 +317,26 @@ TEST(CudaAttentionMmaModes, PagedPrefillChunkedAndDecodeEqualDense) {
       }
     }
   }
+}
+
+// transformers' additive masks hide with finfo.min, not -inf: such keys get
+// p = 0, and a row masked everywhere averages the values, as aten does.
+TEST(CudaAttentionMmaModes, FinfoMinMaskBehavesLikeAten) {
+  SKIP_WITHOUT_GPU();
+  const AttentionMmaOverride on(true);
+  at::manual_seed(10);
+  const at::Tensor q = at::randn({2, 4, 33, 64}, cuda_opts(at::kBFloat16));
+  const at::Tensor k = at::randn({2, 4, 300, 64}, cuda_opts(at::kBFloat16));
+  const at::Tensor v = at::randn({2, 4, 300, 64}, cuda_opts(at::kBFloat16));
+  const double lowest = static_cast<double>(std::numeric_limits<c10::BFloat16>::lowest());
+  at::Tensor mask = at::zeros({2, 1, 33, 300}, cuda_opts(at::kFloat));
+  mask.masked_fill_(at::rand({2, 1, 33, 300}, cuda_opts(at::kFloat)) < 0.4, lowest);
+  mask.select(2, 5).fill_(lowest);  // query 5 is masked everywhere
+  mask = mask.to(at::kBFloat16);
+  const at::Tensor got = ours::sdpa(q, k, v, mask, false, std::nullopt, false);
+  EXPECT_FALSE(got.isnan().any().item<bool>());
+  EXPECT_LT(relative_inf_error(got, reference(q, k, v, mask, false)), tolerance(at::kBFloat16));
+  EXPECT_LT(relative_inf_error(got.select(2, 5), v.to(at::kDouble).mean(2)), tolerance(at::kBFloat16));
 }
 
 // Operands whose rows are not 16-byte aligned are loaded element by element,
