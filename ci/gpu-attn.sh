@@ -13,6 +13,9 @@
 #   run(command="bash ci/gpu-attn.sh", carry=[".deps"])
 # or from a `git archive` in .cur/ (ci/gpu-final.sh says how), carry .deps .cur:
 #   cd .cur && ln -s ../.deps .deps && LOCKSTEP_COMMIT=<hash> bash ci/gpu-attn.sh
+# LOCKSTEP_ATTN_STAGES (default "tests bench") picks stages 2 and 3: a call cut short can be
+# followed by another on the warm machine (the build is then a no-op), e.g.
+#   run(command="LOCKSTEP_ATTN_STAGES=bench bash ci/gpu-attn.sh", carry=[".deps"])
 # $OUT/attn.txt is the summary; tests-*.log, bench-attn.{txt,json} come back too.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
@@ -34,10 +37,14 @@ run_tests() {   # name timeout filter [env assignments...]
   say "$name ($((SECONDS - t0)) s): $(grep -E '^\[  (PASSED|FAILED)|^\[  SKIPPED \] [0-9]' "$OUT/tests-$name.log" | tr '\n' ' ')"
   grep -E "^\[  FAILED  \] [A-Z]|Failure|stock flash attention:|drift:" "$OUT/tests-$name.log" | head -12 | tee -a "$SUMMARY"
 }
+STAGES=" ${LOCKSTEP_ATTN_STAGES:-tests bench} "
 SUITES='CudaAttention.*:CudaAttentionModes.*:CudaAttentionStock.*:Table/CudaAttention.*:PagedAttentionCuda.*'
-run_tests switch-off 200 "$SUITES" LOCKSTEP_ATTENTION_MMA=0
-run_tests switch-on 200 "$SUITES" LOCKSTEP_ATTENTION_MMA=1
-run_tests mma 260 'CudaAttentionMma*:*/CudaAttentionMma.*'
+if [[ "$STAGES" == *" tests "* ]]; then
+  run_tests switch-off 200 "$SUITES" LOCKSTEP_ATTENTION_MMA=0
+  run_tests switch-on 200 "$SUITES" LOCKSTEP_ATTENTION_MMA=1
+  run_tests mma 260 'CudaAttentionMma*:*/CudaAttentionMma.*'
+fi
+[[ "$STAGES" == *" bench "* ]] || exit "$rc"
 
 t0=$SECONDS
 timeout 200 "$BUILD/kernels/lockstep_bench_cuda" --benchmark_filter='^mma_attn_' \
