@@ -1,121 +1,299 @@
-// The decode GEMM (gemm_small_m.h says what and why). THE ORDER, per output
-// element: one fp32 accumulator, starting at 0, takes one
-// mma.sync.m16n8k16 step per 16 values of K, k = 0, 16, 32, .. in order;
-// the result is rounded once to bf16. Everything else here (which warp,
-// which stage, when a load is issued) only moves data.
+// The decode GEMM, v3 (gemm_small_m.h says what and why). THE ORDER, per
+// output element: one fp32 accumulator, starting at 0, takes one
+// mma.sync.m16n8k16 step per 16 values of K, k = 0, 16, 32, .. in order
+// (the data dependency through the accumulator enforces it); the result is
+// rounded once to bf16. Operands sit in the registers exactly where the
+// probe's plain chain (kernels/bench/gemv_probe.cu, mma_rows) puts them:
+// A rows >= M are zeros. Everything else here (which warp, which stage,
+// when a copy is issued) only moves data.
+//
+// The data movement (sm_90): one CTA per SM, `consumers` warps (1..16) that
+// each own one chain of 8 output columns, and one producer warp. A stage is
+// 256 values of K: A's M rows and each consumer's 8 weight rows (512 bytes
+// a row), copied global -> shared by cp.async.bulk (TMA, one copy a row,
+// issued by the producer's lanes) completing on the stage's `full`
+// mbarrier; consumers release it on its `empty` mbarrier. As many stages as
+// fit in shared memory (<= 32), so 64-200 KB of weights are in flight per
+// SM. Consumers read fragments with ldmatrix one pair of k16 steps ahead of
+// the mma steps (row pitch 528 bytes: the 8 rows of an 8x8 matrix hit 8
+// distinct 16-byte bank groups). Chains go to CTAs in tiles of `consumers`
+// chains; a CTA walks tiles blockIdx.x, + gridDim.x, .. (several rounds
+// only for N/8 > 16 x SMs: the heads).
 #include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAFunctions.h>
 #include <c10/util/Exception.h>
 #include <cuda_bf16.h>
+
+#include <algorithm>
+#include <array>
+#include <mutex>
+#include <string>
 
 #include "kernels/cuda/gemm_small_m.h"
 
 namespace lockstep::kernels::cuda::gemm {
 namespace {
 
-constexpr int kWarps = 2;         // per block; each warp is independent (no block barrier)
-constexpr int kTileK = 64;        // K values a stage holds
-constexpr int kRow = kTileK + 8;  // bf16 per staged row: 144 bytes, so 8 rows' fragments hit 32 banks
+constexpr int kStageK = 256;               // K values a stage holds
+constexpr int kPitch = kStageK * 2 + 16;   // bytes a staged row: 528 = 4 x 128 + 16
+constexpr int kMaxConsumers = 16;          // chains (warps) a CTA
+constexpr int kMaxStages = 32;
+constexpr int kThreads = (kMaxConsumers + 1) * 32;
 
-__device__ __forceinline__ void copy16(void* shared_dst, const void* global_src) {
-  const auto dst = static_cast<uint32_t>(__cvta_generic_to_shared(shared_dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(dst), "l"(global_src) : "memory");
-}
-__device__ __forceinline__ void commit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-template <int kPending>
-__device__ __forceinline__ void wait_pending() {
-  asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory");
-}
+// Shared memory: S full barriers, S empty barriers, a 128-byte zero block
+// (128-aligned), then the S stages (each a multiple of 128 bytes).
+constexpr uint32_t barrier_bytes(int stages) { return (16u * stages + 127u) / 128u * 128u; }
+constexpr uint32_t header_bytes(int stages) { return barrier_bytes(stages) + 128u; }
 
-__device__ __forceinline__ uint32_t word_at(const __nv_bfloat16* p) { return *reinterpret_cast<const uint32_t*>(p); }
-
-// One tile's operands as the four mma steps take them: per step s, A's
-// registers (row g at k, row g + 8 at k, row g at k + 8, row g + 8 at
-// k + 8; k = 16s + 2t) and B's (column g at k, at k + 8).
-struct Fragments {
-  uint32_t a[4][4];
-  uint32_t b[4][2];
+struct Params {
+  const __nv_bfloat16* a;
+  const __nv_bfloat16* b;
+  __nv_bfloat16* out;
+  int64_t a_ld, b_ld, n;
+  int m, k, consumers, stages, tiles;
+  uint32_t stage_bytes;
 };
 
-// kRowsA: A rows staged beside B's 8 columns (8 for M <= 8, else 16). Each
-// stage holds a tile of 64 K values of both, copied with cp.async; a warp
-// reads tile i + 1's fragments before it runs tile i's mma steps, so the
-// shared-memory latency hides behind the chain.
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+__device__ __forceinline__ void bar_init(uint32_t bar, uint32_t count) {
+  asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(bar), "r"(count) : "memory");
+}
+__device__ __forceinline__ void bar_expect(uint32_t bar, uint32_t bytes) {
+  asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(bar), "r"(bytes) : "memory");
+}
+__device__ __forceinline__ void bar_arrive(uint32_t bar) {  // .release.cta: the slot's reads come before
+  asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(bar) : "memory");
+}
+__device__ __forceinline__ void bar_wait(uint32_t bar, uint32_t parity) {  // .acquire.cta
+  uint32_t done = 0;
+  do {
+    asm volatile(
+        "{\n .reg .pred p;\n mbarrier.try_wait.parity.shared::cta.b64 p, [%1], %2;\n selp.u32 %0, 1, 0, p;\n}\n"
+        : "=r"(done)
+        : "r"(bar), "r"(parity)
+        : "memory");
+  } while (done == 0);
+}
+// A weight row's K slice: read once per decode step, so first out of L2.
+__device__ __forceinline__ void copy_weights(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar,
+                                             uint64_t policy) {
+  asm volatile(
+      "cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes.L2::cache_hint [%0], [%1], %2, [%3], %4;\n"
+      :
+      : "r"(dst), "l"(src), "r"(bytes), "r"(bar), "l"(policy)
+      : "memory");
+}
+__device__ __forceinline__ void copy_rows(uint32_t dst, const void* src, uint32_t bytes, uint32_t bar) {
+  asm volatile("cp.async.bulk.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1], %2, [%3];\n" ::"r"(dst),
+               "l"(src), "r"(bytes), "r"(bar)
+               : "memory");
+}
+// Four 8x8 b16 matrices; lanes 8j..8j+7 give matrix j's row addresses, lane
+// 4g + t gets row g, columns 2t, 2t + 1 of each.
+__device__ __forceinline__ void ldsm4(uint32_t (&r)[4], uint32_t addr) {
+  asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
+               : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
+               : "r"(addr)
+               : "memory");
+}
+// One step of the chain. Not volatile: it reads registers only, and the
+// accumulator operands order the steps.
+__device__ __forceinline__ void mma(float (&acc)[4], uint32_t a0, uint32_t a1, uint32_t a2, uint32_t a3, uint32_t b0,
+                                    uint32_t b1) {
+  asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
+      : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
+      : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+}
+#endif
+
+// Two k16 steps' operands. b: ldmatrix of the warp's 8 weight rows at k
+// offsets 0, 8, 16, 24 = (b0, b1) of step 0, (b0, b1) of step 1. a, for
+// kRowsA = 8: rows 0-7 at k offsets 0, 8, 16, 24 = (a0, a2) of step 0, of
+// step 1 (a1 = a3 = 0: rows 8-15); for 16: per step rows 0-7 / 8-15 at k
+// offsets 0 / 8 = (a0, a1, a2, a3).
 template <int kRowsA>
-__global__ void __launch_bounds__(kWarps * 32) small_m_kernel(const __nv_bfloat16* __restrict__ a, int64_t a_ld,
-                                                               const __nv_bfloat16* __restrict__ b, int64_t b_ld,
-                                                               __nv_bfloat16* __restrict__ out, int64_t m, int64_t n,
-                                                               int64_t k) {
-  constexpr int kStages = kRowsA == 8 ? 8 : 6;  // 36.9 / 41.5 KB of static shared memory a block
-  constexpr int kRows = 8 + kRowsA;
-  __shared__ __align__(16) __nv_bfloat16 stage[kWarps][kStages][kRows][kRow];
+struct Pair {
+  uint32_t b[4];
+  uint32_t a[kRowsA / 2];
+};
+
+// kRowsA: A rows the mma steps take from shared memory (8 for M <= 8, else
+// 16); lanes whose row is >= M read zeros from the zero block, at the
+// offset modulo 128 their row would have (no bank conflict with live rows).
+template <int kRowsA>
+__global__ void __launch_bounds__(kThreads, 1) small_m_kernel(const Params p) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  constexpr int kPairs = kStageK / 32;  // pairs of k16 steps a full stage
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int stages = p.stages, consumers = p.consumers;
+  const uint32_t base = static_cast<uint32_t>(__cvta_generic_to_shared(smem));
+  const uint32_t full0 = base, empty0 = base + 8u * stages, zero = base + barrier_bytes(stages);
+  const uint32_t stage0 = base + header_bytes(stages);
   const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
-  const int64_t n0 = (static_cast<int64_t>(blockIdx.x) * kWarps + warp) * 8;
-  if (n0 >= n) return;
-  const int g = lane >> 2, t = lane & 3;
-  const __nv_bfloat16* cols = b + n0 * b_ld;  // this warp's 8 columns of B, K contiguous each
-  const int64_t tiles = k / kTileK;
-  const int chunks = static_cast<int>(8 + m) * 8;  // 16-byte chunks of a stage: 8 a row
-
-  auto issue = [&](int64_t i) {
-    if (i < tiles) {
-      __nv_bfloat16(*slot)[kRow] = stage[warp][i % kStages];
-      for (int c = lane; c < chunks; c += 32) {
-        const int r = c >> 3, col = (c & 7) * 8;
-        const __nv_bfloat16* src = r < 8 ? cols + r * b_ld : a + (r - 8) * a_ld;
-        copy16(&slot[r][col], src + i * kTileK + col);
-      }
+  if (threadIdx.x < 32) reinterpret_cast<uint32_t*>(smem + barrier_bytes(stages))[threadIdx.x] = 0u;
+  if (threadIdx.x == 0) {
+    for (int s = 0; s < stages; ++s) {
+      bar_init(full0 + 8u * s, 1);                                       // the producer's expect_tx
+      bar_init(empty0 + 8u * s, static_cast<uint32_t>(consumers));       // one arrival per consumer warp
     }
-    commit();  // an empty group past the end keeps the count of pending groups uniform
-  };
-  auto load = [&](int64_t i, Fragments& f) {
-    const __nv_bfloat16(*slot)[kRow] = stage[warp][i % kStages];
-#pragma unroll
-    for (int s = 0; s < kTileK / 16; ++s) {
-      const int kc = s * 16 + 2 * t;
-      f.b[s][0] = word_at(&slot[g][kc]);
-      f.b[s][1] = word_at(&slot[g][kc + 8]);
-      f.a[s][0] = g < m ? word_at(&slot[8 + g][kc]) : 0u;
-      f.a[s][2] = g < m ? word_at(&slot[8 + g][kc + 8]) : 0u;
-      if constexpr (kRowsA == 16) {
-        f.a[s][1] = g + 8 < m ? word_at(&slot[16 + g][kc]) : 0u;
-        f.a[s][3] = g + 8 < m ? word_at(&slot[16 + g][kc + 8]) : 0u;
-      } else {
-        f.a[s][1] = 0u;
-        f.a[s][3] = 0u;
-      }
-    }
-  };
-
-  for (int i = 0; i < kStages - 1; ++i) issue(i);
-  Fragments cur, next;
-  wait_pending<kStages - 2>();  // tile 0 has landed (this lane's copies)
-  __syncwarp();                 // (every lane's)
-  load(0, cur);
-  float acc[4] = {0.f, 0.f, 0.f, 0.f};
-  for (int64_t i = 0; i < tiles; ++i) {
-    if (i + 1 < tiles) {
-      wait_pending<kStages - 3>();  // tile i + 1 has landed
-      __syncwarp();                 // every lane is also past tile i - 1's fragments
-      load(i + 1, next);
-    }
-    issue(i + kStages - 1);  // into tile i - 1's slot
-#pragma unroll
-    for (int s = 0; s < kTileK / 16; ++s) {
-      asm volatile(
-          "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
-          "{%0,%1,%2,%3};\n"
-          : "+f"(acc[0]), "+f"(acc[1]), "+f"(acc[2]), "+f"(acc[3])
-          : "r"(cur.a[s][0]), "r"(cur.a[s][1]), "r"(cur.a[s][2]), "r"(cur.a[s][3]), "r"(cur.b[s][0]),
-            "r"(cur.b[s][1]));
-    }
-    cur = next;
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the copy engine
   }
-  wait_pending<0>();  // no copy outlives the kernel
+  __syncthreads();
 
-  // acc[0..1]: row g, columns n0 + 2t and + 1; acc[2..3]: row g + 8.
-  const int64_t col = n0 + 2 * t;
-  if (g < m) *reinterpret_cast<__nv_bfloat162*>(out + g * n + col) = __floats2bfloat162_rn(acc[0], acc[1]);
-  if (g + 8 < m) *reinterpret_cast<__nv_bfloat162*>(out + (g + 8) * n + col) = __floats2bfloat162_rn(acc[2], acc[3]);
+  const int chains = static_cast<int>(p.n / 8);
+  const int k_stages = (p.k + kStageK - 1) / kStageK;
+  auto slot_of = [&](int it) { return stage0 + static_cast<uint32_t>(it % stages) * p.stage_bytes; };
+  auto parity_of = [&](int it) { return static_cast<uint32_t>((it / stages) & 1); };
+
+  if (warp == consumers) {  // the producer: stage after stage, tile after tile, in the consumers' order
+    uint64_t evict_first;
+    asm volatile("createpolicy.fractional.L2::evict_first.b64 %0, 1.0;\n" : "=l"(evict_first));
+    int it = 0;
+    for (int tile = static_cast<int>(blockIdx.x); tile < p.tiles; tile += static_cast<int>(gridDim.x)) {
+      const int chain0 = tile * consumers;
+      const int rows = p.m + 8 * min(consumers, chains - chain0);  // A's rows, then each chain's 8 weight rows
+      const __nv_bfloat16* w = p.b + static_cast<int64_t>(chain0) * 8 * p.b_ld;
+      for (int st = 0; st < k_stages; ++st, ++it) {
+        const int k0 = st * kStageK;
+        const uint32_t bytes = 2u * static_cast<uint32_t>(min(kStageK, p.k - k0));
+        const uint32_t full = full0 + 8u * static_cast<uint32_t>(it % stages), dst = slot_of(it);
+        bar_wait(empty0 + 8u * static_cast<uint32_t>(it % stages), parity_of(it) ^ 1u);  // round 0: free
+        if (lane == 0) bar_expect(full, bytes * static_cast<uint32_t>(rows));
+        __syncwarp();
+        for (int r = lane; r < rows; r += 32) {
+          const uint32_t to = dst + static_cast<uint32_t>(r) * kPitch;
+          if (r < p.m) {
+            copy_rows(to, p.a + r * p.a_ld + k0, bytes, full);
+          } else {
+            copy_weights(to, w + (r - p.m) * p.b_ld + k0, bytes, full, evict_first);
+          }
+        }
+      }
+    }
+    return;
+  }
+
+  // A consumer: warp `warp` of each tile's chains.
+  const int g = lane >> 2, t = lane & 3;
+  const uint32_t w_lane = static_cast<uint32_t>((p.m + 8 * warp + (lane & 7)) * kPitch + (lane >> 3) * 16);
+  const int a_row = kRowsA == 16 ? (lane & 7) + ((lane >> 3) & 1) * 8 : (lane & 7);
+  const bool a_live = a_row < p.m;
+  const uint32_t a_lane = static_cast<uint32_t>(a_row * kPitch + (kRowsA == 16 ? (lane >> 4) : (lane >> 3)) * 16);
+  auto load = [&](Pair<kRowsA>& f, uint32_t slot, int kk) {  // kk: K offset in the stage, a multiple of 32
+    const uint32_t kb = 2u * static_cast<uint32_t>(kk);
+    ldsm4(f.b, slot + w_lane + kb);
+    if constexpr (kRowsA == 16) {
+      uint32_t s0[4], s1[4];
+      ldsm4(s0, a_live ? slot + a_lane + kb : zero + ((a_lane + kb) & 127u));
+      ldsm4(s1, a_live ? slot + a_lane + kb + 32u : zero + ((a_lane + kb + 32u) & 127u));
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        f.a[i] = s0[i];
+        f.a[4 + i] = s1[i];
+      }
+    } else {
+      ldsm4(f.a, a_live ? slot + a_lane + kb : zero + ((a_lane + kb) & 127u));
+    }
+  };
+  auto steps = [&](float (&acc)[4], const Pair<kRowsA>& f) {  // k, then k + 16
+    if constexpr (kRowsA == 16) {
+      mma(acc, f.a[0], f.a[1], f.a[2], f.a[3], f.b[0], f.b[1]);
+      mma(acc, f.a[4], f.a[5], f.a[6], f.a[7], f.b[2], f.b[3]);
+    } else {
+      mma(acc, f.a[0], 0u, f.a[1], 0u, f.b[0], f.b[1]);
+      mma(acc, f.a[2], 0u, f.a[3], 0u, f.b[2], f.b[3]);
+    }
+  };
+  auto release = [&](int it) {
+    __syncwarp();  // every lane's reads of the slot are done
+    if (lane == 0) bar_arrive(empty0 + 8u * static_cast<uint32_t>(it % stages));
+  };
+
+  int it = 0;
+  for (int tile = static_cast<int>(blockIdx.x); tile < p.tiles; tile += static_cast<int>(gridDim.x)) {
+    const int chain = tile * consumers + warp;
+    if (chain >= chains) {  // the last tile's spare warp: keeps the barriers' counts, computes nothing
+      for (int st = 0; st < k_stages; ++st, ++it) {
+        bar_wait(full0 + 8u * static_cast<uint32_t>(it % stages), parity_of(it));
+        release(it);
+      }
+      continue;
+    }
+    float acc[4] = {0.f, 0.f, 0.f, 0.f};
+    Pair<kRowsA> cur{}, next{};
+    bar_wait(full0 + 8u * static_cast<uint32_t>(it % stages), parity_of(it));
+    load(cur, slot_of(it), 0);
+    for (int st = 0; st < k_stages; ++st) {
+      const int pairs = st + 1 < k_stages ? kPairs : (p.k - st * kStageK) / 32;
+      const uint32_t here = slot_of(it + st);
+#pragma unroll
+      for (int q = 0; q < kPairs; ++q) {
+        if (q < pairs) {
+          // The next pair's loads go first: issue is in order, and the mma
+          // steps below wait on the accumulator.
+          if (q + 1 < pairs) {
+            load(next, here, (q + 1) * 32);
+          } else if (st + 1 < k_stages) {
+            bar_wait(full0 + 8u * static_cast<uint32_t>((it + st + 1) % stages), parity_of(it + st + 1));
+            load(next, slot_of(it + st + 1), 0);
+          }
+          steps(acc, cur);
+          cur = next;
+        }
+      }
+      release(it + st);
+    }
+    it += k_stages;
+    // acc[0..1]: row g, columns 8 chain + 2t, + 1; acc[2..3]: row g + 8.
+    const int64_t col = static_cast<int64_t>(chain) * 8 + 2 * t;
+    if (g < p.m) *reinterpret_cast<__nv_bfloat162*>(p.out + g * p.n + col) = __floats2bfloat162_rn(acc[0], acc[1]);
+    if (kRowsA == 16 && g + 8 < p.m) {
+      *reinterpret_cast<__nv_bfloat162*>(p.out + (g + 8) * p.n + col) = __floats2bfloat162_rn(acc[2], acc[3]);
+    }
+  }
+#else
+  __trap();  // small_m_fits never lets a plan run it below sm_90
+#endif
+}
+
+struct Config {
+  int consumers = 1, stages = 2, tiles = 1, grid = 1;
+  uint32_t stage_bytes = 0, smem = 0;
+};
+
+// Chains (N / 8) spread over the SMs: `rounds` tiles per CTA at most, the
+// fewest consumers per CTA that cover N in that many rounds; stages fill the
+// shared memory, and at least half of it is asked for, so no SM holds two
+// CTAs while another has none.
+Config config_for(int64_t m, int64_t n, const cudaDeviceProp& prop) {
+  Config c;
+  const int64_t chains = n / 8, sms = prop.multiProcessorCount;
+  const int64_t rounds = (chains + sms * kMaxConsumers - 1) / (sms * kMaxConsumers);
+  c.consumers = static_cast<int>((chains + sms * rounds - 1) / (sms * rounds));
+  c.tiles = static_cast<int>((chains + c.consumers - 1) / c.consumers);
+  c.grid = static_cast<int>(std::min<int64_t>(c.tiles, sms));
+  c.stage_bytes = static_cast<uint32_t>((m + 8 * c.consumers) * kPitch + 127) / 128 * 128;
+  const auto budget = static_cast<uint32_t>(prop.sharedMemPerBlockOptin);
+  c.stages = static_cast<int>(std::min<uint32_t>(kMaxStages, (budget - header_bytes(kMaxStages)) / c.stage_bytes));
+  c.smem = std::max(header_bytes(c.stages) + static_cast<uint32_t>(c.stages) * c.stage_bytes,
+                    std::min(budget, static_cast<uint32_t>(prop.sharedMemPerMultiprocessor / 2 + 1024)));
+  return c;
+}
+
+template <int kRowsA>
+void launch(const Params& p, const Config& c, int device, const cudaDeviceProp& prop, cudaStream_t stream) {
+  static std::mutex mutex;
+  static std::array<bool, 64> allowed{};  // per device: the opt-in shared memory limit is set
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (device < 0 || device >= 64 || !allowed[static_cast<size_t>(device)]) {
+      C10_CUDA_CHECK(cudaFuncSetAttribute(small_m_kernel<kRowsA>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                          static_cast<int>(prop.sharedMemPerBlockOptin)));
+      if (device >= 0 && device < 64) allowed[static_cast<size_t>(device)] = true;
+    }
+  }
+  small_m_kernel<kRowsA><<<c.grid, (c.consumers + 1) * 32, c.smem, stream>>>(p);
+  C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 }  // namespace
@@ -126,25 +304,44 @@ bool small_m_a_fits(const void* a, int64_t a_ld) {
 
 bool small_m_fits(const PlanKey& key) {
   return key.dtype == static_cast<int>(at::kBFloat16) && !key.batched && !key.with_c &&
-         key.b_order == BOrder::col_major && key.b_align >= 16 && key.k % kTileK == 0 && key.k > 0 &&
-         key.n % 8 == 0 && key.n > 0;
+         key.b_order == BOrder::col_major && key.b_align >= 16 && key.k % 64 == 0 && key.k > 0 &&
+         key.n % 8 == 0 && key.n > 0 && at::cuda::getDeviceProperties(key.device)->major >= 9;
+}
+
+std::string small_m_config(int64_t m, int64_t n) {
+  const Config c = config_for(m, n, *at::cuda::getCurrentDeviceProperties());
+  return std::to_string(c.grid) + " CTAs x " + std::to_string(c.consumers) + " chains, " + std::to_string(c.tiles) +
+         " tiles, " + std::to_string(c.stages) + " stages of " + std::to_string(c.stage_bytes) + " B";
 }
 
 void small_m_gemm(const void* a, int64_t a_ld, const void* b, int64_t b_ld, void* out, int64_t m, int64_t n,
                   int64_t k, cudaStream_t stream) {
-  TORCH_CHECK(m >= 1 && m <= kSmallMaxM && n % 8 == 0 && k % kTileK == 0 && small_m_a_fits(a, a_ld),
-              "small_m_gemm: M=", m, " N=", n, " K=", k, " lda=", a_ld, " is not a shape it serves");
-  const int64_t warps = n / 8;
-  const auto blocks = static_cast<unsigned>((warps + kWarps - 1) / kWarps);
-  const auto* a16 = static_cast<const __nv_bfloat16*>(a);
-  const auto* b16 = static_cast<const __nv_bfloat16*>(b);
-  auto* out16 = static_cast<__nv_bfloat16*>(out);
+  TORCH_CHECK(m >= 1 && m <= kSmallMaxM && n > 0 && n % 8 == 0 && k > 0 && k % 64 == 0 && k <= b_ld &&
+                  small_m_a_fits(a, a_ld) && reinterpret_cast<uintptr_t>(b) % 16 == 0 && b_ld % 8 == 0,
+              "small_m_gemm: M=", m, " N=", n, " K=", k, " lda=", a_ld, " ldb=", b_ld, " is not a shape it serves");
+  const int device = c10::cuda::current_device();
+  const cudaDeviceProp& prop = *at::cuda::getDeviceProperties(device);
+  TORCH_CHECK(prop.major >= 9, "small_m_gemm: needs sm_90 (cp.async.bulk)");
+  const Config c = config_for(m, n, prop);
+  TORCH_CHECK(c.stages >= 2, "small_m_gemm: N=", n, " leaves no room for two stages");
+  Params p;
+  p.a = static_cast<const __nv_bfloat16*>(a);
+  p.b = static_cast<const __nv_bfloat16*>(b);
+  p.out = static_cast<__nv_bfloat16*>(out);
+  p.a_ld = a_ld;
+  p.b_ld = b_ld;
+  p.n = n;
+  p.m = static_cast<int>(m);
+  p.k = static_cast<int>(k);
+  p.consumers = c.consumers;
+  p.stages = c.stages;
+  p.tiles = c.tiles;
+  p.stage_bytes = c.stage_bytes;
   if (m <= 8) {
-    small_m_kernel<8><<<blocks, kWarps * 32, 0, stream>>>(a16, a_ld, b16, b_ld, out16, m, n, k);
+    launch<8>(p, c, device, prop, stream);
   } else {
-    small_m_kernel<16><<<blocks, kWarps * 32, 0, stream>>>(a16, a_ld, b16, b_ld, out16, m, n, k);
+    launch<16>(p, c, device, prop, stream);
   }
-  C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
 }  // namespace lockstep::kernels::cuda::gemm

@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/cublaslt_pinned.h"
 #include "kernels/cuda/gemm_fallback.h"
+#include "kernels/cuda/gemm_small_m.h"
 #include "tests/kernels/cuda_test_support.h"
 
 namespace lockstep::kernels::cuda {
@@ -158,6 +159,59 @@ TEST(CudaGemmPlan, DecodeShapesRunTheSmallMKernelOnHopper) {
     served += used;
   }
   std::cout << "[ small-M ] " << served << " bf16 weight shapes run the small-M kernel at M <= 16\n";
+}
+
+// The engine's decode GEMMs (kernels/bench/gemv_probe.cu's shapes: fused
+// q/k/v and gate/up as the engine loads them, o, down, head, unfused k/v of
+// the 1.07B Llama and SmolLM2-135M): gemm_small_m's rows at every M = 1..16
+// against cuBLASLt's pinned plan (the rows of M = 64, which every rung of the
+// plan gives alike), bit for bit, called directly; and ours::mm at the same
+// M, which runs the kernel with LOCKSTEP_GEMM_SMALL_M=1 (the plan must then
+// use it on every such shape) and cuBLASLt's M rung without.
+TEST(CudaGemmPlan, SmallMKernelHasThePlansBitsOnDecodeShapes) {
+  SKIP_WITHOUT_GPU();
+  if (at::cuda::getCurrentDeviceProperties()->major < 9) GTEST_SKIP() << "gemm_small_m needs sm_90";
+  const char* env = std::getenv("LOCKSTEP_GEMM_SMALL_M");
+  const bool on = env != nullptr && std::string(env) == "1";
+  struct Shape {
+    const char* name;
+    int64_t n, k;
+  };
+  const std::vector<Shape> shapes = {{"1b_qkv", 3072, 2048},    {"1b_o", 2048, 2048},       {"1b_gate_up", 16384, 2048},
+                                     {"1b_down", 2048, 8192},   {"1b_head", 49152, 2048},   {"1b_kv", 512, 2048},
+                                     {"smol_qkv", 960, 576},    {"smol_o", 576, 576},       {"smol_gate_up", 3072, 576},
+                                     {"smol_down", 576, 1536},  {"smol_head", 49152, 576},  {"smol_kv", 192, 576}};
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  int64_t checked = 0;
+  for (const Shape& s : shapes) {
+    at::manual_seed(11);
+    const at::Tensor w = at::randn({s.n, s.k}, cuda_opts(at::kBFloat16));
+    const at::Tensor pool = at::randn({64, s.k}, cuda_opts(at::kBFloat16));
+    const at::Tensor plan_rows = ours::mm(pool, w.t());  // M = 64: cuBLASLt
+    gemm::PlanKey key;
+    key.device = static_cast<int>(at::cuda::current_device());
+    key.dtype = static_cast<int>(at::kBFloat16);
+    key.n = s.n;
+    key.k = s.k;
+    key.b_order = gemm::BOrder::col_major;
+    key.b_ld = s.k;
+    key.b_align = 16;
+    if (on) {
+      EXPECT_TRUE(gemm::plan_uses_small_m(key)) << s.name << ": the plan's probe rejected the small-M kernel";
+    }
+    for (int64_t m = 1; m <= gemm::kSmallMaxM; ++m) {
+      const at::Tensor a = pool.narrow(0, 0, m);
+      const at::Tensor want = plan_rows.narrow(0, 0, m);
+      at::Tensor own = at::empty({m, s.n}, cuda_opts(at::kBFloat16));
+      gemm::small_m_gemm(a.const_data_ptr(), s.k, w.const_data_ptr(), s.k, own.data_ptr(), m, s.n, s.k, stream);
+      EXPECT_TRUE(bits_equal(own, want)) << s.name << " M=" << m << ": gemm_small_m called directly";
+      EXPECT_TRUE(bits_equal(ours::mm(a, w.t()), want))
+          << s.name << " M=" << m << ": ours::mm (" << (on ? "gemm_small_m" : "cuBLASLt's M rung") << ")";
+      ++checked;
+    }
+  }
+  std::cout << "[ small-M ] " << checked << " decode shapes x M compared with the plan's rows ("
+            << (on ? "ours::mm runs gemm_small_m" : "ours::mm runs cuBLASLt") << ")\n";
 }
 
 TEST(CudaGemmLayouts, CopiedAGivesTheSameBits) {
