@@ -131,12 +131,10 @@ __global__ void __launch_bounds__(kThreads, 1) small_m_kernel(const Params p) {
   const uint32_t stage0 = base + header_bytes(stages);
   const int warp = static_cast<int>(threadIdx.x / 32), lane = static_cast<int>(threadIdx.x % 32);
   if (threadIdx.x < 32) reinterpret_cast<uint32_t*>(smem + barrier_bytes(stages))[threadIdx.x] = 0u;
-  if (threadIdx.x == 0) {
-    for (int s = 0; s < stages; ++s) {
-      bar_init(full0 + 8u * s, 1);                                       // the producer's expect_tx
-      bar_init(empty0 + 8u * s, static_cast<uint32_t>(consumers));       // one arrival per consumer warp
-    }
-    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");  // visible to the copy engine
+  if (static_cast<int>(threadIdx.x) < stages) {
+    bar_init(full0 + 8u * threadIdx.x, 1);                                  // the producer's expect_tx
+    bar_init(empty0 + 8u * threadIdx.x, static_cast<uint32_t>(consumers));  // one arrival per consumer warp
+    asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");     // visible to the copy engine
   }
   __syncthreads();
 
