@@ -3,7 +3,7 @@
 // mma.sync.m16n8k16 step per 16 values of K, k = 0, 16, 32, .. in order
 // (the data dependency through the accumulator enforces it); the result is
 // rounded once to bf16. Operands sit in the registers exactly where the
-// probe's plain chain (kernels/bench/gemv_probe.cu, mma_rows) puts them:
+// probe's plain chain (kernels/bench/gemv_probe.cu, mma_rows) puts them;
 // A rows >= M are zeros. Everything else here (which warp, which stage,
 // when a copy is issued) only moves data.
 //
@@ -262,17 +262,23 @@ struct Config {
 // Chains (N / 8) spread over the SMs: `rounds` tiles per CTA at most, the
 // fewest consumers per CTA that cover N in that many rounds; stages fill the
 // shared memory, and at least half of it is asked for, so no SM holds two
-// CTAs while another has none.
+// CTAs while another has none. (Fewer consumers a CTA where the shared
+// memory would not hold two stages: never on the H100, 227 KB.)
 Config config_for(int64_t m, int64_t n, const cudaDeviceProp& prop) {
-  Config c;
   const int64_t chains = n / 8, sms = prop.multiProcessorCount;
-  const int64_t rounds = (chains + sms * kMaxConsumers - 1) / (sms * kMaxConsumers);
-  c.consumers = static_cast<int>((chains + sms * rounds - 1) / (sms * rounds));
-  c.tiles = static_cast<int>((chains + c.consumers - 1) / c.consumers);
-  c.grid = static_cast<int>(std::min<int64_t>(c.tiles, sms));
-  c.stage_bytes = static_cast<uint32_t>((m + 8 * c.consumers) * kPitch + 127) / 128 * 128;
   const auto budget = static_cast<uint32_t>(prop.sharedMemPerBlockOptin);
-  c.stages = static_cast<int>(std::min<uint32_t>(kMaxStages, (budget - header_bytes(kMaxStages)) / c.stage_bytes));
+  Config c;
+  for (int64_t most = kMaxConsumers; most >= 1; most /= 2) {
+    const int64_t rounds = (chains + sms * most - 1) / (sms * most);
+    c.consumers = static_cast<int>((chains + sms * rounds - 1) / (sms * rounds));
+    c.tiles = static_cast<int>((chains + c.consumers - 1) / c.consumers);
+    c.grid = static_cast<int>(std::min<int64_t>(c.tiles, sms));
+    c.stage_bytes = static_cast<uint32_t>((m + 8 * c.consumers) * kPitch + 127) / 128 * 128;
+    c.stages = budget > header_bytes(kMaxStages)
+                   ? static_cast<int>(std::min<uint32_t>(kMaxStages, (budget - header_bytes(kMaxStages)) / c.stage_bytes))
+                   : 0;
+    if (c.stages >= 2) break;
+  }
   c.smem = std::max(header_bytes(c.stages) + static_cast<uint32_t>(c.stages) * c.stage_bytes,
                     std::min(budget, static_cast<uint32_t>(prop.sharedMemPerMultiprocessor / 2 + 1024)));
   return c;
@@ -303,7 +309,7 @@ bool small_m_a_fits(const void* a, int64_t a_ld) {
 bool small_m_fits(const PlanKey& key) {
   return key.dtype == static_cast<int>(at::kBFloat16) && !key.batched && !key.with_c &&
          key.b_order == BOrder::col_major && key.b_align >= 16 && key.k % 64 == 0 && key.k > 0 &&
-         key.n % 8 == 0 && key.n > 0 && at::cuda::getDeviceProperties(key.device)->major >= 9;
+         key.n % 8 == 0 && key.n > 0 && at::cuda::getDeviceProperties(key.device)->major == 9;
 }
 
 std::string small_m_config(int64_t m, int64_t n) {
@@ -319,7 +325,7 @@ void small_m_gemm(const void* a, int64_t a_ld, const void* b, int64_t b_ld, void
               "small_m_gemm: M=", m, " N=", n, " K=", k, " lda=", a_ld, " ldb=", b_ld, " is not a shape it serves");
   const int device = c10::cuda::current_device();
   const cudaDeviceProp& prop = *at::cuda::getDeviceProperties(device);
-  TORCH_CHECK(prop.major >= 9, "small_m_gemm: needs sm_90 (cp.async.bulk)");
+  TORCH_CHECK(prop.major == 9, "small_m_gemm: built for sm_90a only (cp.async.bulk)");
   const Config c = config_for(m, n, prop);
   TORCH_CHECK(c.stages >= 2, "small_m_gemm: N=", n, " leaves no room for two stages");
   Params p;

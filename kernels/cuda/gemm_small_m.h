@@ -35,7 +35,7 @@ constexpr int64_t kSmallMaxM = 16;
 
 // Whether the kernel can serve a key at all (bf16, unbatched, no C, B
 // column-major with 16-byte aligned rows, K a multiple of 64, N of 8, a
-// device of compute capability 9.0 or later).
+// device of compute capability 9.x: the H100/H200, whose sm_90a code it has).
 bool small_m_fits(const PlanKey& key);
 
 // Whether A can be staged as it lies: 16-byte aligned rows (else the caller
