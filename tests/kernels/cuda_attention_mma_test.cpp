@@ -38,31 +38,7 @@ using at::indexing::Slice;
 
 double tolerance(at::ScalarType t) { return t == at::kHalf ? 8e-3 : 3e-2; }
 
-// float64 reference: q [B, Hq, Tq, D], k/v [B, Hkv, Tk, D]; mask bool (true
-// = attend) or additive, broadcastable; rows that see nothing give 0.
-at::Tensor reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
-                     bool causal) {
-  const int64_t Hq = q.size(1), Hkv = k.size(1), Tq = q.size(2), Tk = k.size(2);
-  at::Tensor qd = q.to(at::kDouble), kd = k.to(at::kDouble), vd = v.to(at::kDouble);
-  if (Hkv != Hq) {
-    kd = kd.repeat_interleave(Hq / Hkv, 1);
-    vd = vd.repeat_interleave(Hq / Hkv, 1);
-  }
-  at::Tensor scores = at::matmul(qd, kd.transpose(-1, -2)) / std::sqrt(static_cast<double>(q.size(-1)));
-  at::Tensor visible = at::ones({Tq, Tk}, q.options().dtype(at::kBool));
-  if (causal) visible = visible.tril();
-  visible = visible.expand_as(scores);
-  if (mask.defined()) {
-    if (mask.scalar_type() == at::kBool) {
-      visible = visible.logical_and(mask.expand_as(scores));
-    } else {
-      scores = scores + mask.to(at::kDouble);
-      visible = visible.logical_and(mask.expand_as(scores).isneginf().logical_not());
-    }
-  }
-  scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<double>::infinity());
-  return at::matmul(at::softmax(scores, -1).nan_to_num(0.0), vd);
-}
+using testing::reference;  // float64 SDPA (cuda_test_support.h)
 
 struct MmaCase {
   std::string name;

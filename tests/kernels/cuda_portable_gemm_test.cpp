@@ -20,17 +20,7 @@ namespace {
 
 namespace pcuda = portable::cuda;
 
-// First element whose bits differ, or -1.
-int64_t first_difference(const at::Tensor& cpu, const at::Tensor& gpu) {
-  const at::Tensor a = cpu.contiguous(), b = gpu.cpu().contiguous();
-  if (a.sizes() != b.sizes()) return 0;
-  const auto* x = static_cast<const uint32_t*>(a.data_ptr());
-  const auto* y = static_cast<const uint32_t*>(b.data_ptr());
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    if (x[i] != y[i]) return i;
-  }
-  return -1;
-}
+using testing::first_difference;  // cuda_test_support.h
 
 // An operand made on the CPU and copied to the GPU whole, then viewed the same way on both sides
 // (a view's strides and offset survive, which .cuda() of the view would not promise).

@@ -16,17 +16,7 @@
 namespace lockstep::kernels {
 namespace {
 
-// First differing element, or -1.
-int64_t first_difference(const at::Tensor& cpu, const at::Tensor& gpu) {
-  const at::Tensor a = cpu.contiguous(), b = gpu.cpu().contiguous();
-  if (a.sizes() != b.sizes()) return 0;
-  const auto* x = static_cast<const uint32_t*>(a.data_ptr());
-  const auto* y = static_cast<const uint32_t*>(b.data_ptr());
-  for (int64_t i = 0; i < a.numel(); ++i) {
-    if (x[i] != y[i]) return i;
-  }
-  return -1;
-}
+using testing::first_difference;  // cuda_test_support.h
 
 // f runs on CPU tensors and on their CUDA copies, in portable mode.
 void expect_same_bits(const std::string& what, const std::vector<at::Tensor>& inputs,

@@ -7,6 +7,7 @@
 #include <ATen/cuda/CUDAContext.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <iostream>
 #include <limits>
 #include <sstream>
@@ -26,6 +27,45 @@ inline at::TensorOptions cuda_opts(at::ScalarType t) { return at::TensorOptions(
 // A test's accuracy bound against float64 for fp32, fp16 and bf16 results.
 inline double tolerance_of(at::ScalarType t, double fp32, double fp16, double bf16) {
   return t == at::kFloat ? fp32 : t == at::kHalf ? fp16 : bf16;
+}
+
+// First element whose 4-byte words differ between a CPU result and a GPU
+// one (0 when the shapes differ), or -1: portable mode's bits-equal check.
+inline int64_t first_difference(const at::Tensor& cpu, const at::Tensor& gpu) {
+  const at::Tensor a = cpu.contiguous(), b = gpu.cpu().contiguous();
+  if (a.sizes() != b.sizes()) return 0;
+  const auto* x = static_cast<const uint32_t*>(a.data_ptr());
+  const auto* y = static_cast<const uint32_t*>(b.data_ptr());
+  for (int64_t i = 0; i < a.numel(); ++i) {
+    if (x[i] != y[i]) return i;
+  }
+  return -1;
+}
+
+// float64 SDPA: q [B, Hq, Tq, D], k/v [B, Hkv, Tk, D|Dv]; mask bool (true
+// = attend) or additive, broadcastable; rows that see nothing give 0.
+inline at::Tensor reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
+                            bool causal) {
+  const int64_t Hq = q.size(1), Hkv = k.size(1), Tq = q.size(2), Tk = k.size(2);
+  at::Tensor qd = q.to(at::kDouble), kd = k.to(at::kDouble), vd = v.to(at::kDouble);
+  if (Hkv != Hq) {
+    kd = kd.repeat_interleave(Hq / Hkv, 1);
+    vd = vd.repeat_interleave(Hq / Hkv, 1);
+  }
+  at::Tensor scores = at::matmul(qd, kd.transpose(-1, -2)) / std::sqrt(static_cast<double>(q.size(-1)));
+  at::Tensor visible = at::ones({Tq, Tk}, q.options().dtype(at::kBool));
+  if (causal) visible = visible.tril();
+  visible = visible.expand_as(scores);
+  if (mask.defined()) {
+    if (mask.scalar_type() == at::kBool) {
+      visible = visible.logical_and(mask.expand_as(scores));
+    } else {
+      scores = scores + mask.to(at::kDouble);
+      visible = visible.logical_and(mask.expand_as(scores).isneginf().logical_not());
+    }
+  }
+  scores = scores.masked_fill(visible.logical_not(), -std::numeric_limits<double>::infinity());
+  return at::matmul(at::softmax(scores, -1).nan_to_num(0.0), vd);  // fully hidden rows: 0
 }
 
 }  // namespace lockstep::kernels::testing
