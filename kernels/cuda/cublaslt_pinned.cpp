@@ -208,9 +208,9 @@ bool same_bits(cublasLtHandle_t handle, const PlanKey& key, const cublasLtMatmul
 // Does gemm_small_m.cu give the plan's bits for `key`? One probe per M of
 // 1, 7 and 16 rows against the rung's algorithm, on random data in the key's
 // exact K and B layout (N shortened as in same_bits). Only asked with
-// LOCKSTEP_GEMM_SMALL_M=1: the kernel has the bits but not yet the speed
-// (H100: 1.29 ms of GEMMs a 1.07B decode step against cuBLASLt's 0.91;
-// core/PERF.md), so by default every M runs cuBLASLt.
+// LOCKSTEP_GEMM_SMALL_M=1: v2 had the bits but not the speed (H100: 1.29 ms
+// of GEMMs a 1.07B decode step against cuBLASLt's 0.91); v3 (sm_90 only) is
+// not yet measured (core/PERF.md), so by default every M runs cuBLASLt.
 bool small_m_agrees(cublasLtHandle_t handle, const PlanKey& key, const PinnedPlan& pinned) {
   if (pinned.plan.empty || !small_m_fits(key)) return false;
   if (const char* v = std::getenv("LOCKSTEP_GEMM_SMALL_M"); v == nullptr || std::string(v) != "1") return false;
