@@ -66,23 +66,11 @@ std::vector<MmaCase> mma_cases() {
   return cases;
 }
 
-struct Inputs {
-  at::Tensor q, k, v, mask;
-};
+using Inputs = testing::AttentionInputs;
 
 Inputs make_inputs(const MmaCase& c, uint64_t seed) {
-  at::manual_seed(seed);
-  Inputs in;
-  in.q = at::randn({c.B, c.Hq, c.Tq, c.D}, cuda_opts(c.dtype));
-  in.k = at::randn({c.B, c.Hkv, c.Tk, c.D}, cuda_opts(c.dtype));
-  in.v = at::randn({c.B, c.Hkv, c.Tk, c.D}, cuda_opts(c.dtype));
-  if (c.mask == 1) {
-    in.mask = at::rand({c.B, 1, c.Tq, c.Tk}, cuda_opts(at::kFloat)) > 0.3;
-    in.mask.select(2, 0).fill_(false);  // query 0 sees nothing: zeros
-  } else if (c.mask == 2) {
-    const at::Tensor add = at::randn({c.B, c.Hq, c.Tq, c.Tk}, cuda_opts(at::kFloat));
-    in.mask = add.masked_fill(at::rand_like(add) < 0.2, -std::numeric_limits<float>::infinity()).to(c.dtype);
-  }
+  Inputs in = testing::attention_inputs(c.dtype, c.B, c.Hq, c.Hkv, c.Tq, c.Tk, c.D, c.D, c.mask, seed);
+  if (c.mask == 1) in.mask.select(2, 0).fill_(false);  // query 0 sees nothing: zeros
   return in;
 }
 

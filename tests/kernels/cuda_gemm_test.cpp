@@ -105,6 +105,20 @@ TEST_P(CudaGemm, MatchesFloat64) {
 INSTANTIATE_TEST_SUITE_P(Shapes, CudaGemm, ::testing::ValuesIn(gemm_cases()),
                          [](const ::testing::TestParamInfo<GemmCase>& info) { return std::string(info.param.name); });
 
+// The plan key of a bf16 nn.Linear weight [n, k] used as W^T (column-major,
+// 16-byte aligned rows) on the current device.
+gemm::PlanKey weight_key(int64_t n, int64_t k) {
+  gemm::PlanKey key;
+  key.device = static_cast<int>(at::cuda::current_device());
+  key.dtype = static_cast<int>(at::kBFloat16);
+  key.n = n;
+  key.k = k;
+  key.b_order = gemm::BOrder::col_major;
+  key.b_ld = k;
+  key.b_align = 16;
+  return key;
+}
+
 TEST(CudaGemmPlan, StandardShapesUseCublasLt) {
   SKIP_WITHOUT_GPU();
   // Print the plans (the GPU run's log shows which algorithm serves which M).
@@ -114,15 +128,7 @@ TEST(CudaGemmPlan, StandardShapesUseCublasLt) {
   }
   const std::string plans = gemm::describe_plans();
   std::cout << plans;
-  gemm::PlanKey key;
-  key.device = 0;
-  key.dtype = static_cast<int>(at::kBFloat16);
-  key.n = 4096;
-  key.k = 4096;
-  key.b_order = gemm::BOrder::col_major;
-  key.b_ld = 4096;
-  key.b_align = 16;
-  const std::vector<std::string> rungs = gemm::plan_rung_signatures(key);
+  const std::vector<std::string> rungs = gemm::plan_rung_signatures(weight_key(4096, 4096));
   ASSERT_EQ(rungs.size(), static_cast<size_t>(gemm::kNumRungs));
   for (const std::string& s : rungs) EXPECT_FALSE(s.empty()) << "bf16 4096x4096 must run pinned cuBLASLt";
 }
@@ -142,14 +148,7 @@ TEST(CudaGemmPlan, DecodeShapesRunTheSmallMKernelOnHopper) {
   int served = 0;
   for (const GemmCase& c : gemm_cases()) {
     if (c.dtype != at::kBFloat16 || !c.weight_layout) continue;
-    gemm::PlanKey key;
-    key.device = 0;
-    key.dtype = static_cast<int>(at::kBFloat16);
-    key.n = c.n;
-    key.k = c.k;
-    key.b_order = gemm::BOrder::col_major;
-    key.b_ld = c.k;
-    key.b_align = 16;
+    const gemm::PlanKey key = weight_key(c.n, c.k);
     const bool fits = c.k % 64 == 0 && c.n % 8 == 0;
     const bool used = gemm::plan_uses_small_m(key);
     EXPECT_TRUE(!used || fits) << c.name << ": served a shape it does not fit";
@@ -188,14 +187,7 @@ TEST(CudaGemmPlan, SmallMKernelHasThePlansBitsOnDecodeShapes) {
     const at::Tensor w = at::randn({s.n, s.k}, cuda_opts(at::kBFloat16));
     const at::Tensor pool = at::randn({64, s.k}, cuda_opts(at::kBFloat16));
     const at::Tensor plan_rows = ours::mm(pool, w.t());  // M = 64: cuBLASLt
-    gemm::PlanKey key;
-    key.device = static_cast<int>(at::cuda::current_device());
-    key.dtype = static_cast<int>(at::kBFloat16);
-    key.n = s.n;
-    key.k = s.k;
-    key.b_order = gemm::BOrder::col_major;
-    key.b_ld = s.k;
-    key.b_align = 16;
+    const gemm::PlanKey key = weight_key(s.n, s.k);
     if (on) {
       EXPECT_TRUE(gemm::plan_uses_small_m(key)) << s.name << ": the plan's probe rejected the small-M kernel";
     }

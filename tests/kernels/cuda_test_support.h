@@ -42,6 +42,27 @@ inline int64_t first_difference(const at::Tensor& cpu, const at::Tensor& gpu) {
   return -1;
 }
 
+// Random SDPA operands on the GPU: q [B, Hq, Tq, D], k [B, Hkv, Tk, D], v [B, Hkv, Tk, Dv]; mask
+// 0 none, 1 bool [B, 1, Tq, Tk] (70% attend), 2 additive [B, Hq, Tq, Tk] in `dtype` (20% -inf).
+struct AttentionInputs {
+  at::Tensor q, k, v, mask;
+};
+inline AttentionInputs attention_inputs(at::ScalarType dtype, int64_t B, int64_t Hq, int64_t Hkv, int64_t Tq,
+                                        int64_t Tk, int64_t D, int64_t Dv, int mask, uint64_t seed) {
+  at::manual_seed(seed);
+  AttentionInputs in;
+  in.q = at::randn({B, Hq, Tq, D}, cuda_opts(dtype));
+  in.k = at::randn({B, Hkv, Tk, D}, cuda_opts(dtype));
+  in.v = at::randn({B, Hkv, Tk, Dv}, cuda_opts(dtype));
+  if (mask == 1) {
+    in.mask = at::rand({B, 1, Tq, Tk}, cuda_opts(at::kFloat)) > 0.3;
+  } else if (mask == 2) {
+    const at::Tensor add = at::randn({B, Hq, Tq, Tk}, cuda_opts(at::kFloat));
+    in.mask = add.masked_fill(at::rand_like(add) < 0.2, -std::numeric_limits<float>::infinity()).to(dtype);
+  }
+  return in;
+}
+
 // float64 SDPA: q [B, Hq, Tq, D], k/v [B, Hkv, Tk, D|Dv]; mask bool (true
 // = attend) or additive, broadcastable; rows that see nothing give 0.
 inline at::Tensor reference(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask,
