@@ -3,7 +3,7 @@
 // an error (a NaN logit is a bug upstream, not something to pick).
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 namespace lockstep::kernels {
 

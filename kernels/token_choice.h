@@ -31,7 +31,7 @@
 // row is -1 only for a NaN (as argmax).
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <vector>

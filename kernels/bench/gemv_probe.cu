@@ -19,8 +19,11 @@
 // the head). It asserts nothing: it is the experiment.
 //
 //   lockstep_gemv_probe            (prints one line per shape and M)
-#include <ATen/ATen.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/Context.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/ne.h>
+#include <ATen/ops/randn.h>
+#include <ATen/cuda/CUDAContextLight.h>
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>

@@ -2,6 +2,7 @@
 // keeps the first maximum, which is the tie-break the contract promises.
 #include <cmath>
 
+#include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
 #include "kernels/argmax.h"

@@ -1,6 +1,7 @@
 // The CPU side of kernels/token_choice.h: per row, candidate_order (an LSD
 // radix sort), the weights of the live candidates, then choice::pick. Rows
 // run in parallel; each row's arithmetic is its own.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 

@@ -3,8 +3,11 @@
 // with "greater value, or equal value and smaller index". That combine is
 // associative and commutative, so the answer does not depend on the block
 // size or on the order threads finish: it is the first maximum, as on CPU.
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/zeros.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/util/Exception.h>
 
 #include "kernels/argmax.h"

@@ -29,6 +29,7 @@
 // With LOCKSTEP_ATTENTION_MMA=1, bf16/fp16 with D == Dv in {64, 128} run
 // the tensor-core kernel instead (attention_mma.cuh: its own ORDER); the
 // choice depends on the dtype and head dims only.
+#include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAGuard.h>
 
 #include <algorithm>

@@ -5,8 +5,10 @@
 // tile's splits and merging them as it goes. attention_split_mma + combine:
 // one warp per (16-row tile, kv head, split), results merged by a second
 // kernel. Same device functions, same bits; the launch picks by the grid.
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAContextLight.h>
+#include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAException.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <algorithm>
 #include <atomic>

@@ -18,8 +18,12 @@
 // --fmad=false like every lockstep kernel, so no product fuses with a sum:
 // each of the composite's ops keeps its own rounding.
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/rsqrt.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include "kernels/cuda/fused_dispatch.cuh"
 #include "kernels/cuda/ops.h"

@@ -8,8 +8,10 @@
 // the untouched v go straight to their cache rows, as PagedStep::write's
 // index_copy_ over cache_rows() would put them. Built with --fmad=false: the
 // products never fuse into the sum. No host synchronisation (graph-safe).
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include "kernels/cuda/fused_dispatch.cuh"
 #include "kernels/cuda/ops.h"

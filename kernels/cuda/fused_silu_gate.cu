@@ -13,8 +13,11 @@
 // last bit for some inputs. With the same expression, the same libdevice expf
 // and the same contraction, the bits are the stock kernel's. Nothing else
 // here has a product next to a sum: the gate's product follows a division.
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/silu.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <algorithm>
 

@@ -11,7 +11,7 @@
 // promised for its K (else it is copied, which never changes the algorithm:
 // the promise is a function of K only); B keeps its layout when it is row-
 // or column-major (weights are used in place) and is copied otherwise.
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
 #include <c10/cuda/CUDAGuard.h>
 
 #include "kernels/cuda/cublaslt_pinned.h"

@@ -5,7 +5,7 @@
 // position enters the arithmetic.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 namespace lockstep::kernels::cuda::gemm {
 

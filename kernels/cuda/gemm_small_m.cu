@@ -19,7 +19,9 @@
 // distinct 16-byte bank groups). Chains go to CTAs in tiles of `consumers`
 // chains; a CTA walks tiles blockIdx.x, + gridDim.x, .. (several rounds
 // only for N/8 > 16 x SMs: the heads).
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/cuda/CUDAContextLight.h>
+#include <c10/core/ScalarType.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAFunctions.h>
 #include <c10/util/Exception.h>
 #include <cuda_bf16.h>

@@ -8,8 +8,10 @@
 // mean / rstd come back in the accumulator type with the statistics shape
 // [leading dims..., 1, .., 1], as aten's CUDA kernels return them.
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <limits>
 #include <type_traits>

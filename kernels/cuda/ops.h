@@ -5,7 +5,7 @@
 // routes aten ops here when the mode is batch_invariant.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <optional>
 #include <tuple>

@@ -4,6 +4,8 @@
 // sequence's keys alone, whatever else is in the step. With
 // LOCKSTEP_ATTENTION_MMA=1, bf16/fp16 with D == Dv in {64, 128} run the
 // tensor-core kernel (attention_mma.cuh), which sdpa() then runs too.
+#include <ATen/ops/empty.h>
+#include <ATen/ops/tensor.h>
 #include <c10/cuda/CUDAGuard.h>
 
 #include <algorithm>

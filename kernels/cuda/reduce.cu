@@ -4,8 +4,10 @@
 // for float64, int64 for integers and bool (exact). mean = sum / L in the
 // accumulator type. The result rounds once to the output dtype.
 #include <ATen/Dispatch.h>
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 
 #include <type_traits>
 

@@ -2,7 +2,7 @@
 // 2-d [R, L] view whose rows have unit stride (copied only when needed).
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <vector>
 

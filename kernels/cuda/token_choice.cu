@@ -8,8 +8,12 @@
 //   them (each thread a block of 256 sequentially, thread 0 the offsets),
 //   then the first position past the draw (and past top_p) by a parallel
 //   minimum over the monotone sums.
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <ATen/ops/zeros.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/util/Exception.h>
 #include <cub/device/device_radix_sort.cuh>
 

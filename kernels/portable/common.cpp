@@ -1,3 +1,4 @@
+#include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
 #include "kernels/portable/ops.h"

@@ -2,6 +2,7 @@
 // split the work by output element only, and the SIMD path (AVX2 + FMA)
 // computes lane by lane exactly what the scalar path computes with std::fma,
 // so the bits depend on neither.
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
 #include <immintrin.h>

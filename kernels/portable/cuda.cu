@@ -4,8 +4,11 @@
 // and square root, and denormals kept (CMakeLists.txt); the only fused
 // multiply-adds are the explicit ones of the defined orders. No tensor cores.
 // The GEMM (mm, addmm, bmm below) lives in cuda_gemm.cu.
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <ATen/ops/empty_like.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/util/Exception.h>
 
 #include <limits>

@@ -15,8 +15,10 @@
 // - tile_kernel (the rest): a BM x BN tile of C per block, TM x TN outputs per thread, K tiles of
 //   BK staged transposed ([k][m], [k][n]) by 4-byte copies that run along whichever dimension of
 //   the operand is contiguous, so W^T, row-major A and row-major B all load coalesced.
-#include <ATen/cuda/CUDAContext.h>
+#include <ATen/ops/empty.h>
+#include <c10/cuda/CUDAException.h>
 #include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>

@@ -4,7 +4,7 @@
 // same bits; gemm() picks one from the shape. The path entry points are for tests and benchmarks.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <optional>

@@ -5,7 +5,7 @@
 // rather than falling back to a stock kernel with other bits.
 #pragma once
 
-#include <ATen/ATen.h>
+#include <ATen/core/Tensor.h>
 
 #include <optional>
 #include <tuple>

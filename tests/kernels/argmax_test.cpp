@@ -2,6 +2,7 @@
 // returns exactly the CPU answer (skipped where no GPU is present).
 #include "kernels/argmax.h"
 
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <limits>

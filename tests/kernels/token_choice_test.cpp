@@ -4,6 +4,7 @@
 // the CPU one on 10^6 random rows (skipped without a GPU). Rows: many ties,
 // signed zeros, -inf entries, peaked and flat logits, temperatures from 0.01
 // to 20, top_k and top_p on and off, uniforms near 0 and 1.
+#include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
