@@ -32,15 +32,15 @@ bench() {   # name limit filter
     >"$OUT/bench-$1.txt" 2>&1
   say "bench $1 ($((SECONDS - t0)) s)"
 }
-tests new 150 'CudaAttentionMma*:*/CudaAttentionMma.*:*Portable*:CudaGemmPlan.*:FusedCuda*:Ops/BackendOpsTable.*cuda*' \
+tests new 130 'CudaAttentionMma*:*/CudaAttentionMma.*:*Portable*:CudaGemmPlan.*:FusedCuda*:Ops/BackendOpsTable.*cuda*' \
   LOCKSTEP_GEMM_SMALL_M=1
-tests switch-on 100 'CudaAttention.*:CudaAttentionModes.*:CudaAttentionStock.*:Table/CudaAttention.*:PagedAttentionCuda.*' \
+tests switch-on 80 'CudaAttention.*:CudaAttentionModes.*:CudaAttentionStock.*:Table/CudaAttention.*:PagedAttentionCuda.*' \
   LOCKSTEP_ATTENTION_MMA=1
-bench attn 110 '^mma_attn_(prefill_bf16/.*(T=2048|T=8192)|decode)'
-bench portable 70 '^gemm_fp32_portable/'
+bench attn 90 '^mma_attn_(prefill_bf16/.*(T=2048|T=8192)|decode)'
+bench portable 50 '^gemm_fp32_portable/'
 t0=$SECONDS
-timeout 40 "$BUILD/kernels/lockstep_gemv_probe" >"$OUT/probe.txt" 2>&1
+timeout 30 "$BUILD/kernels/lockstep_gemv_probe" >"$OUT/probe.txt" 2>&1
 say "gemv_probe ($((SECONDS - t0)) s): $(tail -2 "$OUT/probe.txt" | tr '\n' ' ')"
-bench norm 40 '^norm/'
-bench gemm 40 'gemm_bf16/(smollm2_135m/(gate_up|down)|llama3_8b/k_v)/.*/M=(1|16|64|1024|4096)/'
+bench norm 30 '^norm/'
+bench gemm 30 'gemm_bf16/(smollm2_135m/(gate_up|down)|llama3_8b/k_v)/.*/M=(1|16|64|1024|4096)/'
 say "done $SECONDS s"
