@@ -6,8 +6,8 @@
 #   cd .cur && ln -s ../.deps .deps && LOCKSTEP_COMMIT=<hash> bash ci/gpu-new-kernels.sh
 # Stages, each one's log in $OUT as it ends; $OUT/new-kernels.txt is the summary:
 #   build (sm_90a) -> the new kernels' tests -> today's attention suites with the mma switch on ->
-#   benchmarks (mma attention vs today's vs stock SDPA, portable GEMM vs cuBLAS fp32, norms, the
-#   bf16 GEMM shapes the last call did not reach) -> gemv_probe (v3's bits against the pinned plan).
+#   mma attention vs today's vs stock SDPA -> portable GEMM vs cuBLAS fp32 -> gemv_probe (v3's bits
+#   against the pinned plan) -> norms -> the bf16 GEMM shapes the last call did not reach.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
 S="$OUT/new-kernels.txt"
