@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "kernels/argmax.h"
 #include "kernels/paged_attention.h"
+#include "kernels/threads.h"
 #include "kernels/token_choice.h"
 
 #ifdef LOCKSTEP_WITH_CUDA
@@ -52,6 +53,9 @@ Engine::Engine(std::shared_ptr<const DecoderModel> model, std::vector<int32_t> e
                                                                       : options_.digest_threads);
   stats_.kv_blocks = blocks;
   stats_.kv_block_size = options_.kv_block_size;
+  // The model was loaded here, maybe with an OpenMP team of this thread's:
+  // free it, so the scheduler's team is the only one (kernels/threads.h).
+  kernels::release_thread_team();
   scheduler_ = std::thread([this] { loop(); });
 }
 

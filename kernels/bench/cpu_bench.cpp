@@ -73,6 +73,47 @@ void register_gemm_benchmarks() {
   }
 }
 
+// A decode step's GEMMs with cold weights: the 30 layers of SmolLM2-135M
+// (fused q/k/v 960 x 576, o 576 x 576, fused gate/up 3072 x 576, down
+// 576 x 1536; 425 MB of fp32, far past the L3), each layer its own weights,
+// as the engine streams them every step. The hot-weight rows above say what
+// the micro-kernel can do; these say how well a step overlaps the weight
+// stream with its FMAs (decode at batch 32 is bound by both).
+void run_decode_step(benchmark::State& state, Impl impl, int64_t M) {
+  struct Layer {
+    int64_t N, K;
+  };
+  static constexpr Layer kLayer[] = {{960, 576}, {576, 576}, {3072, 576}, {576, 1536}};
+  static const std::vector<at::Tensor> weights = [] {
+    at::manual_seed(0);
+    std::vector<at::Tensor> w;
+    for (int layer = 0; layer < 30; ++layer)
+      for (const Layer& l : kLayer) w.push_back(at::randn({l.N, l.K}));
+    return w;
+  }();
+  at::manual_seed(1);
+  std::vector<at::Tensor> xs;
+  for (const Layer& l : kLayer) xs.push_back(at::randn({M, l.K}));
+  double flops = 0;
+  for (size_t i = 0; i < weights.size(); ++i) flops += 2.0 * M * weights[i].size(0) * weights[i].size(1);
+  for (auto _ : state) {
+    for (size_t i = 0; i < weights.size(); ++i) {
+      const at::Tensor& x = xs[i % 4];
+      at::Tensor y = impl == Impl::ours ? lockstep::kernels::cpu::mm(x, weights[i].t()) : at::cpu::mm(x, weights[i].t());
+      benchmark::DoNotOptimize(y.data_ptr());
+    }
+  }
+  state.counters["FLOPS"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void register_decode_step_benchmarks() {
+  for (int64_t M : {1, 8, 16, 32, 64})
+    for (Impl impl : {Impl::ours, Impl::stock}) {
+      const std::string name = "mm_f32/decode_step_cold/M" + std::to_string(M) + (impl == Impl::ours ? "/ours" : "/stock");
+      benchmark::RegisterBenchmark(name.c_str(), run_decode_step, impl, M)->Unit(benchmark::kMillisecond)->UseRealTime();
+    }
+}
+
 // Norms, softmax, sum and attention live in cpu_bench_rows.cpp, registered
 // at static initialisation; main() below runs them all.
 
@@ -80,6 +121,7 @@ void register_gemm_benchmarks() {
 
 int main(int argc, char** argv) {
   register_gemm_benchmarks();
+  register_decode_step_benchmarks();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::AddCustomContext("intra_op_threads", std::to_string(at::get_num_threads()));

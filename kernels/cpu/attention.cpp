@@ -32,6 +32,8 @@
 // transposed once per call (attention_keys.cpp) so that 16 dots are vector
 // fmas over keys and the lane tree vector adds (attention_blocks.h,
 // TransposedDots): the same products and additions in the same order.
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -219,7 +221,9 @@ struct Bundle {
       }
       std::memset(vis[r] + qr.n, 0, static_cast<size_t>(padded - qr.n));
       if (visible == 0) qr.n = 0;
-      common = std::min(common, visible == qr.n ? qr.n : 0);
+      // (the padding rows of a partial bundle, r >= nr, see no key and do
+      // not count: a GQA group of 3 fills 3 of 4 rows)
+      if (r < nr) common = std::min(common, visible == qr.n ? qr.n : 0);
     }
     // scores, 16 keys at a time; hidden keys read a zero row (so every block
     // runs the same code) and then score -inf
@@ -426,6 +430,33 @@ void run_rows(const Problem& p, bool bf16, int64_t r0, int64_t r1, float* work) 
   const bool avx512 = isa == Isa::avx512;
   if (bf16) return run_rows_bf16(p, d, avx512, r0, r1, work);
   return attention_f32(p, d, avx512, r0, r1, work);
+}
+
+void run_rows_parallel(const Problem& p, bool bf16, int64_t rows) {
+  // A row costs the keys it sees times (D + Dv) multiply-adds, plus a fixed
+  // part (its bundle's set-up and combine, worth ~16 keys).
+  auto cost = [&](int64_t row) {
+    const RowPlace at = place(p, row);
+    return (at.kmax - at.kmin + 16) * (p.D + p.Dv);
+  };
+  int64_t total = 0;
+  for (int64_t row = 0; row < rows; ++row) total += cost(row);
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), std::max<int64_t>(1, total >> 16));
+  // One contiguous range per thread, cut where the running cost passes
+  // t / threads of the total: a causal prefill's late rows see the most keys,
+  // so equal row counts would leave the last thread the most work.
+  std::vector<int64_t> cut{0};
+  for (int64_t row = 0, acc = 0; row < rows && static_cast<int64_t>(cut.size()) < threads; ++row) {
+    acc += cost(row);
+    if (acc * threads >= total * static_cast<int64_t>(cut.size())) cut.push_back(row + 1);
+  }
+  while (static_cast<int64_t>(cut.size()) <= threads) cut.push_back(rows);
+  cut.back() = rows;
+  at::parallel_for(0, threads, 1, [&](int64_t t0, int64_t t1) {
+    std::vector<float> work(static_cast<size_t>(work_floats()));
+    for (int64_t t = t0; t < t1; ++t)
+      if (cut[t] < cut[t + 1]) run_rows(p, bf16, cut[t], cut[t + 1], work.data());
+  });
 }
 #else
 void run_rows_bf16(const Problem& p, int64_t d, bool avx512, int64_t r0, int64_t r1, float* work) {

@@ -69,5 +69,8 @@ int64_t work_floats();
 // Query rows [r0, r1) (dense: flattened (b, h, i); paged: (token, head)).
 // `work` holds work_floats() floats, zero-initialised.
 void run_rows(const Problem& p, bool bf16, int64_t r0, int64_t r1, float* work);
+// Rows [0, rows) on the intra-op threads, one contiguous range each, cut so
+// the ranges cost about the same (by the keys each row sees).
+void run_rows_parallel(const Problem& p, bool bf16, int64_t rows);
 
 }  // namespace lockstep::kernels::cpu::attention

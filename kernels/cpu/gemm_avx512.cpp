@@ -7,6 +7,8 @@
 // driver calls them only where __builtin_cpu_supports says so.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/cpu/gemm_kernel.h"
 
 // GCC 12's AVX-512 intrinsics build "undefined" vectors as `__m512 __Y = __Y;`,
@@ -160,12 +162,45 @@ LOCKSTEP_AVX512 void rows(const Problem& p, int64_t m, int64_t n0, int64_t n1) {
   }
 }
 
+// Part `i` of `parts` of B rows [n, min(n + 4, n1)) into L2 (a hint).
+template <typename T>
+LOCKSTEP_AVX512_INLINE void prefetch_tile(const Problem& p, int64_t n, int64_t n1, int64_t i, int64_t parts) {
+  const int64_t row_lines = (p.K * static_cast<int64_t>(sizeof(T)) + 63) / 64;
+  const int64_t lines = std::max<int64_t>(0, std::min<int64_t>(4, n1 - n)) * row_lines;
+  const int64_t per = (lines + parts - 1) / parts, end = std::min(lines, (i + 1) * per);
+  int64_t l = i * per, r = l / row_lines, c = l - r * row_lines;
+  for (; l < end; ++l) {
+    _mm_prefetch(reinterpret_cast<const char*>(static_cast<const T*>(p.b) + (n + r) * p.ldb) + c * 64, _MM_HINT_T1);
+    if (++c == row_lines) c = 0, ++r;
+  }
+}
+
 // Row groups of 4 use the 4x4 tile; a remainder of 3, 2 or 1 rows (and a
 // GEMV, M = 1) gets a wider tile so 15-16 accumulators stay busy.
+// The 4x4 tiles run columns outer, row groups inner, so four rows of B (one
+// tile's, 9 KB at K = 576) are read from memory once and then serve every
+// row group from L1, and each row group prefetches its share of the next
+// tile's rows: a decode block (M = 8..64, weights cold in DRAM) streams its
+// weights while its FMAs run. Row groups outer streamed the whole panel in
+// the first group (the FMAs waiting on DRAM) and ran the other groups from
+// L2 (DRAM idle): the SmolLM2 decode step's GEMMs at M = 32 took 55-57 ms
+// against 48-51 (mm_f32/decode_step_cold in lockstep_bench_cpu).
+// Blocks of more row groups (prefill) reuse each panel of B from L2 many
+// times anyway and run 3-10% faster row groups outer, their A rows in L1.
+constexpr int64_t kColumnsOuterGroups = 8;
+
 template <typename T>
 LOCKSTEP_AVX512 void run(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
-  int64_t m = m0;
-  for (; m + 4 <= m1; m += 4) rows<T, 4, 4>(p, m, n0, n1);
+  const int64_t m = m0 + (m1 - m0) / 4 * 4, groups = (m - m0) / 4;
+  if (groups > kColumnsOuterGroups)
+    for (int64_t g = m0; g < m; g += 4) rows<T, 4, 4>(p, g, n0, n1);
+  for (int64_t n = n0; n < n1 && groups > 0 && groups <= kColumnsOuterGroups; n += 4) {
+    const int valid = static_cast<int>(n1 - n < 4 ? n1 - n : 4);
+    for (int64_t i = 0; i < groups; ++i) {
+      prefetch_tile<T>(p, n + 4, n1, i, groups);
+      tile<T, 4, 4>(p, m0 + 4 * i, n, valid);
+    }
+  }
   switch (m1 - m) {
     case 3: rows<T, 3, 5>(p, m, n0, n1); break;
     case 2: rows<T, 2, 8>(p, m, n0, n1); break;

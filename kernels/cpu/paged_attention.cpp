@@ -2,12 +2,6 @@
 // against one paged KV cache, in one call. Each query row runs THE ORDER of
 // kernels/cpu/attention.cpp with the keys its sequence's block table names,
 // so its bits are those of aten SDPA over that sequence alone.
-#include <algorithm>
-#include <cmath>
-#include <vector>
-
-#include <ATen/Parallel.h>
-
 #include "kernels/attention_operands.h"
 #include "kernels/cpu/attention_problem.h"
 #include "kernels/cpu/ops.h"
@@ -47,7 +41,6 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
   const int32_t* tab = tables.const_data_ptr<int32_t>();
   const int64_t* seq = tok_seq.const_data_ptr<int64_t>();
   const int64_t* pos = tok_pos.const_data_ptr<int64_t>();
-  int64_t cost = 0;  // multiply-adds, for the grain
   for (int64_t n = 0; n < N; ++n) {
     TORCH_CHECK(seq[n] >= 0 && seq[n] < seqs, "lockstep paged_attention: token ", n, " names sequence ", seq[n]);
     TORCH_CHECK(pos[n] >= 0 && pos[n] / block < width, "lockstep paged_attention: token ", n, " at position ",
@@ -56,7 +49,6 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
       const int32_t b = tab[seq[n] * width + j];
       TORCH_CHECK(b >= 0 && b < blocks, "lockstep paged_attention: block ", b, " is outside the cache");
     }
-    cost += (pos[n] + 1) * Hq * (D + Dv);
   }
 
   attention::Problem p{};
@@ -75,12 +67,7 @@ at::Tensor paged_attention(const at::Tensor& q, const at::Tensor& k_cache, const
   const bool bf16 = q.scalar_type() == at::kBFloat16;
   attention::TransposedKeys keys;
   attention::transpose_keys(p, bf16, rows, keys);
-  // ~64K multiply-adds per task, at the average row's cost.
-  const int64_t grain = std::max<int64_t>(1, 65536 * rows / std::max<int64_t>(1, cost));
-  at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
-    std::vector<float> work(static_cast<size_t>(attention::work_floats()));
-    attention::run_rows(p, bf16, r0, r1, work.data());
-  });
+  attention::run_rows_parallel(p, bf16, rows);
   return out;
 }
 

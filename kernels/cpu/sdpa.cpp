@@ -1,11 +1,8 @@
 // aten SDPA on the CPU (dense [..., H, T, D] q/k/v, bool or additive mask,
 // causal top-left aligned, GQA): argument checks, then the attention kernel
 // (kernels/cpu/attention.cpp), which defines THE ORDER.
-#include <algorithm>
 #include <cmath>
 #include <vector>
-
-#include <ATen/Parallel.h>
 
 #include "kernels/attention_operands.h"
 #include "kernels/cpu/attention_problem.h"
@@ -98,13 +95,7 @@ at::Tensor sdpa(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   const bool bf16 = q.scalar_type() == at::kBFloat16;
   attention::TransposedKeys keys;
   attention::transpose_keys(p, bf16, rows, keys);
-  // A row costs about Tk * (D + Dv) multiply-adds; aim for ~64K per task.
-  const int64_t grain = std::max<int64_t>(1, 65536 / std::max<int64_t>(1, p.Tk * (p.D + p.Dv)));
-  at::parallel_for(0, rows, grain, [&](int64_t r0, int64_t r1) {
-    // scores, 16 widened keys, a zero row (zero-initialised)
-    std::vector<float> work(static_cast<size_t>(attention::work_floats()));
-    attention::run_rows(p, bf16, r0, r1, work.data());
-  });
+  attention::run_rows_parallel(p, bf16, rows);
   return out;
 }
 
