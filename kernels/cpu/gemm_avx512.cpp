@@ -180,11 +180,11 @@ LOCKSTEP_AVX512_INLINE void prefetch_tile(const Problem& p, int64_t n, int64_t n
 // The 4x4 tiles run columns outer, row groups inner, so four rows of B (one
 // tile's, 9 KB at K = 576) are read from memory once and then serve every
 // row group from L1, and each row group prefetches its share of the next
-// tile's rows: a decode block (M = 8..64, weights cold in DRAM) streams its
+// tile's rows: a decode block (M = 8..32, weights cold in DRAM) streams its
 // weights while its FMAs run. Row groups outer streamed the whole panel in
 // the first group (the FMAs waiting on DRAM) and ran the other groups from
-// L2 (DRAM idle): the SmolLM2 decode step's GEMMs at M = 32 took 55-57 ms
-// against 48-51 (mm_f32/decode_step_cold in lockstep_bench_cpu).
+// L2 (DRAM idle): the SmolLM2 decode step's GEMMs at M = 32 took 50.5-56.9
+// ms against 46.9-47.5 (mm_f32/decode_step_cold in lockstep_bench_cpu).
 // Blocks of more row groups (prefill) reuse each panel of B from L2 many
 // times anyway and run 3-10% faster row groups outer, their A rows in L1.
 constexpr int64_t kColumnsOuterGroups = 8;
