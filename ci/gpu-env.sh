@@ -55,3 +55,12 @@ gpu_build() {
   cmake --build "$BUILD" -j "$(nproc)" "${targets[@]}" >"${log}build.log" 2>&1 ||
     { grep -E "error|Error" "${log}build.log" | head -40; exit 3; }
 }
+
+# start_summary NAME: $OUT/NAME becomes the run's summary, which say() prints to and appends to;
+# its first lines name the commit and the GPU.
+start_summary() {
+  SUMMARY="$OUT/$1"
+  say "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown}"
+  nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader | tee -a "$SUMMARY"
+}
+say() { echo "$@" | tee -a "$SUMMARY"; }

@@ -9,10 +9,7 @@
 # each kernel's full details page; the reports themselves come back in $OUT/ncu-reps.tgz.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
-S="$OUT/ncu.txt"
-say() { echo "$@" | tee -a "$S"; }
-say "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown}"
-nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader | tee -a "$S"
+start_summary ncu.txt
 NCU="$(command -v ncu || ls /usr/local/cuda*/bin/ncu 2>/dev/null | head -1)"
 [[ -x "$NCU" ]] || { say "no ncu in this image"; exit 3; }
 say "ncu: $("$NCU" --version | tail -1)"
@@ -27,10 +24,10 @@ profile() {   # name kernel-regex benchmark-filter
     "$B" --benchmark_filter="$3" >"$OUT/reps/$name.log" 2>&1
   "$NCU" --import "$OUT/reps/$name.ncu-rep" --page details >"$OUT/$name.txt" 2>&1
   say "== $name ($((SECONDS - t0)) s)"
-  grep -E "ERR|==ERROR==" "$OUT/reps/$name.log" | head -5 | tee -a "$S"
+  grep -E "ERR|==ERROR==" "$OUT/reps/$name.log" | head -5 | tee -a "$SUMMARY"
   grep -E "^\s+(Duration|DRAM Throughput|Memory Throughput|Compute \(SM\) Throughput|L1/TEX Hit Rate|L2 Hit Rate|Achieved Occupancy|Theoretical Occupancy|Registers Per Thread|Dynamic Shared Memory Per Block|Static Shared Memory Per Block|Block Limit [A-Za-z ]+|Executed Ipc Active|Issue Slots Busy|No Eligible|Warp Cycles Per Issued Instruction|Grid Size|Block Size|Waves Per SM)\b" \
-    "$OUT/$name.txt" | tee -a "$S"
-  grep -E "^\s+(OPT|INF)\s" -A2 "$OUT/$name.txt" | head -40 | tee -a "$S"
+    "$OUT/$name.txt" | tee -a "$SUMMARY"
+  grep -E "^\s+(OPT|INF)\s" -A2 "$OUT/$name.txt" | head -40 | tee -a "$SUMMARY"
 }
 profile prefill 'attention_walk' 'mma_attn_prefill_bf16/H=32/KV=8/D=128/causal/T=8192/B=1/ours_mma'
 profile decode 'attention_(split_mma|walk)' 'mma_attn_decode_bf16/H=32/KV=32/D=128/Tk=4096/B=16/ours_mma'

@@ -10,10 +10,7 @@
 #   against the pinned plan) -> norms -> the bf16 GEMM shapes the last call did not reach.
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/gpu-env.sh"
-S="$OUT/new-kernels.txt"
-say() { echo "$@" | tee -a "$S"; }
-say "== $(date -u +%FT%TZ) commit ${LOCKSTEP_COMMIT:-unknown}"
-nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader | tee -a "$S"
+start_summary new-kernels.txt
 t0=$SECONDS
 gpu_build -DTORCH_CUDA_ARCH_LIST=9.0a kernels_test lockstep_bench_cuda lockstep_gemv_probe
 say "build $((SECONDS - t0)) s"
@@ -24,7 +21,7 @@ tests() {   # name limit filter [env assignments...]
   shift 3
   env "$@" timeout "$limit" "$K" --gtest_filter="$filter" >"$OUT/tests-$name.log" 2>&1
   say "$name ($((SECONDS - t0)) s): $(grep -E '^\[  (PASSED|FAILED)|^\[  SKIPPED \] [0-9]' "$OUT/tests-$name.log" | tr '\n' ' ')"
-  grep -E '^\[  FAILED  \] [A-Z]|what\(\)|Segmentation|illegal|Failure' "$OUT/tests-$name.log" | head -25 | tee -a "$S"
+  grep -E '^\[  FAILED  \] [A-Z]|what\(\)|Segmentation|illegal|Failure' "$OUT/tests-$name.log" | head -25 | tee -a "$SUMMARY"
 }
 bench() {   # name limit filter
   local t0=$SECONDS

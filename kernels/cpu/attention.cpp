@@ -433,29 +433,29 @@ void run_rows(const Problem& p, bool bf16, int64_t r0, int64_t r1, float* work) 
 }
 
 void run_rows_parallel(const Problem& p, bool bf16, int64_t rows) {
-  // A row costs the keys it sees times (D + Dv) multiply-adds, plus a fixed
-  // part (its bundle's set-up and combine, worth ~16 keys).
-  auto cost = [&](int64_t row) {
+  // cost[0, row): a row costs the keys it sees times (D + Dv) multiply-adds,
+  // plus a fixed part (its bundle's set-up and combine, worth ~16 keys).
+  std::vector<int64_t> prefix(static_cast<size_t>(rows) + 1, 0);
+  for (int64_t row = 0; row < rows; ++row) {
     const RowPlace at = place(p, row);
-    return (at.kmax - at.kmin + 16) * (p.D + p.Dv);
-  };
-  int64_t total = 0;
-  for (int64_t row = 0; row < rows; ++row) total += cost(row);
-  const int64_t threads = std::min<int64_t>(at::get_num_threads(), std::max<int64_t>(1, total >> 16));
-  // One contiguous range per thread, cut where the running cost passes
-  // t / threads of the total: a causal prefill's late rows see the most keys,
-  // so equal row counts would leave the last thread the most work.
-  std::vector<int64_t> cut{0};
-  for (int64_t row = 0, acc = 0; row < rows && static_cast<int64_t>(cut.size()) < threads; ++row) {
-    acc += cost(row);
-    if (acc * threads >= total * static_cast<int64_t>(cut.size())) cut.push_back(row + 1);
+    prefix[row + 1] = prefix[row] + (at.kmax - at.kmin + 16) * (p.D + p.Dv);
   }
-  while (static_cast<int64_t>(cut.size()) <= threads) cut.push_back(rows);
-  cut.back() = rows;
+  const int64_t total = prefix.back();
+  const int64_t threads = std::min<int64_t>(at::get_num_threads(), std::max<int64_t>(1, total >> 16));
+  // One contiguous range per thread, thread t's starting where the running
+  // cost reaches t / threads of the total: a causal prefill's late rows see
+  // the most keys, so equal row counts would leave the last thread the most work.
+  auto start = [&](int64_t t) {
+    return std::lower_bound(prefix.begin(), prefix.end(), t, [&](int64_t c, int64_t tt) {
+             return c * threads < total * tt;
+           }) - prefix.begin();
+  };
   at::parallel_for(0, threads, 1, [&](int64_t t0, int64_t t1) {
     std::vector<float> work(static_cast<size_t>(work_floats()));
-    for (int64_t t = t0; t < t1; ++t)
-      if (cut[t] < cut[t + 1]) run_rows(p, bf16, cut[t], cut[t + 1], work.data());
+    for (int64_t t = t0; t < t1; ++t) {
+      const int64_t r0 = start(t), r1 = t + 1 == threads ? rows : start(t + 1);
+      if (r0 < r1) run_rows(p, bf16, r0, r1, work.data());
+    }
   });
 }
 #else

@@ -192,13 +192,15 @@ constexpr int64_t kColumnsOuterGroups = 8;
 template <typename T>
 LOCKSTEP_AVX512 void run(const Problem& p, int64_t m0, int64_t m1, int64_t n0, int64_t n1) {
   const int64_t m = m0 + (m1 - m0) / 4 * 4, groups = (m - m0) / 4;
-  if (groups > kColumnsOuterGroups)
+  if (groups > kColumnsOuterGroups) {
     for (int64_t g = m0; g < m; g += 4) rows<T, 4, 4>(p, g, n0, n1);
-  for (int64_t n = n0; n < n1 && groups > 0 && groups <= kColumnsOuterGroups; n += 4) {
-    const int valid = static_cast<int>(n1 - n < 4 ? n1 - n : 4);
-    for (int64_t i = 0; i < groups; ++i) {
-      prefetch_tile<T>(p, n + 4, n1, i, groups);
-      tile<T, 4, 4>(p, m0 + 4 * i, n, valid);
+  } else {
+    for (int64_t n = n0; n < n1 && groups > 0; n += 4) {
+      const int valid = static_cast<int>(n1 - n < 4 ? n1 - n : 4);
+      for (int64_t i = 0; i < groups; ++i) {
+        prefetch_tile<T>(p, n + 4, n1, i, groups);
+        tile<T, 4, 4>(p, m0 + 4 * i, n, valid);
+      }
     }
   }
   switch (m1 - m) {
