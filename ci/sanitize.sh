@@ -82,13 +82,9 @@ run_asan() {
   # exercise the same kernels), and EnginePipeline.* (SmolLM2 through the pipelined engine, 100 s
   # under ASan: the tiny-model EngineProperty.* run pipelined steps, greedy and sampled, under ASan),
   # and the backend table's two slowest invariance rows, mm and SDPA on the CPU (50 and 33 s under
-  # ASan: the same kernels run under ASan in their AgreesWithFloat64 rows and the other rows), and
-  # on a slower VM (2026-12-07, an Intel Xeon: the stage took 12.6 minutes) the two slowest attention
-  # tests, Attention.PrefillDecodeAndChunkedPrefillAgreeBitwise (180 s: the smaller prefill, decode and
-  # paged Attention.* / PagedAttention.* tests run the same kernel code under ASan) and SDPA's
-  # AgreesWithFloat64 row (88 s: its mm and rows siblings keep the table's code under ASan)
+  # ASan: the same kernels run under ASan in their AgreesWithFloat64 rows and the other rows)
   # — all of them run uninstrumented in the main ctest.
-  local exclude="${LOCKSTEP_SANITIZE_CTEST_EXCLUDE-EngineTest\.ConcurrentRequestsEqualTheirSoloRuns|RealModel\.|HfFixtures\.|Invariance\.RequestAloneEqualsRequestInBatch|Attention\.MatchesFloat64Reference|Attention\.PrefillDecodeAndChunkedPrefillAgreeBitwise|EnginePipeline\.|RowsAreBatchInvariant/(mm|scaled_dot_product_attention)_cpu|AgreesWithFloat64/scaled_dot_product_attention_cpu}"
+  local exclude="${LOCKSTEP_SANITIZE_CTEST_EXCLUDE-EngineTest\.ConcurrentRequestsEqualTheirSoloRuns|RealModel\.|HfFixtures\.|Invariance\.RequestAloneEqualsRequestInBatch|Attention\.MatchesFloat64Reference|EnginePipeline\.|RowsAreBatchInvariant/(mm|scaled_dot_product_attention)_cpu}"
   # One test per core with one OpenMP thread each, as in ci/test.sh. Suites not built here appear to
   # ctest as <target>_NOT_BUILT: left out.
   ( cd "$dir" && LOCKSTEP_PROPERTY_REQUESTS="${LOCKSTEP_PROPERTY_REQUESTS:-24}" OMP_NUM_THREADS=1 \

@@ -289,7 +289,10 @@ struct Bundle {
     // acc = sum of p_j v_j over visible j, increasing j, per row
     // (from the values transpose_keys widened, if it did: bf16 with kt)
     F16 acc[R][kChunks] = {};
-    auto pv = [&](const auto* base, const int64_t* off) {
+    // always inline: a lambda not inlined is compiled for the baseline ISA,
+    // outside this function's target (at -O1, the sanitizer builds: fmaf
+    // calls into libm, 300x slower)
+    auto pv = [&](const auto* base, const int64_t* off) LOCKSTEP_LANES_INLINE_LAMBDA {
       using V = std::remove_cv_t<std::remove_pointer_t<decltype(base)>>;
       int64_t jj = 0;
       if constexpr (kNd > 0) jj = pv_every_row<V, kNd, R>(acc, base, off, work, common);
@@ -358,7 +361,7 @@ LOCKSTEP_LANES_INLINE void attention_rows_body(const Problem& p, int64_t row0, i
   constexpr int R = bundle_rows(kNd);
   static_assert(R <= kMaxBundle, "work holds kMaxBundle splits of scores");
   const int64_t group = p.Hq / p.Hkv;
-  auto kv_of = [&](int64_t row) {
+  auto kv_of = [&](int64_t row) LOCKSTEP_LANES_INLINE_LAMBDA {
     if (p.paged.tables != nullptr) return row / group;  // (token, kv head)
     const int64_t b = row / (p.Tq * p.Hq), h = (row / p.Tq) % p.Hq;
     return b * p.Hkv + h / group;

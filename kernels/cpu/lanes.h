@@ -33,6 +33,9 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 
 #define LOCKSTEP_LANES_INLINE inline __attribute__((always_inline))
+// A lambda's operator() is its own function: it joins a dispatch variant's
+// target only when inlined into it.
+#define LOCKSTEP_LANES_INLINE_LAMBDA __attribute__((always_inline))
 
 namespace lockstep::kernels::cpu::lanes {
 
