@@ -244,8 +244,9 @@ LOCKSTEP_LANES_INLINE float row_sum_sq(const T* x, int64_t n, float center) {
 
 // Defines `static RET NAME PARAMS`, which runs the expression BODY compiled
 // for the active ISA. BODY must only call always-inline code (the F16
-// helpers above and always-inline templates) so that it is compiled inside
-// each variant. ARGS forwards PARAMS' names to the variants.
+// helpers above, always-inline templates, and lambdas marked
+// LOCKSTEP_LANES_INLINE_LAMBDA) so that it is compiled inside each variant.
+// ARGS forwards PARAMS' names to the variants.
 #define LOCKSTEP_LANES_DISPATCH(RET, NAME, PARAMS, ARGS, BODY)                                    \
   __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"))) static RET NAME##_avx512 \
       PARAMS {                                                                                    \
